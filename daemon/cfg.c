@@ -1,0 +1,334 @@
+/* cfg.c — see cfg.h. Options are a table of typed entries (as Redis's
+ * config.c does): one place says each key's section, type, bounds and field. */
+#include "cfg.h"
+
+#include <ini.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum entry_type { T_STR, T_URI, T_PREFIX, T_LISTEN, T_INT, T_INT64, T_LEVEL };
+
+struct entry {
+    const char *section, *key;
+    enum entry_type type;
+    size_t offset;
+    int64_t min, max; /* T_INT, T_INT64 */
+};
+
+#define F(field) offsetof(struct cfg, field)
+static const struct entry entries[] = {
+    {"mqtt", "uri", T_URI, F(mqtt_uri), 0, 0},
+    {"mqtt", "client_id", T_STR, F(mqtt_client_id), 0, 0},
+    {"mqtt", "prefix", T_PREFIX, F(mqtt_prefix), 0, 0},
+    {"mqtt", "username", T_STR, F(mqtt_username), 0, 0},
+    {"mqtt", "password", T_STR, F(mqtt_password), 0, 0},
+    {"mqtt", "keepalive", T_INT, F(mqtt_keepalive_s), 5, 3600},
+    {"mqtt", "queue_messages", T_INT64, F(ingest_queue_msgs), 100, 10000000},
+    {"mqtt", "queue_bytes", T_INT64, F(ingest_queue_bytes), 1 << 20, 1LL << 34},
+    {"store", "path", T_STR, F(db_path), 0, 0},
+    {"store", "retention_days", T_INT, F(retention_days), 1, 36500},
+    {"store", "commit_interval_ms", T_INT, F(commit_interval_ms), 1, 10000},
+    {"http", "listen", T_LISTEN, F(listen), 0, 0},
+    {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
+    {"log", "level", T_LEVEL, F(log_level), 0, 0},
+    {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
+};
+#undef F
+#define N_ENTRIES (sizeof entries / sizeof entries[0])
+
+static int replace_str(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int cfg_defaults(struct cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->mqtt_keepalive_s = 30;
+    c->ingest_queue_msgs = 20000;
+    c->ingest_queue_bytes = 64LL << 20;
+    c->retention_days = 90;
+    c->commit_interval_ms = 50;
+    c->log_level = LOG_LVL_INFO;
+    c->stats_interval_s = 60;
+    if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
+        replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
+        replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||
+        replace_str(&c->dashboard_dir, "./dashboard")) {
+        cfg_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void cfg_free(struct cfg *c)
+{
+    char **strs[] = {&c->mqtt_uri, &c->mqtt_client_id, &c->mqtt_prefix, &c->mqtt_username,
+                     &c->mqtt_password, &c->db_path, &c->listen, &c->dashboard_dir};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *h = listen;
+    size_t hlen;
+
+    if (listen[0] == '[') { /* [v6]:port */
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = listen + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
+            return -1; /* no port, or a bare v6 address without brackets */
+        hlen = (size_t)(colon - listen);
+    }
+    int64_t p;
+    if (hlen == 0 || hlen >= hostlen || util_parse_int(colon + 1, 0, 65535, &p) != 0)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* One or more slugs joined by '/', as the topic prefix. */
+static bool is_prefix(const char *s)
+{
+    const char *level = s;
+    for (;;) {
+        const char *slash = strchr(level, '/');
+        size_t len = slash ? (size_t)(slash - level) : strlen(level);
+        if (!util_is_slug(level, len))
+            return false;
+        if (!slash)
+            return true;
+        level = slash + 1;
+    }
+}
+
+static bool is_broker_uri(const char *s)
+{
+    static const char *const schemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
+                                          "wss://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i]);
+        if (strncmp(s, schemes[i], n) == 0 && s[n] != '\0')
+            return true;
+    }
+    return false;
+}
+
+/* Stores `value` into the field `e` names; on a bad value writes a problem. */
+static int apply_entry(struct cfg *c, const struct entry *e, const char *value, char *problem,
+                       size_t plen)
+{
+    void *field = (char *)c + e->offset;
+    int64_t n;
+    char host[256];
+    int port;
+
+    switch (e->type) {
+    case T_URI:
+        if (!is_broker_uri(value)) {
+            snprintf(problem, plen, "%s: \"%s\" is not a broker URI (tcp://HOST:PORT, ssl://...)",
+                     e->key, value);
+            return -1;
+        }
+        break;
+    case T_PREFIX:
+        if (!is_prefix(value)) {
+            snprintf(problem, plen, "%s: \"%s\" is not slugs joined by '/'", e->key, value);
+            return -1;
+        }
+        break;
+    case T_LISTEN:
+        if (cfg_split_listen(value, host, sizeof host, &port) != 0) {
+            snprintf(problem, plen, "%s: \"%s\" is not HOST:PORT", e->key, value);
+            return -1;
+        }
+        break;
+    case T_STR:
+        if (value[0] == '\0') {
+            snprintf(problem, plen, "%s: empty value", e->key);
+            return -1;
+        }
+        break;
+    case T_INT:
+    case T_INT64:
+        if (util_parse_int(value, e->min, e->max, &n) != 0) {
+            snprintf(problem, plen, "%s: \"%s\" is not an integer in [%lld, %lld]", e->key, value,
+                     (long long)e->min, (long long)e->max);
+            return -1;
+        }
+        if (e->type == T_INT)
+            *(int *)field = (int)n;
+        else
+            *(int64_t *)field = n;
+        return 0;
+    case T_LEVEL:
+        if (log_parse_level(value, (enum log_level *)field) != 0) {
+            snprintf(problem, plen, "%s: \"%s\" is not error, warn, info or debug", e->key, value);
+            return -1;
+        }
+        return 0;
+    }
+    if (replace_str((char **)field, value) != 0) {
+        snprintf(problem, plen, "%s: out of memory", e->key);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct entry *find_entry(const char *section, const char *key, bool *section_known)
+{
+    *section_known = false;
+    for (size_t i = 0; i < N_ENTRIES; i++) {
+        if (strcmp(entries[i].section, section) != 0)
+            continue;
+        *section_known = true;
+        if (strcmp(entries[i].key, key) == 0)
+            return &entries[i];
+    }
+    return NULL;
+}
+
+static int set_entry(struct cfg *c, const char *section, const char *key, const char *value,
+                     char *problem, size_t plen)
+{
+    bool section_known;
+    const struct entry *e = find_entry(section, key, &section_known);
+    if (!e) {
+        if (section_known)
+            snprintf(problem, plen, "unknown key \"%s\" in [%s]", key, section);
+        else if (section[0] == '\0')
+            snprintf(problem, plen, "key \"%s\" outside any [section]", key);
+        else
+            snprintf(problem, plen, "unknown section [%s]", section);
+        return -1;
+    }
+    return apply_entry(c, e, value, problem, plen);
+}
+
+int cfg_set(struct cfg *c, const char *section, const char *key, const char *value,
+            cfg_report_fn report, void *ctx)
+{
+    char problem[512];
+    if (set_entry(c, section, key, value, problem, sizeof problem) != 0) {
+        report(ctx, "command line", 0, problem);
+        return -1;
+    }
+    return 0;
+}
+
+/* State of one cfg_load: inih gives the handler no line number, so the
+ * reader counts lines and the handler reads the count. */
+struct load {
+    struct cfg *cfg;
+    FILE *file;
+    const char *path;
+    cfg_report_fn report;
+    void *ctx;
+    int line;
+    bool at_line_start;
+    int problems;
+};
+
+static void load_problem(struct load *l, const char *problem)
+{
+    l->problems++;
+    l->report(l->ctx, l->path, l->line, problem);
+}
+
+/* inih stops reporting after its first syntax error; checking the line shape
+ * here lets --check-config list every bad line. Returns false for a line that
+ * is neither blank, a comment, a [section] nor key = value. */
+static bool line_has_shape(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r')
+        s++;
+    if (*s == '\0' || *s == '\n' || *s == ';' || *s == '#')
+        return true;
+    if (*s == '[')
+        return strchr(s, ']') != NULL;
+    return strpbrk(s, "=:") != NULL && *s != '=' && *s != ':';
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    struct load *l = stream;
+    if (!fgets(str, num, l->file))
+        return NULL;
+    size_t n = strlen(str);
+    if (l->at_line_start)
+        l->line++;
+    l->at_line_start = n > 0 && str[n - 1] == '\n';
+    if (!l->at_line_start && !feof(l->file)) {
+        load_problem(l, "line too long");
+        int ch;
+        while ((ch = fgetc(l->file)) != EOF && ch != '\n')
+            ;
+        l->at_line_start = true;
+        strcpy(str, ";\n"); /* hand inih a comment in its place */
+        return str;
+    }
+    if (!line_has_shape(str)) {
+        load_problem(l, "expected [section] or key = value");
+        strcpy(str, ";\n");
+    }
+    return str;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct load *l = user;
+    char problem[512];
+    if (set_entry(l->cfg, section, key, value, problem, sizeof problem) != 0)
+        load_problem(l, problem);
+    return 1; /* keep going: report every problem, not just the first */
+}
+
+int cfg_load(struct cfg *c, const char *path, cfg_report_fn report, void *ctx)
+{
+    struct load l = {.cfg = c, .path = path, .report = report, .ctx = ctx, .at_line_start = true};
+
+    c->path = path;
+    l.file = fopen(path, "r");
+    if (!l.file) {
+        load_problem(&l, "cannot open the file");
+        return l.problems;
+    }
+    ini_allow_multiline = false; /* an indented line is an error, not a continuation */
+    int rc = ini_parse_stream(read_line, &l, on_key, &l);
+    fclose(l.file);
+    if (rc == -2)
+        load_problem(&l, "out of memory");
+    return l.problems + cfg_validate(c, report, ctx);
+}
+
+int cfg_validate(const struct cfg *c, cfg_report_fn report, void *ctx)
+{
+    int problems = 0;
+    const char *file = c->path ? c->path : "configuration";
+    if (!c->mqtt_username && c->mqtt_password) {
+        report(ctx, file, 0, "mqtt password given without a username");
+        problems++;
+    }
+    return problems;
+}

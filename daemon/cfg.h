@@ -1,0 +1,72 @@
+/* cfg.h — pantaud's configuration: built-in defaults, an INI file (parsed by
+ * inih), then command-line overrides, in that order.
+ *
+ * Every string in struct cfg is owned by the struct (cfg_free releases them).
+ * Errors are reported as "file:line: problem" through the report callback, one
+ * per problem (not just the first), so --check-config can list them all.
+ *
+ * File format (every key optional; see config/pantau.ini for the full list):
+ *   [mqtt]   uri, client_id, prefix, username, password, keepalive,
+ *            queue_messages, queue_bytes
+ *   [store]  path, retention_days, commit_interval_ms
+ *   [http]   listen, dashboard
+ *   [log]    level, stats_interval
+ */
+#ifndef PANTAU_CFG_H
+#define PANTAU_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct cfg {
+    /* [mqtt] */
+    char *mqtt_uri;       /* tcp://127.0.0.1:1883 */
+    char *mqtt_client_id; /* pantaud: fixed, so the broker keeps our session */
+    char *mqtt_prefix;    /* pantau; one or more slug levels joined by '/' */
+    char *mqtt_username;  /* NULL: anonymous */
+    char *mqtt_password;
+    int mqtt_keepalive_s;        /* 30 */
+    int64_t ingest_queue_msgs;   /* 20000 messages between Paho and the loop */
+    int64_t ingest_queue_bytes;  /* 64 MiB */
+    /* [store] */
+    char *db_path;              /* ./pantau.db */
+    int retention_days;         /* 90: raw samples; rollups are kept longer */
+    int commit_interval_ms;     /* 50: longest a transaction stays open under load */
+    /* [http] */
+    char *listen;               /* 127.0.0.1:8080 */
+    char *dashboard_dir;        /* ./dashboard */
+    /* [log] */
+    enum log_level log_level;   /* info */
+    int stats_interval_s;       /* 60: a stats line in the log; 0 = off */
+
+    const char *path;           /* the file loaded, or NULL (not owned) */
+};
+
+/* Called once per problem; file is the config path, line 0 if not known. */
+typedef void (*cfg_report_fn)(void *ctx, const char *file, int line, const char *problem);
+
+/* Fills *c with the built-in defaults. Returns 0, or -1 if out of memory. */
+int cfg_defaults(struct cfg *c);
+
+/* Reads `path` over the current values of *c. Returns the number of problems
+ * found (0 = valid); each was passed to report. A missing or unreadable file
+ * is one problem at line 0. */
+int cfg_load(struct cfg *c, const char *path, cfg_report_fn report, void *ctx);
+
+/* Sets one option from the command line or a test ("mqtt", "uri", "tcp://...").
+ * Returns 0 or -1 with the problem passed to report (file "command line"). */
+int cfg_set(struct cfg *c, const char *section, const char *key, const char *value,
+            cfg_report_fn report, void *ctx);
+
+/* Checks what no single key can (e.g. listen address form). Returns the number
+ * of problems. */
+int cfg_validate(const struct cfg *c, cfg_report_fn report, void *ctx);
+
+void cfg_free(struct cfg *c);
+
+/* Splits "HOST:PORT" / "[v6]:PORT". Returns 0 or -1. host gets at most hostlen-1 chars. */
+int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,213 @@
+/* ingest.c — see ingest.h. */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest_mqtt.h"
+#include "ingest_queue.h"
+#include "log.h"
+#include "parse.h"
+#include "util.h"
+
+#define TAKE_BATCH 256 /* messages per lock of the queue */
+
+struct ingest {
+    uv_loop_t *loop;
+    uv_async_t wake; /* Paho thread -> loop: the queue is no longer empty */
+    struct ingest_queue queue;
+    struct ingest_mqtt *mqtt;
+    struct store *store;
+    struct rejects rejects;
+    char *prefix;
+    uint64_t budget_ns;
+    struct ingest_stats stats;
+    const struct ingest_msg *current; /* the message being parsed */
+    struct log_limit store_errors;
+    void (*done)(void *ctx);
+    void *done_ctx;
+};
+
+static void on_sample(void *ctx, const struct parse_sample *s)
+{
+    struct ingest *in = ctx;
+    in->stats.samples++;
+    if (store_append(in->store, s, in->current->arrival_ms) != 0)
+        log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
+                    s->program, s->unit, s->metric);
+}
+
+static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)
+{
+    struct ingest *in = ctx;
+    const struct ingest_msg *m = in->current;
+    in->stats.rejected++;
+    rejects_add(&in->rejects, m->arrival_ms, reason, element, detail, m->data, m->payload,
+                m->payload_len, m->payload_total);
+    log_debug("ingest: rejected %s (%s) on %s", parse_reason_name(reason), detail, m->data);
+}
+
+static void on_presence(void *ctx, const char *program, const char *unit, bool online)
+{
+    struct ingest *in = ctx;
+    in->stats.presence++;
+    store_presence(in->store, program, unit, online, in->current->arrival_ms);
+}
+
+static void ingest_one(struct ingest *in, const struct ingest_msg *m)
+{
+    static const struct parse_sink sink_template = {
+        .on_sample = on_sample, .on_reject = on_reject, .on_presence = on_presence};
+    struct parse_sink sink = sink_template;
+    sink.ctx = in;
+    in->current = m;
+    in->stats.messages++;
+    if (m->payload_total > m->payload_len) /* truncated on arrival: too large */
+        on_reject(in, PARSE_TOO_LARGE, -1, "payload over 64 KiB");
+    else
+        parse_message(in->prefix, m->data, m->payload, m->payload_len, m->arrival_ms, &sink);
+    in->current = NULL;
+}
+
+/* Takes batches until the queue is empty or the turn's budget is spent.
+ * Returns true if messages may remain. */
+static bool drain(struct ingest *in, bool unbounded)
+{
+    uint64_t start = util_mono_ns();
+    struct ingest_msg *batch;
+    while ((batch = ingest_queue_take(&in->queue, TAKE_BATCH)) != NULL) {
+        while (batch) {
+            struct ingest_msg *next = batch->next;
+            ingest_one(in, batch);
+            free(batch);
+            batch = next;
+        }
+        if (!unbounded && util_mono_ns() - start >= in->budget_ns)
+            return true;
+    }
+    return false;
+}
+
+static void on_wake(uv_async_t *h)
+{
+    struct ingest *in = h->data;
+    bool more = drain(in, false);
+    store_commit(in->store);
+    if (more)
+        uv_async_send(&in->wake); /* continue after the loop has polled I/O */
+}
+
+static void on_wake_closed(uv_handle_t *h);
+
+int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, struct store *store)
+{
+    struct ingest *in = calloc(1, sizeof *in);
+    if (!in)
+        return -1;
+    if (rejects_init(&in->rejects) != 0 || !(in->prefix = strdup(cfg->mqtt_prefix)) ||
+        ingest_queue_init(&in->queue, (size_t)cfg->ingest_queue_msgs,
+                          (size_t)cfg->ingest_queue_bytes, &in->wake) != 0) {
+        rejects_free(&in->rejects);
+        free(in->prefix);
+        free(in);
+        log_error("ingest: out of memory");
+        return -1;
+    }
+    in->loop = loop;
+    in->store = store;
+    in->budget_ns = (uint64_t)cfg->commit_interval_ms * 1000000u;
+    uv_async_init(loop, &in->wake, on_wake);
+    in->wake.data = in;
+
+    struct ingest_mqtt_opts mo = {.uri = cfg->mqtt_uri,
+                                  .client_id = cfg->mqtt_client_id,
+                                  .prefix = cfg->mqtt_prefix,
+                                  .username = cfg->mqtt_username,
+                                  .password = cfg->mqtt_password,
+                                  .keepalive_s = cfg->mqtt_keepalive_s};
+    if (ingest_mqtt_start(&in->mqtt, loop, &mo, &in->queue) != 0) {
+        /* Freed by on_wake_closed once the caller runs the loop. */
+        uv_close((uv_handle_t *)&in->wake, on_wake_closed);
+        return -1;
+    }
+    *out = in;
+    return 0;
+}
+
+static void on_wake_closed(uv_handle_t *h)
+{
+    struct ingest *in = h->data;
+    void (*done)(void *) = in->done;
+    void *ctx = in->done_ctx;
+    ingest_queue_destroy(&in->queue);
+    rejects_free(&in->rejects);
+    free(in->prefix);
+    free(in);
+    if (done)
+        done(ctx);
+}
+
+/* Paho is gone: nothing can enter the queue any more. */
+static void on_mqtt_stopped(void *ctx)
+{
+    struct ingest *in = ctx;
+    in->mqtt = NULL;
+    drain(in, true);
+    store_commit(in->store);
+    ingest_log_stats(in, "at exit");
+    uv_close((uv_handle_t *)&in->wake, on_wake_closed);
+}
+
+void ingest_stop(struct ingest *in, void (*done)(void *ctx), void *ctx)
+{
+    in->done = done;
+    in->done_ctx = ctx;
+    ingest_mqtt_stop(in->mqtt, on_mqtt_stopped, in);
+}
+
+void ingest_get_stats(struct ingest *in, struct ingest_stats *out)
+{
+    *out = in->stats;
+    pthread_mutex_lock(&in->queue.mu);
+    out->producer_waits = in->queue.producer_waits;
+    out->queued = in->queue.msgs;
+    pthread_mutex_unlock(&in->queue.mu);
+    if (in->mqtt) {
+        out->mqtt_connected = ingest_mqtt_connected(in->mqtt);
+        out->mqtt_subscribed = ingest_mqtt_subscribed(in->mqtt);
+        out->mqtt_connects = ingest_mqtt_connects(in->mqtt);
+    }
+}
+
+const struct rejects *ingest_rejects(const struct ingest *in)
+{
+    return &in->rejects;
+}
+
+void ingest_log_stats(struct ingest *in, const char *when)
+{
+    struct ingest_stats st;
+    struct store_stats ss;
+    char reasons[1024] = "";
+    size_t off = 0;
+
+    ingest_get_stats(in, &st);
+    store_get_stats(in->store, &ss);
+    for (int r = 0; r < PARSE_REASON_COUNT && off < sizeof reasons; r++) {
+        if (in->rejects.total[r] == 0)
+            continue;
+        int n = snprintf(reasons + off, sizeof reasons - off, " %s=%llu", parse_reason_name(r),
+                         (unsigned long long)in->rejects.total[r]);
+        if (n > 0)
+            off += (size_t)n;
+    }
+    log_info("stats %s: messages=%llu samples=%llu stored=%llu presence=%llu rejected=%llu%s%s "
+             "queued=%llu waits=%llu commits=%llu commit_errors=%llu series=%llu units=%llu",
+             when, (unsigned long long)st.messages, (unsigned long long)st.samples,
+             (unsigned long long)ss.stored_total, (unsigned long long)st.presence,
+             (unsigned long long)st.rejected, off ? " rejected_by_reason:" : "", reasons,
+             (unsigned long long)st.queued, (unsigned long long)st.producer_waits,
+             (unsigned long long)ss.commits, (unsigned long long)ss.commit_errors,
+             (unsigned long long)ss.series, (unsigned long long)ss.units);
+}

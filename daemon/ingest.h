@@ -1,0 +1,46 @@
+/* ingest.h — from MQTT message to committed sample, on the loop thread.
+ *
+ * Owns the ingest_queue, the MQTT client (ingest_mqtt) and the reject log.
+ * Uses, but does not own, the store. Each loop turn drains the queue into one
+ * store group and commits it: at most one group per turn, and under load a
+ * commit at least every commit_interval_ms (the turn ends and yields to other
+ * loop work, then continues). */
+#ifndef PANTAU_INGEST_H
+#define PANTAU_INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "rejects.h"
+#include "store.h"
+
+struct ingest;
+
+struct ingest_stats {
+    uint64_t messages;       /* MQTT messages taken from the queue */
+    uint64_t samples;        /* samples appended (committed or not yet) */
+    uint64_t presence;       /* $status messages */
+    uint64_t rejected;       /* rejections (per element or per message) */
+    uint64_t producer_waits; /* times Paho's thread waited on a full queue */
+    uint64_t queued;         /* messages waiting now */
+    bool mqtt_connected;
+    bool mqtt_subscribed;
+    uint64_t mqtt_connects;
+};
+
+/* Starts consuming; returns at once (the broker may not be up yet). */
+int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, struct store *store);
+
+/* Stops taking messages, disconnects, stores and commits everything already
+ * received, frees `in`, then calls done(ctx) on the loop thread. */
+void ingest_stop(struct ingest *in, void (*done)(void *ctx), void *ctx);
+
+void ingest_get_stats(struct ingest *in, struct ingest_stats *out);
+const struct rejects *ingest_rejects(const struct ingest *in);
+
+/* One log line with the counters (for the periodic stats and shutdown). */
+void ingest_log_stats(struct ingest *in, const char *when);
+
+#endif

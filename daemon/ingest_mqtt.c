@@ -1,0 +1,329 @@
+/* ingest_mqtt.c — see ingest_mqtt.h. */
+#include "ingest_mqtt.h"
+
+#include <MQTTAsync.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "parse.h"
+#include "util.h"
+
+#define RETRY_MIN_MS  1000
+#define RETRY_MAX_MS  5000 /* CONTRACT §2: healthy within 10 s of the broker's return */
+#define STOP_WAIT_MS  2000
+#define TOPIC_MAX     512
+
+struct ingest_mqtt {
+    MQTTAsync client;
+    struct ingest_queue *queue;
+    uv_loop_t *loop;
+    uv_async_t events; /* Paho thread -> loop: connect failed, disconnected */
+    uv_timer_t timer;  /* connect retry; stop deadline */
+    char *uri, *client_id, *username, *password;
+    char topic_filter[TOPIC_MAX];
+    int keepalive_s;
+    uint64_t retry_ms;
+
+    atomic_bool connected, subscribed;
+    atomic_bool connect_failed; /* the loop should retry the initial connect */
+    atomic_bool disconnected;   /* the stop's disconnect completed */
+    atomic_uint_fast64_t connects;
+    atomic_bool ever_connected; /* after the first, Paho's automatic reconnect retries */
+
+    bool stopping;
+    int handles_open;
+    void (*done)(void *ctx);
+    void *done_ctx;
+
+    pthread_mutex_t log_mu; /* Paho's threads share the rate limiter */
+    struct log_limit connect_errors;
+};
+
+static void log_connect_error(struct ingest_mqtt *m, const char *what, int code, const char *msg)
+{
+    pthread_mutex_lock(&m->log_mu);
+    log_limited(&m->connect_errors, LOG_LVL_WARN, "mqtt: %s %s: %s (code %d)", what, m->uri,
+                msg ? msg : "no reason given", code);
+    pthread_mutex_unlock(&m->log_mu);
+}
+
+/* Paho thread. Copy, hand over, return: see ingest_queue.h for the blocking. */
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+    struct ingest_mqtt *m = ctx;
+    int64_t arrival = util_now_ms();
+    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    size_t total = (size_t)msg->payloadlen;
+    /* An oversize payload is rejected anyway: keep what the reject log shows. */
+    size_t keep = total > PARSE_MAX_PAYLOAD ? 1024 : total;
+
+    if (ingest_queue_push(m->queue, topic, tlen, msg->payload, keep, total, arrival) != 0) {
+        /* Out of memory: returning 0 makes Paho deliver it again later. */
+        return 0;
+    }
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *resp)
+{
+    struct ingest_mqtt *m = ctx;
+    if (resp && resp->alt.qos == 0x80) {
+        log_error("mqtt: broker refused the subscription to %s", m->topic_filter);
+        return;
+    }
+    atomic_store(&m->subscribed, true);
+    log_info("mqtt: subscribed to %s (QoS %d)", m->topic_filter, resp ? resp->alt.qos : 1);
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct ingest_mqtt *m = ctx;
+    log_error("mqtt: subscribing to %s failed: %s", m->topic_filter,
+              resp && resp->message ? resp->message : "no reason given");
+}
+
+/* Paho thread: the first connect and every automatic reconnect. */
+static void on_connected(void *ctx, char *cause)
+{
+    struct ingest_mqtt *m = ctx;
+    atomic_store(&m->connected, true);
+    atomic_store(&m->ever_connected, true);
+    uint64_t n = atomic_fetch_add(&m->connects, 1) + 1;
+    pthread_mutex_lock(&m->log_mu);
+    log_limit_clear(&m->connect_errors, LOG_LVL_INFO, "mqtt: broker reachable again");
+    pthread_mutex_unlock(&m->log_mu);
+    log_info("mqtt: connected to %s as %s (connection %llu)", m->uri, m->client_id,
+             (unsigned long long)n);
+
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    opts.onSuccess = on_subscribed;
+    opts.onFailure = on_subscribe_failed;
+    opts.context = m;
+    int rc = MQTTAsync_subscribe(m->client, m->topic_filter, 1, &opts);
+    if (rc != MQTTASYNC_SUCCESS)
+        log_error("mqtt: subscribe to %s not sent (code %d)", m->topic_filter, rc);
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+    struct ingest_mqtt *m = ctx;
+    atomic_store(&m->connected, false);
+    atomic_store(&m->subscribed, false);
+    log_warn("mqtt: connection to %s lost: %s; reconnecting", m->uri,
+             cause ? cause : "no reason given");
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct ingest_mqtt *m = ctx;
+    log_connect_error(m, "cannot connect to", resp ? resp->code : 0,
+                      resp ? resp->message : NULL);
+    if (atomic_load(&m->ever_connected))
+        return; /* Paho's automatic reconnect is retrying */
+    atomic_store(&m->connect_failed, true);
+    uv_async_send(&m->events);
+}
+
+static int start_connect(struct ingest_mqtt *m)
+{
+    MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
+    opts.keepAliveInterval = m->keepalive_s;
+    opts.cleansession = 0; /* the broker keeps our subscription and queue */
+    opts.automaticReconnect = 1;
+    opts.minRetryInterval = RETRY_MIN_MS / 1000;
+    opts.maxRetryInterval = RETRY_MAX_MS / 1000;
+    opts.connectTimeout = 10;
+    opts.username = m->username;
+    opts.password = m->password;
+    opts.onFailure = on_connect_failed;
+    opts.context = m;
+    int rc = MQTTAsync_connect(m->client, &opts);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_connect_error(m, "connect request to", rc, "not accepted by Paho");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct ingest_mqtt *m = t->data;
+    if (m->stopping || atomic_load(&m->connected))
+        return;
+    if (start_connect(m) != 0) {
+        atomic_store(&m->connect_failed, true);
+        uv_async_send(&m->events);
+    }
+}
+
+static void finish_stop(struct ingest_mqtt *m);
+
+/* Loop thread: events from Paho's threads. */
+static void on_events(uv_async_t *h)
+{
+    struct ingest_mqtt *m = h->data;
+    if (m->stopping) {
+        if (atomic_load(&m->disconnected))
+            finish_stop(m);
+        return;
+    }
+    if (atomic_exchange(&m->connect_failed, false)) {
+        /* Only reached before any connection succeeded (after one, Paho's
+         * automatic reconnect retries by itself), so no message can be in
+         * flight and this Paho call cannot meet a blocked producer. */
+        uv_timer_start(&m->timer, on_retry_timer, m->retry_ms, 0);
+        m->retry_ms = m->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : m->retry_ms * 2;
+    }
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct ingest_mqtt_opts *o,
+                      struct ingest_queue *queue)
+{
+    struct ingest_mqtt *m = calloc(1, sizeof *m);
+    if (!m)
+        return -1;
+    m->queue = queue;
+    m->loop = loop;
+    m->keepalive_s = o->keepalive_s;
+    m->retry_ms = RETRY_MIN_MS;
+    m->uri = strdup(o->uri);
+    m->client_id = strdup(o->client_id);
+    m->username = dup_or_null(o->username);
+    m->password = dup_or_null(o->password);
+    snprintf(m->topic_filter, sizeof m->topic_filter, "%s/#", o->prefix);
+    pthread_mutex_init(&m->log_mu, NULL);
+    if (!m->uri || !m->client_id || (o->username && !m->username) ||
+        (o->password && !m->password))
+        goto fail;
+
+    MQTTAsync_createOptions copts = MQTTAsync_createOptions_initializer;
+    copts.MQTTVersion = MQTTVERSION_3_1_1;
+    /* No client persistence: it writes files into the working directory and
+     * adds nothing for inbound messages (platform-facts.md). */
+    int rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &copts);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_error("mqtt: cannot create a client for %s (code %d)", m->uri, rc);
+        goto fail;
+    }
+    if (MQTTAsync_setCallbacks(m->client, m, on_connection_lost, on_message, NULL) != 0 ||
+        MQTTAsync_setConnected(m->client, m, on_connected) != 0)
+        goto fail;
+
+    uv_async_init(loop, &m->events, on_events);
+    uv_timer_init(loop, &m->timer);
+    m->events.data = m->timer.data = m;
+    m->handles_open = 2;
+    if (start_connect(m) != 0) {
+        atomic_store(&m->connect_failed, true);
+        uv_async_send(&m->events);
+    }
+    *out = m;
+    return 0;
+fail:
+    if (m->client)
+        MQTTAsync_destroy(&m->client);
+    free(m->uri);
+    free(m->client_id);
+    free(m->username);
+    free(m->password);
+    pthread_mutex_destroy(&m->log_mu);
+    free(m);
+    return -1;
+}
+
+bool ingest_mqtt_connected(const struct ingest_mqtt *m)
+{
+    return atomic_load(&m->connected);
+}
+
+bool ingest_mqtt_subscribed(const struct ingest_mqtt *m)
+{
+    return atomic_load(&m->subscribed);
+}
+
+uint64_t ingest_mqtt_connects(const struct ingest_mqtt *m)
+{
+    return atomic_load(&m->connects);
+}
+
+static void on_disconnected(void *ctx, MQTTAsync_successData *resp)
+{
+    struct ingest_mqtt *m = ctx;
+    atomic_store(&m->disconnected, true);
+    uv_async_send(&m->events);
+}
+
+static void on_disconnect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    on_disconnected(ctx, NULL);
+}
+
+static void on_stop_deadline(uv_timer_t *t)
+{
+    struct ingest_mqtt *m = t->data;
+    log_warn("mqtt: no disconnect confirmation within %d ms; closing anyway", STOP_WAIT_MS);
+    atomic_store(&m->disconnected, true);
+    finish_stop(m);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct ingest_mqtt *m = h->data;
+    if (--m->handles_open > 0)
+        return;
+    void (*done)(void *) = m->done;
+    void *ctx = m->done_ctx;
+    free(m->uri);
+    free(m->client_id);
+    free(m->username);
+    free(m->password);
+    pthread_mutex_destroy(&m->log_mu);
+    free(m);
+    if (done)
+        done(ctx);
+}
+
+static void finish_stop(struct ingest_mqtt *m)
+{
+    if (!m->client)
+        return; /* already finishing */
+    /* Destroy waits for Paho's threads to leave our callbacks; the queue is
+     * closed, so none of them is blocked on it. */
+    MQTTAsync_destroy(&m->client);
+    m->client = NULL;
+    uv_timer_stop(&m->timer);
+    uv_close((uv_handle_t *)&m->events, on_handle_closed);
+    uv_close((uv_handle_t *)&m->timer, on_handle_closed);
+}
+
+void ingest_mqtt_stop(struct ingest_mqtt *m, void (*done)(void *ctx), void *ctx)
+{
+    m->stopping = true;
+    m->done = done;
+    m->done_ctx = ctx;
+    ingest_queue_close(m->queue);
+    uv_timer_stop(&m->timer);
+
+    MQTTAsync_disconnectOptions opts = MQTTAsync_disconnectOptions_initializer;
+    opts.timeout = STOP_WAIT_MS / 2;
+    opts.onSuccess = on_disconnected;
+    opts.onFailure = on_disconnect_failed;
+    opts.context = m;
+    if (MQTTAsync_disconnect(m->client, &opts) != MQTTASYNC_SUCCESS) {
+        atomic_store(&m->disconnected, true); /* was not connected */
+        uv_async_send(&m->events);
+        return;
+    }
+    uv_timer_start(&m->timer, on_stop_deadline, STOP_WAIT_MS, 0);
+}

@@ -1,0 +1,278 @@
+/* main.c — pantaud: wires the modules together and orders start-up and
+ * shutdown. One libuv loop; see docs/ARCHITECTURE.md.
+ *
+ * Start:    config -> store -> ingest (MQTT connects in the background)
+ * SIGTERM/SIGINT: ingest stops (disconnect, drain, commit) -> store closes
+ *           -> handles close -> uv_run returns -> exit 0. A second signal
+ *           while stopping exits at once with status 1.
+ * SIGHUP:   re-reads the config file's log level (more to reload later). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+
+struct daemon {
+    uv_loop_t *loop;
+    struct cfg cfg;
+    struct store *store;
+    struct ingest *ingest;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t stats_timer, watchdog_timer;
+    bool stopping;
+    int exit_code;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: pantaud [options]\n"
+            "  -c, --config FILE     configuration file (INI); without it, built-in defaults\n"
+            "      --mqtt URI        broker, e.g. tcp://127.0.0.1:1883 or ssl://host:8883\n"
+            "      --db PATH         SQLite database file\n"
+            "      --listen HOST:PORT  HTTP and websocket address\n"
+            "      --log-level LEVEL error, warn, info or debug\n"
+            "      --check-config    validate the configuration, print file:line: problem\n"
+            "                        for each error, exit 0 if valid\n"
+            "  -V, --version         print the version\n"
+            "  -h, --help            this help\n");
+}
+
+static void report_problem(void *ctx, const char *file, int line, const char *problem)
+{
+    int *count = ctx;
+    (*count)++;
+    if (line > 0)
+        fprintf(stderr, "%s:%d: %s\n", file, line, problem);
+    else
+        fprintf(stderr, "%s: %s\n", file, problem);
+}
+
+enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CHECK };
+
+/* Returns 0 to run, 1 to exit 0 (help, version, valid --check-config),
+ * -1 to exit non-zero. */
+static int configure(struct daemon *d, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"mqtt", required_argument, NULL, OPT_MQTT},
+                                             {"db", required_argument, NULL, OPT_DB},
+                                             {"listen", required_argument, NULL, OPT_LISTEN},
+                                             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                                             {"check-config", no_argument, NULL, OPT_CHECK},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct override {
+        const char *section, *key, *value;
+    } overrides[8];
+    int n_over = 0, problems = 0, opt;
+    const char *config_path = NULL;
+    bool check_only = false;
+
+    while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case OPT_MQTT:
+            overrides[n_over++] = (struct override){"mqtt", "uri", optarg};
+            break;
+        case OPT_DB:
+            overrides[n_over++] = (struct override){"store", "path", optarg};
+            break;
+        case OPT_LISTEN:
+            overrides[n_over++] = (struct override){"http", "listen", optarg};
+            break;
+        case OPT_LOG_LEVEL:
+            overrides[n_over++] = (struct override){"log", "level", optarg};
+            break;
+        case OPT_CHECK:
+            check_only = true;
+            break;
+        case 'V':
+            printf("pantaud %s\n", PANTAU_VERSION);
+            return 1;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+        if (n_over == (int)(sizeof overrides / sizeof overrides[0]))
+            n_over--; /* repeated options: the last one wins below anyway */
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pantaud: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    if (cfg_defaults(&d->cfg) != 0) {
+        fprintf(stderr, "pantaud: out of memory\n");
+        return -1;
+    }
+    if (config_path)
+        cfg_load(&d->cfg, config_path, report_problem, &problems);
+    for (int i = 0; i < n_over; i++)
+        cfg_set(&d->cfg, overrides[i].section, overrides[i].key, overrides[i].value,
+                report_problem, &problems);
+    if (!config_path)
+        cfg_validate(&d->cfg, report_problem, &problems);
+    if (problems) {
+        fprintf(stderr, "pantaud: %d problem%s in the configuration\n", problems,
+                problems == 1 ? "" : "s");
+        return -1;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n", config_path ? config_path : "built-in defaults");
+        return 1;
+    }
+    return 0;
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    ingest_log_stats(d->ingest, "periodic");
+}
+
+static void on_watchdog_timer(uv_timer_t *t)
+{
+    /* Sent from the loop: a stuck loop stops the pings and systemd restarts us. */
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Ingest has committed everything it received: close the rest. */
+static void on_ingest_stopped(void *ctx)
+{
+    struct daemon *d = ctx;
+    d->ingest = NULL;
+    store_close(d->store);
+    d->store = NULL;
+    close_handle((uv_handle_t *)&d->stats_timer);
+    close_handle((uv_handle_t *)&d->watchdog_timer);
+    close_handle((uv_handle_t *)&d->sig_term);
+    close_handle((uv_handle_t *)&d->sig_int);
+    close_handle((uv_handle_t *)&d->sig_hup);
+    log_info("pantaud stopped");
+}
+
+static void begin_stop(struct daemon *d, const char *why)
+{
+    if (d->stopping) {
+        log_warn("%s again while stopping: exiting now", why);
+        _exit(1);
+    }
+    d->stopping = true;
+    log_info("%s: stopping (committing what was received)", why);
+    sd_notify(0, "STOPPING=1");
+    uv_timer_stop(&d->stats_timer);
+    if (d->ingest)
+        ingest_stop(d->ingest, on_ingest_stopped, d);
+    else
+        on_ingest_stopped(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    if (signum == SIGHUP) {
+        struct cfg fresh;
+        int problems = 0;
+        if (!d->cfg.path) {
+            log_info("SIGHUP: no config file to reload");
+            return;
+        }
+        if (cfg_defaults(&fresh) != 0)
+            return;
+        if (cfg_load(&fresh, d->cfg.path, report_problem, &problems) == 0) {
+            log_set_level(fresh.log_level);
+            log_info("SIGHUP: reloaded %s (log level; other settings need a restart)",
+                     d->cfg.path);
+        } else {
+            log_error("SIGHUP: %s has %d problem(s); keeping the running configuration",
+                      d->cfg.path, problems);
+        }
+        cfg_free(&fresh);
+        return;
+    }
+    begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int start(struct daemon *d)
+{
+    uv_signal_init(d->loop, &d->sig_term);
+    uv_signal_init(d->loop, &d->sig_int);
+    uv_signal_init(d->loop, &d->sig_hup);
+    uv_timer_init(d->loop, &d->stats_timer);
+    uv_timer_init(d->loop, &d->watchdog_timer);
+    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+    d->stats_timer.data = d->watchdog_timer.data = d;
+    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+
+    if (store_open(&d->store, d->cfg.db_path) != 0)
+        return -1;
+    if (ingest_start(&d->ingest, d->loop, &d->cfg, d->store) != 0) {
+        d->ingest = NULL;
+        return -1;
+    }
+    if (d->cfg.stats_interval_s > 0) {
+        uint64_t ms = (uint64_t)d->cfg.stats_interval_s * 1000;
+        uv_timer_start(&d->stats_timer, on_stats_timer, ms, ms);
+    }
+    uint64_t watchdog_us;
+    if (sd_watchdog_enabled(0, &watchdog_us) > 0)
+        uv_timer_start(&d->watchdog_timer, on_watchdog_timer, watchdog_us / 2000,
+                       watchdog_us / 2000);
+    sd_notify(0, "READY=1");
+    log_info("pantaud %s: broker %s, prefix %s, database %s", PANTAU_VERSION, d->cfg.mqtt_uri,
+             d->cfg.mqtt_prefix, d->cfg.db_path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon d = {0};
+    uv_loop_t loop;
+
+    log_set_ident("pantaud");
+    int rc = configure(&d, argc, argv);
+    if (rc != 0) {
+        cfg_free(&d.cfg);
+        return rc > 0 ? 0 : 2;
+    }
+    log_set_level(d.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    if (uv_loop_init(&loop) != 0) {
+        log_error("cannot create the event loop");
+        cfg_free(&d.cfg);
+        return 1;
+    }
+    d.loop = &loop;
+    if (start(&d) != 0) {
+        d.exit_code = 1;
+        begin_stop(&d, "start-up failed");
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        log_error("handles left open at exit");
+    cfg_free(&d.cfg);
+    return d.exit_code;
+}
