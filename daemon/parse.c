@@ -7,16 +7,17 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const reason_names[PARSE_REASON_COUNT] = {
-    [PARSE_BAD_TOPIC] = "bad_topic",       [PARSE_TOO_LARGE] = "too_large",
-    [PARSE_BAD_JSON] = "bad_json",         [PARSE_BAD_PAYLOAD] = "bad_payload",
-    [PARSE_BAD_BATCH] = "bad_batch",       [PARSE_BAD_ELEMENT] = "bad_element",
-    [PARSE_BAD_VALUE] = "bad_value",       [PARSE_BAD_TS] = "bad_ts",
-    [PARSE_TS_TOO_OLD] = "ts_too_old",     [PARSE_TS_IN_FUTURE] = "ts_in_future",
-    [PARSE_BAD_LABELS] = "bad_labels",     [PARSE_BAD_POSITION] = "bad_position",
-    [PARSE_BAD_METRIC] = "bad_metric",     [PARSE_BAD_STATUS] = "bad_status",
+    [PARSE_BAD_TOPIC] = "bad_topic",   [PARSE_TOO_LARGE] = "too_large",
+    [PARSE_BAD_JSON] = "bad_json",     [PARSE_BAD_PAYLOAD] = "bad_payload",
+    [PARSE_BAD_BATCH] = "bad_batch",   [PARSE_BAD_ELEMENT] = "bad_element",
+    [PARSE_BAD_VALUE] = "bad_value",   [PARSE_BAD_TS] = "bad_ts",
+    [PARSE_TS_TOO_OLD] = "ts_too_old", [PARSE_TS_IN_FUTURE] = "ts_in_future",
+    [PARSE_BAD_LABELS] = "bad_labels", [PARSE_BAD_POSITION] = "bad_position",
+    [PARSE_BAD_METRIC] = "bad_metric", [PARSE_BAD_STATUS] = "bad_status",
 };
 
 const char *parse_reason_name(enum parse_reason reason)
@@ -146,12 +147,12 @@ int parse_rfc3339(const char *s, int64_t *out_ms)
     } else {
         return -1; /* an offset is required: a local time is ambiguous */
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 60 || oh > 23 || om > 59)
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60 || oh > 23 || om > 59)
         return -1;
     /* A leap second (:60) counts as the first instant of the next minute. */
-    int64_t secs = util_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-                   mi * 60 + sec - sign * (oh * 3600 + om * 60);
+    int64_t secs = util_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+                   sec - sign * (oh * 3600 + om * 60);
     *out_ms = secs * 1000 + ms;
     return 0;
 }
@@ -327,6 +328,82 @@ static void parse_presence(const struct message *m, const char *payload, size_t 
         m->sink->on_presence(m->sink->ctx, m->topic->program, m->topic->unit, online);
 }
 
+/* jansson refuses a number it cannot represent (1e999, or an integer beyond
+ * int64) by failing the whole document. The contract wants such a value
+ * judged where it stands: a huge integer is a finite number, 1e999 is a
+ * non-finite value (so only its element is rejected). This rewrites every
+ * number token outside strings: integers beyond int64 as doubles, overflowing
+ * ones as null (then rejected as a bad value, ts or position). Rare path:
+ * runs only after jansson reported a numeric overflow. */
+static char *rewrite_numbers(const char *in, size_t len, size_t *out_len)
+{
+    char *out = malloc(len * 2 + 32), token[512];
+    size_t o = 0;
+    bool in_string = false;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        char c = in[i];
+        if (in_string || c == '"') {
+            if (in_string && c == '\\' && i + 1 < len)
+                out[o++] = in[i++];
+            else if (c == '"')
+                in_string = !in_string;
+            out[o++] = in[i++];
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            out[o++] = in[i++];
+            continue;
+        }
+        size_t n = 0;
+        bool is_int = true;
+        for (; i + n < len && strchr("0123456789+-.eE", in[i + n]); n++)
+            is_int = is_int && !strchr(".eE", in[i + n]);
+        if (n >= sizeof token) {
+            memcpy(out + o, "null", 4);
+            o += 4;
+            i += n;
+            continue;
+        }
+        memcpy(token, in + i, n);
+        token[n] = '\0';
+        i += n;
+        double v = strtod(token, NULL);
+        int64_t unused;
+        if (!isfinite(v)) {
+            memcpy(out + o, "null", 4);
+            o += 4;
+        } else if (is_int && util_parse_int(token, INT64_MIN, INT64_MAX, &unused) != 0) {
+            o += (size_t)snprintf(out + o, 32, "%.17g", v);
+        } else {
+            memcpy(out + o, token, n); /* malformed tokens stay for jansson to refuse */
+            o += n;
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
+static json_t *load_json(const char *payload, size_t len, const struct message *m,
+                         bool *rewritten_out)
+{
+    const size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES;
+    json_error_t err;
+    json_t *root = json_loadb(payload, len, flags, &err);
+    if (!root && json_error_code(&err) == json_error_numeric_overflow) {
+        size_t n;
+        char *rewritten = rewrite_numbers(payload, len, &n);
+        if (rewritten)
+            root = json_loadb(rewritten, n, flags, &err);
+        *rewritten_out = true;
+        free(rewritten);
+    }
+    if (!root)
+        reject(m, PARSE_BAD_JSON, -1, err.text);
+    return root;
+}
+
 int parse_message(const char *prefix, const char *topic, const void *payload, size_t len,
                   int64_t arrival_ms, const struct parse_sink *sink)
 {
@@ -346,14 +423,15 @@ int parse_message(const char *prefix, const char *topic, const void *payload, si
         return 0;
     }
 
-    json_error_t err;
-    json_t *root = json_loadb(payload, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
-    if (!root) {
-        reject(&m, PARSE_BAD_JSON, -1, err.text);
+    if (memchr(payload, '\0', len)) { /* jansson would skip one after a number */
+        reject(&m, PARSE_BAD_JSON, -1, "NUL byte in payload");
         return 0;
     }
+    bool rewritten = false;
+    json_t *root = load_json(payload, len, &m, &rewritten);
+    if (!root)
+        return 0;
     if (json_is_number(root)) {
-        /* jansson refuses 1e999 etc. while loading, so the value is finite. */
         struct parse_sample s = {.program = t.program,
                                  .unit = t.unit,
                                  .metric = t.metric,
@@ -365,6 +443,8 @@ int parse_message(const char *prefix, const char *topic, const void *payload, si
         parse_object(&m, root, -1);
     } else if (json_is_array(root)) {
         parse_batch(&m, root);
+    } else if (rewritten && json_is_null(root)) {
+        reject(&m, PARSE_BAD_VALUE, -1, "number is not finite");
     } else {
         reject(&m, PARSE_BAD_PAYLOAD, -1, "payload is not a number, object or array");
     }

@@ -1,0 +1,285 @@
+/* test_ingest.c — pantaud end to end with real parts: a mosquitto broker on a
+ * free loopback port, the pantaud binary, a Paho publisher, the SQLite file. */
+#include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+#include "publisher.h"
+#include "util.h"
+
+#define WAIT_MS 60000 /* generous bound: sanitizer builds are slower */
+
+struct daemon_proc {
+    pid_t pid;
+    char db[512], log[512], conf[512];
+};
+
+static const char *bin_dir(void)
+{
+    static char dir[PATH_MAX];
+    if (!dir[0]) {
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+        if (n <= 0)
+            return ".";
+        dir[n] = '\0';
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    return dir; /* .../build/tests */
+}
+
+/* Starts pantaud against broker b; `extra_ini` (may be NULL) goes into a
+ * config file. Waits for the subscription. Returns 0 or -1. */
+static int daemon_start(struct daemon_proc *d, const struct broker *b, const char *name,
+                        const char *extra_ini)
+{
+    char bin[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    if (!d->db[0]) {
+        snprintf(d->db, sizeof d->db, "%s/%s.db", harness_tmpdir(), name);
+        snprintf(d->log, sizeof d->log, "%s/%s.log", harness_tmpdir(), name);
+        snprintf(d->conf, sizeof d->conf, "%s/%s.ini", harness_tmpdir(), name);
+    }
+    FILE *f = fopen(d->conf, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "[mqtt]\nuri = %s\nclient_id = pantaud-%s\n[store]\npath = %s\n%s", b->uri, name,
+            d->db, extra_ini ? extra_ini : "");
+    fclose(f);
+    /* A new log per start, so waiting for "subscribed" sees this start's line. */
+    char old[600];
+    snprintf(old, sizeof old, "%s.old", d->log);
+    rename(d->log, old);
+    char *argv[] = {bin, "-c", d->conf, "--log-level", "info", NULL};
+    d->pid = harness_spawn(argv, d->log, NULL);
+    if (d->pid < 0)
+        return -1;
+    return harness_wait_log(d->log, "mqtt: subscribed", 10000) ? 0 : -1;
+}
+
+/* SIGTERM; returns the exit code, or -1 if it did not exit 0 within 10 s. */
+static int daemon_stop(struct daemon_proc *d)
+{
+    int status = harness_stop(d->pid, SIGTERM, 10000);
+    d->pid = -1;
+    if (status < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static struct publisher *open_publisher(const struct broker *b, const char *id)
+{
+    struct publisher *p = NULL;
+    struct publisher_opts o = {.uri = b->uri, .client_id = id, .window = 256};
+    if (publisher_open(&p, &o) != 0)
+        return NULL;
+    return p;
+}
+
+#define T0 1795000000000LL
+
+/* Sample i of the "it" series: ts T0 + i, value i * 0.5. */
+static int publish_range(struct publisher *p, const char *unit, int from, int to)
+{
+    char topic[128], payload[128];
+    snprintf(topic, sizeof topic, "pantau/it-program/%s/level", unit);
+    for (int i = from; i < to; i++) {
+        int n = snprintf(payload, sizeof payload, "{\"value\":%.1f,\"ts\":%lld}", i * 0.5,
+                         (long long)(T0 + i));
+        if (publisher_send(p, topic, payload, (size_t)n, 1, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int64_t count_samples(const struct daemon_proc *d, int64_t want)
+{
+    return harness_wait_sql_int(d->db, "SELECT count(*) FROM samples", want, WAIT_MS);
+}
+
+/* Values are i/2 for i in [0, n): their sum times 4 is n(n-1), exactly. */
+static int64_t value_sum_x4(const struct daemon_proc *d)
+{
+    return harness_sql_int(d->db, "SELECT CAST(sum(value) * 4 AS INTEGER) FROM samples");
+}
+
+TEST(ingest_10k_qos1_exactly_once)
+{
+    struct broker b;
+    struct daemon_proc d = {0};
+    CHECK(broker_start(&b, 0) == 0);
+    CHECK(daemon_start(&d, &b, "tenk", NULL) == 0);
+    struct publisher *p = open_publisher(&b, "it-tenk");
+    CHECK(p);
+    CHECK(publish_range(p, "unit-1", 0, 10000) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    publisher_close(p, 1000);
+    CHECK_INT(count_samples(&d, 10000), 10000);
+    CHECK_INT(value_sum_x4(&d), (int64_t)10000 * 9999);
+    CHECK_INT(harness_sql_int(d.db, "SELECT min(ts) FROM samples"), T0);
+    CHECK_INT(harness_sql_int(d.db, "SELECT max(ts) FROM samples"), T0 + 9999);
+    CHECK_INT(harness_sql_int(d.db, "SELECT count(*) FROM series"), 1);
+    CHECK_INT(daemon_stop(&d), 0);
+    CHECK(broker_stop(&b) == 0);
+}
+
+TEST(ingest_survives_broker_restart)
+{
+    struct broker b;
+    struct daemon_proc d = {0};
+    CHECK(broker_start(&b, 0) == 0);
+    CHECK(daemon_start(&d, &b, "restart", NULL) == 0);
+    struct publisher *p = open_publisher(&b, "it-restart");
+    CHECK(p);
+    CHECK(publish_range(p, "unit-1", 0, 5000) == 0);
+    CHECK(broker_restart(&b) == 0);
+    CHECK(publish_range(p, "unit-1", 5000, 10000) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    publisher_close(p, 1000);
+    CHECK_INT(count_samples(&d, 10000), 10000);
+    CHECK_INT(value_sum_x4(&d), (int64_t)10000 * 9999);
+    CHECK(harness_alive(d.pid));
+    CHECK(harness_wait_log(d.log, "connection 2", 10000));
+    CHECK_INT(daemon_stop(&d), 0);
+    CHECK(broker_stop(&b) == 0);
+}
+
+TEST(ingest_keeps_what_arrives_while_stopped)
+{
+    struct broker b;
+    struct daemon_proc d = {0};
+    CHECK(broker_start(&b, 0) == 0);
+    CHECK(daemon_start(&d, &b, "away", NULL) == 0);
+    struct publisher *p = open_publisher(&b, "it-away");
+    CHECK(p);
+    CHECK(publish_range(p, "unit-1", 0, 3000) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    CHECK_INT(count_samples(&d, 3000), 3000);
+    CHECK_INT(daemon_stop(&d), 0);
+    /* Published while pantaud is down: the broker queues them for its session
+     * (more than mosquitto's default limit of 1000). */
+    CHECK(publish_range(p, "unit-1", 3000, 8000) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    CHECK(daemon_start(&d, &b, "away", NULL) == 0);
+    CHECK_INT(count_samples(&d, 8000), 8000);
+    CHECK_INT(value_sum_x4(&d), (int64_t)8000 * 7999);
+    publisher_close(p, 1000);
+    CHECK_INT(daemon_stop(&d), 0);
+    CHECK(broker_stop(&b) == 0);
+}
+
+/* Malformed payloads of every kind, cycled. */
+static const char *const bad_payloads[] = {
+    "nan",
+    "{\"value\":\"1\"}",
+    "{\"value\":1,\"ts\":100}",
+    "[]",
+    "{\"value\":1,\"labels\":5}",
+    "{broken",
+    "\"1\"",
+    "{\"value\":1,\"lat\":91,\"lon\":0}",
+    "{\"ts\":1795000000000}",
+    "{\"value\":1,\"metric\":\"Bad Metric\"}",
+};
+
+TEST(ingest_rejects_malformed_and_keeps_good)
+{
+    struct broker b;
+    struct daemon_proc d = {0};
+    CHECK(broker_start(&b, 0) == 0);
+    CHECK(daemon_start(&d, &b, "malformed", NULL) == 0);
+    struct publisher *p = open_publisher(&b, "it-malformed");
+    CHECK(p);
+    char payload[128];
+    const size_t n_bad = sizeof bad_payloads / sizeof bad_payloads[0];
+    for (int i = 0; i < 1000; i++) {
+        int n =
+            snprintf(payload, sizeof payload, "{\"value\":%d,\"ts\":%lld}", i, (long long)(T0 + i));
+        CHECK(publisher_send(p, "pantau/it-program/unit-1/level", payload, (size_t)n, 1, 0) == 0);
+        const char *bad = bad_payloads[i % n_bad];
+        CHECK(publisher_send(p, "pantau/it-program/unit-1/level", bad, strlen(bad), 1, 0) == 0);
+    }
+    /* A bad topic, too: counted, nothing stored. */
+    CHECK(publisher_send(p, "pantau/UPPER/unit/level", "1", 1, 1, 0) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    publisher_close(p, 1000);
+    CHECK_INT(count_samples(&d, 1000), 1000);
+    CHECK(harness_alive(d.pid));
+    CHECK_INT(daemon_stop(&d), 0);
+    /* The exit stats line counts each reason. */
+    CHECK(harness_wait_log(d.log, "rejected=1001 ", 1000));
+    CHECK(harness_wait_log(d.log, "bad_json=200 ", 1000));    /* nan, {broken */
+    CHECK(harness_wait_log(d.log, "bad_value=200 ", 1000));   /* "1" as string, no value */
+    CHECK(harness_wait_log(d.log, "bad_payload=100 ", 1000)); /* "1" */
+    CHECK(harness_wait_log(d.log, "ts_too_old=100 ", 1000));
+    CHECK(harness_wait_log(d.log, "bad_batch=100 ", 1000));
+    CHECK(harness_wait_log(d.log, "bad_labels=100 ", 1000));
+    CHECK(harness_wait_log(d.log, "bad_position=100 ", 1000));
+    CHECK(harness_wait_log(d.log, "bad_metric=100 ", 1000));
+    CHECK(harness_wait_log(d.log, "bad_topic=1 ", 1000));
+    CHECK(broker_stop(&b) == 0);
+}
+
+/* A queue of 100 messages under a backlog of 40k: Paho's thread blocks on
+ * the full queue (back-pressure), SIGTERM mid-drain still exits 0 at once,
+ * and what was not yet taken stays at the broker for the next start. */
+TEST(ingest_backpressure_and_stop_under_load)
+{
+    struct broker b;
+    struct daemon_proc d = {0};
+    const char *ini = "[mqtt]\nqueue_messages = 100\n";
+    const int n = 40000;
+    CHECK(broker_start(&b, 0) == 0);
+    CHECK(daemon_start(&d, &b, "pressure", ini) == 0); /* creates the session */
+    CHECK_INT(daemon_stop(&d), 0);
+    struct publisher *p = open_publisher(&b, "it-pressure");
+    CHECK(p);
+    CHECK(publish_range(p, "unit-1", 0, n) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    publisher_close(p, 1000);
+
+    CHECK(daemon_start(&d, &b, "pressure", ini) == 0);
+    CHECK(harness_wait_sql_int(d.db, "SELECT count(*) > 0 FROM samples", 1, WAIT_MS) == 1);
+    CHECK_INT(daemon_stop(&d), 0); /* mid-drain, with the producer blocked */
+    int64_t stored = harness_sql_int(d.db, "SELECT count(*) FROM samples");
+    CHECK(stored > 0 && stored < n);
+    CHECK(harness_wait_log(d.log, "stats at exit", 1000));
+
+    CHECK(daemon_start(&d, &b, "pressure", ini) == 0);
+    CHECK_INT(count_samples(&d, n), n);
+    CHECK_INT(value_sum_x4(&d), (int64_t)n * (n - 1));
+    CHECK_INT(daemon_stop(&d), 0);
+    CHECK(!harness_wait_log(d.log, "waits=0 ", 100)); /* the producer did wait */
+    CHECK(broker_stop(&b) == 0);
+}
+
+TEST(ingest_check_config_reports_lines)
+{
+    char bin[PATH_MAX + 32], conf[512], log[512];
+    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(conf, sizeof conf, "%s/bad.ini", harness_tmpdir());
+    snprintf(log, sizeof log, "%s/bad.log", harness_tmpdir());
+    FILE *f = fopen(conf, "w");
+    CHECK(f);
+    fputs("[mqtt]\nuri = tcp://127.0.0.1:1883\nkeepalive = 3x\n\n[store]\nnope = 1\n", f);
+    fclose(f);
+    char *argv[] = {bin, "--check-config", "-c", conf, NULL};
+    pid_t pid = harness_spawn(argv, log, NULL);
+    CHECK(pid > 0);
+    int status = harness_stop(pid, 0, 5000);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s:3: keepalive", conf);
+    CHECK(harness_wait_log(log, want, 1000));
+    snprintf(want, sizeof want, "%s:6: unknown key \"nope\" in [store]", conf);
+    CHECK(harness_wait_log(log, want, 1000));
+}
+
+TEST_MAIN(CASE(ingest_10k_qos1_exactly_once), CASE(ingest_survives_broker_restart),
+          CASE(ingest_keeps_what_arrives_while_stopped),
+          CASE(ingest_rejects_malformed_and_keeps_good),
+          CASE(ingest_backpressure_and_stop_under_load), CASE(ingest_check_config_reports_lines))

@@ -1,0 +1,210 @@
+/* test_store.c — the store against real SQLite files in a temp dir. */
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+#include "store.h"
+
+static char db_path[512];
+
+/* A fresh database path per case. */
+static const char *fresh_db(const char *name)
+{
+    snprintf(db_path, sizeof db_path, "%s/%s.db", harness_tmpdir(), name);
+    unlink(db_path);
+    return db_path;
+}
+
+static struct parse_sample sample(const char *metric, const char *labels, int64_t ts, double v)
+{
+    struct parse_sample s = {.program = "simas-bapokting",
+                             .unit = "pasar-bandar-jaya",
+                             .metric = metric,
+                             .labels_json = labels,
+                             .ts = ts,
+                             .value = v};
+    return s;
+}
+
+static double sql_double(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    double v = NAN;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+#define T0 1795000000000LL
+
+TEST(store_creates_schema)
+{
+    struct store *s;
+    const char *p = fresh_db("schema");
+    CHECK(store_open(&s, p) == 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), 1);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                 "('series','samples','units')"),
+              3);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
+                                 "'wal'"),
+              1);
+}
+
+TEST(store_refuses_newer_schema)
+{
+    struct store *s;
+    sqlite3 *db;
+    const char *p = fresh_db("newer");
+    CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(store_open(&s, p) != 0);
+}
+
+TEST(store_duplicate_replaces)
+{
+    struct store *s;
+    const char *p = fresh_db("dup");
+    CHECK(store_open(&s, p) == 0);
+    struct parse_sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
+    struct parse_sample b = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14700);
+    CHECK(store_append(s, &a, T0 + 5) == 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(store_append(s, &b, T0 + 9) == 0);
+    CHECK(store_append(s, &b, T0 + 9) == 0); /* twice in one group, too */
+    CHECK(store_commit(s) == 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 1);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 1);
+    CHECK_DBL(sql_double(p, "SELECT value FROM samples"), 14700);
+    CHECK_INT(harness_sql_int(p, "SELECT arrival FROM samples"), T0 + 9);
+}
+
+TEST(store_labels_make_distinct_series)
+{
+    struct store *s;
+    const char *p = fresh_db("labels");
+    CHECK(store_open(&s, p) == 0);
+    struct parse_sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
+    struct parse_sample b = sample("price", "{\"commodity\":\"gula-pasir\"}", T0, 17000);
+    struct parse_sample c = sample("price", "{}", T0, 1);
+    CHECK(store_append(s, &a, T0) == 0);
+    CHECK(store_append(s, &b, T0) == 0);
+    CHECK(store_append(s, &c, T0) == 0);
+    CHECK(store_commit(s) == 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_INT(st.series, 3);
+    CHECK_INT(st.stored_total, 3);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 3);
+}
+
+TEST(store_late_and_out_of_order)
+{
+    struct store *s;
+    const char *p = fresh_db("late");
+    CHECK(store_open(&s, p) == 0);
+    /* Arrival order 3, 1, 2 (an offline buffer flushed late). */
+    int64_t order[] = {3, 1, 2};
+    for (int i = 0; i < 3; i++) {
+        struct parse_sample x = sample("stock", "{}", T0 + order[i] * 1000, (double)order[i]);
+        CHECK(store_append(s, &x, T0 + 10000 + i) == 0);
+    }
+    CHECK(store_commit(s) == 0);
+    /* A sample older than all of them, in a later group. */
+    struct parse_sample old = sample("stock", "{}", T0 - 86400000, 0.5);
+    CHECK(store_append(s, &old, T0 + 20000) == 0);
+    CHECK(store_commit(s) == 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
+    /* "last" follows device time, not arrival: the late flush must not move it back. */
+    CHECK_INT(harness_sql_int(p, "SELECT last_ts FROM series"), T0 + 3000);
+    CHECK_DBL(sql_double(p, "SELECT last_value FROM series"), 3);
+    CHECK_INT(harness_sql_int(p, "SELECT min(ts) FROM samples"), T0 - 86400000);
+}
+
+TEST(store_reopen_keeps_series_and_units)
+{
+    struct store *s;
+    const char *p = fresh_db("reopen");
+    CHECK(store_open(&s, p) == 0);
+    struct parse_sample a = sample("price", "{\"commodity\":\"cabai-merah\"}", T0, 52000);
+    a.has_position = true;
+    a.lat = -4.9;
+    a.lon = 105.2;
+    CHECK(store_append(s, &a, T0) == 0);
+    CHECK(store_presence(s, "simas-bapokting", "pasar-bandar-jaya", true, T0 + 1) == 0);
+    store_close(s); /* commits the open group */
+
+    CHECK(store_open(&s, p) == 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_INT(st.series, 1);
+    CHECK_INT(st.units, 1);
+    /* The same series after reopening: an id from the cache, not a new row. */
+    struct parse_sample b = sample("price", "{\"commodity\":\"cabai-merah\"}", T0 + 60000, 53000);
+    CHECK(store_append(s, &b, T0 + 60000) == 0);
+    CHECK(store_commit(s) == 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 1);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 2);
+    CHECK_INT(harness_sql_int(p, "SELECT last_ts FROM series"), T0 + 60000);
+    CHECK_INT(harness_sql_int(p, "SELECT online FROM units"), 1);
+    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 60000);
+    CHECK_DBL(sql_double(p, "SELECT lat FROM units"), -4.9);
+}
+
+TEST(store_presence_offline)
+{
+    struct store *s;
+    const char *p = fresh_db("presence");
+    CHECK(store_open(&s, p) == 0);
+    CHECK(store_presence(s, "pjs", "truck-07", true, T0) == 0);
+    CHECK(store_presence(s, "pjs", "truck-07", false, T0 + 5) == 0);
+    CHECK(store_commit(s) == 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT online FROM units WHERE unit = 'truck-07'"), 0);
+    CHECK_INT(harness_sql_int(p, "SELECT status_ts FROM units"), T0 + 5);
+}
+
+TEST(store_many_series_one_group)
+{
+    struct store *s;
+    const char *p = fresh_db("many");
+    char labels[64];
+    CHECK(store_open(&s, p) == 0);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 500);
+        struct parse_sample x = sample("documents_issued", labels, T0 + i, i);
+        CHECK(store_append(s, &x, T0 + i) == 0);
+    }
+    CHECK(store_commit(s) == 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 500);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 5000);
+    CHECK_INT(harness_sql_int(p, "SELECT sum(last_ts - 1795000000000) FROM series"),
+              /* each series' last is its largest i: 4500..4999 */ (4500 + 4999) * 500 / 2);
+}
+
+TEST(store_unwritable_path_fails_cleanly)
+{
+    struct store *s = NULL;
+    CHECK(store_open(&s, "/nonexistent-dir/x/pantau.db") != 0);
+    CHECK(s == NULL);
+}
+
+TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
+          CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
+          CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
+          CASE(store_presence_offline), CASE(store_many_series_one_group),
+          CASE(store_unwritable_path_fails_cleanly))
