@@ -23,7 +23,7 @@ OPTFLAGS ?= -O2 -g
 SANFLAGS :=
 endif
 
-PKGS     := libuv sqlite3 jansson inih libsystemd
+PKGS     := libuv sqlite3 jansson inih libsystemd libwebsockets
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Debian ships no .pc for Paho C: the async client with TLS (ssl:// brokers).
@@ -39,7 +39,8 @@ LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
 # The daemon's modules (everything but main) are shared with the tests.
 CORE_SRCS := daemon/log.c daemon/cfg.c daemon/parse.c daemon/rejects.c daemon/store.c \
              daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c \
-             daemon/dict.c
+             daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
+             daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c
 SIM_SRCS  := daemon/sim.c daemon/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
 
@@ -48,6 +49,8 @@ SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
 TEST_LIB_OBJS := $(TEST_LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+# Websocket and browser tests run on node (packages in tests/js/package.json).
+JS_TESTS  := $(sort $(wildcard tests/js/*.test.mjs))
 
 PANTAUD := $(BUILD)/pantaud
 SIM     := $(BUILD)/pantau-sim
@@ -74,7 +77,8 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
-	@BUILD=$(BUILD) scripts/run-tests $(TEST_BINS)
+	@BUILD=$(BUILD) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
+		scripts/run-tests $(TEST_BINS) $(JS_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -10,7 +10,7 @@
 
 #include "util.h"
 
-enum entry_type { T_STR, T_URI, T_PREFIX, T_LISTEN, T_INT, T_INT64, T_LEVEL };
+enum entry_type { T_STR, T_URI, T_PREFIX, T_LISTEN, T_INT, T_INT64, T_LEVEL, T_BOOL, T_TOKEN };
 
 struct entry {
     const char *section, *key;
@@ -34,6 +34,12 @@ static const struct entry entries[] = {
     {"store", "commit_interval_ms", T_INT, F(commit_interval_ms), 1, 10000},
     {"http", "listen", T_LISTEN, F(listen), 0, 0},
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
+    {"http", "open", T_BOOL, F(http_open), 0, 0},
+    {"auth", "viewer", T_TOKEN, 0, CFG_ROLE_VIEWER, 0},
+    {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
+    {"live", "queue", T_INT64, F(live_queue), 100, 10000000},
+    {"live", "max_clients", T_INT64, F(live_max_clients), 1, 100000},
+    {"units", "stale_after", T_INT, F(unit_stale_after_s), 10, 86400 * 30},
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
 };
@@ -60,6 +66,9 @@ int cfg_defaults(struct cfg *c)
     c->commit_interval_ms = 50;
     c->log_level = LOG_LVL_INFO;
     c->stats_interval_s = 60;
+    c->live_queue = 10000;
+    c->live_max_clients = 1000;
+    c->unit_stale_after_s = 900;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||
@@ -72,8 +81,13 @@ int cfg_defaults(struct cfg *c)
 
 void cfg_free(struct cfg *c)
 {
-    char **strs[] = {&c->mqtt_uri, &c->mqtt_client_id, &c->mqtt_prefix, &c->mqtt_username,
-                     &c->mqtt_password, &c->db_path, &c->listen, &c->dashboard_dir};
+    for (int i = 0; i < c->n_tokens; i++)
+        free(c->tokens[i].secret);
+    free(c->tokens);
+    c->tokens = NULL;
+    c->n_tokens = 0;
+    char **strs[] = {&c->mqtt_uri,      &c->mqtt_client_id, &c->mqtt_prefix, &c->mqtt_username,
+                     &c->mqtt_password, &c->db_path,        &c->listen,      &c->dashboard_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -108,6 +122,12 @@ int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port)
     return 0;
 }
 
+bool cfg_is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "::1") == 0;
+}
+
 /* One or more slugs joined by '/', as the topic prefix. */
 static bool is_prefix(const char *s)
 {
@@ -125,14 +145,43 @@ static bool is_prefix(const char *s)
 
 static bool is_broker_uri(const char *s)
 {
-    static const char *const schemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
-                                          "wss://"};
+    static const char *const schemes[] = {"tcp://",   "ssl://", "mqtt://",
+                                          "mqtts://", "ws://",  "wss://"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         size_t n = strlen(schemes[i]);
         if (strncmp(s, schemes[i], n) == 0 && s[n] != '\0')
             return true;
     }
     return false;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
+                                                                                "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+            *out = strcmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Tokens are compared in constant time and never logged; a short one is
+ * guessable, so it is refused. */
+#define TOKEN_MIN 16
+
+static int add_token(struct cfg *c, const char *secret, enum cfg_role role)
+{
+    struct cfg_token *grown = realloc(c->tokens, (size_t)(c->n_tokens + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    c->tokens = grown;
+    if (!(grown[c->n_tokens].secret = strdup(secret)))
+        return -1;
+    grown[c->n_tokens++].role = role;
+    return 0;
 }
 
 /* Stores `value` into the field `e` names; on a bad value writes a problem. */
@@ -181,6 +230,24 @@ static int apply_entry(struct cfg *c, const struct entry *e, const char *value, 
             *(int *)field = (int)n;
         else
             *(int64_t *)field = n;
+        return 0;
+    case T_BOOL:
+        if (parse_bool(value, (int *)field) != 0) {
+            snprintf(problem, plen, "%s: \"%s\" is not yes or no", e->key, value);
+            return -1;
+        }
+        return 0;
+    case T_TOKEN:
+        if (strlen(value) < TOKEN_MIN || strpbrk(value, " \t\"")) {
+            snprintf(problem, plen,
+                     "%s: a token needs at least %d characters and no spaces or quotes", e->key,
+                     TOKEN_MIN);
+            return -1;
+        }
+        if (add_token(c, value, (enum cfg_role)e->min) != 0) {
+            snprintf(problem, plen, "%s: out of memory", e->key);
+            return -1;
+        }
         return 0;
     case T_LEVEL:
         if (log_parse_level(value, (enum log_level *)field) != 0) {
@@ -328,6 +395,15 @@ int cfg_validate(const struct cfg *c, cfg_report_fn report, void *ctx)
     const char *file = c->path ? c->path : "configuration";
     if (!c->mqtt_username && c->mqtt_password) {
         report(ctx, file, 0, "mqtt password given without a username");
+        problems++;
+    }
+    char host[256];
+    int port;
+    if (c->n_tokens == 0 && !c->http_open &&
+        cfg_split_listen(c->listen, host, sizeof host, &port) == 0 && !cfg_is_loopback(host)) {
+        report(ctx, file, 0,
+               "listen is not a loopback address but no [auth] tokens are set (add tokens, or "
+               "set [http] open = yes to serve everyone)");
         problems++;
     }
     return problems;

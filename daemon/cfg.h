@@ -9,16 +9,27 @@
  *   [mqtt]   uri, client_id, prefix, username, password, keepalive,
  *            queue_messages, queue_bytes
  *   [store]  path, retention_days, commit_interval_ms
- *   [http]   listen, dashboard
+ *   [http]   listen, dashboard, open
+ *   [auth]   viewer = TOKEN, admin = TOKEN (each may repeat)
+ *   [live]   queue, max_clients
+ *   [units]  stale_after
  *   [log]    level, stats_interval
  */
 #ifndef PANTAU_CFG_H
 #define PANTAU_CFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
+
+enum cfg_role { CFG_ROLE_VIEWER = 1, CFG_ROLE_ADMIN = 2 };
+
+struct cfg_token {
+    char *secret; /* never logged */
+    enum cfg_role role;
+};
 
 struct cfg {
     /* [mqtt] */
@@ -27,21 +38,30 @@ struct cfg {
     char *mqtt_prefix;    /* pantau; one or more slug levels joined by '/' */
     char *mqtt_username;  /* NULL: anonymous */
     char *mqtt_password;
-    int mqtt_keepalive_s;        /* 30 */
-    int64_t ingest_queue_msgs;   /* 20000 messages between Paho and the loop */
-    int64_t ingest_queue_bytes;  /* 64 MiB */
+    int mqtt_keepalive_s;       /* 30 */
+    int64_t ingest_queue_msgs;  /* 20000 messages between Paho and the loop */
+    int64_t ingest_queue_bytes; /* 64 MiB */
     /* [store] */
-    char *db_path;              /* ./pantau.db */
-    int retention_days;         /* 90: raw samples; rollups are kept longer */
-    int commit_interval_ms;     /* 50: longest a transaction stays open under load */
+    char *db_path;          /* ./pantau.db */
+    int retention_days;     /* 90: raw samples; rollups are kept longer */
+    int commit_interval_ms; /* 50: longest a transaction stays open under load */
     /* [http] */
-    char *listen;               /* 127.0.0.1:8080 */
-    char *dashboard_dir;        /* ./dashboard */
+    char *listen;        /* 127.0.0.1:8080 */
+    char *dashboard_dir; /* ./dashboard */
+    int http_open;       /* 0: without tokens, refuse a non-loopback listen */
+    /* [auth] */
+    struct cfg_token *tokens;
+    int n_tokens;
+    /* [live] */
+    int64_t live_queue;       /* 10000 samples pending per websocket client */
+    int64_t live_max_clients; /* 1000 */
+    /* [units] */
+    int unit_stale_after_s; /* 900: a unit heard from longer ago is "stale" */
     /* [log] */
-    enum log_level log_level;   /* info */
-    int stats_interval_s;       /* 60: a stats line in the log; 0 = off */
+    enum log_level log_level; /* info */
+    int stats_interval_s;     /* 60: a stats line in the log; 0 = off */
 
-    const char *path;           /* the file loaded, or NULL (not owned) */
+    const char *path; /* the file loaded, or NULL (not owned) */
 };
 
 /* Called once per problem; file is the config path, line 0 if not known. */
@@ -68,5 +88,8 @@ void cfg_free(struct cfg *c);
 
 /* Splits "HOST:PORT" / "[v6]:PORT". Returns 0 or -1. host gets at most hostlen-1 chars. */
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+/* True for localhost, 127.x.y.z and ::1. */
+bool cfg_is_loopback(const char *host);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "ingest_mqtt.h"
 #include "ingest_queue.h"
 #include "log.h"
@@ -12,6 +13,26 @@
 #include "util.h"
 
 #define TAKE_BATCH 256 /* messages per lock of the queue */
+
+/* The samples of the open store group, kept until it commits so observers
+ * (the live websocket) see only what is in the database. Strings live in
+ * `text`; `at` holds their offsets (pointers would move as text grows). */
+struct pending_sample {
+    size_t program, unit, metric, labels;
+    int64_t ts;
+    double value;
+};
+
+struct pending {
+    struct pending_sample *at;
+    size_t n, cap;
+    struct buf text;
+    struct parse_sample *view; /* rebuilt for the observer */
+    size_t view_cap;
+    /* presence changes: "program\0unit\0" pairs */
+    struct buf presence;
+    size_t n_presence;
+};
 
 struct ingest {
     uv_loop_t *loop;
@@ -25,17 +46,118 @@ struct ingest {
     struct ingest_stats stats;
     const struct ingest_msg *current; /* the message being parsed */
     struct log_limit store_errors;
+    struct ingest_observer observer;
+    struct pending pending;
     void (*done)(void *ctx);
     void *done_ctx;
 };
+
+static size_t pending_str(struct pending *p, const char *s)
+{
+    size_t at = p->text.len;
+    buf_append(&p->text, s, strlen(s) + 1);
+    return at;
+}
+
+static void pending_add(struct pending *p, const struct parse_sample *s)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        struct pending_sample *grown = realloc(p->at, cap * sizeof *grown);
+        if (!grown)
+            return; /* observers miss it; the database has it */
+        p->at = grown;
+        p->cap = cap;
+    }
+    struct pending_sample *ps = &p->at[p->n++];
+    ps->program = pending_str(p, s->program);
+    ps->unit = pending_str(p, s->unit);
+    ps->metric = pending_str(p, s->metric);
+    ps->labels = pending_str(p, s->labels_json);
+    ps->ts = s->ts;
+    ps->value = s->value;
+}
+
+static void pending_clear(struct pending *p)
+{
+    p->n = 0;
+    p->n_presence = 0;
+    buf_reset(&p->text);
+    buf_reset(&p->presence);
+}
+
+static void pending_free(struct pending *p)
+{
+    free(p->at);
+    free(p->view);
+    buf_free(&p->text);
+    buf_free(&p->presence);
+}
+
+/* The group committed: tell the observer, in arrival order. */
+static void pending_publish(struct ingest *in)
+{
+    struct pending *p = &in->pending;
+    if (buf_failed(&p->text) || buf_failed(&p->presence)) {
+        log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: out of memory for live updates");
+        pending_clear(p);
+        return;
+    }
+    if (p->n && in->observer.samples) {
+        if (p->n > p->view_cap) {
+            struct parse_sample *grown = realloc(p->view, p->n * sizeof *grown);
+            if (!grown) {
+                pending_clear(p);
+                return;
+            }
+            p->view = grown;
+            p->view_cap = p->n;
+        }
+        for (size_t i = 0; i < p->n; i++) {
+            const struct pending_sample *ps = &p->at[i];
+            p->view[i] = (struct parse_sample){.program = p->text.data + ps->program,
+                                               .unit = p->text.data + ps->unit,
+                                               .metric = p->text.data + ps->metric,
+                                               .labels_json = p->text.data + ps->labels,
+                                               .ts = ps->ts,
+                                               .value = ps->value};
+        }
+        in->observer.samples(in->observer.ctx, p->view, p->n);
+    }
+    const char *pair = p->presence.data;
+    for (size_t i = 0; i < p->n_presence && in->observer.presence; i++) {
+        const char *unit = pair + strlen(pair) + 1;
+        in->observer.presence(in->observer.ctx, pair, unit);
+        pair = unit + strlen(unit) + 1;
+    }
+    pending_clear(p);
+}
+
+/* Commits the open group; observers hear only of what committed. */
+static void commit(struct ingest *in)
+{
+    if (store_commit(in->store) == 0)
+        pending_publish(in);
+    else
+        pending_clear(&in->pending);
+}
+
+void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs)
+{
+    in->observer = *obs;
+}
 
 static void on_sample(void *ctx, const struct parse_sample *s)
 {
     struct ingest *in = ctx;
     in->stats.samples++;
-    if (store_append(in->store, s, in->current->arrival_ms) != 0)
+    if (store_append(in->store, s, in->current->arrival_ms) != 0) {
         log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
                     s->program, s->unit, s->metric);
+        return;
+    }
+    if (in->observer.samples)
+        pending_add(&in->pending, s);
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)
@@ -52,7 +174,14 @@ static void on_presence(void *ctx, const char *program, const char *unit, bool o
 {
     struct ingest *in = ctx;
     in->stats.presence++;
-    store_presence(in->store, program, unit, online, in->current->arrival_ms);
+    if (store_presence(in->store, program, unit, online, in->current->arrival_ms) == 0 &&
+        in->observer.presence) {
+        buf_puts(&in->pending.presence, program);
+        buf_append(&in->pending.presence, "", 1);
+        buf_puts(&in->pending.presence, unit);
+        buf_append(&in->pending.presence, "", 1);
+        in->pending.n_presence++;
+    }
 }
 
 static void ingest_one(struct ingest *in, const struct ingest_msg *m)
@@ -93,7 +222,7 @@ static void on_wake(uv_async_t *h)
 {
     struct ingest *in = h->data;
     bool more = drain(in, false);
-    store_commit(in->store);
+    commit(in);
     if (more)
         uv_async_send(&in->wake); /* continue after the loop has polled I/O */
 }
@@ -116,6 +245,8 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
     }
     in->loop = loop;
     in->store = store;
+    buf_init(&in->pending.text, 0);
+    buf_init(&in->pending.presence, 0);
     in->budget_ns = (uint64_t)cfg->commit_interval_ms * 1000000u;
     uv_async_init(loop, &in->wake, on_wake);
     in->wake.data = in;
@@ -142,6 +273,7 @@ static void on_wake_closed(uv_handle_t *h)
     void *ctx = in->done_ctx;
     ingest_queue_destroy(&in->queue);
     rejects_free(&in->rejects);
+    pending_free(&in->pending);
     free(in->prefix);
     free(in);
     if (done)
@@ -154,7 +286,7 @@ static void on_mqtt_stopped(void *ctx)
     struct ingest *in = ctx;
     in->mqtt = NULL;
     drain(in, true);
-    store_commit(in->store);
+    commit(in);
     ingest_log_stats(in, "at exit");
     uv_close((uv_handle_t *)&in->wake, on_wake_closed);
 }

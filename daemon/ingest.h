@@ -30,8 +30,18 @@ struct ingest_stats {
     uint64_t mqtt_connects;
 };
 
+/* Told after each successful commit (loop thread): the group's samples in
+ * arrival order (valid only during the call), and presence changes. */
+struct ingest_observer {
+    void (*samples)(void *ctx, const struct parse_sample *samples, size_t n);
+    void (*presence)(void *ctx, const char *program, const char *unit);
+    void *ctx;
+};
+
 /* Starts consuming; returns at once (the broker may not be up yet). */
 int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, struct store *store);
+
+void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs);
 
 /* Stops taking messages, disconnects, stores and commits everything already
  * received, frees `in`, then calls done(ctx) on the loop thread. */

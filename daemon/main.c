@@ -1,11 +1,14 @@
 /* main.c — pantaud: wires the modules together and orders start-up and
  * shutdown. One libuv loop; see docs/ARCHITECTURE.md.
  *
- * Start:    config -> store -> ingest (MQTT connects in the background)
- * SIGTERM/SIGINT: ingest stops (disconnect, drain, commit) -> store closes
- *           -> handles close -> uv_run returns -> exit 0. A second signal
- *           while stopping exits at once with status 1.
- * SIGHUP:   re-reads the config file's log level (more to reload later). */
+ * Start:    config -> store -> live -> ingest (MQTT connects in the
+ *           background) -> api + http (listening)
+ * SIGTERM/SIGINT: ingest stops (disconnect, drain, commit, last live push)
+ *           -> http stops (connections close) -> store closes -> handles
+ *           close -> uv_run returns -> http and live freed -> exit 0. A
+ *           second signal while stopping exits at once with status 1.
+ * SIGHUP (or POST /api/v1/reload): re-reads the config file's log level and
+ *           tokens; other settings need a restart. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,16 +18,25 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api.h"
 #include "cfg.h"
+#include "http.h"
 #include "ingest.h"
+#include "live.h"
 #include "log.h"
+#include "query_pool.h"
 #include "store.h"
+#include "util.h"
 
 struct daemon {
     uv_loop_t *loop;
     struct cfg cfg;
     struct store *store;
     struct ingest *ingest;
+    struct live *live;
+    struct http_server *http;
+    struct query_pool *queries;
+    struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer, watchdog_timer;
     bool stopping;
@@ -33,17 +45,16 @@ struct daemon {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pantaud [options]\n"
-            "  -c, --config FILE     configuration file (INI); without it, built-in defaults\n"
-            "      --mqtt URI        broker, e.g. tcp://127.0.0.1:1883 or ssl://host:8883\n"
-            "      --db PATH         SQLite database file\n"
-            "      --listen HOST:PORT  HTTP and websocket address\n"
-            "      --log-level LEVEL error, warn, info or debug\n"
-            "      --check-config    validate the configuration, print file:line: problem\n"
-            "                        for each error, exit 0 if valid\n"
-            "  -V, --version         print the version\n"
-            "  -h, --help            this help\n");
+    fprintf(out, "usage: pantaud [options]\n"
+                 "  -c, --config FILE     configuration file (INI); without it, built-in defaults\n"
+                 "      --mqtt URI        broker, e.g. tcp://127.0.0.1:1883 or ssl://host:8883\n"
+                 "      --db PATH         SQLite database file\n"
+                 "      --listen HOST:PORT  HTTP and websocket address\n"
+                 "      --log-level LEVEL error, warn, info or debug\n"
+                 "      --check-config    validate the configuration, print file:line: problem\n"
+                 "                        for each error, exit 0 if valid\n"
+                 "  -V, --version         print the version\n"
+                 "  -h, --help            this help\n");
 }
 
 static void report_problem(void *ctx, const char *file, int line, const char *problem)
@@ -123,8 +134,8 @@ static int configure(struct daemon *d, int argc, char **argv)
     if (config_path)
         cfg_load(&d->cfg, config_path, report_problem, &problems);
     for (int i = 0; i < n_over; i++)
-        cfg_set(&d->cfg, overrides[i].section, overrides[i].key, overrides[i].value,
-                report_problem, &problems);
+        cfg_set(&d->cfg, overrides[i].section, overrides[i].key, overrides[i].value, report_problem,
+                &problems);
     if (!config_path)
         cfg_validate(&d->cfg, report_problem, &problems);
     if (problems) {
@@ -162,6 +173,7 @@ static void on_ingest_stopped(void *ctx)
 {
     struct daemon *d = ctx;
     d->ingest = NULL;
+    http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
     d->store = NULL;
     close_handle((uv_handle_t *)&d->stats_timer);
@@ -188,30 +200,91 @@ static void begin_stop(struct daemon *d, const char *why)
         on_ingest_stopped(d);
 }
 
+/* Re-reads what can change without a restart. Returns the number of
+ * problems (0 = applied). */
+static int reload(void *ctx)
+{
+    struct daemon *d = ctx;
+    struct cfg fresh;
+    int problems = 0;
+    if (!d->cfg.path) {
+        log_info("reload: no config file; nothing to reload");
+        return 0;
+    }
+    if (cfg_defaults(&fresh) != 0)
+        return 1;
+    cfg_load(&fresh, d->cfg.path, report_problem, &problems);
+    if (problems == 0) {
+        log_set_level(fresh.log_level);
+        if (d->http)
+            http_set_tokens(d->http, &fresh);
+        log_info("reload: %s applied (log level, %d token(s); other settings need a restart)",
+                 d->cfg.path, fresh.n_tokens);
+    } else {
+        log_error("reload: %s has %d problem(s); keeping the running configuration", d->cfg.path,
+                  problems);
+    }
+    cfg_free(&fresh);
+    return problems;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
     if (signum == SIGHUP) {
-        struct cfg fresh;
-        int problems = 0;
-        if (!d->cfg.path) {
-            log_info("SIGHUP: no config file to reload");
-            return;
-        }
-        if (cfg_defaults(&fresh) != 0)
-            return;
-        if (cfg_load(&fresh, d->cfg.path, report_problem, &problems) == 0) {
-            log_set_level(fresh.log_level);
-            log_info("SIGHUP: reloaded %s (log level; other settings need a restart)",
-                     d->cfg.path);
-        } else {
-            log_error("SIGHUP: %s has %d problem(s); keeping the running configuration",
-                      d->cfg.path, problems);
-        }
-        cfg_free(&fresh);
+        reload(d);
         return;
     }
     begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ingest -> live: what committed goes to the websocket clients. */
+static void on_committed_samples(void *ctx, const struct parse_sample *samples, size_t n)
+{
+    struct daemon *d = ctx;
+    live_publish_samples(d->live, samples, n);
+}
+
+static void on_presence(void *ctx, const char *program, const char *unit)
+{
+    struct daemon *d = ctx;
+    struct store_unit_view v;
+    struct buf b;
+    if (store_get_unit(d->store, program, unit, &v) != 0)
+        return;
+    buf_init(&b, 0);
+    api_unit_json(&b, &v, util_now_ms(), d->cfg.unit_stale_after_s * 1000LL);
+    if (!buf_failed(&b))
+        live_publish_unit(d->live, b.data);
+    buf_free(&b);
+}
+
+static int start_api(struct daemon *d)
+{
+    struct live_opts lo = {.queue_max = (size_t)d->cfg.live_queue,
+                           .max_clients = (size_t)d->cfg.live_max_clients,
+                           .version = PANTAU_VERSION};
+    if (live_init(&d->live, d->store, &lo) != 0)
+        return -1;
+    struct ingest_observer obs = {on_committed_samples, on_presence, d};
+    ingest_set_observer(d->ingest, &obs);
+    if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
+        return -1;
+    d->api = (struct api){.cfg = &d->cfg,
+                          .store = d->store,
+                          .ingest = d->ingest,
+                          .live = d->live,
+                          .queries = d->queries,
+                          .loop = d->loop,
+                          .started_ms = util_now_ms(),
+                          .reload = reload,
+                          .reload_ctx = d};
+    struct http_opts ho = {
+        .cfg = &d->cfg, .route = api_route, .route_ctx = &d->api, .live = d->live};
+    if (http_start(&d->http, d->loop, &ho) != 0)
+        return -1;
+    d->api.http = d->http;
+    return 0;
 }
 
 static int start(struct daemon *d)
@@ -233,6 +306,8 @@ static int start(struct daemon *d)
         d->ingest = NULL;
         return -1;
     }
+    if (start_api(d) != 0)
+        return -1;
     if (d->cfg.stats_interval_s > 0) {
         uint64_t ms = (uint64_t)d->cfg.stats_interval_s * 1000;
         uv_timer_start(&d->stats_timer, on_stats_timer, ms, ms);
@@ -271,6 +346,9 @@ int main(int argc, char **argv)
         begin_stop(&d, "start-up failed");
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    http_free(d.http); /* lws's second destroy, outside the loop */
+    query_pool_close(d.queries);
+    live_free(d.live);
     if (uv_loop_close(&loop) != 0)
         log_error("handles left open at exit");
     cfg_free(&d.cfg);

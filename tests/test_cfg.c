@@ -153,6 +153,11 @@ static const char full_file[] = "; pantaud test config\n"
                                 "listen = 0.0.0.0:9090\n"
                                 "dashboard = /usr/share/pantau/dashboard\n"
                                 "\n"
+                                "[auth]\n"
+                                "viewer = wall-screen-0123456789\n"
+                                "viewer = wall-screen-abcdefghij\n"
+                                "admin = kominfo-admin-0123456789\n"
+                                "\n"
                                 "[log]\n"
                                 "level = debug\n"
                                 "stats_interval = 0\n";
@@ -176,6 +181,10 @@ static void check_full(const struct cfg *c, const struct problems *ps, int n, co
     CHECK_STR(c->dashboard_dir, "/usr/share/pantau/dashboard");
     CHECK_INT(c->log_level, LOG_LVL_DEBUG);
     CHECK_INT(c->stats_interval_s, 0);
+    CHECK_INT(c->n_tokens, 3);
+    CHECK_STR(c->tokens[1].secret, "wall-screen-abcdefghij");
+    CHECK_INT(c->tokens[1].role, CFG_ROLE_VIEWER);
+    CHECK_INT(c->tokens[2].role, CFG_ROLE_ADMIN);
     CHECK_STR(c->path, path);
 }
 
@@ -495,6 +504,41 @@ TEST(set_unknown_key)
     set_bad("mqtt", "colour", "red");
 }
 
+/* CONTRACT §2: with no tokens pantaud listens on loopback only "unless told
+ * otherwise" ([http] open = yes). */
+TEST(validate_open_listen_needs_tokens)
+{
+    struct cfg c;
+    struct problems ps = {0};
+    CHECK_INT(cfg_defaults(&c), 0);
+    CHECK_INT(cfg_set(&c, "http", "listen", "0.0.0.0:8080", report, &ps), 0);
+    int without = cfg_validate(&c, report, &ps);
+    CHECK_INT(cfg_set(&c, "http", "open", "yes", report, &ps), 0);
+    int opened = cfg_validate(&c, report, &ps);
+    CHECK_INT(cfg_set(&c, "http", "open", "no", report, &ps), 0);
+    CHECK_INT(cfg_set(&c, "auth", "viewer", "0123456789abcdef", report, &ps), 0);
+    int with_token = cfg_validate(&c, report, &ps);
+    CHECK_INT(cfg_set(&c, "http", "listen", "[::1]:8080", report, &ps), 0);
+    cfg_free(&c);
+    CHECK_INT(without, 1);
+    CHECK_INT(opened, 0);
+    CHECK_INT(with_token, 0);
+}
+
+TEST(err_short_token_names_line)
+{
+    struct cfg c;
+    struct problems ps;
+    char path[64];
+    int n = load_text(&c, "[auth]\nadmin = 0123456789abcdef\nviewer = short\n", &ps, path);
+    int tokens = c.n_tokens;
+    cfg_free(&c);
+    CHECK_INT(n, 1);
+    CHECK_INT(ps.n, 1);
+    CHECK_INT(ps.p[0].line, 3);
+    CHECK_INT(tokens, 1);
+}
+
 TEST(set_unknown_section)
 {
     set_bad("bogus", "uri", "tcp://127.0.0.1:1883");
@@ -607,7 +651,8 @@ TEST(free_after_load_and_sets)
     CHECK(1);
 }
 
-TEST_MAIN(CASE(defaults_contract), CASE(defaults_header), CASE(defaults_validate),
+TEST_MAIN(CASE(validate_open_listen_needs_tokens), CASE(err_short_token_names_line),
+          CASE(defaults_contract), CASE(defaults_header), CASE(defaults_validate),
           CASE(load_valid_full), CASE(load_partial_keeps_defaults), CASE(load_empty_file_valid),
           CASE(load_over_current_values), CASE(load_every_log_level),
           BAD_LINES(BAD_CASE) CASE(err_unknown_section), CASE(err_unterminated_section),

@@ -1,0 +1,344 @@
+/* api.c — see api.h. The endpoints answered from memory on the loop. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "parse.h"
+#include "rejects.h"
+#include "util.h"
+
+#define JSON "application/json"
+
+typedef void (*handler_fn)(struct api *a, struct http_request *r);
+
+struct route {
+    const char *path;
+    enum http_method method;
+    enum http_role role; /* least role needed */
+    handler_fn fn;
+};
+
+/* ---- /healthz ---- */
+
+static void get_healthz(struct api *a, struct http_request *r)
+{
+    struct ingest_stats is;
+    struct store_stats ss;
+    struct buf b;
+    ingest_get_stats(a->ingest, &is);
+    store_get_stats(a->store, &ss);
+    const char *reasons[3];
+    int n = 0;
+    if (!is.mqtt_connected)
+        reasons[n++] = "mqtt_disconnected";
+    else if (!is.mqtt_subscribed)
+        reasons[n++] = "mqtt_not_subscribed";
+    if (!ss.writable)
+        reasons[n++] = "database_not_writable";
+
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"status\":\"%s\",\"reasons\":[", n ? "degraded" : "ok");
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s\"%s\"", i ? "," : "", reasons[i]);
+    buf_printf(&b,
+               "],\"mqtt\":{\"connected\":%s,\"subscribed\":%s},\"database\":\"%s\","
+               "\"uptime_s\":%lld,\"version\":\"%s\"}\n",
+               is.mqtt_connected ? "true" : "false", is.mqtt_subscribed ? "true" : "false",
+               ss.writable ? "writable" : "not_writable",
+               (long long)((util_now_ms() - a->started_ms) / 1000), PANTAU_VERSION);
+    http_reply(r, n ? 503 : 200, JSON, &b);
+}
+
+/* ---- /metrics (Prometheus text format 0.0.4) ---- */
+
+static void metric(struct buf *b, const char *name, const char *type, const char *help,
+                   uint64_t value)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+               (unsigned long long)value);
+}
+
+static void get_metrics(struct api *a, struct http_request *r)
+{
+    struct ingest_stats is;
+    struct store_stats ss;
+    struct live_stats ls;
+    struct buf b;
+    ingest_get_stats(a->ingest, &is);
+    store_get_stats(a->store, &ss);
+    live_get_stats(a->live, &ls);
+    const struct rejects *rj = ingest_rejects(a->ingest);
+
+    buf_init(&b, 0);
+    metric(&b, "pantau_ingested_total", "counter", "MQTT messages taken in.", is.messages);
+    metric(&b, "pantau_samples_total", "counter", "Valid samples parsed.", is.samples);
+    metric(&b, "pantau_stored_total", "counter", "Samples committed to the database.",
+           ss.stored_total);
+    buf_puts(&b, "# HELP pantau_rejected_total Rejected messages or batch elements, by reason.\n"
+                 "# TYPE pantau_rejected_total counter\n");
+    for (int i = 0; i < PARSE_REASON_COUNT; i++)
+        buf_printf(&b, "pantau_rejected_total{reason=\"%s\"} %llu\n", parse_reason_name(i),
+                   (unsigned long long)rj->total[i]);
+    metric(&b, "pantau_presence_total", "counter", "$status messages.", is.presence);
+    metric(&b, "pantau_commits_total", "counter", "Database transactions committed.", ss.commits);
+    metric(&b, "pantau_commit_errors_total", "counter", "Database transactions rolled back.",
+           ss.commit_errors);
+    metric(&b, "pantau_lost_total", "counter", "Samples lost in rolled-back transactions.",
+           ss.lost_total);
+    metric(&b, "pantau_ingest_queue_waits_total", "counter",
+           "Times the MQTT thread waited on a full ingest queue.", is.producer_waits);
+    metric(&b, "pantau_ingest_queue_length", "gauge", "Messages waiting for the loop.", is.queued);
+    metric(&b, "pantau_series", "gauge", "Series known.", ss.series);
+    metric(&b, "pantau_units", "gauge", "Field units known.", ss.units);
+    metric(&b, "pantau_mqtt_connected", "gauge", "1 while connected to the broker.",
+           is.mqtt_connected);
+    metric(&b, "pantau_mqtt_subscribed", "gauge", "1 while the subscription is acknowledged.",
+           is.mqtt_subscribed);
+    metric(&b, "pantau_mqtt_connects_total", "counter", "Connections made to the broker.",
+           is.mqtt_connects);
+    metric(&b, "pantau_database_writable", "gauge", "0 after a failed commit.", ss.writable);
+    metric(&b, "pantau_ws_clients", "gauge", "Live websocket clients.", ls.clients);
+    metric(&b, "pantau_ws_frames_total", "counter", "Samples frames sent.", ls.frames_sent);
+    metric(&b, "pantau_ws_samples_total", "counter", "Samples sent to websocket clients.",
+           ls.samples_sent);
+    metric(&b, "pantau_ws_dropped_total", "counter",
+           "Samples dropped from slow websocket clients' queues.", ls.samples_dropped);
+    metric(&b, "pantau_http_requests_total", "counter", "HTTP requests answered.",
+           http_requests_total(a->http));
+    http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+/* ---- /api/v1/programs, /alerts: the catalogue and rules come later ---- */
+
+static void get_programs(struct api *a, struct http_request *r)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"programs\":[]}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+static void get_alerts(struct api *a, struct http_request *r)
+{
+    const char *state = http_arg(r, "state");
+    if (state && strcmp(state, "active") != 0 && strcmp(state, "all") != 0) {
+        http_reply_error(r, 400, "bad_parameter", "state must be active or all");
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"alerts\":[]}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+/* ---- /api/v1/series: from the store's in-memory cache ---- */
+
+struct series_list {
+    const char *program, *unit, *metric; /* filters, NULL = any */
+    struct buf *out;
+    size_t n;
+};
+
+static bool filter_ok(const char *want, const char *have)
+{
+    return !want || strcmp(want, have) == 0;
+}
+
+static void add_series(void *ctx, const struct store_series_view *v)
+{
+    struct series_list *l = ctx;
+    if (!filter_ok(l->program, v->program) || !filter_ok(l->unit, v->unit) ||
+        !filter_ok(l->metric, v->metric))
+        return;
+    struct buf *b = l->out;
+    buf_puts(b, l->n++ ? ",\n{\"program\":" : "\n{\"program\":");
+    buf_json_str(b, v->program);
+    buf_puts(b, ",\"unit\":");
+    buf_json_str(b, v->unit);
+    buf_puts(b, ",\"metric\":");
+    buf_json_str(b, v->metric);
+    buf_printf(b, ",\"labels\":%s,\"last_ts\":", v->labels_json);
+    if (v->has_last) {
+        buf_printf(b, "%lld,\"last_value\":", (long long)v->last_ts);
+        buf_json_num(b, v->last_value);
+    } else {
+        buf_puts(b, "null,\"last_value\":null");
+    }
+    buf_puts(b, "}");
+}
+
+static bool check_slug_arg(struct http_request *r, const char *name, const char **out)
+{
+    *out = http_arg(r, name);
+    if (*out && !util_is_slug(*out, strlen(*out))) {
+        http_reply_error(r, 400, "bad_parameter", "%s must be a slug ([a-z0-9][a-z0-9_-]{0,63})",
+                         name);
+        return false;
+    }
+    return true;
+}
+
+static void get_series(struct api *a, struct http_request *r)
+{
+    struct buf b;
+    struct series_list l = {.out = &b};
+    if (!check_slug_arg(r, "program", &l.program) || !check_slug_arg(r, "unit", &l.unit) ||
+        !check_slug_arg(r, "metric", &l.metric))
+        return;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"series\":[");
+    store_each_series(a->store, add_series, &l);
+    buf_puts(&b, "]}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+/* ---- /api/v1/units ---- */
+
+struct unit_list {
+    struct buf *out;
+    size_t n;
+    int64_t now_ms, stale_ms;
+};
+
+/* offline: its last $status said so; stale: not heard from for stale_after;
+ * online otherwise. */
+static const char *unit_status(const struct store_unit_view *u, int64_t now, int64_t stale_ms)
+{
+    if (u->online == 0)
+        return "offline";
+    return now - u->last_seen > stale_ms ? "stale" : "online";
+}
+
+void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now, int64_t stale_ms)
+{
+    buf_puts(b, "{\"program\":");
+    buf_json_str(b, u->program);
+    buf_puts(b, ",\"unit\":");
+    buf_json_str(b, u->unit);
+    buf_printf(b, ",\"status\":\"%s\",\"last_seen\":", unit_status(u, now, stale_ms));
+    if (u->last_seen)
+        buf_printf(b, "%lld", (long long)u->last_seen);
+    else
+        buf_puts(b, "null");
+    if (u->has_position) {
+        buf_puts(b, ",\"lat\":");
+        buf_json_num(b, u->lat);
+        buf_puts(b, ",\"lon\":");
+        buf_json_num(b, u->lon);
+    } else {
+        buf_puts(b, ",\"lat\":null,\"lon\":null");
+    }
+    buf_puts(b, "}");
+}
+
+static void add_unit(void *ctx, const struct store_unit_view *v)
+{
+    struct unit_list *l = ctx;
+    buf_puts(l->out, l->n++ ? ",\n" : "\n");
+    api_unit_json(l->out, v, l->now_ms, l->stale_ms);
+}
+
+static void get_units(struct api *a, struct http_request *r)
+{
+    struct buf b;
+    struct unit_list l = {
+        .out = &b, .now_ms = util_now_ms(), .stale_ms = a->cfg->unit_stale_after_s * 1000LL};
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"units\":[");
+    store_each_unit(a->store, add_unit, &l);
+    buf_puts(&b, "]}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+/* ---- admin: /api/v1/rejects, /api/v1/reload ---- */
+
+static void get_rejects(struct api *a, struct http_request *r)
+{
+    const struct rejects *rj = ingest_rejects(a->ingest);
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"totals\":{");
+    for (int i = 0; i < PARSE_REASON_COUNT; i++)
+        buf_printf(&b, "%s\"%s\":%llu", i ? "," : "", parse_reason_name(i),
+                   (unsigned long long)rj->total[i]);
+    buf_puts(&b, "},\"rejects\":[");
+    const struct reject_entry *e;
+    for (size_t i = 0; (e = rejects_get(rj, i)) != NULL; i++) {
+        buf_printf(&b,
+                   "%s\n{\"time\":%lld,\"reason\":\"%s\",\"element\":%d,\"topic\":", i ? "," : "",
+                   (long long)e->time_ms, parse_reason_name(e->reason), e->element);
+        buf_json_bytes(&b, e->topic, strlen(e->topic));
+        buf_puts(&b, ",\"detail\":");
+        buf_json_bytes(&b, e->detail, strlen(e->detail));
+        buf_printf(&b, ",\"payload_bytes\":%zu,\"payload\":", e->payload_total);
+        buf_json_bytes(&b, e->payload, e->payload_len);
+        buf_puts(&b, "}");
+    }
+    buf_puts(&b, "]}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+static void post_reload(struct api *a, struct http_request *r)
+{
+    int problems = a->reload ? a->reload(a->reload_ctx) : -1;
+    if (problems != 0) {
+        http_reply_error(r, 500, "reload_failed",
+                         "the configuration has %d problem(s); see the log; nothing changed",
+                         problems);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"reloaded\":true}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+static void get_query(struct api *a, struct http_request *r)
+{
+    api_query(a, r);
+}
+
+static void get_export(struct api *a, struct http_request *r)
+{
+    api_export(a, r);
+}
+
+static const struct route routes[] = {
+    {"/healthz", HTTP_GET, ROLE_NONE, get_healthz},
+    {"/metrics", HTTP_GET, ROLE_VIEWER, get_metrics},
+    {"/api/v1/programs", HTTP_GET, ROLE_VIEWER, get_programs},
+    {"/api/v1/series", HTTP_GET, ROLE_VIEWER, get_series},
+    {"/api/v1/query", HTTP_GET, ROLE_VIEWER, get_query},
+    {"/api/v1/export.csv", HTTP_GET, ROLE_VIEWER, get_export},
+    {"/api/v1/units", HTTP_GET, ROLE_VIEWER, get_units},
+    {"/api/v1/alerts", HTTP_GET, ROLE_VIEWER, get_alerts},
+    {"/api/v1/rejects", HTTP_GET, ROLE_ADMIN, get_rejects},
+    {"/api/v1/reload", HTTP_POST, ROLE_ADMIN, post_reload},
+};
+
+void api_route(void *ctx, struct http_request *r)
+{
+    struct api *a = ctx;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *rt = &routes[i];
+        if (strcmp(rt->path, r->path) != 0)
+            continue;
+        /* HEAD is GET without a body (http.c sends only the headers). */
+        enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
+        if (m != rt->method) {
+            http_reply_error(r, 405, "method_not_allowed", "%s takes %s", rt->path,
+                             rt->method == HTTP_GET ? "GET" : "POST");
+            return;
+        }
+        if (r->role < rt->role) {
+            http_reply_error(r, 403, "forbidden", "%s needs the admin role", rt->path);
+            return;
+        }
+        rt->fn(a, r);
+        return;
+    }
+    http_reply_error(r, 404, "not_found", "no such endpoint: %s", r->path);
+}

@@ -1,0 +1,388 @@
+/* api_query.c — GET /api/v1/query and /api/v1/export.csv (CONTRACT §2).
+ * Parameters are checked on the loop; the database work runs on a worker
+ * thread (query_pool) so a long query or export never stalls ingest. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "parse.h"
+#include "query_pool.h"
+#include "util.h"
+
+#define DAY_MS         (24LL * 3600 * 1000)
+#define RAW_POINTS_MAX 500000 /* raw samples in one JSON answer; more needs step */
+#define POINTS_MAX     100000
+#define EXPORT_CHUNK   5000 /* rows per worker round trip of an export */
+
+/* What both endpoints accept: filters and range. */
+struct query_params {
+    struct query_req req;
+    bool has_agg;
+};
+
+static bool is_label_key(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+            return false;
+    return true;
+}
+
+/* "+07:00" / "-03:30" -> ms. */
+static int parse_tz(const char *s, int64_t *out)
+{
+    int64_t h, m;
+    char hh[3] = {0}, mm[3] = {0};
+    if (strlen(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':')
+        return -1;
+    memcpy(hh, s + 1, 2);
+    memcpy(mm, s + 4, 2);
+    if (util_parse_int(hh, 0, 23, &h) || util_parse_int(mm, 0, 59, &m))
+        return -1;
+    *out = (s[0] == '-' ? -1 : 1) * (h * 3600 + m * 60) * 1000;
+    return 0;
+}
+
+static bool bad(struct http_request *r, const char *param, const char *why)
+{
+    http_reply_error(r, 400, "bad_parameter", "%s: %s", param, why);
+    return false;
+}
+
+static bool read_filter(struct http_request *r, struct query_filter *f, bool need_program_metric)
+{
+    static const char *const slugs[] = {"program", "unit", "metric"};
+    const char **fields[] = {&f->program, &f->unit, &f->metric};
+    for (int i = 0; i < 3; i++) {
+        const char *v = http_arg(r, slugs[i]);
+        if (v && !util_is_slug(v, strlen(v)))
+            return bad(r, slugs[i], "must be a slug ([a-z0-9][a-z0-9_-]{0,63})");
+        *fields[i] = v;
+    }
+    if (need_program_metric && !f->program)
+        return bad(r, "program", "required");
+    if (need_program_metric && !f->metric)
+        return bad(r, "metric", "required");
+    for (int i = 0; i < r->n_args; i++) {
+        const struct http_arg *a = &r->args[i];
+        if (strncmp(a->name, "label.", 6) != 0)
+            continue;
+        if (!is_label_key(a->name + 6))
+            return bad(r, a->name, "label keys are [a-z0-9_]{1,32}");
+        size_t vlen = strlen(a->value);
+        if (vlen == 0 || vlen > 64)
+            return bad(r, a->name, "label values are 1-64 bytes");
+        if (f->n_labels == QUERY_MAX_LABELS)
+            return bad(r, a->name, "at most 8 label filters");
+        f->labels[f->n_labels++] = (struct query_label){a->name + 6, a->value};
+    }
+    return true;
+}
+
+static bool read_range(struct http_request *r, struct query_req *q)
+{
+    const char *from = http_arg(r, "from"), *to = http_arg(r, "to");
+    q->to = util_now_ms();
+    if (to &&
+        (parse_time_param(to, &q->to) != 0 || q->to < -QUERY_TS_LIMIT || q->to > QUERY_TS_LIMIT))
+        return bad(r, "to", "epoch milliseconds or RFC 3339 with offset");
+    q->from = q->to - DAY_MS;
+    if (from && (parse_time_param(from, &q->from) != 0 || q->from < -QUERY_TS_LIMIT ||
+                 q->from > QUERY_TS_LIMIT))
+        return bad(r, "from", "epoch milliseconds or RFC 3339 with offset");
+    if (q->from > q->to)
+        return bad(r, "from", "must not be after to");
+    return true;
+}
+
+static bool read_buckets(struct http_request *r, struct query_params *p)
+{
+    struct query_req *q = &p->req;
+    const char *step = http_arg(r, "step"), *points = http_arg(r, "points");
+    const char *agg = http_arg(r, "agg"), *tz = http_arg(r, "tz");
+    int64_t n;
+    if (step && (util_parse_int(step, 1, 100LL * 366 * DAY_MS, &q->step) != 0))
+        return bad(r, "step", "a positive number of milliseconds");
+    if (points) {
+        if (util_parse_int(points, 1, POINTS_MAX, &n) != 0)
+            return bad(r, "points", "an integer from 1 to 100000");
+        q->points = (int)n;
+    }
+    if (step && points)
+        return bad(r, "points", "give step or points, not both");
+    q->agg = QUERY_AVG;
+    if (agg) {
+        if (query_agg_parse(agg, &q->agg) != 0)
+            return bad(r, "agg", "one of avg, min, max, sum, count, last");
+        if (!step && !points)
+            return bad(r, "agg", "needs step or points");
+        p->has_agg = true;
+    }
+    if (tz && parse_tz(tz, &q->tz_offset_ms) != 0)
+        return bad(r, "tz", "an offset like +07:00");
+    if (step && (q->to - q->from) / q->step > POINTS_MAX)
+        return bad(r, "step", "gives more than 100000 buckets over [from, to]");
+    return true;
+}
+
+/* ---- GET /api/v1/query ---- */
+
+struct query_call {
+    struct query_job job;
+    struct http_deferred *reply;
+    struct query_req req;
+    char *strings; /* copies of the filter's strings (the request dies first) */
+    struct buf body;
+    int status;      /* query_status */
+    char error[256]; /* query_error text */
+    size_t n_points; /* in the answer so far */
+    size_t n_in_series;
+    size_t n_series;
+    int64_t step_used;
+};
+
+static int on_series_begin(void *ctx, const struct query_series *s)
+{
+    struct query_call *c = ctx;
+    struct buf *b = &c->body;
+    buf_puts(b, c->n_series++ ? ",\n{\"program\":" : "\n{\"program\":");
+    buf_json_str(b, s->program);
+    buf_puts(b, ",\"unit\":");
+    buf_json_str(b, s->unit);
+    buf_puts(b, ",\"metric\":");
+    buf_json_str(b, s->metric);
+    buf_printf(b, ",\"labels\":%s,\"points\":[", s->labels_json);
+    c->n_in_series = 0;
+    return buf_failed(b);
+}
+
+static int on_point(void *ctx, int64_t ts, double value)
+{
+    struct query_call *c = ctx;
+    if (++c->n_points > RAW_POINTS_MAX)
+        return 1;
+    buf_printf(&c->body, "%s[%lld,", c->n_in_series++ ? "," : "", (long long)ts);
+    buf_json_num(&c->body, value);
+    buf_puts(&c->body, "]");
+    return buf_failed(&c->body);
+}
+
+static int on_series_end(void *ctx, const struct query_series *s)
+{
+    struct query_call *c = ctx;
+    buf_puts(&c->body, "]}");
+    return buf_failed(&c->body);
+}
+
+static void run_query(struct query_job *job, struct query_db *db)
+{
+    struct query_call *c = (struct query_call *)job;
+    struct query_sink sink = {c, on_series_begin, on_point, on_series_end};
+    buf_puts(&c->body, "{\"series\":[");
+    c->status = query_run(db, &c->req, &sink, &c->step_used);
+    snprintf(c->error, sizeof c->error, "%s", query_error(db));
+    buf_printf(&c->body, "],\"step\":%lld}\n", (long long)c->step_used);
+}
+
+static void free_call(struct query_call *c)
+{
+    buf_free(&c->body);
+    free(c->strings);
+    free(c);
+}
+
+static void query_done(struct query_job *job)
+{
+    struct query_call *c = (struct query_call *)job;
+    struct buf err;
+    buf_init(&err, 0);
+    if (job->status != 0) {
+        buf_puts(&err, "{\"error\":\"unavailable\",\"message\":\"the database cannot be read\"}\n");
+        http_deferred_reply(c->reply, 503, "application/json", &err);
+    } else if (c->status == QUERY_EABORT && c->n_points > RAW_POINTS_MAX) {
+        buf_printf(&err,
+                   "{\"error\":\"too_many_points\",\"message\":\"more than %d samples; narrow "
+                   "[from, to] or use step or points\"}\n",
+                   RAW_POINTS_MAX);
+        http_deferred_reply(c->reply, 400, "application/json", &err);
+    } else if (c->status != QUERY_OK || buf_failed(&c->body)) {
+        int code = c->status == QUERY_EINVAL ? 400 : 500;
+        buf_printf(&err, "{\"error\":\"%s\",\"message\":", code == 400 ? "bad_query" : "internal");
+        buf_json_str(&err, c->error[0] ? c->error : "the query failed");
+        buf_puts(&err, "}\n");
+        http_deferred_reply(c->reply, code, "application/json", &err);
+    } else {
+        http_deferred_reply(c->reply, 200, "application/json", &c->body);
+    }
+    buf_free(&err);
+    free_call(c);
+}
+
+/* Copies the filter's strings into one allocation owned by the call. */
+static int own_filter(struct query_filter *f, char **strings)
+{
+    const char **fields[3 + 2 * QUERY_MAX_LABELS];
+    int n = 0;
+    fields[n++] = &f->program;
+    fields[n++] = &f->unit;
+    fields[n++] = &f->metric;
+    for (int i = 0; i < f->n_labels; i++) {
+        fields[n++] = &f->labels[i].key;
+        fields[n++] = &f->labels[i].value;
+    }
+    size_t size = 0;
+    for (int i = 0; i < n; i++)
+        size += *fields[i] ? strlen(*fields[i]) + 1 : 0;
+    char *p = *strings = malloc(size + 1);
+    if (!p)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (!*fields[i])
+            continue;
+        size_t len = strlen(*fields[i]) + 1;
+        memcpy(p, *fields[i], len);
+        *fields[i] = p;
+        p += len;
+    }
+    return 0;
+}
+
+void api_query(struct api *a, struct http_request *r)
+{
+    struct query_params p = {0};
+    if (!read_filter(r, &p.req.filter, true) || !read_range(r, &p.req) || !read_buckets(r, &p))
+        return;
+    struct query_call *c = calloc(1, sizeof *c);
+    if (!c || own_filter(&p.req.filter, &c->strings) != 0) {
+        free(c);
+        http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
+        return;
+    }
+    c->req = p.req;
+    buf_init(&c->body, 0);
+    c->job.work = run_query;
+    c->job.done = query_done;
+    if (!(c->reply = http_defer(r))) {
+        free_call(c);
+        return;
+    }
+    if (!a->queries || query_pool_submit(a->queries, &c->job) != 0) {
+        c->job.status = -1;
+        query_done(&c->job);
+    }
+}
+
+/* ---- GET /api/v1/export.csv ---- */
+
+struct export_call {
+    struct query_job job;
+    struct http_stream *stream;
+    struct query_filter filter;
+    char *strings;
+    int64_t from, to;
+    struct query_export_cursor cursor;
+    struct buf rows; /* filled by the worker */
+    bool failed;
+    bool header_sent;
+    struct query_pool *pool;
+};
+
+static int on_export_row(void *ctx, const struct query_series *s, int64_t ts, double value)
+{
+    struct buf *b = ctx;
+    buf_printf(b, "%lld,%s,%s,%s,", (long long)ts, s->program, s->unit, s->metric);
+    buf_csv_field(b, s->labels_json);
+    buf_puts(b, ",");
+    buf_json_num(b, value);
+    buf_puts(b, "\r\n");
+    return buf_failed(b);
+}
+
+static void run_export_chunk(struct query_job *job, struct query_db *db)
+{
+    struct export_call *e = (struct export_call *)job;
+    int n = query_export_chunk(db, &e->filter, e->from, e->to, &e->cursor, EXPORT_CHUNK,
+                               on_export_row, &e->rows);
+    if (n < 0) {
+        log_error("export: reading rows failed: %s", query_error(db));
+        e->failed = true;
+    }
+}
+
+static void export_chunk_done(struct query_job *job)
+{
+    struct export_call *e = (struct export_call *)job;
+    if (job->status != 0)
+        e->failed = true;
+    http_stream_resume(e->stream);
+}
+
+static enum http_stream_step export_next(void *ctx, struct buf *out)
+{
+    struct export_call *e = ctx;
+    if (!e->header_sent) {
+        e->header_sent = true;
+        buf_puts(out, "ts,program,unit,metric,labels,value\r\n");
+        return HTTP_STREAM_MORE;
+    }
+    if (e->failed)
+        return HTTP_STREAM_FAIL;
+    if (e->rows.len) {
+        buf_append(out, e->rows.data, e->rows.len);
+        buf_reset(&e->rows);
+        return HTTP_STREAM_MORE;
+    }
+    if (e->cursor.done)
+        return HTTP_STREAM_DONE;
+    if (query_pool_submit(e->pool, &e->job) != 0)
+        return HTTP_STREAM_FAIL;
+    return HTTP_STREAM_LATER;
+}
+
+static void export_release(void *ctx)
+{
+    struct export_call *e = ctx;
+    buf_free(&e->rows);
+    free(e->strings);
+    free(e);
+}
+
+static const struct http_stream_ops export_ops = {export_next, export_release};
+
+void api_export(struct api *a, struct http_request *r)
+{
+    struct query_params p = {0};
+    static const char *const bucket_args[] = {"step", "points", "agg", "tz"};
+    for (size_t i = 0; i < sizeof bucket_args / sizeof bucket_args[0]; i++)
+        if (http_arg(r, bucket_args[i])) {
+            bad(r, bucket_args[i], "export.csv gives raw samples: no step, points, agg or tz");
+            return;
+        }
+    if (!read_filter(r, &p.req.filter, false) || !read_range(r, &p.req))
+        return;
+    if (!a->queries) {
+        http_reply_error(r, 503, "unavailable", "the database cannot be read");
+        return;
+    }
+    struct export_call *e = calloc(1, sizeof *e);
+    if (!e || own_filter(&p.req.filter, &e->strings) != 0) {
+        free(e);
+        http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
+        return;
+    }
+    e->filter = p.req.filter;
+    e->from = p.req.from;
+    e->to = p.req.to;
+    e->pool = a->queries;
+    e->job.work = run_export_chunk;
+    e->job.done = export_chunk_done;
+    buf_init(&e->rows, 0);
+    char name[160];
+    snprintf(name, sizeof name, "pantau-%s-%s.csv", e->filter.program ? e->filter.program : "all",
+             e->filter.metric ? e->filter.metric : "all");
+    e->stream = http_stream_start(r, "text/csv; charset=utf-8", name, &export_ops, e);
+}

@@ -1,0 +1,738 @@
+/* http.c — see http.h. */
+#include "http.h"
+
+#include <libwebsockets.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "live.h"
+#include "log.h"
+
+#define WRITE_PIECE   (64 * 1024) /* bytes handed to lws per writable callback */
+#define BODY_MAX      (64 * 1024) /* request bodies (POST) */
+#define CHUNK_HDR_MAX 16          /* "%zx\r\n" in front of a chunk */
+#define LIVE_PATH     "/api/v1/live"
+/* Request heads over HEAD_MAX get 431. lws holds up to HEAD_SPACE bytes of
+ * them; beyond that it drops the connection (it has no hook to answer), so
+ * the gap between the two is where a JSON 431 can still be sent. */
+#define HEAD_MAX   8192
+#define HEAD_SPACE 32768
+
+struct http_deferred {
+    struct http_conn *conn; /* NULL once the client is gone */
+};
+
+struct http_stream {
+    struct http_conn *conn; /* NULL once the client is gone */
+    const struct http_stream_ops *ops;
+    void *ctx;
+    struct buf chunk;
+    bool waiting; /* `next` said LATER: http_stream_resume will follow */
+    bool done;
+};
+
+/* Per connection (lws's per-session data, zeroed by lws); reused by the
+ * requests of one keep-alive connection, so reset per request. */
+struct http_conn {
+    struct http_server *server;
+    struct lws *wsi;
+    struct http_request req;
+    bool awaiting_body;
+    size_t body_len;
+    /* the answer */
+    bool answered;
+    bool headers_sent;
+    bool head_only;
+    int status;
+    const char *content_type;
+    char disposition[160];
+    struct buf body;
+    size_t body_sent;
+    struct http_deferred *deferred;
+    struct http_stream *stream;
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    struct lws_protocols protocols[3];
+    lws_callback_function *live_callback; /* wrapped by ws_gate */
+    struct lws_protocol_vhost_options pvo, pvo_default;
+    http_route_fn route;
+    void *route_ctx;
+    char *dashboard_dir; /* realpath, or NULL when it does not exist */
+    struct cfg_token *tokens;
+    int n_tokens;
+    uint64_t requests;
+};
+
+/* ---- requests ---- */
+
+const char *http_arg(const struct http_request *r, const char *name)
+{
+    for (int i = 0; i < r->n_args; i++)
+        if (strcmp(r->args[i].name, name) == 0)
+            return r->args[i].value;
+    return NULL;
+}
+
+static void release_stream(struct http_stream *s)
+{
+    if (s->ops->release)
+        s->ops->release(s->ctx);
+    buf_free(&s->chunk);
+    free(s);
+}
+
+static void reset_conn(struct http_conn *c)
+{
+    for (int i = 0; i < c->req.n_args; i++) {
+        free(c->req.args[i].name);
+        free(c->req.args[i].value);
+    }
+    c->req.n_args = 0;
+    buf_free(&c->body);
+    if (c->deferred)
+        c->deferred->conn = NULL;
+    if (c->stream) {
+        c->stream->conn = NULL;
+        if (!c->stream->waiting)
+            release_stream(c->stream);
+    }
+    struct http_server *server = c->server;
+    struct lws *wsi = c->wsi;
+    memset(c, 0, sizeof *c);
+    c->server = server;
+    c->wsi = wsi;
+    buf_init(&c->body, LWS_PRE);
+}
+
+static int read_args(struct http_conn *c)
+{
+    char frag[4096];
+    struct http_request *r = &c->req;
+    for (int i = 0; r->n_args < HTTP_MAX_ARGS; i++) {
+        int n = lws_hdr_copy_fragment(c->wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        char *eq = strchr(frag, '=');
+        struct http_arg *a = &r->args[r->n_args];
+        a->name = eq ? strndup(frag, (size_t)(eq - frag)) : strdup(frag);
+        a->value = strdup(eq ? eq + 1 : "");
+        if (!a->name || !a->value) {
+            free(a->name);
+            free(a->value);
+            return -1;
+        }
+        r->n_args++;
+    }
+    return 0;
+}
+
+/* Compares in time that depends only on the secret's length. */
+static bool token_equal(const char *given, size_t glen, const char *secret)
+{
+    size_t slen = strlen(secret);
+    unsigned char diff = glen != slen;
+    for (size_t i = 0; i < slen; i++)
+        diff |= (unsigned char)secret[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+    return diff == 0;
+}
+
+static enum http_role role_of_token(const struct http_server *h, const char *given)
+{
+    enum http_role role = ROLE_NONE;
+    size_t glen = strlen(given);
+    for (int i = 0; i < h->n_tokens; i++) { /* no early exit: same work for any token */
+        if (token_equal(given, glen, h->tokens[i].secret) &&
+            (enum http_role)h->tokens[i].role > role)
+            role = h->tokens[i].role == CFG_ROLE_ADMIN ? ROLE_ADMIN : ROLE_VIEWER;
+    }
+    return role;
+}
+
+/* Bearer header, else ?access_token= (browsers' websocket cannot set headers). */
+static enum http_role authenticate(struct http_conn *c)
+{
+    struct http_server *h = c->server;
+    char auth[512];
+    if (h->n_tokens == 0)
+        return ROLE_ADMIN;
+    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(auth, "Bearer ", 7) == 0)
+        return role_of_token(h, auth + 7);
+    const char *arg = http_arg(&c->req, "access_token");
+    return arg ? role_of_token(h, arg) : ROLE_NONE;
+}
+
+/* ---- answers ---- */
+
+static void answer(struct http_conn *c, int status, const char *content_type, struct buf *body)
+{
+    c->answered = true;
+    c->status = status;
+    c->content_type = content_type;
+    buf_free(&c->body);
+    if (body) {
+        c->body = *body;
+        buf_init(body, body->reserve);
+    }
+    c->server->requests++;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void body_with_reserve(struct buf *dst, struct buf *src)
+{
+    /* lws_write needs LWS_PRE bytes in front of what it sends. */
+    if (src->reserve >= LWS_PRE) {
+        *dst = *src;
+        buf_init(src, src->reserve);
+        return;
+    }
+    buf_init(dst, LWS_PRE);
+    buf_append(dst, src->data ? src->data : "", src->len);
+    buf_free(src);
+}
+
+void http_reply(struct http_request *r, int status, const char *content_type, struct buf *body)
+{
+    struct buf b;
+    body_with_reserve(&b, body);
+    answer(r->conn, status, content_type, &b);
+}
+
+static void error_body(struct buf *b, const char *code, const char *fmt, va_list ap)
+{
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    buf_init(b, LWS_PRE);
+    buf_puts(b, "{\"error\":");
+    buf_json_str(b, code);
+    buf_puts(b, ",\"message\":");
+    buf_json_str(b, message);
+    buf_puts(b, "}\n");
+}
+
+void http_reply_error(struct http_request *r, int status, const char *code, const char *fmt, ...)
+{
+    struct buf b;
+    va_list ap;
+    va_start(ap, fmt);
+    error_body(&b, code, fmt, ap);
+    va_end(ap);
+    answer(r->conn, status, "application/json", &b);
+}
+
+static void conn_error(struct http_conn *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void conn_error(struct http_conn *c, int status, const char *code, const char *fmt, ...)
+{
+    struct buf b;
+    va_list ap;
+    va_start(ap, fmt);
+    error_body(&b, code, fmt, ap);
+    va_end(ap);
+    answer(c, status, "application/json", &b);
+}
+
+struct http_deferred *http_defer(struct http_request *r)
+{
+    struct http_deferred *d = calloc(1, sizeof *d);
+    if (!d) {
+        http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
+        return NULL;
+    }
+    d->conn = r->conn;
+    r->conn->deferred = d;
+    /* The work may take a while: lws must not time the connection out. */
+    lws_set_timeout(r->conn->wsi, NO_PENDING_TIMEOUT, 0);
+    return d;
+}
+
+bool http_deferred_gone(const struct http_deferred *d)
+{
+    return d->conn == NULL;
+}
+
+void http_deferred_reply(struct http_deferred *d, int status, const char *content_type,
+                         struct buf *body)
+{
+    if (d->conn) {
+        d->conn->deferred = NULL;
+        http_reply(&d->conn->req, status, content_type, body);
+    } else {
+        buf_free(body);
+    }
+    free(d);
+}
+
+struct http_stream *http_stream_start(struct http_request *r, const char *content_type,
+                                      const char *filename, const struct http_stream_ops *ops,
+                                      void *ctx)
+{
+    struct http_conn *c = r->conn;
+    struct http_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        if (ops->release)
+            ops->release(ctx);
+        http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
+        return NULL;
+    }
+    s->conn = c;
+    s->ops = ops;
+    s->ctx = ctx;
+    buf_init(&s->chunk, LWS_PRE + CHUNK_HDR_MAX);
+    c->stream = s;
+    if (filename)
+        snprintf(c->disposition, sizeof c->disposition, "attachment; filename=\"%s\"", filename);
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+    answer(c, 200, content_type, NULL);
+    return s;
+}
+
+void http_stream_resume(struct http_stream *s)
+{
+    s->waiting = false;
+    if (!s->conn) {
+        release_stream(s);
+        return;
+    }
+    lws_callback_on_writable(s->conn->wsi);
+}
+
+/* ---- writing ---- */
+
+static int write_headers(struct http_conn *c)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof hdr - 1;
+    lws_filepos_t len = c->stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)c->body.len;
+    if (lws_add_http_common_headers(c->wsi, (unsigned)c->status, c->content_type, len, &p, end) ||
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end))
+        return -1;
+    if (c->stream &&
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"transfer-encoding:",
+                                    (const unsigned char *)"chunked", 7, &p, end))
+        return -1;
+    if (c->disposition[0] &&
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
+                                    (const unsigned char *)c->disposition,
+                                    (int)strlen(c->disposition), &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(c->wsi, start, &p, end))
+        return -1;
+    c->headers_sent = true;
+    return 0;
+}
+
+/* Returns -1 to close, 1 when the transaction is complete, 0 for more. */
+static int write_body_piece(struct http_conn *c)
+{
+    size_t left = c->body.len - c->body_sent;
+    if (c->head_only || left == 0)
+        return 1;
+    size_t n = left > WRITE_PIECE ? WRITE_PIECE : left;
+    bool last = n == left;
+    unsigned char *at = (unsigned char *)c->body.data + c->body_sent;
+    /* lws_write may overwrite LWS_PRE bytes in front: save and restore them
+     * when they are body bytes already sent. */
+    unsigned char saved[LWS_PRE] = {0};
+    if (c->body_sent)
+        memcpy(saved, at - LWS_PRE, LWS_PRE);
+    int w = lws_write(c->wsi, at, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    if (c->body_sent)
+        memcpy(at - LWS_PRE, saved, LWS_PRE);
+    if (w < 0)
+        return -1;
+    c->body_sent += n;
+    return last ? 1 : 0;
+}
+
+static int write_chunk(struct http_conn *c, struct buf *chunk, bool final)
+{
+    char head[CHUNK_HDR_MAX + 1];
+    int hn = snprintf(head, sizeof head, "%zx\r\n", chunk->len);
+    buf_append(chunk, "\r\n", 2);
+    if (final)
+        buf_append(chunk, "0\r\n\r\n", 5);
+    if (buf_failed(chunk))
+        return -1;
+    unsigned char *start = (unsigned char *)chunk->data - hn;
+    memcpy(start, head, (size_t)hn);
+    int w = lws_write(c->wsi, start, chunk->len + (size_t)hn,
+                      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    buf_reset(chunk);
+    return w < 0 ? -1 : 0;
+}
+
+/* Returns -1 to close, 1 when complete, 0 for more. */
+static int write_stream(struct http_conn *c)
+{
+    struct http_stream *s = c->stream;
+    if (s->waiting)
+        return 0;
+    enum http_stream_step step = s->ops->next(s->ctx, &s->chunk);
+    switch (step) {
+    case HTTP_STREAM_LATER:
+        s->waiting = true;
+        return 0;
+    case HTTP_STREAM_MORE:
+        if (s->chunk.len && write_chunk(c, &s->chunk, false) != 0)
+            return -1;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    case HTTP_STREAM_DONE:
+        return write_chunk(c, &s->chunk, true) == 0 ? 1 : -1;
+    case HTTP_STREAM_FAIL:
+    default:
+        return -1; /* headers are out: a cut chunked body tells the client */
+    }
+}
+
+static int on_writable(struct http_conn *c)
+{
+    if (!c->answered)
+        return 0;
+    if (!c->headers_sent) {
+        if (write_headers(c) != 0)
+            return -1;
+        if (!c->head_only) {
+            lws_callback_on_writable(c->wsi); /* body on the next callback */
+            return 0;
+        }
+    }
+    int rc = c->head_only ? 1 : c->stream ? write_stream(c) : write_body_piece(c);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        if (!c->stream)
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    reset_conn(c);
+    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
+/* ---- static files ---- */
+
+static bool path_is_safe(const char *path)
+{
+    /* No "..", no hidden files, no backslashes: a plain tree of files. */
+    return path[0] == '/' && !strstr(path, "/.") && !strchr(path, '\\');
+}
+
+static int serve_static(struct http_conn *c)
+{
+    struct http_server *h = c->server;
+    const char *path = strcmp(c->req.path, "/") == 0 ? "/index.html" : c->req.path;
+    char file[PATH_MAX], real[PATH_MAX];
+    struct stat st;
+
+    if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) {
+        conn_error(c, 405, "method_not_allowed", "only GET and HEAD on %s", c->req.path);
+        return 0;
+    }
+    if (!h->dashboard_dir || !path_is_safe(path) ||
+        snprintf(file, sizeof file, "%s%s", h->dashboard_dir, path) >= (int)sizeof file ||
+        !realpath(file, real) || strncmp(real, h->dashboard_dir, strlen(h->dashboard_dir)) != 0 ||
+        stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        conn_error(c, 404, "not_found", "no such page: %s", c->req.path);
+        return 0;
+    }
+    const char *mime = lws_get_mimetype(real, NULL);
+    bool html = mime && strcmp(mime, "text/html") == 0;
+    /* HTML revalidates (a new dashboard shows at once); assets cache briefly. */
+    const char *cache = html ? "cache-control: no-cache\r\n" : "cache-control: max-age=300\r\n";
+    h->requests++;
+    int n = lws_serve_http_file(c->wsi, real, mime ? mime : "application/octet-stream", cache,
+                                (int)strlen(cache));
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(c->wsi)))
+        return -1;
+    return 0;
+}
+
+/* ---- dispatch ---- */
+
+static enum http_method method_of(struct lws *wsi)
+{
+    char *uri;
+    int len;
+    switch (lws_http_get_uri_and_method(wsi, &uri, &len)) {
+    case LWSHUMETH_GET:
+        return HTTP_GET;
+    case LWSHUMETH_POST:
+        return HTTP_POST;
+    case LWSHUMETH_HEAD:
+        return HTTP_HEAD;
+    default:
+        return HTTP_OTHER;
+    }
+}
+
+static bool is_api_path(const char *path)
+{
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
+           strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0;
+}
+
+static int dispatch(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    if (!is_api_path(r->path))
+        return serve_static(c);
+    if (strcmp(r->path, "/healthz") != 0) {
+        r->role = authenticate(c);
+        if (r->role == ROLE_NONE) {
+            conn_error(c, 401, "unauthorized",
+                       "a valid token is required (Authorization: Bearer or access_token)");
+            return 0;
+        }
+    }
+    c->server->route(c->server->route_ctx, r);
+    return 0;
+}
+
+/* Bytes of the request head lws parsed into known headers (custom headers
+ * are not enumerable in lws 4.1, so a head of many of them can pass). */
+static size_t head_size(struct lws *wsi)
+{
+    size_t n = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (len > 0)
+            n += (size_t)len;
+    }
+    return n;
+}
+
+static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
+{
+    c->wsi = wsi;
+    reset_conn(c);
+    c->req.server = c->server;
+    c->req.conn = c;
+    c->req.method = method_of(wsi);
+    c->head_only = c->req.method == HTTP_HEAD;
+    if (head_size(wsi) > HEAD_MAX) {
+        conn_error(c, 431, "request_too_large", "request headers are limited to %d bytes",
+                   HEAD_MAX);
+        return 0;
+    }
+    if (strlen(uri) >= sizeof c->req.path) {
+        conn_error(c, 414, "uri_too_long", "the path is longer than %zu bytes",
+                   sizeof c->req.path - 1);
+        return 0;
+    }
+    snprintf(c->req.path, sizeof c->req.path, "%s", uri);
+    if (read_args(c) != 0) {
+        conn_error(c, 503, "out_of_memory", "the server is out of memory");
+        return 0;
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 && c->req.n_args == HTTP_MAX_ARGS) {
+        conn_error(c, 431, "too_many_arguments", "at most %d query arguments", HTTP_MAX_ARGS);
+        return 0;
+    }
+    char len_s[32];
+    if (lws_hdr_copy(wsi, len_s, sizeof len_s, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+        atoll(len_s) > 0) {
+        if (atoll(len_s) > BODY_MAX) {
+            conn_error(c, 413, "body_too_large", "request bodies are limited to %d bytes",
+                       BODY_MAX);
+            return 0;
+        }
+        c->awaiting_body = true; /* dispatch once the body is in */
+        return 0;
+    }
+    return dispatch(c);
+}
+
+/* Websocket upgrades: only /api/v1/live, only with a valid token. Runs as
+ * the live protocol's callback for the connection's filter step, then hands
+ * everything to live.c. */
+static bool upgrade_allowed(struct http_server *h, struct lws *wsi)
+{
+    char uri[256], arg[512];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, LIVE_PATH) != 0) {
+        log_debug("http: websocket upgrade refused: path %s", uri);
+        return false;
+    }
+    if (h->n_tokens == 0)
+        return true;
+    if (lws_hdr_copy(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(arg, "Bearer ", 7) == 0 && role_of_token(h, arg + 7) != ROLE_NONE)
+        return true;
+    const char *token = lws_get_urlarg_by_name(wsi, "access_token=", arg, sizeof arg);
+    if (token && role_of_token(h, token) != ROLE_NONE)
+        return true;
+    log_debug("http: websocket upgrade refused: no valid token");
+    return false;
+}
+
+static int ws_gate(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    struct http_server *h = lws_context_user(lws_get_context(wsi));
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION && !upgrade_allowed(h, wsi))
+        return 1; /* lws refuses the upgrade */
+    return h->live_callback(wsi, reason, user, in, len);
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct http_conn *c = user;
+    struct http_server *h = lws_context_user(lws_get_context(wsi));
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        c->server = h;
+        return on_http(c, wsi, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        c->body_len += len; /* bodies are not used yet; bounded by BODY_MAX */
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (c->awaiting_body) {
+            c->awaiting_body = false;
+            return dispatch(c);
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return on_writable(c);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c->server)
+            reset_conn(c);
+        buf_free(&c->body);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", line);
+    size_t n = strlen(copy);
+    while (n && (copy[n - 1] == '\n' || copy[n - 1] == '\r'))
+        copy[--n] = '\0';
+    if (level & LLL_ERR)
+        log_error("lws: %s", copy);
+    else
+        log_warn("lws: %s", copy);
+}
+
+void http_set_tokens(struct http_server *h, const struct cfg *cfg)
+{
+    for (int i = 0; i < h->n_tokens; i++)
+        free(h->tokens[i].secret);
+    free(h->tokens);
+    h->tokens = NULL;
+    h->n_tokens = 0;
+    if (cfg->n_tokens == 0)
+        return;
+    h->tokens = calloc((size_t)cfg->n_tokens, sizeof *h->tokens);
+    if (!h->tokens) {
+        log_error("http: out of memory for tokens");
+        return;
+    }
+    for (int i = 0; i < cfg->n_tokens; i++) {
+        h->tokens[i].role = cfg->tokens[i].role;
+        if (!(h->tokens[i].secret = strdup(cfg->tokens[i].secret)))
+            break;
+        h->n_tokens++;
+    }
+}
+
+int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts)
+{
+    char host[256];
+    int port;
+    struct http_server *h = calloc(1, sizeof *h);
+    if (!h)
+        return -1;
+    if (cfg_split_listen(opts->cfg->listen, host, sizeof host, &port) != 0) {
+        log_error("http: bad listen address %s", opts->cfg->listen);
+        free(h);
+        return -1;
+    }
+    h->loop = loop;
+    h->route = opts->route;
+    h->route_ctx = opts->route_ctx;
+    h->dashboard_dir = realpath(opts->cfg->dashboard_dir, NULL);
+    if (!h->dashboard_dir)
+        log_warn("http: dashboard directory %s not found; serving the API only",
+                 opts->cfg->dashboard_dir);
+    http_set_tokens(h, opts->cfg);
+
+    h->protocols[0].name = "http";
+    h->protocols[0].callback = http_callback;
+    h->protocols[0].per_session_data_size = sizeof(struct http_conn);
+    live_protocol_init(opts->live, &h->protocols[1]);
+    h->live_callback = h->protocols[1].callback;
+    h->protocols[1].callback = ws_gate;
+    /* A client that offers no subprotocol gets the vhost's default one. */
+    h->pvo_default = (struct lws_protocol_vhost_options){NULL, NULL, "default", "1"};
+    h->pvo = (struct lws_protocol_vhost_options){NULL, &h->pvo_default, h->protocols[1].name, ""};
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+    void *foreign_loops[1] = {loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (!strchr(host, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign_loops;
+    info.port = port;
+    info.iface = host;
+    info.protocols = h->protocols;
+    info.pvo = &h->pvo;
+    info.user = h;
+    info.vhost_name = "pantau";
+    info.server_string = "pantau";
+    info.max_http_header_data = HEAD_SPACE;
+    info.timeout_secs = 30;
+    h->ctx = lws_create_context(&info);
+    if (!h->ctx) {
+        log_error("http: cannot listen on %s (is the port taken? is libwebsockets-evlib-uv "
+                  "installed?)",
+                  opts->cfg->listen);
+        http_free(h);
+        return -1;
+    }
+    log_info("http: listening on %s%s", opts->cfg->listen,
+             h->n_tokens ? "" : " (no tokens configured: no authentication)");
+    *out = h;
+    return 0;
+}
+
+void http_stop(struct http_server *h)
+{
+    if (h && h->ctx)
+        lws_context_destroy(h->ctx); /* first call: starts closing lws's handles */
+}
+
+void http_free(struct http_server *h)
+{
+    if (!h)
+        return;
+    if (h->ctx)
+        lws_context_destroy(h->ctx); /* second call, loop done: frees the context */
+    struct cfg empty = {0};
+    http_set_tokens(h, &empty);
+    free(h->dashboard_dir);
+    free(h);
+}
+
+uint64_t http_requests_total(const struct http_server *h)
+{
+    return h->requests;
+}

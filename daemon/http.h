@@ -1,0 +1,106 @@
+/* http.h — the HTTP server and websocket endpoint, on pantaud's libuv loop
+ * (libwebsockets with a foreign loop). Loop thread only.
+ *
+ * Owns the lws context, the per-connection HTTP state, bearer-token auth and
+ * the static dashboard files. It parses each request (method, path, decoded
+ * query arguments, role from the token) and hands /api/..., /healthz and
+ * /metrics to a route handler (api.c); it writes what the handler answers.
+ * Websocket upgrades on /api/v1/live are checked (path, token) here and then
+ * served by live.c's protocol.
+ *
+ * A handler answers at once (http_reply*) or later: http_defer() returns a
+ * handle the handler completes from the loop thread when its work is done
+ * (e.g. after a query ran on a worker thread); if the client has gone away
+ * meanwhile, the reply is dropped and nothing dangles. A streamed reply
+ * (http_stream) pulls chunks from a producer until it says it is done, with
+ * chunked transfer encoding, so memory does not grow with the response. */
+#ifndef PANTAU_HTTP_H
+#define PANTAU_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "cfg.h"
+
+struct http_server;
+struct live;
+
+enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_OTHER };
+enum http_role { ROLE_NONE, ROLE_VIEWER, ROLE_ADMIN };
+
+#define HTTP_MAX_ARGS 32
+
+struct http_arg {
+    char *name, *value; /* decoded; owned by the request */
+};
+
+struct http_request {
+    struct http_server *server;
+    struct http_conn *conn; /* internal */
+    enum http_method method;
+    char path[512]; /* decoded path, no query */
+    struct http_arg args[HTTP_MAX_ARGS];
+    int n_args;
+    enum http_role role; /* from the token; ROLE_ADMIN when auth is off */
+};
+
+/* The value of query argument `name`, or NULL. */
+const char *http_arg(const struct http_request *r, const char *name);
+
+/* Answer now. The body is taken (moved out of *body). */
+void http_reply(struct http_request *r, int status, const char *content_type, struct buf *body);
+/* {"error": code, "message": ...} with status. */
+void http_reply_error(struct http_request *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answer later. The returned handle stays valid until passed to
+ * http_deferred_reply (exactly once), whatever the client does. */
+struct http_deferred;
+struct http_deferred *http_defer(struct http_request *r);
+void http_deferred_reply(struct http_deferred *d, int status, const char *content_type,
+                         struct buf *body);
+bool http_deferred_gone(const struct http_deferred *d); /* client disconnected */
+
+/* Streamed answer: status 200, chunked. `next` is called on the loop thread
+ * whenever the previous chunk has been written; it appends the next chunk to
+ * `out` (possibly after asynchronous work: return HTTP_STREAM_LATER and call
+ * http_stream_resume when the chunk is ready), or says the stream is done.
+ * `release` is called exactly once at the end (done, error, or client gone). */
+enum http_stream_step { HTTP_STREAM_MORE, HTTP_STREAM_LATER, HTTP_STREAM_DONE, HTTP_STREAM_FAIL };
+struct http_stream_ops {
+    enum http_stream_step (*next)(void *ctx, struct buf *out);
+    void (*release)(void *ctx);
+};
+struct http_stream;
+struct http_stream *http_stream_start(struct http_request *r, const char *content_type,
+                                      const char *filename, const struct http_stream_ops *ops,
+                                      void *ctx);
+/* After HTTP_STREAM_LATER: the chunk (in the buf `next` got) is ready. */
+void http_stream_resume(struct http_stream *s);
+
+typedef void (*http_route_fn)(void *ctx, struct http_request *r);
+
+struct http_opts {
+    const struct cfg *cfg;
+    http_route_fn route; /* /api/..., /healthz, /metrics */
+    void *route_ctx;
+    struct live *live;
+};
+
+/* Listens on cfg->listen. Returns 0 or -1 (logged). */
+int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts);
+/* First half of shutdown, while the loop runs: stop listening, close
+ * connections (lws closes its handles). */
+void http_stop(struct http_server *h);
+/* Second half, after uv_run has returned: frees the context. */
+void http_free(struct http_server *h);
+
+/* Replaces the token table (SIGHUP). Takes effect for new requests. */
+void http_set_tokens(struct http_server *h, const struct cfg *cfg);
+
+uint64_t http_requests_total(const struct http_server *h);
+
+#endif

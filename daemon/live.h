@@ -1,0 +1,82 @@
+/* live.h — the live websocket, GET /api/v1/live (CONTRACT §3).
+ *
+ * Owns every websocket client: its subscription filters, its bounded queue
+ * of pending samples, its pending control frames. Loop thread only (lws is
+ * not thread-safe); http.c owns the lws context and registers live's
+ * protocol (live_protocol_init fills the lws_protocols entry).
+ *
+ * Fan-out: ingest calls live_publish_samples once per committed group.
+ * Each sample is serialized to JSON once, reference-counted, and queued for
+ * every client whose filters match; a client's writable callback sends
+ * everything pending as ONE "samples" frame (no frame per sample under
+ * load). A client's queue holds at most `queue_max` samples: on overflow
+ * the oldest go, and the client gets {"type":"dropped","count":N} before its
+ * next samples. A client that stops reading costs at most its queue (plus
+ * what lws buffers for one frame) and never delays ingest or other clients.
+ *
+ * Snapshot: {"op":"subscribe",...,"snapshot":true} first queues one samples
+ * frame with the latest sample of every series the filters match (from the
+ * store's in-memory series cache: no database read on the loop). */
+#ifndef PANTAU_LIVE_H
+#define PANTAU_LIVE_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parse.h"
+#include "store.h"
+
+struct live;
+
+struct live_opts {
+    size_t queue_max;   /* samples pending per client; default 10000 */
+    size_t max_clients; /* further upgrades are refused; default 1000 */
+    const char *version;
+};
+
+int live_init(struct live **out, struct store *store, const struct live_opts *opts);
+/* Frees the live state. lws must already have closed every client. */
+void live_free(struct live *l);
+
+/* Fills the lws protocol entry ("pantau.v1") whose callback serves clients. */
+void live_protocol_init(struct live *l, struct lws_protocols *proto);
+
+/* Decides whether a websocket upgrade may proceed (authentication). lws
+ * delivers LWS_CALLBACK_HTTP_CONFIRM_UPGRADE to the protocol a connection is
+ * bound to at that moment, which is the vhost's default protocol (live's,
+ * so that clients offering no subprotocol reach it), not the HTTP one: so
+ * live's callback makes the decision. It refuses any path but
+ * /api/v1/live and more than max_clients itself, then asks `admit`. Return
+ * 0 to accept, -1 to hang up, 1 if admit has sent an HTTP response itself
+ * (e.g. 401 with the JSON error, via lws_return_http_status). admit must not
+ * touch lws's per-session `user` memory: it is live's. Without an admit
+ * function every upgrade on the path is accepted. */
+typedef int (*live_admit_fn)(void *ctx, struct lws *wsi);
+void live_set_admit(struct live *l, live_admit_fn admit, void *ctx);
+
+/* Committed samples, in arrival order. */
+void live_publish_samples(struct live *l, const struct parse_sample *samples, size_t n);
+/* A unit's state changed: unit_json is the object as in /api/v1/units. */
+void live_publish_unit(struct live *l, const char *unit_json);
+/* An alert fired or resolved: alert_json is the object as in /api/v1/alerts. */
+void live_publish_alert(struct live *l, const char *alert_json);
+
+struct live_stats {
+    uint64_t clients;     /* connected now */
+    uint64_t frames_sent; /* samples frames */
+    uint64_t samples_sent;
+    uint64_t samples_dropped; /* discarded from slow clients' queues */
+};
+void live_get_stats(const struct live *l, struct live_stats *out);
+
+/* True if topic "program/unit/metric" matches an MQTT-style filter
+ * ("+" one level, "#" the rest, only as the last level). Pure; exposed for
+ * tests. */
+bool live_filter_match(const char *filter, const char *program, const char *unit,
+                       const char *metric);
+/* True if the filter is well-formed (at most 3 levels unless it ends in #,
+ * '#' only last and alone in its level, '+' alone in its level). */
+bool live_filter_valid(const char *filter);
+
+#endif

@@ -1,0 +1,449 @@
+// http.test.mjs — CONTRACT §2 against a real pantaud: every endpoint, the
+// errors, static files, the auth matrix, health across a broker outage, and a
+// 1,000,000-row CSV export with flat memory.
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  assert,
+  assertEq,
+  mosquittoPub,
+  openClient,
+  runCases,
+  sleep,
+  startBroker,
+  startPantaud,
+  tmpdir,
+  until,
+} from './harness.mjs';
+
+const VIEWER = 'wall-screen-token-0123456789';
+const ADMIN = 'kominfo-admin-token-0123456789';
+const H = 3600 * 1000;
+// A fixed hour-aligned base well in the past (inside the 90-day raw horizon).
+const T0 = Math.floor((Date.now() - 3 * 24 * H) / H) * H;
+
+async function get(base, p, opts = {}) {
+  const res = await fetch(base + p, opts);
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+function expectError(r, status, code, mention) {
+  assertEq(r.status, status, `status of ${r.text}`);
+  assert(r.json && r.json.error === code, `error code ${code} in ${r.text}`);
+  assert(typeof r.json.message === 'string' && r.json.message.length > 0, 'a message');
+  if (mention) assert(r.json.message.includes(mention), `message names ${mention}: ${r.text}`);
+}
+
+// Raw HTTP/1.1 over a socket, for requests fetch() will not send.
+function rawRequest(port, request, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(data);
+    }, ms);
+    sock.on('connect', () => sock.write(request));
+    sock.on('data', (d) => {
+      data += d.toString('latin1');
+      if (/\r\n\r\n/.test(data) && /content-length: (\d+)/i.test(data)) {
+        const len = Number(/content-length: (\d+)/i.exec(data)[1]);
+        if (data.length - data.indexOf('\r\n\r\n') - 4 >= len) {
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(data);
+        }
+      }
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+    sock.on('error', reject);
+  });
+}
+
+function makeDashboard() {
+  const dir = path.join(tmpdir(), 'dashboard');
+  fs.mkdirSync(path.join(dir, 'assets'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>pantau</title>\n');
+  fs.writeFileSync(path.join(dir, 'assets', 'app.js'), 'console.log("pantau");\n');
+  fs.writeFileSync(path.join(dir, 'assets', 'style.css'), 'body { margin: 0 }\n');
+  fs.writeFileSync(path.join(tmpdir(), 'secret.txt'), 'outside the dashboard\n');
+  return dir;
+}
+
+// Publishes a known data set: price samples every minute for 3 hours.
+async function publishPrices(broker) {
+  const lines = [];
+  for (let i = 0; i < 180; i++) {
+    const ts = T0 + i * 60000;
+    lines.push({ value: 1000 + i, ts, labels: { commodity: 'beras-medium' } });
+  }
+  // One JSON array per hour chunk (an offline buffer flushed late).
+  for (let h = 0; h < 3; h++) {
+    mosquittoPub(
+      broker,
+      'pantau/simas-bapokting/pasar-bandar-jaya/price',
+      JSON.stringify(lines.slice(h * 60, h * 60 + 60)),
+    );
+  }
+  mosquittoPub(
+    broker,
+    'pantau/simas-bapokting/pasar-gunung-sugih/price',
+    JSON.stringify({ value: 7, ts: T0, labels: { commodity: 'gula-pasir' } }),
+  );
+  mosquittoPub(broker, 'pantau/pjs/truck-07/$status', 'online');
+  mosquittoPub(broker, 'pantau/pjs/truck-07/pickups', '3');
+}
+
+async function before() {
+  const broker = await startBroker();
+  const dashboard = makeDashboard();
+  const open = await startPantaud(broker, {
+    config: `[http]\ndashboard = ${dashboard}\n`,
+  });
+  const base = `http://127.0.0.1:${open.httpPort}`;
+  await publishPrices(broker);
+  await until(
+    async () => {
+      const r = await get(base, '/api/v1/series?program=simas-bapokting');
+      return r.json && r.json.series.length === 2 && r.json.series.some((s) => s.last_value === 1179);
+    },
+    10000,
+    'the published samples to be stored',
+  );
+  return { broker, open, base, dashboard };
+}
+
+const cases = [
+  [
+    'healthz: 200 ok when subscribed and writable',
+    async ({ base }) => {
+      const r = await get(base, '/healthz');
+      assertEq(r.status, 200, 'status');
+      assertEq(r.json.status, 'ok', 'status field');
+      assert(r.headers.get('content-type').startsWith('application/json'), 'json');
+    },
+  ],
+  [
+    'metrics: Prometheus text that promtool accepts, with the contract metrics',
+    async ({ base }) => {
+      const r = await get(base, '/metrics');
+      assertEq(r.status, 200, 'status');
+      for (const name of [
+        'pantau_ingested_total',
+        'pantau_stored_total',
+        'pantau_rejected_total{reason="bad_json"}',
+        'pantau_ws_clients',
+        'pantau_mqtt_connected 1',
+      ])
+        assert(r.text.includes(name), `has ${name}`);
+      const out = await new Promise((resolve) => {
+        const p = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>
+          resolve({ code: err ? err.code || 1 : 0, text: stdout + stderr }),
+        );
+        p.stdin.end(r.text);
+      });
+      assertEq(out.code, 0, `promtool: ${out.text}`);
+    },
+  ],
+  [
+    'programs and alerts: the contract shapes',
+    async ({ base }) => {
+      const p = await get(base, '/api/v1/programs');
+      assertEq(p.status, 200, 'programs status');
+      assert(Array.isArray(p.json.programs), 'programs array');
+      const a = await get(base, '/api/v1/alerts?state=all');
+      assertEq(a.status, 200, 'alerts status');
+      assert(Array.isArray(a.json.alerts), 'alerts array');
+      expectError(await get(base, '/api/v1/alerts?state=maybe'), 400, 'bad_parameter', 'state');
+    },
+  ],
+  [
+    'series: filters and last values',
+    async ({ base }) => {
+      const r = await get(base, '/api/v1/series?program=simas-bapokting&unit=pasar-bandar-jaya');
+      assertEq(r.status, 200, 'status');
+      assertEq(r.json.series.length, 1, 'one series');
+      const s = r.json.series[0];
+      assertEq(
+        [s.program, s.unit, s.metric, s.labels, s.last_ts, s.last_value],
+        ['simas-bapokting', 'pasar-bandar-jaya', 'price', { commodity: 'beras-medium' }, T0 + 179 * 60000, 1179],
+        'series fields',
+      );
+      const all = await get(base, '/api/v1/series');
+      assertEq(all.json.series.length, 3, 'all series');
+      expectError(await get(base, '/api/v1/series?unit=NOT%20A%20SLUG'), 400, 'bad_parameter', 'unit');
+    },
+  ],
+  [
+    'units: presence and status',
+    async ({ base }) => {
+      const r = await get(base, '/api/v1/units');
+      assertEq(r.status, 200, 'status');
+      const truck = r.json.units.find((u) => u.unit === 'truck-07');
+      assert(truck, 'truck-07 listed');
+      assertEq(truck.status, 'online', 'online');
+      assert(typeof truck.last_seen === 'number', 'last_seen');
+      assert('lat' in truck && 'lon' in truck, 'position fields');
+    },
+  ],
+  [
+    'query: raw samples in [from, to], both inclusive',
+    async ({ base }) => {
+      const q = `/api/v1/query?program=simas-bapokting&metric=price&unit=pasar-bandar-jaya&from=${T0 + 60000}&to=${T0 + 180000}`;
+      const r = await get(base, q);
+      assertEq(r.status, 200, r.text);
+      assertEq(r.json.series.length, 1, 'one series');
+      assertEq(
+        r.json.series[0].points,
+        [
+          [T0 + 60000, 1001],
+          [T0 + 120000, 1002],
+          [T0 + 180000, 1003],
+        ],
+        'points',
+      );
+    },
+  ],
+  [
+    'query: buckets aligned to step, partial edges, every agg',
+    async ({ base }) => {
+      // [T0 + 30 min, T0 + 150 min] in 1 h buckets: T0 (minutes 30..59),
+      // T0+1h (60..119), T0+2h (120..150).
+      const q = (agg) =>
+        `/api/v1/query?program=simas-bapokting&metric=price&label.commodity=beras-medium&from=${T0 + 30 * 60000}&to=${T0 + 150 * 60000}&step=${H}&agg=${agg}`;
+      const want = {
+        count: [30, 60, 31],
+        sum: [
+          (1030 + 1059) * 15,
+          (1060 + 1119) * 30,
+          ((1120 + 1150) * 31) / 2,
+        ],
+        min: [1030, 1060, 1120],
+        max: [1059, 1119, 1150],
+        last: [1059, 1119, 1150],
+        avg: [1044.5, 1089.5, 1135],
+      };
+      for (const [agg, values] of Object.entries(want)) {
+        const r = await get(base, q(agg));
+        assertEq(r.status, 200, r.text);
+        assertEq(
+          r.json.series[0].points,
+          values.map((v, i) => [T0 + i * H, v]),
+          `agg=${agg}`,
+        );
+      }
+    },
+  ],
+  [
+    'query: points picks a step giving at most N buckets; tz shifts day buckets',
+    async ({ base }) => {
+      const r = await get(
+        base,
+        `/api/v1/query?program=simas-bapokting&metric=price&unit=pasar-bandar-jaya&from=${T0}&to=${T0 + 3 * H - 1}&points=3&agg=count`,
+      );
+      assertEq(r.status, 200, r.text);
+      const pts = r.json.series[0].points;
+      assert(pts.length <= 3, `at most 3 buckets, got ${pts.length}`);
+      assertEq(pts.reduce((n, p) => n + p[1], 0), 180, 'all samples counted once');
+      const day = 24 * H;
+      const d = await get(
+        base,
+        `/api/v1/query?program=simas-bapokting&metric=price&unit=pasar-bandar-jaya&from=${T0 - day}&to=${T0 + day}&step=${day}&tz=%2B07:00&agg=count`,
+      );
+      assertEq(d.status, 200, d.text);
+      for (const [ts] of d.json.series[0].points)
+        assertEq((ts + 7 * H) % day, 0, 'day buckets start at local midnight (+07:00)');
+    },
+  ],
+  [
+    'query: bad parameters are 400 naming the parameter',
+    async ({ base }) => {
+      const b = '/api/v1/query?program=simas-bapokting&metric=price';
+      expectError(await get(base, '/api/v1/query?metric=price'), 400, 'bad_parameter', 'program');
+      expectError(await get(base, `${b}&agg=max`), 400, 'bad_parameter', 'agg');
+      expectError(await get(base, `${b}&agg=median&step=1000`), 400, 'bad_parameter', 'agg');
+      expectError(await get(base, `${b}&step=-5`), 400, 'bad_parameter', 'step');
+      expectError(await get(base, `${b}&points=0`), 400, 'bad_parameter', 'points');
+      expectError(await get(base, `${b}&from=yesterday`), 400, 'bad_parameter', 'from');
+      expectError(await get(base, `${b}&from=2000&to=1000`), 400, 'bad_parameter', 'from');
+      expectError(await get(base, `${b}&tz=WIB&step=1000`), 400, 'bad_parameter', 'tz');
+      expectError(await get(base, `${b}&label.BAD=x`), 400, 'bad_parameter', 'label.BAD');
+      const rfc = await get(base, `${b}&from=2026-11-22T08:15:00%2B07:00&to=2026-11-22T09:15:00%2B07:00`);
+      assertEq(rfc.status, 200, `RFC 3339 accepted: ${rfc.text}`);
+    },
+  ],
+  [
+    'errors: 404 unknown path, 405 wrong method, 413 body, 431 headers — JSON bodies',
+    async ({ base, open }) => {
+      expectError(await get(base, '/api/v1/nothing'), 404, 'not_found');
+      expectError(await get(base, '/no/such/page.html'), 404, 'not_found');
+      expectError(await get(base, '/api/v1/series', { method: 'POST' }), 405, 'method_not_allowed');
+      expectError(await get(base, '/api/v1/series', { method: 'DELETE' }), 405, 'method_not_allowed');
+      expectError(
+        await get(base, '/api/v1/reload', { method: 'POST', body: 'x'.repeat(100000) }),
+        413,
+        'body_too_large',
+      );
+      const big = await rawRequest(
+        open.httpPort,
+        `GET /api/v1/series HTTP/1.1\r\nHost: x\r\nCookie: ${'c'.repeat(10000)}\r\n\r\n`,
+      );
+      assert(/^HTTP\/1\.1 431/.test(big), `431 for big headers: ${big.slice(0, 80)}`);
+      assert(big.includes('"error":"request_too_large"'), 'JSON body with 431');
+    },
+  ],
+  [
+    'static: dashboard files with MIME types and cache headers, no traversal',
+    async ({ base, open }) => {
+      const index = await get(base, '/');
+      assertEq(index.status, 200, 'index');
+      assert(index.headers.get('content-type').startsWith('text/html'), 'text/html');
+      assert(/no-cache/.test(index.headers.get('cache-control')), 'html revalidates');
+      const js = await get(base, '/assets/app.js');
+      assertEq(js.status, 200, 'app.js');
+      assert(/javascript/.test(js.headers.get('content-type')), `js MIME ${js.headers.get('content-type')}`);
+      const css = await get(base, '/assets/style.css');
+      assert(css.headers.get('content-type').startsWith('text/css'), 'css MIME');
+      assert(/max-age/.test(css.headers.get('cache-control')), 'assets cached');
+      for (const evil of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/.hidden']) {
+        const raw = await rawRequest(open.httpPort, `GET ${evil} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert(!raw.includes('outside the dashboard'), `no traversal via ${evil}`);
+      }
+    },
+  ],
+  [
+    'export.csv: RFC 4180, header, labels as quoted JSON, range filter',
+    async ({ base }) => {
+      const r = await get(
+        base,
+        `/api/v1/export.csv?program=simas-bapokting&metric=price&from=${T0}&to=${T0 + 60000}`,
+      );
+      assertEq(r.status, 200, r.text);
+      assert(r.headers.get('content-type').startsWith('text/csv'), 'text/csv');
+      const lines = r.text.split('\r\n');
+      assertEq(lines[0], 'ts,program,unit,metric,labels,value', 'header');
+      assert(lines.includes(`${T0},simas-bapokting,pasar-bandar-jaya,price,"{""commodity"":""beras-medium""}",1000`), 'a row');
+      assertEq(lines.filter((l) => l).length, 1 + 3, 'rows in range (2 + 1 other unit)');
+      expectError(await get(base, '/api/v1/export.csv?step=1000'), 400, 'bad_parameter', 'step');
+    },
+  ],
+  [
+    'healthz: 503 naming the reason while the broker is down, 200 within 10 s of its return',
+    async (ctx) => {
+      const { broker, base } = ctx;
+      process.kill(broker.child.pid, 'SIGTERM');
+      await until(async () => (await get(base, '/healthz')).status === 503, 10000, 'degraded');
+      const r = await get(base, '/healthz');
+      assertEq(r.json.status, 'degraded', 'status');
+      assert(r.json.reasons.includes('mqtt_disconnected'), `reason: ${r.text}`);
+      const again = await startBroker({ port: broker.port });
+      ctx.broker = again;
+      const t0 = Date.now();
+      await until(async () => (await get(base, '/healthz')).status === 200, 10000, 'healthy again');
+      assert(Date.now() - t0 <= 10000, 'within 10 s');
+    },
+    40000,
+  ],
+];
+
+// The auth matrix runs against a second pantaud with tokens.
+const authCases = [
+  [
+    'auth: 401 without or with a wrong token; viewer reads; admin also rejects and reload; healthz open',
+    async ({ broker }) => {
+      const sec = await startPantaud(broker, {
+        config: `[auth]\nviewer = ${VIEWER}\nadmin = ${ADMIN}\n`,
+      });
+      const base = `http://127.0.0.1:${sec.httpPort}`;
+      const bearer = (t) => ({ headers: { authorization: `Bearer ${t}` } });
+      try {
+        expectError(await get(base, '/api/v1/series'), 401, 'unauthorized');
+        expectError(await get(base, '/api/v1/series', bearer('wrong-token-000000000000')), 401, 'unauthorized');
+        expectError(await get(base, '/metrics'), 401, 'unauthorized');
+        assertEq((await get(base, '/healthz')).status, 200, 'healthz open');
+        assertEq((await get(base, '/api/v1/series', bearer(VIEWER))).status, 200, 'viewer reads');
+        assertEq((await get(base, `/api/v1/units?access_token=${VIEWER}`)).status, 200, 'access_token');
+        expectError(await get(base, '/api/v1/rejects', bearer(VIEWER)), 403, 'forbidden');
+        assertEq((await get(base, '/api/v1/rejects', bearer(ADMIN))).status, 200, 'admin rejects');
+        const reload = await get(base, '/api/v1/reload', { method: 'POST', ...bearer(ADMIN) });
+        assertEq(reload.status, 200, `admin reload: ${reload.text}`);
+        expectError(await get(base, '/api/v1/reload', { method: 'POST', ...bearer(VIEWER) }), 403, 'forbidden');
+        // Websocket: refused without a token, accepted with ?access_token=.
+        let refused = false;
+        try {
+          const c = await openClient(sec.url(), undefined, 3000);
+          c.close();
+        } catch {
+          refused = true;
+        }
+        assert(refused, 'websocket without a token is refused');
+        const ok = await openClient(`${sec.url()}?access_token=${VIEWER}`, undefined, 3000);
+        ok.close();
+        const log = sec.readLog();
+        assert(!log.includes(VIEWER) && !log.includes(ADMIN), 'tokens never logged');
+      } finally {
+        await sec.stop();
+      }
+    },
+  ],
+  [
+    'export.csv: 1,000,000 samples streamed with flat memory',
+    async ({ broker }) => {
+      const db = path.join(tmpdir(), 'million.db');
+      const big = await startPantaud(broker, { db });
+      await big.stop();
+      // Fill the database directly: one series, one sample a minute.
+      execFileSync('sqlite3', [
+        db,
+        `INSERT INTO series (id, program, unit, metric, labels, created) VALUES (1, 'pjs', 'truck-01', 'waste_kg', '{}', 0);
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+         INSERT INTO samples (series, ts, value, arrival) SELECT 1, ${T0 - 999999 * 60000} + i * 60000, i, 0 FROM n;`,
+      ]);
+      const p = await startPantaud(broker, { db });
+      try {
+        const rss0 = p.rss();
+        const res = await fetch(
+          `http://127.0.0.1:${p.httpPort}/api/v1/export.csv?program=pjs&from=0&to=${Date.now()}`,
+        );
+        assertEq(res.status, 200, 'status');
+        let rows = 0;
+        let maxRss = rss0;
+        let tail = '';
+        const reader = res.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          const text = tail + Buffer.from(value).toString('latin1');
+          const parts = text.split('\r\n');
+          tail = parts.pop();
+          rows += parts.length;
+          maxRss = Math.max(maxRss, p.rss());
+        }
+        assertEq(rows, 1 + 1000000, 'header + every sample');
+        const growth = maxRss - rss0;
+        console.log(`  # export of 1,000,000 rows: RSS ${rss0} KiB -> max ${maxRss} KiB`);
+        assert(growth < 40 * 1024, `RSS grew ${growth} KiB`);
+      } finally {
+        await p.stop();
+      }
+    },
+    120000,
+  ],
+];
+
+runCases('http.test.mjs', [...cases, ...authCases], {
+  totalMs: 280000,
+  before,
+});
