@@ -27,8 +27,8 @@ void dict_free(struct dict *d)
     dict_init(d);
 }
 
-static struct dict_slot *find_slot(struct dict_slot *slots, size_t cap, const char *key,
-                                   size_t len, uint64_t hash)
+static struct dict_slot *find_slot(struct dict_slot *slots, size_t cap, const char *key, size_t len,
+                                   uint64_t hash)
 {
     size_t mask = cap - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -84,8 +84,7 @@ int dict_put(struct dict *d, const char *key, size_t len, void *value)
     return 0;
 }
 
-void dict_each(const struct dict *d, void (*fn)(void *ctx, const char *key, void *value),
-               void *ctx)
+void dict_each(const struct dict *d, void (*fn)(void *ctx, const char *key, void *value), void *ctx)
 {
     for (size_t i = 0; i < d->cap; i++)
         if (d->slots[i].key)

@@ -11,10 +11,10 @@
 #include "parse.h"
 #include "util.h"
 
-#define RETRY_MIN_MS  1000
-#define RETRY_MAX_MS  5000 /* CONTRACT §2: healthy within 10 s of the broker's return */
-#define STOP_WAIT_MS  2000
-#define TOPIC_MAX     512
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 5000 /* CONTRACT §2: healthy within 10 s of the broker's return */
+#define STOP_WAIT_MS 2000
+#define TOPIC_MAX    512
 
 struct ingest_mqtt {
     MQTTAsync client;
@@ -121,8 +121,7 @@ static void on_connection_lost(void *ctx, char *cause)
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
 {
     struct ingest_mqtt *m = ctx;
-    log_connect_error(m, "cannot connect to", resp ? resp->code : 0,
-                      resp ? resp->message : NULL);
+    log_connect_error(m, "cannot connect to", resp ? resp->code : 0, resp ? resp->message : NULL);
     if (atomic_load(&m->ever_connected))
         return; /* Paho's automatic reconnect is retrying */
     atomic_store(&m->connect_failed, true);
@@ -202,8 +201,7 @@ int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct in
     m->password = dup_or_null(o->password);
     snprintf(m->topic_filter, sizeof m->topic_filter, "%s/#", o->prefix);
     pthread_mutex_init(&m->log_mu, NULL);
-    if (!m->uri || !m->client_id || (o->username && !m->username) ||
-        (o->password && !m->password))
+    if (!m->uri || !m->client_id || (o->username && !m->username) || (o->password && !m->password))
         goto fail;
 
     MQTTAsync_createOptions copts = MQTTAsync_createOptions_initializer;

@@ -74,9 +74,10 @@ static void log_vwrite(enum log_level level, const char *suffix, const char *fmt
         time_t secs = (time_t)(now / 1000);
         struct tm tm;
         gmtime_r(&secs, &tm);
-        n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(now % 1000), ident, level_name(level));
+        n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000),
+                     ident, level_name(level));
     }
     n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     if ((size_t)n >= sizeof line - 64)

@@ -32,7 +32,10 @@ struct log_limit {
     int64_t interval_ms; /* current back-off; 0 = not complaining */
     uint64_t suppressed; /* occurrences not logged since the last line */
 };
-#define LOG_LIMIT_INIT {0, 0, 0}
+#define LOG_LIMIT_INIT                                                                             \
+    {                                                                                              \
+        0, 0, 0                                                                                    \
+    }
 
 /* Logs at most once per back-off interval (1 s doubling to 10 min). Not
  * thread-safe per limit: give each thread its own struct log_limit. */

@@ -20,34 +20,35 @@
 
 #include "util.h"
 
-#define PARSE_MAX_PAYLOAD (64 * 1024) /* bytes; larger is rejected whole */
-#define PARSE_MAX_BATCH   1000        /* elements of a JSON array */
-#define PARSE_MAX_LABELS  8
-#define PARSE_LABEL_KEY_MAX 32
+#define PARSE_MAX_PAYLOAD     (64 * 1024) /* bytes; larger is rejected whole */
+#define PARSE_MAX_BATCH       1000        /* elements of a JSON array */
+#define PARSE_MAX_LABELS      8
+#define PARSE_LABEL_KEY_MAX   32
 #define PARSE_LABEL_VALUE_MAX 64
-#define PARSE_MIN_TS_MS   946684800000LL /* 2000-01-01T00:00:00Z */
-#define PARSE_MAX_FUTURE_MS (5 * 60 * 1000)
+#define PARSE_MIN_TS_MS       946684800000LL /* 2000-01-01T00:00:00Z */
+#define PARSE_MAX_FUTURE_MS   (5 * 60 * 1000)
 /* Room for the canonical labels JSON: 8 keys of 32 and values of 64 bytes,
  * every value byte escaped as \u00XX in the worst case, plus punctuation. */
-#define PARSE_LABELS_JSON_MAX (2 + PARSE_MAX_LABELS * (PARSE_LABEL_KEY_MAX + 6 * PARSE_LABEL_VALUE_MAX + 6))
+#define PARSE_LABELS_JSON_MAX                                                                      \
+    (2 + PARSE_MAX_LABELS * (PARSE_LABEL_KEY_MAX + 6 * PARSE_LABEL_VALUE_MAX + 6))
 
 /* Why a message or element was rejected. Names (parse_reason_name) are the
  * `reason` label of pantau_rejected_total: keep them stable. */
 enum parse_reason {
-    PARSE_BAD_TOPIC,     /* not <prefix>/<program>/<unit>/<metric> with slugs */
-    PARSE_TOO_LARGE,     /* payload over 64 KiB */
-    PARSE_BAD_JSON,      /* not JSON (or invalid UTF-8, duplicate keys, too deep) */
-    PARSE_BAD_PAYLOAD,   /* JSON, but not a number, object or array (e.g. "1") */
-    PARSE_BAD_BATCH,     /* an empty array or one over 1000 elements */
-    PARSE_BAD_ELEMENT,   /* an array element that is not an object */
-    PARSE_BAD_VALUE,     /* value missing, not a number, or not finite */
-    PARSE_BAD_TS,        /* ts neither integer ms nor RFC 3339 with offset */
-    PARSE_TS_TOO_OLD,    /* ts before 2000-01-01 */
-    PARSE_TS_IN_FUTURE,  /* ts more than 5 minutes after arrival */
-    PARSE_BAD_LABELS,    /* labels not an object of <=8 valid key/string pairs */
-    PARSE_BAD_POSITION,  /* lat/lon not numbers in range, or only one given */
-    PARSE_BAD_METRIC,    /* "metric" override is not a slug */
-    PARSE_BAD_STATUS,    /* $status payload other than online/offline */
+    PARSE_BAD_TOPIC,    /* not <prefix>/<program>/<unit>/<metric> with slugs */
+    PARSE_TOO_LARGE,    /* payload over 64 KiB */
+    PARSE_BAD_JSON,     /* not JSON (or invalid UTF-8, duplicate keys, too deep) */
+    PARSE_BAD_PAYLOAD,  /* JSON, but not a number, object or array (e.g. "1") */
+    PARSE_BAD_BATCH,    /* an empty array or one over 1000 elements */
+    PARSE_BAD_ELEMENT,  /* an array element that is not an object */
+    PARSE_BAD_VALUE,    /* value missing, not a number, or not finite */
+    PARSE_BAD_TS,       /* ts neither integer ms nor RFC 3339 with offset */
+    PARSE_TS_TOO_OLD,   /* ts before 2000-01-01 */
+    PARSE_TS_IN_FUTURE, /* ts more than 5 minutes after arrival */
+    PARSE_BAD_LABELS,   /* labels not an object of <=8 valid key/string pairs */
+    PARSE_BAD_POSITION, /* lat/lon not numbers in range, or only one given */
+    PARSE_BAD_METRIC,   /* "metric" override is not a slug */
+    PARSE_BAD_STATUS,   /* $status payload other than online/offline */
     PARSE_REASON_COUNT
 };
 
@@ -58,7 +59,7 @@ const char *parse_reason_name(enum parse_reason reason);
 struct parse_sample {
     const char *program, *unit, *metric;
     const char *labels_json;
-    int64_t ts;      /* device time, epoch ms (arrival time if absent) */
+    int64_t ts; /* device time, epoch ms (arrival time if absent) */
     double value;
     bool has_position;
     double lat, lon;

@@ -22,7 +22,7 @@ struct reject_entry {
     int element; /* index in a batch, -1 for the whole message */
     char topic[REJECTS_TOPIC_MAX];
     char detail[128];
-    size_t payload_len; /* bytes kept in payload (<= REJECTS_PAYLOAD_MAX) */
+    size_t payload_len;   /* bytes kept in payload (<= REJECTS_PAYLOAD_MAX) */
     size_t payload_total; /* the message's full size */
     unsigned char payload[REJECTS_PAYLOAD_MAX];
 };

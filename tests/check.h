@@ -75,6 +75,9 @@ int check_run(const char *suite, const struct check_case *cases, size_t n);
         return check_run(suite_ ? suite_ + 1 : argv[0], cases_, sizeof cases_ / sizeof cases_[0]); \
     }
 
-#define CASE(fn) {#fn, fn}
+#define CASE(fn)                                                                                   \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
 #endif

@@ -33,10 +33,10 @@ bool harness_alive(pid_t pid);
 struct broker {
     pid_t pid;
     int port;
-    char uri[64];       /* tcp://127.0.0.1:PORT */
-    char conf[256];     /* the generated mosquitto.conf */
-    char log[256];      /* its stderr */
-    char persist[256];  /* persistence directory (kept across restarts) */
+    char uri[64];      /* tcp://127.0.0.1:PORT */
+    char conf[256];    /* the generated mosquitto.conf */
+    char log[256];     /* its stderr */
+    char persist[256]; /* persistence directory (kept across restarts) */
 };
 
 /* Starts mosquitto on a free port with max_queued_messages raised and
