@@ -38,7 +38,7 @@ struct daemon {
     struct query_pool *queries;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t stats_timer, watchdog_timer;
+    uv_timer_t stats_timer, watchdog_timer, prune_timer;
     bool stopping;
     int exit_code;
 };
@@ -156,6 +156,16 @@ static void on_stats_timer(uv_timer_t *t)
     ingest_log_stats(d->ingest, "periodic");
 }
 
+/* Retention in small bites, so a big delete never stalls the loop: 5000
+ * rows at a time, again after 100 ms while there is more, else each minute. */
+#define PRUNE_ROWS 5000
+static void on_prune_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    int n = store_prune(d->store, util_now_ms(), d->cfg.retention_days, PRUNE_ROWS);
+    uv_timer_start(t, on_prune_timer, n == PRUNE_ROWS ? 100 : 60000, 0);
+}
+
 static void on_watchdog_timer(uv_timer_t *t)
 {
     /* Sent from the loop: a stuck loop stops the pings and systemd restarts us. */
@@ -178,6 +188,7 @@ static void on_ingest_stopped(void *ctx)
     d->store = NULL;
     close_handle((uv_handle_t *)&d->stats_timer);
     close_handle((uv_handle_t *)&d->watchdog_timer);
+    close_handle((uv_handle_t *)&d->prune_timer);
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
@@ -194,6 +205,7 @@ static void begin_stop(struct daemon *d, const char *why)
     log_info("%s: stopping (committing what was received)", why);
     sd_notify(0, "STOPPING=1");
     uv_timer_stop(&d->stats_timer);
+    uv_timer_stop(&d->prune_timer);
     if (d->ingest)
         ingest_stop(d->ingest, on_ingest_stopped, d);
     else
@@ -294,8 +306,9 @@ static int start(struct daemon *d)
     uv_signal_init(d->loop, &d->sig_hup);
     uv_timer_init(d->loop, &d->stats_timer);
     uv_timer_init(d->loop, &d->watchdog_timer);
+    uv_timer_init(d->loop, &d->prune_timer);
     d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
-    d->stats_timer.data = d->watchdog_timer.data = d;
+    d->stats_timer.data = d->watchdog_timer.data = d->prune_timer.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
@@ -312,6 +325,7 @@ static int start(struct daemon *d)
         uint64_t ms = (uint64_t)d->cfg.stats_interval_s * 1000;
         uv_timer_start(&d->stats_timer, on_stats_timer, ms, ms);
     }
+    uv_timer_start(&d->prune_timer, on_prune_timer, 10000, 0);
     uint64_t watchdog_us;
     if (sd_watchdog_enabled(0, &watchdog_us) > 0)
         uv_timer_start(&d->watchdog_timer, on_watchdog_timer, watchdog_us / 2000,

@@ -399,17 +399,18 @@ const authCases = [
     },
   ],
   [
-    'export.csv: 1,000,000 samples streamed with flat memory',
+    'export.csv: 1,000,000 samples streamed with flat memory, ingest going on meanwhile',
     async ({ broker }) => {
       const db = path.join(tmpdir(), 'million.db');
       const big = await startPantaud(broker, { db });
       await big.stop();
-      // Fill the database directly: one series, one sample a minute.
+      // Fill the database directly: one series, one sample a second (11.6
+      // days: inside the raw retention, so pruning leaves it alone).
       execFileSync('sqlite3', [
         db,
         `INSERT INTO series (id, program, unit, metric, labels, created) VALUES (1, 'pjs', 'truck-01', 'waste_kg', '{}', 0);
          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
-         INSERT INTO samples (series, ts, value, arrival) SELECT 1, ${T0 - 999999 * 60000} + i * 60000, i, 0 FROM n;`,
+         INSERT INTO samples (series, ts, value, arrival) SELECT 1, ${T0 - 999999 * 1000} + i * 1000, i, 0 FROM n;`,
       ]);
       const p = await startPantaud(broker, { db });
       try {
@@ -421,10 +422,20 @@ const authCases = [
         let rows = 0;
         let maxRss = rss0;
         let tail = '';
+        let reads = 0;
         const reader = res.body.getReader();
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
+          if (++reads === 2) {
+            // Mid-export: a field unit's sample is stored and queryable at once.
+            mosquittoPub(broker, 'pantau/pjs/truck-02/pickups', '5');
+            await until(
+              async () => (await get(`http://127.0.0.1:${p.httpPort}`, '/api/v1/series?unit=truck-02')).json.series.length === 1,
+              5000,
+              'a sample stored while the export streams',
+            );
+          }
           const text = tail + Buffer.from(value).toString('latin1');
           const parts = text.split('\r\n');
           tail = parts.pop();
@@ -432,6 +443,7 @@ const authCases = [
           maxRss = Math.max(maxRss, p.rss());
         }
         assertEq(rows, 1 + 1000000, 'header + every sample');
+        assert(reads > 2, 'the export came in several reads');
         const growth = maxRss - rss0;
         console.log(`  # export of 1,000,000 rows: RSS ${rss0} KiB -> max ${maxRss} KiB`);
         assert(growth < 40 * 1024, `RSS grew ${growth} KiB`);
