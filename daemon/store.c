@@ -8,6 +8,7 @@
 
 #include "dict.h"
 #include "log.h"
+#include "rollup.h"
 
 /* Migrations, in order; migration i brings user_version from i to i + 1.
  * Never edit a shipped one: add the next. */
@@ -18,8 +19,8 @@ static const char *const migrations[] = {
     "CREATE TABLE series ("
     "  id INTEGER PRIMARY KEY,"
     "  program TEXT NOT NULL, unit TEXT NOT NULL, metric TEXT NOT NULL,"
-    "  labels TEXT NOT NULL,"      /* canonical JSON: compact, keys sorted */
-    "  created INTEGER NOT NULL,"  /* arrival ms of its first sample */
+    "  labels TEXT NOT NULL,"     /* canonical JSON: compact, keys sorted */
+    "  created INTEGER NOT NULL," /* arrival ms of its first sample */
     "  last_ts INTEGER, last_value REAL,"
     "  UNIQUE (program, unit, metric, labels));"
     "CREATE TABLE samples ("
@@ -28,10 +29,12 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (series, ts)) WITHOUT ROWID;"
     "CREATE TABLE units ("
     "  program TEXT NOT NULL, unit TEXT NOT NULL,"
-    "  online INTEGER,"            /* NULL until a $status arrives */
+    "  online INTEGER," /* NULL until a $status arrives */
     "  status_ts INTEGER, last_seen INTEGER,"
     "  lat REAL, lon REAL, pos_ts INTEGER,"
     "  PRIMARY KEY (program, unit)) WITHOUT ROWID;",
+    /* 1 -> 2: 1-minute and 1-hour rollups and their horizons (rollup.h). */
+    rollup_migration_sql,
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -59,6 +62,8 @@ enum stmt_id {
     ST_COMMIT,
     ST_ROLLBACK,
     ST_INSERT_SAMPLE,
+    ST_SAMPLE_VALUE,
+    ST_REPLACE_SAMPLE,
     ST_INSERT_SERIES,
     ST_UPDATE_SERIES,
     ST_UPSERT_UNIT,
@@ -69,9 +74,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_INSERT_SAMPLE] = "INSERT INTO samples (series, ts, value, arrival) VALUES (?1, ?2, ?3, ?4)"
-                         " ON CONFLICT (series, ts) DO UPDATE"
-                         " SET value = excluded.value, arrival = excluded.arrival",
+    /* Insert-or-ignore tells a new sample (1 change) from a replacement, which
+     * the rollups must see with the value it replaces; as fast as an upsert. */
+    [ST_INSERT_SAMPLE] = "INSERT OR IGNORE INTO samples (series, ts, value, arrival)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+    [ST_SAMPLE_VALUE] = "SELECT value FROM samples WHERE series = ?1 AND ts = ?2",
+    [ST_REPLACE_SAMPLE] =
+        "UPDATE samples SET value = ?3, arrival = ?4 WHERE series = ?1 AND ts = ?2",
     [ST_INSERT_SERIES] = "INSERT INTO series (program, unit, metric, labels, created)"
                          " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_UPDATE_SERIES] = "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1",
@@ -86,6 +95,8 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[ST_COUNT];
+    struct rollup *rollup;
+    bool rollups_off;   /* benchmarks only: see store_set_rollups */
     struct dict series; /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
     struct dict units;  /* "program\x1funit" -> struct unit */
     struct series *dirty_series;
@@ -177,8 +188,8 @@ static int load_series(struct store *s)
     sqlite3_stmt *st;
     char key[KEY_MAX];
     int rc = sqlite3_prepare_v2(
-        s->db, "SELECT id, program, unit, metric, labels, last_ts, last_value FROM series", -1,
-        &st, NULL);
+        s->db, "SELECT id, program, unit, metric, labels, last_ts, last_value FROM series", -1, &st,
+        NULL);
     if (rc != SQLITE_OK)
         return -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -285,7 +296,7 @@ int store_open(struct store **out, const char *path)
             goto fail;
         }
     }
-    if (load_caches(s) != 0)
+    if (load_caches(s) != 0 || rollup_open(&s->rollup, s->db) != 0)
         goto fail;
     s->stats.writable = true;
     log_info("store: %s open (schema %d, %llu series, %llu units)", path, SCHEMA_VERSION,
@@ -303,6 +314,7 @@ void store_close(struct store *s)
         return;
     if (s->in_group)
         store_commit(s);
+    rollup_close(s->rollup);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
@@ -402,6 +414,51 @@ static void unit_mark_dirty(struct store *s, struct unit *u)
     }
 }
 
+/* Overwrites an existing sample, telling the rollups the value it had. */
+static int replace_sample(struct store *s, int64_t series, const struct parse_sample *smp,
+                          int64_t arrival_ms)
+{
+    sqlite3_stmt *st = s->stmt[ST_SAMPLE_VALUE];
+    sqlite3_bind_int64(st, 1, series);
+    sqlite3_bind_int64(st, 2, smp->ts);
+    int rc = sqlite3_step(st);
+    double old_value = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        log_limited(&s->write_errors, LOG_LVL_ERROR,
+                    "store: a sample neither inserted nor found: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    st = s->stmt[ST_REPLACE_SAMPLE];
+    sqlite3_bind_int64(st, 1, series);
+    sqlite3_bind_int64(st, 2, smp->ts);
+    sqlite3_bind_double(st, 3, smp->value);
+    sqlite3_bind_int64(st, 4, arrival_ms);
+    if (step_done(s, st) != 0)
+        return -1;
+    if (s->rollups_off)
+        return 0;
+    return rollup_replace(s->rollup, series, smp->ts, old_value, smp->value);
+}
+
+/* Adds the sample, or replaces the one with its (series, ts). */
+static int put_sample(struct store *s, int64_t series, const struct parse_sample *smp,
+                      int64_t arrival_ms)
+{
+    sqlite3_stmt *st = s->stmt[ST_INSERT_SAMPLE];
+    sqlite3_bind_int64(st, 1, series);
+    sqlite3_bind_int64(st, 2, smp->ts);
+    sqlite3_bind_double(st, 3, smp->value);
+    sqlite3_bind_int64(st, 4, arrival_ms);
+    if (step_done(s, st) != 0)
+        return -1;
+    if (sqlite3_changes(s->db) == 0)
+        return replace_sample(s, series, smp, arrival_ms);
+    if (s->rollups_off)
+        return 0;
+    return rollup_add(s->rollup, series, smp->ts, smp->value);
+}
+
 int store_append(struct store *s, const struct parse_sample *smp, int64_t arrival_ms)
 {
     if (store_begin(s) != 0)
@@ -409,12 +466,7 @@ int store_append(struct store *s, const struct parse_sample *smp, int64_t arriva
     struct series *se = series_get(s, smp, arrival_ms);
     if (!se)
         return -1;
-    sqlite3_stmt *st = s->stmt[ST_INSERT_SAMPLE];
-    sqlite3_bind_int64(st, 1, se->id);
-    sqlite3_bind_int64(st, 2, smp->ts);
-    sqlite3_bind_double(st, 3, smp->value);
-    sqlite3_bind_int64(st, 4, arrival_ms);
-    if (step_done(s, st) != 0)
+    if (put_sample(s, se->id, smp, arrival_ms) != 0)
         return -1;
     s->group_samples++;
 
@@ -506,6 +558,8 @@ static void roll_back(struct store *s)
 {
     if (sqlite3_get_autocommit(s->db) == 0)
         step_done(s, s->stmt[ST_ROLLBACK]);
+    if (rollup_reload(s->rollup) != 0)
+        log_error("store: rollups could not be reloaded after a rollback");
     s->stats.commit_errors++;
     s->stats.lost_total += s->group_samples;
     s->stats.writable = false;
@@ -519,13 +573,17 @@ int store_commit(struct store *s)
     if (!s->in_group)
         return 0;
     s->in_group = false;
-    if (flush_series(s) != 0 || flush_units(s) != 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
+    if (flush_series(s) != 0 || flush_units(s) != 0 ||
+        (!s->rollups_off && rollup_flush(s->rollup, util_now_ms()) != 0) ||
+        step_done(s, s->stmt[ST_COMMIT]) != 0) {
         log_limited(&s->write_errors, LOG_LVL_ERROR,
                     "store: transaction of %llu samples rolled back",
                     (unsigned long long)s->group_samples);
         roll_back(s);
         return -1;
     }
+    if (!s->rollups_off)
+        rollup_committed(s->rollup);
     s->stats.stored_total += s->group_samples;
     s->stats.commits++;
     if (!s->stats.writable)
@@ -537,4 +595,104 @@ int store_commit(struct store *s)
 void store_get_stats(const struct store *s, struct store_stats *out)
 {
     *out = s->stats;
+}
+
+/* ---- read access to the in-memory caches (loop thread) ---- */
+
+struct each_series_ctx {
+    store_series_fn fn;
+    void *ctx;
+};
+
+static void visit_series(void *ctx, const char *key, void *value)
+{
+    struct each_series_ctx *e = ctx;
+    const struct series *se = value;
+    char copy[KEY_MAX];
+    char *parts[4];
+    snprintf(copy, sizeof copy, "%s", key);
+    char *p = copy;
+    for (int i = 0; i < 4; i++) {
+        parts[i] = p;
+        p = strchr(p, '\x1f');
+        if (p)
+            *p++ = '\0';
+        else if (i < 3)
+            return; /* cannot happen: keys are built by series_key */
+    }
+    struct store_series_view v = {.program = parts[0],
+                                  .unit = parts[1],
+                                  .metric = parts[2],
+                                  .labels_json = parts[3],
+                                  .id = se->id,
+                                  .has_last = se->has_last,
+                                  .last_ts = se->last_ts,
+                                  .last_value = se->last_value};
+    e->fn(e->ctx, &v);
+}
+
+void store_each_series(const struct store *s, store_series_fn fn, void *ctx)
+{
+    struct each_series_ctx e = {fn, ctx};
+    dict_each(&s->series, visit_series, &e);
+}
+
+struct each_unit_ctx {
+    store_unit_fn fn;
+    void *ctx;
+};
+
+static void visit_unit(void *ctx, const char *key, void *value)
+{
+    struct each_unit_ctx *e = ctx;
+    const struct unit *u = value;
+    struct store_unit_view v = {.program = u->program,
+                                .unit = u->name,
+                                .online = u->online,
+                                .status_ts = u->status_ts,
+                                .last_seen = u->last_seen,
+                                .has_position = u->has_pos,
+                                .lat = u->lat,
+                                .lon = u->lon};
+    e->fn(e->ctx, &v);
+}
+
+void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx)
+{
+    struct each_unit_ctx e = {fn, ctx};
+    dict_each(&s->units, visit_unit, &e);
+}
+
+int store_get_unit(const struct store *s, const char *program, const char *unit,
+                   struct store_unit_view *out)
+{
+    char key[KEY_MAX];
+    size_t n = unit_key(key, sizeof key, program, unit);
+    const struct unit *u = n ? dict_get(&s->units, key, n) : NULL;
+    if (!u)
+        return -1;
+    *out = (struct store_unit_view){.program = u->program,
+                                    .unit = u->name,
+                                    .online = u->online,
+                                    .status_ts = u->status_ts,
+                                    .last_seen = u->last_seen,
+                                    .has_position = u->has_pos,
+                                    .lat = u->lat,
+                                    .lon = u->lon};
+    return 0;
+}
+
+int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_rows)
+{
+    /* Retention runs in its own transaction: commit the open group first. */
+    if (s->in_group && store_commit(s) != 0)
+        return -1;
+    if (s->rollups_off)
+        return 0;
+    return rollup_prune(s->rollup, now_ms, retention_days, max_rows);
+}
+
+void store_set_rollups(struct store *s, bool enabled)
+{
+    s->rollups_off = !enabled;
 }

@@ -13,6 +13,14 @@
  * (a redelivered QoS 1 message is harmless). The device's ts and the arrival
  * time are both kept.
  *
+ * Rollups (rollup.h): every sample also feeds 1-minute and 1-hour buckets
+ * (min, max, sum, count, last) that stay exact under late, out-of-order and
+ * replacing samples; they are written in the same transaction as the samples
+ * that change them, so a commit or a rollback covers both.
+ *
+ * Retention: store_prune deletes raw samples older than the horizon in
+ * bounded batches; rollups are kept longer (minutes) or forever (hours).
+ *
  * Schema version lives in PRAGMA user_version; store_open migrates older
  * databases forward and refuses newer ones. */
 #ifndef PANTAU_STORE_H
@@ -26,13 +34,13 @@
 struct store;
 
 struct store_stats {
-    uint64_t stored_total;    /* samples committed (replacements included) */
-    uint64_t commits;         /* transactions committed */
-    uint64_t commit_errors;   /* transactions rolled back by an error */
-    uint64_t lost_total;      /* samples in rolled-back transactions */
-    uint64_t series;          /* series known */
-    uint64_t units;           /* units known */
-    bool writable;            /* false after a failed commit, until one succeeds */
+    uint64_t stored_total;  /* samples committed (replacements included) */
+    uint64_t commits;       /* transactions committed */
+    uint64_t commit_errors; /* transactions rolled back by an error */
+    uint64_t lost_total;    /* samples in rolled-back transactions */
+    uint64_t series;        /* series known */
+    uint64_t units;         /* units known */
+    bool writable;          /* false after a failed commit, until one succeeds */
 };
 
 /* Opens (creating if needed) and migrates the database at path. Returns 0
@@ -62,5 +70,43 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
 int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* Retention: commits any open group, then in one transaction of its own
+ * deletes at most max_rows raw samples older than retention_days before now_ms
+ * and minute rollups older than max(retention_days, 400 days) (hour rollups
+ * are kept forever). Call it from a timer every few seconds; a return of
+ * max_rows means more is waiting. Returns rows deleted or -1 (logged). */
+int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_rows);
+
+/* Benchmarks only: with rollups off, appends skip rollup maintenance and the
+ * rollup tables go stale (queries over them are wrong). Never in pantaud. */
+void store_set_rollups(struct store *s, bool enabled);
+
+/* Views of the in-memory caches, valid only during the callback. */
+struct store_series_view {
+    const char *program, *unit, *metric, *labels_json;
+    int64_t id;
+    bool has_last;
+    int64_t last_ts; /* device time of the latest sample */
+    double last_value;
+};
+
+struct store_unit_view {
+    const char *program, *unit;
+    int online; /* -1 never said, 0 offline, 1 online ($status) */
+    int64_t status_ts, last_seen;
+    bool has_position;
+    double lat, lon;
+};
+
+typedef void (*store_series_fn)(void *ctx, const struct store_series_view *v);
+typedef void (*store_unit_fn)(void *ctx, const struct store_unit_view *v);
+
+/* Every series / unit known, in no particular order. Loop thread. */
+void store_each_series(const struct store *s, store_series_fn fn, void *ctx);
+void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx);
+/* One unit's view (valid until the next store call), or -1 if unknown. */
+int store_get_unit(const struct store *s, const char *program, const char *unit,
+                   struct store_unit_view *out);
 
 #endif

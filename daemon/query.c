@@ -1,0 +1,703 @@
+/* query.c — see query.h. */
+#include "query.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rollup.h"
+
+static const char *const agg_names[] = {
+    [QUERY_AVG] = "avg", [QUERY_MIN] = "min",     [QUERY_MAX] = "max",
+    [QUERY_SUM] = "sum", [QUERY_COUNT] = "count", [QUERY_LAST] = "last",
+};
+
+int query_agg_parse(const char *name, enum query_agg *out)
+{
+    for (size_t i = 0; i < sizeof agg_names / sizeof agg_names[0]; i++) {
+        if (strcmp(name, agg_names[i]) == 0) {
+            *out = (enum query_agg)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *query_agg_name(enum query_agg agg)
+{
+    return (unsigned)agg < sizeof agg_names / sizeof agg_names[0] ? agg_names[agg] : "?";
+}
+
+enum query_stmt { QS_RAW, QS_MINUTES, QS_HOURS, QS_FIRST_RAW, QS_FIRST_HOUR, QS_COUNT };
+
+static const char *const query_sql[QS_COUNT] = {
+    [QS_RAW] = "SELECT ts, value FROM samples WHERE series = ?1 AND ts >= ?2 AND ts < ?3"
+               " ORDER BY ts LIMIT ?4",
+    [QS_MINUTES] = "SELECT ts, min_value, max_value, sum_value, n, last_value, last_ts"
+                   " FROM rollup_1m WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
+    [QS_HOURS] = "SELECT ts, min_value, max_value, sum_value, n, last_value, last_ts"
+                 " FROM rollup_1h WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
+    [QS_FIRST_RAW] = "SELECT ts FROM samples WHERE series = ?1 ORDER BY ts LIMIT 1",
+    [QS_FIRST_HOUR] = "SELECT ts FROM rollup_1h WHERE series = ?1 ORDER BY ts LIMIT 1",
+};
+
+struct query_db {
+    sqlite3 *db;
+    sqlite3_stmt *st[QS_COUNT];
+    char error[256];
+};
+
+static int fail(struct query_db *q, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct query_db *q, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->error, sizeof q->error, fmt, ap);
+    va_end(ap);
+    if (status == QUERY_EDB)
+        log_warn("query: %s", q->error);
+    return status;
+}
+
+static int db_fail(struct query_db *q, const char *what)
+{
+    return fail(q, QUERY_EDB, "%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+const char *query_error(const struct query_db *q)
+{
+    return q->error;
+}
+
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int query_open(struct query_db **out, const char *path)
+{
+    struct query_db *q = calloc(1, sizeof *q);
+    if (!q) {
+        log_error("query: out of memory");
+        return -1;
+    }
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        log_error("query: cannot open %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "no memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    /* Rollups need schema 2 (the store migrates before it lets anyone read). */
+    int v = schema_version(q->db);
+    if (v < 2) {
+        log_error("query: %s has schema version %d; need 2 or later (open the store first)", path,
+                  v);
+        goto fail;
+    }
+    sqlite3_exec(q->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
+    for (int i = 0; i < QS_COUNT; i++) {
+        if (sqlite3_prepare_v3(q->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
+                               NULL) != SQLITE_OK) {
+            log_error("query: preparing \"%s\": %s", query_sql[i], sqlite3_errmsg(q->db));
+            goto fail;
+        }
+    }
+    *out = q;
+    return 0;
+fail:
+    query_close(q);
+    return -1;
+}
+
+void query_close(struct query_db *q)
+{
+    if (!q)
+        return;
+    for (int i = 0; i < QS_COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    sqlite3_close(q->db);
+    free(q);
+}
+
+/* ---- one read transaction per call ------------------------------------- */
+
+static int begin_read(struct query_db *q)
+{
+    q->error[0] = '\0';
+    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(q, "BEGIN");
+    return QUERY_OK;
+}
+
+/* Ends the read transaction; keeps the first failure's status. */
+static int end_read(struct query_db *q, int status)
+{
+    for (int i = 0; i < QS_COUNT; i++)
+        sqlite3_reset(q->st[i]);
+    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && status == QUERY_OK)
+        return db_fail(q, "COMMIT");
+    return status;
+}
+
+/* ---- series selection -------------------------------------------------- */
+
+static bool label_key_ok(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+            return false;
+    return true;
+}
+
+static int check_filter(struct query_db *q, const struct query_filter *f)
+{
+    if (f->n_labels < 0 || f->n_labels > QUERY_MAX_LABELS)
+        return fail(q, QUERY_EINVAL, "at most %d label filters", QUERY_MAX_LABELS);
+    for (int i = 0; i < f->n_labels; i++) {
+        if (!label_key_ok(f->labels[i].key))
+            return fail(q, QUERY_EINVAL, "label name must match [a-z0-9_]{1,32}");
+        if (!f->labels[i].value)
+            return fail(q, QUERY_EINVAL, "label %s has no value", f->labels[i].key);
+    }
+    return QUERY_OK;
+}
+
+#define SERIES_SQL_MAX 1024
+
+/* The matching series, ordered by name (listing, queries) or by id from
+ * `min_id` (export cursor). Parameters are bound in the order written. */
+static int prepare_series(struct query_db *q, const struct query_filter *f, bool by_id,
+                          int64_t min_id, sqlite3_stmt **out)
+{
+    char sql[SERIES_SQL_MAX], paths[QUERY_MAX_LABELS][40];
+    size_t n = (size_t)snprintf(sql, sizeof sql,
+                                "SELECT id, program, unit, metric, labels, last_ts, last_value"
+                                " FROM series WHERE 1");
+#define APPEND(text) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", text)
+    if (f->program)
+        APPEND(" AND program = ?");
+    if (f->unit)
+        APPEND(" AND unit = ?");
+    if (f->metric)
+        APPEND(" AND metric = ?");
+    for (int i = 0; i < f->n_labels; i++)
+        APPEND(" AND json_extract(labels, ?) = ?");
+    if (by_id)
+        APPEND(" AND id >= ? ORDER BY id");
+    else
+        APPEND(" ORDER BY program, unit, metric, labels");
+#undef APPEND
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(q, "selecting series");
+    int p = 1;
+    if (f->program)
+        sqlite3_bind_text(st, p++, f->program, -1, SQLITE_STATIC);
+    if (f->unit)
+        sqlite3_bind_text(st, p++, f->unit, -1, SQLITE_STATIC);
+    if (f->metric)
+        sqlite3_bind_text(st, p++, f->metric, -1, SQLITE_STATIC);
+    for (int i = 0; i < f->n_labels; i++) {
+        snprintf(paths[i], sizeof paths[i], "$.\"%s\"", f->labels[i].key);
+        sqlite3_bind_text(st, p++, paths[i], -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, p++, f->labels[i].value, -1, SQLITE_STATIC);
+    }
+    if (by_id)
+        sqlite3_bind_int64(st, p++, min_id);
+    *out = st;
+    return QUERY_OK;
+}
+
+static void read_series(sqlite3_stmt *st, struct query_series *s)
+{
+    s->id = sqlite3_column_int64(st, 0);
+    s->program = (const char *)sqlite3_column_text(st, 1);
+    s->unit = (const char *)sqlite3_column_text(st, 2);
+    s->metric = (const char *)sqlite3_column_text(st, 3);
+    s->labels_json = (const char *)sqlite3_column_text(st, 4);
+    s->has_last = sqlite3_column_type(st, 5) != SQLITE_NULL;
+    s->last_ts = sqlite3_column_int64(st, 5);
+    s->last_value = sqlite3_column_double(st, 6);
+}
+
+int query_series_list(struct query_db *q, const struct query_filter *f,
+                      int (*fn)(void *ctx, const struct query_series *s), void *ctx)
+{
+    int status = check_filter(q, f);
+    if (status != QUERY_OK)
+        return status;
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, f, false, 0, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        if (fn(ctx, &s) != 0) {
+            status = QUERY_EABORT;
+            break;
+        }
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
+/* ---- choosing a step ---------------------------------------------------- */
+
+/* Steps snap to whole seconds, minutes or hours: minute and hour multiples
+ * are what the rollups can serve. */
+static int64_t round_step(int64_t s)
+{
+    if (s < 1000)
+        return s < 1 ? 1 : s;
+    if (s < ROLLUP_MINUTE_MS)
+        return rollup_ceil(s, 1000);
+    if (s < ROLLUP_HOUR_MS)
+        return rollup_ceil(s, ROLLUP_MINUTE_MS);
+    return rollup_ceil(s, ROLLUP_HOUR_MS);
+}
+
+static int64_t buckets_over(int64_t from, int64_t to, int64_t step, int64_t tz)
+{
+    return (rollup_floor(to + tz, step) - rollup_floor(from + tz, step)) / step + 1;
+}
+
+int64_t query_pick_step(int64_t from, int64_t to, int points, int64_t tz_offset_ms)
+{
+    if (points <= 0 || to < from)
+        return 0;
+    int64_t span = to - from + 1;
+    int64_t s = round_step((span + points - 1) / points);
+    /* Alignment can add a bucket: try the next few steps up. */
+    for (int i = 0; i < 64 && buckets_over(from, to, s, tz_offset_ms) > points; i++)
+        s = round_step(s + 1);
+    if (buckets_over(from, to, s, tz_offset_ms) <= points)
+        return s;
+    if (points > 1) /* span / (points - 1) never gives more than `points` */
+        return round_step((span + points - 2) / (points - 1));
+    while (buckets_over(from, to, s, tz_offset_ms) > 1)
+        s = round_step(2 * s);
+    return s;
+}
+
+/* ---- bucketed series ---------------------------------------------------- */
+
+enum piece_kind { PIECE_RAW, PIECE_MINUTES, PIECE_HOURS };
+
+/* State of one series' bucketed read. Pieces of the range arrive in ts
+ * order; adjacent pieces of one kind are merged and read with one range scan;
+ * rows are folded into the current bucket, emitted when the next begins. */
+struct bucketer {
+    struct query_db *q;
+    const struct query_sink *sink;
+    int64_t series;
+    struct rollup_horizons h;
+    int64_t step, tz;
+    enum query_agg agg;
+    enum piece_kind kind; /* the piece not read yet: [piece_from, piece_to) */
+    int64_t piece_from, piece_to;
+    int64_t cur_start; /* the bucket being accumulated */
+    struct rollup_agg cur;
+    int status;
+};
+
+static double agg_value(enum query_agg agg, const struct rollup_agg *a)
+{
+    switch (agg) {
+    case QUERY_MIN:
+        return a->min;
+    case QUERY_MAX:
+        return a->max;
+    case QUERY_SUM:
+        return a->sum;
+    case QUERY_COUNT:
+        return (double)a->count;
+    case QUERY_LAST:
+        return a->last;
+    case QUERY_AVG:
+    default:
+        return a->sum / (double)a->count;
+    }
+}
+
+static int emit(struct bucketer *b)
+{
+    /* count 0 can only be a delta without its sample: nothing to report. */
+    if (rollup_agg_empty(&b->cur) || b->cur.count == 0)
+        return QUERY_OK;
+    if (b->sink->point && b->sink->point(b->sink->ctx, b->cur_start, agg_value(b->agg, &b->cur)))
+        return QUERY_EABORT;
+    rollup_agg_init(&b->cur);
+    return QUERY_OK;
+}
+
+/* Moves to the bucket holding ts, emitting the previous one. */
+static int enter_bucket(struct bucketer *b, int64_t ts)
+{
+    int64_t start = rollup_floor(ts + b->tz, b->step) - b->tz;
+    if (start == b->cur_start)
+        return QUERY_OK;
+    int status = emit(b);
+    rollup_agg_init(&b->cur);
+    b->cur_start = start;
+    return status;
+}
+
+static int read_raw_piece(struct bucketer *b, int64_t from, int64_t to)
+{
+    sqlite3_stmt *st = b->q->st[QS_RAW];
+    sqlite3_bind_int64(st, 1, b->series);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    sqlite3_bind_int64(st, 4, -1);
+    int rc = SQLITE_DONE, status = QUERY_OK;
+    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t ts = sqlite3_column_int64(st, 0);
+        status = enter_bucket(b, ts);
+        rollup_agg_add(&b->cur, ts, sqlite3_column_double(st, 1));
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(b->q, "reading samples");
+    sqlite3_reset(st);
+    return status;
+}
+
+/* Rollup rows: each lies wholly in the bucket holding its start. */
+static int read_rollup_piece(struct bucketer *b, enum query_stmt which, int64_t from, int64_t to)
+{
+    sqlite3_stmt *st = b->q->st[which];
+    sqlite3_bind_int64(st, 1, b->series);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    int rc = SQLITE_DONE, status = QUERY_OK;
+    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct rollup_agg row = {sqlite3_column_double(st, 1), sqlite3_column_double(st, 2),
+                                 sqlite3_column_double(st, 3), sqlite3_column_double(st, 5),
+                                 sqlite3_column_int64(st, 4),  sqlite3_column_int64(st, 6)};
+        status = enter_bucket(b, sqlite3_column_int64(st, 0));
+        rollup_agg_merge(&b->cur, &row);
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(b->q, "reading rollups");
+    sqlite3_reset(st);
+    return status;
+}
+
+static int read_piece(struct bucketer *b)
+{
+    int64_t from = b->piece_from, to = b->piece_to;
+    b->piece_from = b->piece_to = 0;
+    if (from >= to)
+        return QUERY_OK;
+    switch (b->kind) {
+    case PIECE_MINUTES:
+        return read_rollup_piece(b, QS_MINUTES, from, to);
+    case PIECE_HOURS:
+        return read_rollup_piece(b, QS_HOURS, from, to);
+    case PIECE_RAW:
+    default:
+        return read_raw_piece(b, from, to);
+    }
+}
+
+static void add_piece(struct bucketer *b, enum piece_kind kind, int64_t from, int64_t to)
+{
+    if (from >= to || b->status != QUERY_OK)
+        return;
+    if (b->piece_from < b->piece_to && b->kind == kind && b->piece_to == from) {
+        b->piece_to = to;
+        return;
+    }
+    b->status = read_piece(b);
+    b->kind = kind;
+    b->piece_from = from;
+    b->piece_to = to;
+}
+
+/* Minute-aligned [from, to): whole hours from rollup_1h, the rest minutes. */
+static void add_minutes_and_hours(struct bucketer *b, int64_t from, int64_t to)
+{
+    int64_t h1 = rollup_ceil(from, ROLLUP_HOUR_MS), h2 = rollup_floor(to, ROLLUP_HOUR_MS);
+    if (h1 >= h2) {
+        add_piece(b, PIECE_MINUTES, from, to);
+        return;
+    }
+    add_piece(b, PIECE_MINUTES, from, h1);
+    add_piece(b, PIECE_HOURS, h1, h2);
+    add_piece(b, PIECE_MINUTES, h2, to);
+}
+
+/* Below W with raw intact: exact, with raw samples for the ragged edges. */
+static void add_exact(struct bucketer *b, int64_t from, int64_t to)
+{
+    int64_t m1 = rollup_ceil(from, ROLLUP_MINUTE_MS), m2 = rollup_floor(to, ROLLUP_MINUTE_MS);
+    if (m1 >= m2) {
+        add_piece(b, PIECE_RAW, from, to);
+        return;
+    }
+    add_piece(b, PIECE_RAW, from, m1);
+    add_minutes_and_hours(b, m1, m2);
+    add_piece(b, PIECE_RAW, m2, to);
+}
+
+/* One bucket's share [from, to) of the range, cut by the horizons: below MF
+ * hours only, below RF minutes and hours (snapped: a row belongs to the
+ * bucket holding its start), below W exact, from W on raw. */
+static void add_bucket(struct bucketer *b, int64_t from, int64_t to)
+{
+    const struct rollup_horizons *h = &b->h;
+    if (from < h->minute_floor) {
+        int64_t end = to < h->minute_floor ? to : h->minute_floor;
+        add_piece(b, PIECE_HOURS, rollup_ceil(from, ROLLUP_HOUR_MS),
+                  rollup_ceil(end, ROLLUP_HOUR_MS));
+        from = end;
+    }
+    if (from < to && from < h->raw_floor) {
+        int64_t end = to < h->raw_floor ? to : h->raw_floor;
+        add_minutes_and_hours(b, rollup_ceil(from, ROLLUP_MINUTE_MS),
+                              rollup_ceil(end, ROLLUP_MINUTE_MS));
+        from = end;
+    }
+    if (from < to && from < h->watermark) {
+        int64_t end = to < h->watermark ? to : h->watermark;
+        add_exact(b, from, end);
+        from = end;
+    }
+    add_piece(b, PIECE_RAW, from, to);
+}
+
+/* The first ts the series may have data at (an hour row start or a raw ts). */
+static int first_ts(struct query_db *q, int64_t series, int64_t *out)
+{
+    *out = INT64_MAX;
+    for (int which = QS_FIRST_RAW; which <= QS_FIRST_HOUR; which++) {
+        sqlite3_stmt *st = q->st[which];
+        sqlite3_bind_int64(st, 1, series);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) < *out)
+            *out = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return db_fail(q, "finding a series' first sample");
+    }
+    return QUERY_OK;
+}
+
+static int bucket_series(struct bucketer *b, const struct query_series *s, int64_t from, int64_t to)
+{
+    if (!s->has_last)
+        return QUERY_OK;
+    int64_t first;
+    int status = first_ts(b->q, s->id, &first);
+    if (status != QUERY_OK)
+        return status;
+    /* Only the span holding data is walked: the buckets stay where they are. */
+    if (first > from)
+        from = first;
+    if (s->last_ts < to)
+        to = s->last_ts;
+    if (from > to)
+        return QUERY_OK;
+    b->series = s->id;
+    b->cur_start = INT64_MIN;
+    rollup_agg_init(&b->cur);
+    b->piece_from = b->piece_to = 0;
+    b->status = QUERY_OK;
+    if (b->step < ROLLUP_MINUTE_MS) {
+        add_piece(b, PIECE_RAW, from, to + 1); /* no whole minute in any bucket */
+    } else {
+        for (int64_t start = rollup_floor(from + b->tz, b->step) - b->tz;
+             start <= to && b->status == QUERY_OK; start += b->step)
+            add_bucket(b, start > from ? start : from,
+                       start + b->step <= to ? start + b->step : to + 1);
+    }
+    if (b->status == QUERY_OK)
+        b->status = read_piece(b);
+    if (b->status == QUERY_OK)
+        b->status = emit(b);
+    return b->status;
+}
+
+static int raw_series(struct query_db *q, const struct query_sink *sink, int64_t series,
+                      int64_t from, int64_t to)
+{
+    sqlite3_stmt *st = q->st[QS_RAW];
+    sqlite3_bind_int64(st, 1, series);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to + 1);
+    sqlite3_bind_int64(st, 4, -1);
+    int rc = SQLITE_DONE, status = QUERY_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sink->point &&
+            sink->point(sink->ctx, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1))) {
+            status = QUERY_EABORT;
+            break;
+        }
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(q, "reading samples");
+    sqlite3_reset(st);
+    return status;
+}
+
+static int check_range(struct query_db *q, int64_t from, int64_t to)
+{
+    if (from < -QUERY_TS_LIMIT || from > QUERY_TS_LIMIT || to < -QUERY_TS_LIMIT ||
+        to > QUERY_TS_LIMIT)
+        return fail(q, QUERY_EINVAL, "from and to must be within +-%lld ms of the epoch",
+                    (long long)QUERY_TS_LIMIT);
+    if (from > to)
+        return fail(q, QUERY_EINVAL, "from is after to");
+    return QUERY_OK;
+}
+
+static int check_req(struct query_db *q, const struct query_req *req)
+{
+    int status = check_filter(q, &req->filter);
+    if (status == QUERY_OK)
+        status = check_range(q, req->from, req->to);
+    if (status != QUERY_OK)
+        return status;
+    if (req->step < 0 || req->step > QUERY_TS_LIMIT)
+        return fail(q, QUERY_EINVAL, "step must be a positive number of milliseconds");
+    if (req->points < 0)
+        return fail(q, QUERY_EINVAL, "points must be positive");
+    if (req->tz_offset_ms < -ROLLUP_DAY_MS || req->tz_offset_ms > ROLLUP_DAY_MS)
+        return fail(q, QUERY_EINVAL, "tz offset must be within +-24:00");
+    if ((unsigned)req->agg > QUERY_LAST)
+        return fail(q, QUERY_EINVAL, "unknown agg");
+    return QUERY_OK;
+}
+
+static int run_series(struct query_db *q, const struct query_req *req,
+                      const struct query_sink *sink, struct bucketer *b,
+                      const struct query_series *s)
+{
+    if (sink->series_begin && sink->series_begin(sink->ctx, s))
+        return QUERY_EABORT;
+    int status = b->step ? bucket_series(b, s, req->from, req->to)
+                         : raw_series(q, sink, s->id, req->from, req->to);
+    if (status == QUERY_OK && sink->series_end && sink->series_end(sink->ctx, s))
+        status = QUERY_EABORT;
+    return status;
+}
+
+int query_run(struct query_db *q, const struct query_req *req, const struct query_sink *sink,
+              int64_t *step_used)
+{
+    q->error[0] = '\0';
+    int status = check_req(q, req);
+    if (status != QUERY_OK)
+        return status;
+    int64_t step =
+        req->step ? req->step : query_pick_step(req->from, req->to, req->points, req->tz_offset_ms);
+    if (step_used)
+        *step_used = step;
+    struct bucketer b = {
+        .q = q, .sink = sink, .step = step, .tz = req->tz_offset_ms, .agg = req->agg};
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    if (rollup_read_horizons(q->db, &b.h) != 0)
+        return end_read(q, db_fail(q, "reading horizons"));
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, &req->filter, false, 0, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc = SQLITE_DONE;
+    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        status = run_series(q, req, sink, &b, &s);
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
+/* ---- export ------------------------------------------------------------- */
+
+/* Delivers up to `budget` rows of one series after `after` (inclusive lower
+ * bound), moving the cursor row by row. Returns rows delivered or < 0. */
+static int export_series(struct query_db *q, const struct query_series *s, int64_t after,
+                         int64_t to, int budget, struct query_export_cursor *cur,
+                         int (*fn)(void *, const struct query_series *, int64_t, double), void *ctx)
+{
+    sqlite3_stmt *st = q->st[QS_RAW];
+    sqlite3_bind_int64(st, 1, s->id);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, to + 1);
+    sqlite3_bind_int64(st, 4, budget);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t ts = sqlite3_column_int64(st, 0);
+        if (fn(ctx, s, ts, sqlite3_column_double(st, 1))) {
+            sqlite3_reset(st);
+            return QUERY_EABORT;
+        }
+        *cur = (struct query_export_cursor){.series = s->id, .ts = ts, .started = true};
+        n++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : db_fail(q, "reading samples");
+}
+
+int query_export_chunk(struct query_db *q, const struct query_filter *f, int64_t from, int64_t to,
+                       struct query_export_cursor *cur, int max_rows,
+                       int (*fn)(void *ctx, const struct query_series *s, int64_t ts, double value),
+                       void *ctx)
+{
+    q->error[0] = '\0';
+    int status = check_filter(q, f);
+    if (status == QUERY_OK)
+        status = check_range(q, from, to);
+    if (status != QUERY_OK)
+        return status;
+    if (max_rows <= 0)
+        return fail(q, QUERY_EINVAL, "max_rows must be positive");
+    if (cur->done)
+        return 0;
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, f, true, cur->started ? cur->series : INT64_MIN, &st)) !=
+        QUERY_OK)
+        return end_read(q, status);
+    int delivered = 0, rc = SQLITE_DONE;
+    while (delivered < max_rows && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        int64_t after = cur->started && s.id == cur->series ? cur->ts + 1 : from;
+        if (after > to)
+            continue;
+        int n = export_series(q, &s, after, to, max_rows - delivered, cur, fn, ctx);
+        if (n < 0) {
+            status = n;
+            break;
+        }
+        delivered += n;
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        status = db_fail(q, "reading series");
+    if (status == QUERY_OK && delivered < max_rows)
+        cur->done = true;
+    sqlite3_finalize(st);
+    status = end_read(q, status);
+    return status == QUERY_OK ? delivered : status;
+}

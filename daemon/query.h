@@ -1,0 +1,133 @@
+/* query.h — the read side of the store (CONTRACT §2: /series, /query,
+ * /export.csv), on a read-only SQLite connection of its own.
+ *
+ * Thread-agnostic: no globals. A struct query_db is one connection and may be
+ * used by one thread at a time; give each worker thread (uv_queue_work) its
+ * own, or open one per request. WAL lets it read beside the writer; every call
+ * reads one consistent snapshot (one read transaction), and a long query
+ * never blocks ingest. Results stream through callbacks, so a caller can write
+ * JSON or CSV incrementally; every string handed to a callback is valid only
+ * during that call.
+ *
+ * Buckets (with a step): bucket starts are the multiples of step counted from
+ * the epoch shifted by tz_offset_ms (tz +07:00 -> day buckets start at local
+ * midnight); a bucket's ts is its start; each bucket aggregates exactly the
+ * samples that lie in it AND in [from, to] (edge buckets are partial); empty
+ * buckets are left out; `last` is the sample with the latest ts.
+ *
+ * How it is answered: [from, to] is cut, per bucket, into whole hours (read
+ * from rollup_1h), whole minutes (rollup_1m) and ragged edges (raw samples);
+ * samples newer than the rollup watermark come from raw. The result is what
+ * a computation over the raw samples gives (sums may differ in the last bits:
+ * the additions happen in another order). Ranges older than the raw
+ * retention are answered from the rollups alone, so there the edges snap to
+ * whole minutes (older than the minute retention: whole hours) — a minute or
+ * hour belongs to the bucket holding its start. Without a step (raw samples)
+ * such ranges return what retention left.
+ *
+ * Series of a result are ordered by (program, unit, metric, labels); a series
+ * that matches but has no sample in the range is still reported (no points). */
+#ifndef PANTAU_QUERY_H
+#define PANTAU_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define QUERY_MAX_LABELS 8
+/* Accepted range of from/to (about ±31,000 years): keeps bucket math exact. */
+#define QUERY_TS_LIMIT INT64_C(1000000000000000)
+
+enum query_agg { QUERY_AVG, QUERY_MIN, QUERY_MAX, QUERY_SUM, QUERY_COUNT, QUERY_LAST };
+
+/* "avg", "min", "max", "sum", "count", "last" -> *out. Returns 0 or -1. */
+int query_agg_parse(const char *name, enum query_agg *out);
+const char *query_agg_name(enum query_agg agg);
+
+/* Results of the calls below. QUERY_EINVAL: the request is wrong (HTTP 400;
+ * query_error says why); QUERY_EDB: the database failed (500); QUERY_EABORT:
+ * a callback returned non-zero. */
+enum query_status { QUERY_OK = 0, QUERY_EINVAL = -1, QUERY_EDB = -2, QUERY_EABORT = -3 };
+
+struct query_label {
+    const char *key, *value; /* key [a-z0-9_]{1,32} */
+};
+
+/* Which series: every given field must match exactly; NULL = any. Labels
+ * listed must be present with that value (a series may have others). */
+struct query_filter {
+    const char *program, *unit, *metric;
+    struct query_label labels[QUERY_MAX_LABELS];
+    int n_labels;
+};
+
+struct query_req {
+    struct query_filter filter;
+    int64_t from, to;     /* epoch ms, both inclusive; from <= to */
+    int64_t step;         /* bucket width in ms; 0: `points` decides */
+    int points;           /* with step 0: at most this many buckets; both 0: raw */
+    enum query_agg agg;   /* for buckets; ignored for raw samples */
+    int64_t tz_offset_ms; /* +07:00 = 25200000; |tz| <= 24 h */
+};
+
+/* A series as reported (strings valid during the callback only). */
+struct query_series {
+    int64_t id;
+    const char *program, *unit, *metric;
+    const char *labels_json; /* canonical JSON object, e.g. {"doc":"ktp"} */
+    bool has_last;           /* false: no sample yet */
+    int64_t last_ts;
+    double last_value;
+};
+
+/* Every callback returns 0 to go on, non-zero to stop (-> QUERY_EABORT). */
+struct query_sink {
+    void *ctx;
+    int (*series_begin)(void *ctx, const struct query_series *s);
+    int (*point)(void *ctx, int64_t ts, double value); /* in ts order */
+    int (*series_end)(void *ctx, const struct query_series *s);
+};
+
+struct query_db;
+
+/* Opens `path` read-only (the store must have created and migrated it).
+ * Returns 0 and *out, or -1 with the reason logged. */
+int query_open(struct query_db **out, const char *path);
+void query_close(struct query_db *q); /* NULL is a no-op */
+
+/* Why the last call on q failed (a sentence for a person), or "". */
+const char *query_error(const struct query_db *q);
+
+/* The step query_run uses for `points`: the smallest step giving at most
+ * `points` buckets over [from, to] under tz alignment, rounded up to whole
+ * seconds (< 1 min), minutes (< 1 h) or hours so rollups can serve it.
+ * 0 when points <= 0 or to < from. */
+int64_t query_pick_step(int64_t from, int64_t to, int points, int64_t tz_offset_ms);
+
+/* Runs a query: per matching series, series_begin, its points (raw samples,
+ * or buckets ts = start, value = agg), series_end. *step_used (may be NULL)
+ * gets the bucket width used (0 = raw). Returns a query_status. */
+int query_run(struct query_db *q, const struct query_req *req, const struct query_sink *sink,
+              int64_t *step_used);
+
+/* GET /series: calls fn for each matching series with its last sample.
+ * Returns a query_status. */
+int query_series_list(struct query_db *q, const struct query_filter *f,
+                      int (*fn)(void *ctx, const struct query_series *s), void *ctx);
+
+/* Export of raw samples in bounded chunks with flat memory: each call reads
+ * at most max_rows rows after the cursor (series id, then ts order), in a
+ * read transaction of its own (so the WAL can checkpoint between chunks),
+ * calls fn per row, and moves the cursor past the last row delivered. Start
+ * with a zeroed cursor; cursor->done once everything is read. Rows appended
+ * behind the cursor meanwhile are not seen; each stored row is delivered at
+ * most once. Returns rows delivered (>= 0) or a negative query_status. */
+struct query_export_cursor {
+    int64_t series, ts; /* the last row delivered */
+    bool started, done;
+};
+int query_export_chunk(struct query_db *q, const struct query_filter *f, int64_t from, int64_t to,
+                       struct query_export_cursor *cursor, int max_rows,
+                       int (*fn)(void *ctx, const struct query_series *s, int64_t ts, double value),
+                       void *ctx);
+
+#endif
