@@ -15,7 +15,6 @@
 #define WRITE_PIECE   (64 * 1024) /* bytes handed to lws per writable callback */
 #define BODY_MAX      (64 * 1024) /* request bodies (POST) */
 #define CHUNK_HDR_MAX 16          /* "%zx\r\n" in front of a chunk */
-#define LIVE_PATH     "/api/v1/live"
 /* Request heads over HEAD_MAX get 431. lws holds up to HEAD_SPACE bytes of
  * them; beyond that it drops the connection (it has no hook to answer), so
  * the gap between the two is where a JSON 431 can still be sent. */
@@ -60,7 +59,6 @@ struct http_server {
     uv_loop_t *loop;
     struct lws_context *ctx;
     struct lws_protocols protocols[3];
-    lws_callback_function *live_callback; /* wrapped by ws_gate */
     struct lws_protocol_vhost_options pvo, pvo_default;
     http_route_fn route;
     void *route_ctx;
@@ -551,35 +549,40 @@ static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
     return dispatch(c);
 }
 
-/* Websocket upgrades: only /api/v1/live, only with a valid token. Runs as
- * the live protocol's callback for the connection's filter step, then hands
- * everything to live.c. */
-static bool upgrade_allowed(struct http_server *h, struct lws *wsi)
+/* Answers a refused websocket upgrade with 401 and the JSON error. */
+static int refuse_upgrade(struct lws *wsi)
 {
-    char uri[256], arg[512];
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, LIVE_PATH) != 0) {
-        log_debug("http: websocket upgrade refused: path %s", uri);
-        return false;
-    }
-    if (h->n_tokens == 0)
-        return true;
-    if (lws_hdr_copy(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
-        strncasecmp(arg, "Bearer ", 7) == 0 && role_of_token(h, arg + 7) != ROLE_NONE)
-        return true;
-    const char *token = lws_get_urlarg_by_name(wsi, "access_token=", arg, sizeof arg);
-    if (token && role_of_token(h, token) != ROLE_NONE)
-        return true;
-    log_debug("http: websocket upgrade refused: no valid token");
-    return false;
+    static const char body[] = "{\"error\":\"unauthorized\",\"message\":\"a valid token is "
+                               "required (Authorization: Bearer or access_token)\"}";
+    unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start;
+    unsigned char *end = head + sizeof head;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_UNAUTHORIZED, "application/json",
+                                    sizeof body - 1, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0 ||
+        lws_write(wsi, (unsigned char *)body, sizeof body - 1, LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    return 1;
 }
 
-static int ws_gate(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                   size_t len)
+/* Websocket upgrades need a valid token, as every other request does. lws
+ * asks the vhost's default protocol, live's, to confirm an upgrade (live
+ * checks the path), so live calls this hook (live_set_admit). lws's `user`
+ * there is live's memory: use a connection record of our own. */
+static int admit_upgrade(void *ctx, struct lws *wsi)
 {
-    struct http_server *h = lws_context_user(lws_get_context(wsi));
-    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION && !upgrade_allowed(h, wsi))
-        return 1; /* lws refuses the upgrade */
-    return h->live_callback(wsi, reason, user, in, len);
+    struct http_conn c;
+    memset(&c, 0, sizeof c);
+    c.server = ctx;
+    c.wsi = wsi;
+    c.req.conn = &c;
+    enum http_role role = read_args(&c) == 0 ? authenticate(&c) : ROLE_NONE;
+    reset_conn(&c);
+    if (role != ROLE_NONE)
+        return 0;
+    log_debug("http: websocket upgrade refused: no valid token");
+    return refuse_upgrade(wsi);
 }
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -677,8 +680,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->protocols[0].callback = http_callback;
     h->protocols[0].per_session_data_size = sizeof(struct http_conn);
     live_protocol_init(opts->live, &h->protocols[1]);
-    h->live_callback = h->protocols[1].callback;
-    h->protocols[1].callback = ws_gate;
+    live_set_admit(opts->live, admit_upgrade, h);
     /* A client that offers no subprotocol gets the vhost's default one. */
     h->pvo_default = (struct lws_protocol_vhost_options){NULL, NULL, "default", "1"};
     h->pvo = (struct lws_protocol_vhost_options){NULL, &h->pvo_default, h->protocols[1].name, ""};

@@ -9,10 +9,13 @@
  * Each sample is serialized to JSON once, reference-counted, and queued for
  * every client whose filters match; a client's writable callback sends
  * everything pending as ONE "samples" frame (no frame per sample under
- * load). A client's queue holds at most `queue_max` samples: on overflow
- * the oldest go, and the client gets {"type":"dropped","count":N} before its
+ * load; a frame is cut at 256 KiB and the rest follows at once). A client's
+ * queue holds at most `queue_max` entries, or one committed group if that
+ * is larger (a burst never pushes out its own samples): on overflow the
+ * oldest go, and the client gets {"type":"dropped","count":N} before its
  * next samples. A client that stops reading costs at most its queue (plus
  * what lws buffers for one frame) and never delays ingest or other clients.
+ * Alert and unit frames go to every client, in order with its samples.
  *
  * Snapshot: {"op":"subscribe",...,"snapshot":true} first queues one samples
  * frame with the latest sample of every series the filters match (from the
@@ -30,7 +33,7 @@
 struct live;
 
 struct live_opts {
-    size_t queue_max;   /* samples pending per client; default 10000 */
+    size_t queue_max;   /* entries pending per client; default 10000 */
     size_t max_clients; /* further upgrades are refused; default 1000 */
     const char *version;
 };

@@ -1,0 +1,892 @@
+/* live.c — see live.h.
+ *
+ * Memory model. A committed sample is serialized once into a struct
+ * live_msg (its JSON object plus its program/unit/metric for re-filtering)
+ * and every matching client's queue holds a counted reference to it, so 200
+ * screens watching the same sample cost one copy of its text plus 200
+ * pointers. Alerts and unit changes are whole frames shared the same way.
+ * A client's queue is a ring of such pointers that grows on demand. Its
+ * bound is queue_max entries, except that one publish call (one committed
+ * group) never pushes out entries of the same call: a client that keeps up
+ * loses nothing when a burst (units flushing their offline buffers) commits
+ * more than queue_max samples at once. So a queue holds at most
+ * max(queue_max, one group's matching samples). When the bound is hit the
+ * oldest entries go and, if samples, are counted for the client's next
+ * {"type":"dropped"} frame.
+ *
+ * Writing. Every frame is built in one scratch buffer (LWS_PRE in front) and
+ * handed to lws_write, only while lws_send_pipe_choked() says the socket
+ * takes more. lws copies whatever the kernel did not take (at most one
+ * frame: LIVE_FRAME_MAX for batched samples) and reports choked until it has
+ * flushed it, so the most a stalled client pins is its ring, the kernel's
+ * socket buffers and one frame in lws. Control replies (hello, pong, error)
+ * wait in a short list of their own and go first; a client that keeps
+ * sending requests without reading the replies has its reads paused. */
+#include "live.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+
+#define LIVE_FRAME_MAX    (256 * 1024) /* bytes of one batched samples frame */
+#define LIVE_RX_MAX       (64 * 1024)  /* bytes of one client message */
+#define LIVE_FILTERS_MAX  64           /* filters in one subscribe */
+#define LIVE_FILTER_LEN   256          /* bytes of one filter */
+#define LIVE_REPLIES_SOFT 32           /* pending replies: stop reading the client */
+#define LIVE_REPLIES_HARD 256          /* pending replies: close it (should not happen) */
+#define LIVE_RING_MIN     64
+#define LIVE_PATH         "/api/v1/live"
+
+#ifndef PANTAU_VERSION
+#define PANTAU_VERSION "unknown"
+#endif
+
+/* One serialized sample or one whole frame, shared by client queues. */
+struct live_msg {
+    uint32_t refs;     /* queue slots holding it */
+    bool is_sample;    /* a sample object (batched) or a complete frame */
+    uint32_t len;      /* bytes of JSON at text */
+    uint32_t level[3]; /* samples: offsets in text of program, unit, metric */
+    char text[];       /* JSON '\0' [program '\0' unit '\0' metric '\0'] */
+};
+
+/* A reply owned by one client: hello, pong, error. */
+struct live_reply {
+    struct live_reply *next;
+    size_t len;
+    char json[];
+};
+
+struct live_ring {
+    struct live_msg **slot;
+    size_t cap, head, count;
+};
+
+/* Per connection; lws allocates it zeroed (per_session_data_size). */
+struct live_client {
+    struct live_client *prev, *next; /* live.clients */
+    struct lws *wsi;                 /* NULL in unit tests */
+    bool linked;
+    bool write_asked; /* lws_callback_on_writable pending */
+    bool rx_paused;   /* lws_rx_flow_control(0) while replies pile up */
+    struct live_ring ring;
+    uint64_t fresh_gen; /* publish call that the entries counted by fresh came from */
+    size_t fresh;       /* newest entries queued by that call: never dropped by it */
+    uint64_t dropped;   /* samples discarded since the last "dropped" frame */
+    struct live_reply *reply_head, *reply_tail;
+    size_t replies;
+    bool subscribed; /* false: everything ("#") */
+    char **filters;
+    size_t n_filters;
+    struct buf rx; /* a client message arriving in fragments */
+    bool rx_binary;
+};
+
+struct live {
+    struct store *store;
+    size_t queue_max, max_clients;
+    char *version;
+    struct live_client *clients;
+    size_t n_clients;
+    uint64_t publish_gen; /* counts publish calls */
+    struct buf frame;     /* scratch for each outgoing frame, LWS_PRE reserved */
+    struct buf sample;    /* scratch for serializing one sample */
+    struct live_stats stats;
+    struct log_limit oom, refused;
+    live_admit_fn admit;
+    void *admit_ctx;
+};
+
+/* Internal, not static so tests/test_live.c can drive a client without a
+ * socket (wsi NULL): the same code paths the lws callback uses. */
+size_t live__client_size(void);
+int live__client_open(struct live *l, struct live_client *c, struct lws *wsi);
+void live__client_close(struct live *l, struct live_client *c);
+int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len);
+bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *out);
+size_t live__client_pending(const struct live_client *c);
+
+/* ---- filters ---- */
+
+static bool level_is(const char *level, size_t len, const char *what)
+{
+    return strlen(what) == len && memcmp(level, what, len) == 0;
+}
+
+bool live_filter_valid(const char *filter)
+{
+    size_t total = strlen(filter);
+    if (total == 0 || total >= LIVE_FILTER_LEN)
+        return false;
+    const char *level = filter;
+    for (int n = 1;; n++) {
+        const char *slash = strchr(level, '/');
+        size_t len = slash ? (size_t)(slash - level) : strlen(level);
+        if (level_is(level, len, "#"))
+            return slash == NULL && n <= 4; /* "p/u/m/#" still matches p/u/m */
+        if (n > 3)
+            return false;
+        /* A literal level that is not a slug could never match anything. */
+        if (!level_is(level, len, "+") && !util_is_slug(level, len))
+            return false;
+        if (!slash)
+            return true;
+        level = slash + 1;
+    }
+}
+
+bool live_filter_match(const char *filter, const char *program, const char *unit,
+                       const char *metric)
+{
+    const char *topic[3] = {program, unit, metric};
+    const char *level = filter;
+    for (int i = 0; i < 3; i++) {
+        const char *slash = strchr(level, '/');
+        size_t len = slash ? (size_t)(slash - level) : strlen(level);
+        if (level_is(level, len, "#"))
+            return true;
+        if (!level_is(level, len, "+") && !level_is(level, len, topic[i]))
+            return false;
+        if (!slash)
+            return i == 2; /* the filter ended before the topic did */
+        level = slash + 1;
+    }
+    /* The topic ended: only a trailing "#" (its parent match) is left. */
+    return strcmp(level, "#") == 0;
+}
+
+static bool client_wants(const struct live_client *c, const char *program, const char *unit,
+                         const char *metric)
+{
+    if (!c->subscribed)
+        return true;
+    for (size_t i = 0; i < c->n_filters; i++)
+        if (live_filter_match(c->filters[i], program, unit, metric))
+            return true;
+    return false;
+}
+
+static void free_filters(char **filters, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(filters[i]);
+    free(filters);
+}
+
+/* ---- shared messages ---- */
+
+static void msg_unref(struct live_msg *m)
+{
+    if (--m->refs == 0)
+        free(m);
+}
+
+/* A new message with refs 0 holding json (and, for a sample, its levels). */
+static struct live_msg *msg_new(const char *json, size_t len, const struct parse_sample *s)
+{
+    size_t lens[3] = {0, 0, 0};
+    const char *levels[3] = {NULL, NULL, NULL};
+    size_t extra = 0;
+    if (s) {
+        levels[0] = s->program, levels[1] = s->unit, levels[2] = s->metric;
+        for (int i = 0; i < 3; i++)
+            extra += (lens[i] = strlen(levels[i])) + 1;
+    }
+    if (len > UINT32_MAX - extra - 1)
+        return NULL;
+    struct live_msg *m = malloc(sizeof *m + len + 1 + extra);
+    if (!m)
+        return NULL;
+    m->refs = 0;
+    m->is_sample = s != NULL;
+    m->len = (uint32_t)len;
+    memcpy(m->text, json, len);
+    m->text[len] = '\0';
+    size_t off = len + 1;
+    for (int i = 0; i < 3 && s; i++) {
+        m->level[i] = (uint32_t)off;
+        memcpy(m->text + off, levels[i], lens[i] + 1);
+        off += lens[i] + 1;
+    }
+    return m;
+}
+
+static void append_sample_json(struct buf *b, const char *program, const char *unit,
+                               const char *metric, const char *labels_json, int64_t ts,
+                               double value)
+{
+    buf_puts(b, "{\"program\":");
+    buf_json_str(b, program);
+    buf_puts(b, ",\"unit\":");
+    buf_json_str(b, unit);
+    buf_puts(b, ",\"metric\":");
+    buf_json_str(b, metric);
+    /* Canonical compact JSON already (parse.h, store.h): embedded as is. */
+    buf_puts(b, ",\"labels\":");
+    buf_puts(b, labels_json && labels_json[0] ? labels_json : "{}");
+    buf_printf(b, ",\"ts\":%lld,\"value\":", (long long)ts);
+    buf_json_num(b, value);
+    buf_puts(b, "}");
+}
+
+static struct live_msg *sample_msg_new(struct live *l, const struct parse_sample *s)
+{
+    buf_reset(&l->sample);
+    append_sample_json(&l->sample, s->program, s->unit, s->metric, s->labels_json, s->ts, s->value);
+    if (buf_failed(&l->sample))
+        return NULL;
+    return msg_new(l->sample.data, l->sample.len, s);
+}
+
+/* ---- a client's queue ---- */
+
+static struct live_msg *ring_at(const struct live_ring *r, size_t i)
+{
+    return r->slot[(r->head + i) % r->cap];
+}
+
+static struct live_msg *ring_pop(struct live_ring *r)
+{
+    struct live_msg *m = r->slot[r->head];
+    r->head = (r->head + 1) % r->cap;
+    r->count--;
+    return m;
+}
+
+/* Doubles the ring's room, keeping the order. */
+static bool ring_grow(struct live_ring *r)
+{
+    size_t cap = r->cap ? r->cap * 2 : LIVE_RING_MIN;
+    if (cap > SIZE_MAX / sizeof(struct live_msg *))
+        return false;
+    struct live_msg **slot = malloc(cap * sizeof *slot);
+    if (!slot)
+        return false;
+    for (size_t i = 0; i < r->count; i++)
+        slot[i] = ring_at(r, i);
+    free(r->slot);
+    r->slot = slot;
+    r->cap = cap;
+    r->head = 0;
+    return true;
+}
+
+static void ring_clear(struct live_ring *r)
+{
+    while (r->count)
+        msg_unref(ring_pop(r));
+    free(r->slot);
+    memset(r, 0, sizeof *r);
+}
+
+/* Discards the oldest entry to make room; a sample is counted as dropped. */
+static void client_drop_oldest(struct live *l, struct live_client *c)
+{
+    struct live_msg *m = ring_pop(&c->ring);
+    if (m->is_sample) {
+        c->dropped++;
+        l->stats.samples_dropped++;
+    }
+    msg_unref(m);
+}
+
+/* Queues m (taking a reference), first discarding the oldest entries that
+ * earlier publish calls left over the bound. */
+static void client_push(struct live *l, struct live_client *c, struct live_msg *m)
+{
+    struct live_ring *r = &c->ring;
+    if (c->fresh_gen != l->publish_gen) {
+        c->fresh_gen = l->publish_gen;
+        c->fresh = 0;
+    }
+    while (r->count >= l->queue_max && r->count > c->fresh)
+        client_drop_oldest(l, c);
+    if (r->count == r->cap && !ring_grow(r)) {
+        if (r->count == 0) { /* not even the first slot: count the loss */
+            c->dropped += m->is_sample;
+            l->stats.samples_dropped += m->is_sample;
+            return;
+        }
+        client_drop_oldest(l, c); /* out of memory: make room at any price */
+        if (c->fresh > r->count)
+            c->fresh = r->count;
+    }
+    r->slot[(r->head + r->count) % r->cap] = m;
+    r->count++;
+    c->fresh++;
+    m->refs++;
+}
+
+/* Keeps only what the client's (new) filters want, in order. Whole frames
+ * (alerts, units) stay; with a snapshot coming, pending samples are
+ * superseded by it and go too. */
+static void client_refilter(struct live_client *c, bool drop_samples)
+{
+    struct live_ring *r = &c->ring;
+    size_t n = r->count;
+    c->fresh = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct live_msg *m = ring_pop(r);
+        bool keep = !m->is_sample ||
+                    (!drop_samples && client_wants(c, m->text + m->level[0], m->text + m->level[1],
+                                                   m->text + m->level[2]));
+        if (!keep) {
+            msg_unref(m);
+            continue;
+        }
+        r->slot[(r->head + r->count) % r->cap] = m;
+        r->count++;
+    }
+}
+
+/* Asks lws for a writable callback once per batch of work, not per sample. */
+static void client_want_write(struct live_client *c)
+{
+    if (c->wsi && !c->write_asked) {
+        c->write_asked = true;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+/* ---- replies ---- */
+
+/* Queues a reply; returns -1 when the client must be closed. */
+static int client_reply(struct live *l, struct live_client *c, const struct buf *b)
+{
+    if (buf_failed(b)) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a reply");
+        return -1;
+    }
+    if (c->replies >= LIVE_REPLIES_HARD) {
+        log_warn("live: a client has %zu replies unread; closing it", c->replies);
+        return -1;
+    }
+    struct live_reply *r = malloc(sizeof *r + b->len + 1);
+    if (!r) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a reply");
+        return -1;
+    }
+    r->next = NULL;
+    r->len = b->len;
+    memcpy(r->json, b->data, b->len + 1);
+    if (c->reply_tail)
+        c->reply_tail->next = r;
+    else
+        c->reply_head = r;
+    c->reply_tail = r;
+    c->replies++;
+    if (c->replies >= LIVE_REPLIES_SOFT && c->wsi && !c->rx_paused) {
+        c->rx_paused = true; /* it sends faster than it reads: stop reading */
+        lws_rx_flow_control(c->wsi, 0);
+    }
+    client_want_write(c);
+    return 0;
+}
+
+static int reply_error(struct live *l, struct live_client *c, const char *message)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"type\":\"error\",\"error\":\"bad_request\",\"message\":");
+    buf_json_str(&b, message);
+    buf_puts(&b, "}");
+    int rc = client_reply(l, c, &b);
+    buf_free(&b);
+    return rc;
+}
+
+static int reply_text(struct live *l, struct live_client *c, const char *json)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, json);
+    int rc = client_reply(l, c, &b);
+    buf_free(&b);
+    return rc;
+}
+
+static void free_replies(struct live_client *c)
+{
+    while (c->reply_head) {
+        struct live_reply *r = c->reply_head;
+        c->reply_head = r->next;
+        free(r);
+    }
+    c->reply_tail = NULL;
+    c->replies = 0;
+}
+
+/* ---- client requests ---- */
+
+struct snapshot_ctx {
+    const struct live_client *c;
+    struct buf *b;
+    size_t n;
+};
+
+static void snapshot_series(void *ctx, const struct store_series_view *v)
+{
+    struct snapshot_ctx *s = ctx;
+    if (!v->has_last || !client_wants(s->c, v->program, v->unit, v->metric))
+        return;
+    if (s->n++)
+        buf_puts(s->b, ",");
+    append_sample_json(s->b, v->program, v->unit, v->metric, v->labels_json, v->last_ts,
+                       v->last_value);
+}
+
+/* Queues one samples frame with the latest sample of every matching series
+ * (from the store's cache: no database read). Sent even when empty, so the
+ * screen knows its picture is complete. */
+static int client_queue_snapshot(struct live *l, struct live_client *c)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"type\":\"samples\",\"samples\":[");
+    struct snapshot_ctx ctx = {c, &b, 0};
+    if (l->store)
+        store_each_series(l->store, snapshot_series, &ctx);
+    buf_puts(&b, "]}");
+    struct live_msg *m = buf_failed(&b) ? NULL : msg_new(b.data, b.len, NULL);
+    buf_free(&b);
+    if (!m) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a snapshot");
+        return reply_error(l, c, "snapshot failed: out of memory");
+    }
+    client_push(l, c, m);
+    if (m->refs == 0)
+        free(m);
+    client_want_write(c);
+    return 0;
+}
+
+/* Checks a subscribe request's filters: on success *out owns copies and
+ * NULL is returned, else a message for the client (in `why` or static). */
+static const char *take_filters(json_t *filters, char ***out, size_t *n_out, char *why,
+                                size_t why_len)
+{
+    if (!json_is_array(filters))
+        return "\"filters\" must be an array of strings";
+    size_t n = json_array_size(filters);
+    if (n > LIVE_FILTERS_MAX)
+        return "too many filters (at most 64)";
+    char **copy = calloc(n ? n : 1, sizeof *copy);
+    if (!copy)
+        return "out of memory";
+    for (size_t i = 0; i < n; i++) {
+        const char *f = json_string_value(json_array_get(filters, i));
+        if (!f || !live_filter_valid(f)) {
+            free_filters(copy, i);
+            snprintf(why, why_len,
+                     "filter %zu is not program/unit/metric levels of slugs or '+', with an "
+                     "optional final '#'",
+                     i + 1);
+            return why;
+        }
+        if (!(copy[i] = strdup(f))) {
+            free_filters(copy, i);
+            return "out of memory";
+        }
+    }
+    *out = copy;
+    *n_out = n;
+    return NULL;
+}
+
+static int handle_subscribe(struct live *l, struct live_client *c, json_t *req)
+{
+    json_t *snapshot = json_object_get(req, "snapshot");
+    if (snapshot && !json_is_boolean(snapshot))
+        return reply_error(l, c, "\"snapshot\" must be true or false");
+    char **filters, why[160];
+    size_t n;
+    const char *problem =
+        take_filters(json_object_get(req, "filters"), &filters, &n, why, sizeof why);
+    if (problem)
+        return reply_error(l, c, problem);
+    free_filters(c->filters, c->n_filters);
+    c->filters = filters;
+    c->n_filters = n;
+    c->subscribed = true;
+    bool with_snapshot = json_is_true(snapshot);
+    client_refilter(c, with_snapshot);
+    return with_snapshot ? client_queue_snapshot(l, c) : 0;
+}
+
+int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len)
+{
+    json_error_t err;
+    json_t *req = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    if (!req) {
+        char message[256];
+        snprintf(message, sizeof message, "bad JSON: %s", err.text);
+        return reply_error(l, c, message);
+    }
+    const char *op = json_string_value(json_object_get(req, "op"));
+    int rc;
+    if (!json_is_object(req) || !op)
+        rc = reply_error(l, c, "expected an object with \"op\": \"subscribe\" or \"ping\"");
+    else if (strcmp(op, "subscribe") == 0)
+        rc = handle_subscribe(l, c, req);
+    else if (strcmp(op, "ping") == 0)
+        rc = reply_text(l, c, "{\"type\":\"pong\"}");
+    else
+        rc = reply_error(l, c, "unknown \"op\": expected \"subscribe\" or \"ping\"");
+    json_decref(req);
+    return rc;
+}
+
+/* A piece of a client message; whole messages go to live__client_message. */
+static int client_receive(struct live *l, struct live_client *c, const void *in, size_t len)
+{
+    if (lws_is_first_fragment(c->wsi))
+        c->rx_binary = lws_frame_is_binary(c->wsi);
+    bool last = lws_is_final_fragment(c->wsi);
+    if (last && c->rx.len == 0) /* the common case: one frame, one piece */
+        return c->rx_binary ? reply_error(l, c, "expected text frames")
+                            : live__client_message(l, c, in, len);
+    if (c->rx.len + len > LIVE_RX_MAX) {
+        static const char why[] = "message over 64 KiB";
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
+    }
+    buf_append(&c->rx, in, len);
+    if (buf_failed(&c->rx)) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a client message");
+        return -1;
+    }
+    if (!last)
+        return 0;
+    int rc = c->rx_binary ? reply_error(l, c, "expected text frames")
+                          : live__client_message(l, c, c->rx.data, c->rx.len);
+    buf_free(&c->rx); /* a rare large message: do not keep its memory */
+    return rc;
+}
+
+/* ---- frames to the client ---- */
+
+/* Moves consecutive pending samples into one frame, up to LIVE_FRAME_MAX
+ * bytes (at least one sample). */
+static void take_samples_frame(struct live *l, struct live_client *c, struct buf *out)
+{
+    size_t n = 0;
+    buf_puts(out, "{\"type\":\"samples\",\"samples\":[");
+    while (c->ring.count && ring_at(&c->ring, 0)->is_sample) {
+        struct live_msg *m = ring_at(&c->ring, 0);
+        if (n && out->len + m->len + 3 > LIVE_FRAME_MAX)
+            break;
+        if (n)
+            buf_append(out, ",", 1);
+        buf_append(out, m->text, m->len);
+        msg_unref(ring_pop(&c->ring));
+        n++;
+    }
+    buf_puts(out, "]}");
+    if (c->ring.count == 0 && c->ring.cap > l->queue_max)
+        ring_clear(&c->ring); /* a burst grew it past the bound: give that back */
+    l->stats.frames_sent++;
+    l->stats.samples_sent += n;
+}
+
+bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *out)
+{
+    buf_reset(out);
+    if (c->reply_head) {
+        struct live_reply *r = c->reply_head;
+        buf_append(out, r->json, r->len);
+        if (!(c->reply_head = r->next))
+            c->reply_tail = NULL;
+        c->replies--;
+        free(r);
+        return true;
+    }
+    if (c->dropped) { /* before the samples that follow the gap */
+        buf_printf(out, "{\"type\":\"dropped\",\"count\":%llu}", (unsigned long long)c->dropped);
+        c->dropped = 0;
+        return true;
+    }
+    if (!c->ring.count)
+        return false;
+    struct live_msg *m = ring_at(&c->ring, 0);
+    if (!m->is_sample) {
+        buf_append(out, m->text, m->len);
+        msg_unref(ring_pop(&c->ring));
+        return true;
+    }
+    take_samples_frame(l, c, out);
+    return true;
+}
+
+static bool client_has_pending(const struct live_client *c)
+{
+    return c->reply_head || c->dropped || c->ring.count;
+}
+
+/* Writes frames while the socket takes them without lws buffering; asks for
+ * another callback if anything is left. Returns -1 to close. */
+static int client_write(struct live *l, struct live_client *c)
+{
+    c->write_asked = false;
+    while (client_has_pending(c) && !lws_send_pipe_choked(c->wsi)) {
+        if (!live__client_next_frame(l, c, &l->frame))
+            break;
+        if (buf_failed(&l->frame)) {
+            log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a frame; closing");
+            buf_free(&l->frame);
+            return -1;
+        }
+        /* lws_write needs LWS_PRE writable bytes in front of the payload. */
+        if (lws_write(c->wsi, (unsigned char *)l->frame.data, l->frame.len, LWS_WRITE_TEXT) < 0)
+            return -1;
+    }
+    if (l->frame.cap > 2 * LIVE_FRAME_MAX)
+        buf_free(&l->frame); /* after a big snapshot: back to the usual size */
+    if (c->rx_paused && c->replies < LIVE_REPLIES_SOFT / 2) {
+        c->rx_paused = false;
+        lws_rx_flow_control(c->wsi, 1);
+    }
+    if (client_has_pending(c))
+        client_want_write(c);
+    return 0;
+}
+
+/* ---- connections ---- */
+
+size_t live__client_size(void)
+{
+    return sizeof(struct live_client);
+}
+
+int live__client_open(struct live *l, struct live_client *c, struct lws *wsi)
+{
+    if (l->n_clients >= l->max_clients) {
+        log_limited(&l->refused, LOG_LVL_WARN, "live: %zu clients connected: refusing another",
+                    l->n_clients);
+        return -1;
+    }
+    memset(c, 0, sizeof *c);
+    c->wsi = wsi;
+    buf_init(&c->rx, 0);
+    struct buf hello;
+    buf_init(&hello, 0);
+    buf_puts(&hello, "{\"type\":\"hello\",\"version\":");
+    buf_json_str(&hello, l->version);
+    buf_printf(&hello, ",\"server_time\":%lld}", (long long)util_now_ms());
+    int rc = client_reply(l, c, &hello);
+    buf_free(&hello);
+    if (rc != 0) {
+        free_replies(c);
+        return -1;
+    }
+    c->next = l->clients;
+    if (l->clients)
+        l->clients->prev = c;
+    l->clients = c;
+    c->linked = true;
+    l->n_clients++;
+    l->stats.clients = l->n_clients;
+    return 0;
+}
+
+void live__client_close(struct live *l, struct live_client *c)
+{
+    if (!c->linked)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->linked = false;
+    l->n_clients--;
+    l->stats.clients = l->n_clients;
+    ring_clear(&c->ring);
+    free_replies(c);
+    free_filters(c->filters, c->n_filters);
+    c->filters = NULL;
+    c->n_filters = 0;
+    buf_free(&c->rx);
+}
+
+size_t live__client_pending(const struct live_client *c)
+{
+    return c->ring.count;
+}
+
+/* Only upgrades on LIVE_PATH, and only within max_clients. */
+static bool upgrade_allowed(struct live *l, struct lws *wsi)
+{
+    char uri[64];
+    if (!l)
+        return false;
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, LIVE_PATH) != 0) {
+        log_debug("live: websocket upgrade on another path refused");
+        return false;
+    }
+    if (l->n_clients >= l->max_clients) {
+        log_limited(&l->refused, LOG_LVL_WARN, "live: %zu clients connected: refusing another",
+                    l->n_clients);
+        return false;
+    }
+    return true;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (see live_set_admit): 0 accepts, -1
+ * hangs up, 1 means admit sent a response. */
+static int confirm_upgrade(struct live *l, struct lws *wsi, const char *upgrade_to)
+{
+    if (!upgrade_to || strcmp(upgrade_to, "websocket") != 0 || !upgrade_allowed(l, wsi))
+        return -1;
+    return l->admit ? l->admit(l->admit_ctx, wsi) : 0;
+}
+
+static int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
+    struct live *l = proto ? proto->user : NULL;
+    struct live_client *c = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(l, wsi, in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* A second gate, however the upgrade reached this protocol. */
+        return upgrade_allowed(l, wsi) ? 0 : -1;
+    case LWS_CALLBACK_ESTABLISHED:
+        if (!l || !c)
+            return -1;
+        return live__client_open(l, c, wsi);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return l && c && c->linked ? client_write(l, c) : 0;
+    case LWS_CALLBACK_RECEIVE:
+        return l && c && c->linked ? client_receive(l, c, in, len) : -1;
+    case LWS_CALLBACK_CLOSED:
+        if (l && c)
+            live__client_close(l, c);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- the module ---- */
+
+int live_init(struct live **out, struct store *store, const struct live_opts *opts)
+{
+    struct live *l = calloc(1, sizeof *l);
+    const char *version = opts && opts->version ? opts->version : PANTAU_VERSION;
+    if (!l || !(l->version = strdup(version))) {
+        free(l);
+        log_error("live: out of memory");
+        return -1;
+    }
+    l->store = store;
+    l->queue_max = opts && opts->queue_max ? opts->queue_max : 10000;
+    l->max_clients = opts && opts->max_clients ? opts->max_clients : 1000;
+    buf_init(&l->frame, LWS_PRE);
+    buf_init(&l->sample, 0);
+    *out = l;
+    return 0;
+}
+
+void live_free(struct live *l)
+{
+    if (!l)
+        return;
+    while (l->clients) /* only in tests: lws closes real clients first */
+        live__client_close(l, l->clients);
+    buf_free(&l->frame);
+    buf_free(&l->sample);
+    free(l->version);
+    free(l);
+}
+
+void live_protocol_init(struct live *l, struct lws_protocols *proto)
+{
+    memset(proto, 0, sizeof *proto);
+    proto->name = "pantau.v1";
+    proto->callback = live_callback;
+    proto->per_session_data_size = sizeof(struct live_client);
+    proto->rx_buffer_size = 4096;
+    /* One send() may carry a whole batched frame (with its ws header):
+     * otherwise lws would copy all but the first rx_buffer_size bytes. */
+    proto->tx_packet_size = LIVE_FRAME_MAX + 16;
+    proto->user = l;
+}
+
+void live_set_admit(struct live *l, live_admit_fn admit, void *ctx)
+{
+    l->admit = admit;
+    l->admit_ctx = ctx;
+}
+
+void live_publish_samples(struct live *l, const struct parse_sample *samples, size_t n)
+{
+    if (!l->clients)
+        return;
+    l->publish_gen++;
+    for (size_t i = 0; i < n; i++) {
+        const struct parse_sample *s = &samples[i];
+        struct live_msg *m = NULL; /* serialized at the first client that wants it */
+        for (struct live_client *c = l->clients; c; c = c->next) {
+            if (!client_wants(c, s->program, s->unit, s->metric))
+                continue;
+            if (!m && !(m = sample_msg_new(l, s))) {
+                log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a sample");
+                break;
+            }
+            client_push(l, c, m);
+        }
+        if (m && m->refs == 0) /* every client failed to take it */
+            free(m);
+    }
+    for (struct live_client *c = l->clients; c; c = c->next)
+        if (client_has_pending(c))
+            client_want_write(c);
+}
+
+/* An alert or unit frame goes to every client (their filters are about
+ * samples), in order with the samples around it. */
+static void publish_frame(struct live *l, const char *type, const char *object_json)
+{
+    if (!l->clients)
+        return;
+    l->publish_gen++;
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"type\":\"%s\",\"%s\":%s}", type, type, object_json);
+    struct live_msg *m = buf_failed(&b) ? NULL : msg_new(b.data, b.len, NULL);
+    buf_free(&b);
+    if (!m) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", type);
+        return;
+    }
+    for (struct live_client *c = l->clients; c; c = c->next) {
+        client_push(l, c, m);
+        client_want_write(c);
+    }
+    if (m->refs == 0)
+        free(m);
+}
+
+void live_publish_unit(struct live *l, const char *unit_json)
+{
+    publish_frame(l, "unit", unit_json);
+}
+
+void live_publish_alert(struct live *l, const char *alert_json)
+{
+    publish_frame(l, "alert", alert_json);
+}
+
+void live_get_stats(const struct live *l, struct live_stats *out)
+{
+    *out = l->stats;
+}

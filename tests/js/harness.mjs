@@ -1,0 +1,468 @@
+// harness.mjs — real parts for pantau's websocket tests: a mosquitto broker and
+// a pantaud on free loopback ports in a temp dir, websocket clients, MQTT
+// publishers, and a tiny TAP-like runner.
+//
+// Every process started here is recorded and killed by PID on exit, on a
+// failure and on SIGINT/SIGTERM of the test; the temp dir is removed unless
+// PANTAU_KEEP_TMP is set. Every wait has a timeout.
+//
+// Env: PANTAUD (default build/pantaud), PANTAU_SIM (default build/pantau-sim).
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import WebSocket from 'ws';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..');
+export const PANTAUD = path.resolve(repoRoot, process.env.PANTAUD || 'build/pantaud');
+export const PANTAU_SIM = path.resolve(repoRoot, process.env.PANTAU_SIM || 'build/pantau-sim');
+
+// ---- cleanup: by PID, whatever way the test ends ----
+
+const children = new Set(); // ChildProcess objects still running
+let tmpRoot = null;
+
+function killAll() {
+  for (const child of children) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  children.clear();
+  if (tmpRoot && !process.env.PANTAU_KEEP_TMP) {
+    try {
+      fs.rmSync(tmpRoot, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+    tmpRoot = null;
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+export function tmpdir() {
+  if (!tmpRoot) tmpRoot = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'pantau-js-'));
+  return tmpRoot;
+}
+
+// ---- small helpers ----
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Rejects with `what` if `promise` has not settled within ms.
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Polls fn() until it returns a truthy value or ms pass (then throws).
+export async function until(fn, ms, what, every = 20) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timeout after ${ms} ms: ${what}`);
+    await sleep(every);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+// Starts a child with stdout+stderr appended to logPath; tracked for cleanup.
+function startChild(cmd, args, logPath) {
+  const fd = fs.openSync(logPath, 'a');
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  children.add(child);
+  child.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  child.once('error', () => children.delete(child));
+  return child;
+}
+
+// SIGTERM, wait up to ms, then SIGKILL. Returns {code, signal}.
+export async function stopChild(child, ms = 10000) {
+  if (!children.has(child)) return child.exited;
+  try {
+    process.kill(child.pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  try {
+    return await withTimeout(child.exited, ms, `pid ${child.pid} to exit`);
+  } catch {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    return child.exited;
+  }
+}
+
+// VmRSS of a process in KiB (Linux), or NaN.
+export function rssKiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+// True if the process runs under AddressSanitizer (its RSS is then no guide).
+export function sanitized(pid) {
+  try {
+    return /libasan|libclang_rt\.asan/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+// ---- broker ----
+
+// opts.port: reuse a port (a broker coming back after an outage).
+export async function startBroker(opts = {}) {
+  const dir = tmpdir();
+  const port = opts.port || (await freePort());
+  const conf = path.join(dir, `mosquitto-${port}.conf`);
+  const log = path.join(dir, `mosquitto-${port}.log`);
+  // max_queued_messages 0: unlimited (the default 1000 silently drops under load).
+  fs.writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'max_queued_messages 0',
+      'persistence false',
+      'log_dest stderr',
+      '',
+    ].join('\n'),
+  );
+  const child = startChild('mosquitto', ['-c', conf], log);
+  await until(() => canConnect(port), 5000, `mosquitto on port ${port}`);
+  return { child, port, uri: `tcp://127.0.0.1:${port}`, log };
+}
+
+// ---- pantaud ----
+
+// Starts pantaud against `broker` with its database in the temp dir; resolves
+// once it listens and its MQTT subscription is acknowledged.
+// opts: { db, config (INI text), args: [...], httpPort }
+export async function startPantaud(broker, opts = {}) {
+  const dir = tmpdir();
+  const httpPort = opts.httpPort || (await freePort());
+  const db = opts.db || path.join(dir, `pantau-${httpPort}.db`);
+  const log = path.join(dir, `pantaud-${httpPort}.log`);
+  const args = ['--mqtt', broker.uri, '--db', db, '--listen', `127.0.0.1:${httpPort}`];
+  if (opts.config) {
+    const conf = path.join(dir, `pantau-${httpPort}.ini`);
+    fs.writeFileSync(conf, opts.config);
+    args.unshift('-c', conf);
+  }
+  args.push(...(opts.args || []));
+  const logStart = fs.existsSync(log) ? fs.statSync(log).size : 0;
+  const child = startChild(PANTAUD, args, log);
+  const readLog = () => {
+    try {
+      return fs.readFileSync(log, 'utf8').slice(logStart);
+    } catch {
+      return '';
+    }
+  };
+  try {
+    await until(
+      async () => {
+        if (!children.has(child)) throw new Error(`pantaud exited early:\n${readLog()}`);
+        return readLog().includes('mqtt: subscribed') && (await canConnect(httpPort));
+      },
+      15000,
+      'pantaud to listen and subscribe',
+      50,
+    );
+  } catch (e) {
+    await stopChild(child, 2000);
+    throw new Error(`${e.message}\n--- pantaud log ---\n${readLog()}`);
+  }
+  return {
+    child,
+    pid: child.pid,
+    httpPort,
+    db,
+    log,
+    readLog,
+    url: (p = '/api/v1/live') => `ws://127.0.0.1:${httpPort}${p}`,
+    rss: () => rssKiB(child.pid),
+    stop: (ms) => stopChild(child, ms),
+  };
+}
+
+// A broker and a pantaud: the usual test stack.
+export async function startStack(opts = {}) {
+  const broker = await startBroker();
+  const pantaud = await startPantaud(broker, opts);
+  return { broker, pantaud };
+}
+
+// ---- publishing ----
+
+// One message with the mosquitto_pub CLI (QoS 1). For a few messages.
+export function mosquittoPub(broker, topic, payload) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'mosquitto_pub',
+      ['-h', '127.0.0.1', '-p', String(broker.port), '-q', '1', '-t', topic, '-m', payload],
+      { timeout: 10000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`mosquitto_pub: ${err.message} ${stderr}`)) : resolve()),
+    );
+  });
+}
+
+// An MQTT.js publisher (QoS 1) for load; resolves once connected.
+export async function mqttPublisher(broker) {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${broker.port}`, {
+    clientId: `pantau-js-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('error', reject);
+    }),
+    6000,
+    'MQTT publisher to connect',
+  );
+  return {
+    client,
+    // Resolves when the broker has acknowledged it (QoS 1).
+    publish: (topic, payload, qos = 1) =>
+      new Promise((resolve, reject) =>
+        client.publish(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      ),
+    close: () => new Promise((resolve) => client.end(false, {}, resolve)),
+  };
+}
+
+// ---- websocket clients ----
+
+// A live websocket client that records every frame. protocol: undefined (no
+// subprotocol offered) or "pantau.v1".
+export class LiveClient {
+  constructor(url, protocol) {
+    this.frames = [];
+    this.samples = []; // every sample of every "samples" frame, in order
+    this.sampleFrames = 0;
+    this.dropped = 0; // sum of "dropped" counts
+    this.pongs = 0;
+    this.waiters = new Set();
+    this.closed = null;
+    this.ws = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', resolve);
+      this.ws.once('error', reject);
+      this.ws.once('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    this.opened.catch(() => {});
+    this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    this.ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.poke();
+    });
+    this.ws.on('error', () => {});
+  }
+
+  onMessage(data, isBinary) {
+    let frame;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch {
+      frame = { type: '(not JSON)', raw: data.toString().slice(0, 200) };
+    }
+    frame.receivedAt = performance.now();
+    this.frames.push(frame);
+    if (frame.type === 'samples') {
+      this.sampleFrames++;
+      for (const s of frame.samples) this.samples.push(s);
+    } else if (frame.type === 'dropped') {
+      this.dropped += frame.count;
+    } else if (frame.type === 'pong') {
+      this.pongs++;
+    }
+    this.poke();
+  }
+
+  poke() {
+    for (const w of this.waiters) w();
+  }
+
+  // Resolves when cond() holds (checked on every frame), or rejects after ms.
+  waitUntil(cond, ms, what) {
+    if (cond()) return Promise.resolve();
+    let wake;
+    const p = new Promise((resolve, reject) => {
+      wake = () => {
+        if (cond()) resolve();
+        else if (this.closed) reject(new Error(`connection closed (${this.closed.code}) waiting for ${what}`));
+      };
+      this.waiters.add(wake);
+    });
+    return withTimeout(p, ms, what).finally(() => this.waiters.delete(wake));
+  }
+
+  // The first frame from index `from` on that satisfies pred.
+  async nextFrame(pred, ms, what, from = 0) {
+    let found;
+    await this.waitUntil(
+      () => (found = this.frames.slice(from).find(pred)) !== undefined,
+      ms,
+      what || 'a frame',
+    );
+    return found;
+  }
+
+  send(obj) {
+    this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
+  }
+
+  // Sends a ping and waits for its pong: every request sent before it has
+  // been handled by then (requests are handled in order).
+  async roundTrip(ms = 5000) {
+    const want = this.pongs + 1;
+    this.send({ op: 'ping' });
+    await this.waitUntil(() => this.pongs >= want, ms, 'pong');
+  }
+
+  async subscribe(filters, snapshot) {
+    const msg = { op: 'subscribe', filters };
+    if (snapshot !== undefined) msg.snapshot = snapshot;
+    this.send(msg);
+    await this.roundTrip();
+  }
+
+  close() {
+    try {
+      this.ws.terminate();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+export async function openClient(url, protocol, ms = 5000) {
+  const c = new LiveClient(url, protocol);
+  await withTimeout(c.opened, ms, `websocket ${url}`);
+  await c.nextFrame((f) => f.type === 'hello', ms, 'hello');
+  return c;
+}
+
+// ---- runner ----
+
+// Runs the cases in order (PANTAU_JS_ONLY=text: those whose name has it), prints "ok N - name" / "not ok N - name" and the
+// summary line scripts/run-tests reads; exits non-zero on failure. The whole
+// file is bounded by totalMs.
+export async function runCases(file, cases, { totalMs = 110000, before, after } = {}) {
+  let passed = 0;
+  let failed = 0;
+  const summary = () => console.log(`# ${file}: ${passed} passed, ${failed} failed`);
+  const guard = setTimeout(() => {
+    console.log(`# ${file}: gave up after ${totalMs} ms`);
+    failed++;
+    summary();
+    killAll();
+    process.exit(1);
+  }, totalMs);
+  let ctx;
+  try {
+    ctx = before ? await before() : {};
+  } catch (e) {
+    console.log(`not ok 1 - set-up\n  # ${String(e.stack || e).replace(/\n/g, '\n  # ')}`);
+    failed++;
+    clearTimeout(guard);
+    summary();
+    killAll();
+    process.exit(1);
+  }
+  let n = 0;
+  const only = process.env.PANTAU_JS_ONLY; // run only the cases whose name contains it
+  for (const [name, fn, ms = 30000] of cases) {
+    n++;
+    if (only && !name.includes(only)) continue;
+    const t0 = performance.now();
+    try {
+      await withTimeout(Promise.resolve().then(() => fn(ctx)), ms, name);
+      passed++;
+      console.log(`ok ${n} - ${name} (${Math.round(performance.now() - t0)} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok ${n} - ${name}\n  # ${String(e.stack || e).replace(/\n/g, '\n  # ')}`);
+    }
+  }
+  try {
+    if (after) await after(ctx);
+  } catch (e) {
+    console.log(`# clean-up failed: ${e.message}`);
+  }
+  clearTimeout(guard);
+  summary();
+  killAll();
+  process.exit(failed ? 1 : 0);
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+export function assertEq(got, want, what) {
+  const g = JSON.stringify(got);
+  const w = JSON.stringify(want);
+  if (g !== w) throw new Error(`${what}: got ${g}, want ${w}`);
+}
+
+export function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}

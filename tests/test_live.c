@@ -1,0 +1,649 @@
+/* test_live.c — the live websocket's logic without a socket: MQTT-style
+ * filters, the per-client queue (batching, drops, order), sample JSON,
+ * client requests and the snapshot. Clients are driven through live.c's
+ * live__client_* entry points with wsi NULL, the same paths the lws callback
+ * takes; the websocket itself is covered by tests/js/live.test.mjs. */
+#include <jansson.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "check.h"
+#include "harness.h"
+#include "live.h"
+#include "store.h"
+
+/* live.c's internal entry points (kept in step with its declarations). */
+struct live_client;
+size_t live__client_size(void);
+int live__client_open(struct live *l, struct live_client *c, struct lws *wsi);
+void live__client_close(struct live *l, struct live_client *c);
+int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len);
+bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *out);
+size_t live__client_pending(const struct live_client *c);
+
+#define T0 1795000000000LL
+
+/* ---- helpers ---- */
+
+static struct live *new_live(size_t queue_max, size_t max_clients)
+{
+    struct live *l = NULL;
+    struct live_opts o = {.queue_max = queue_max, .max_clients = max_clients, .version = "9.9.9"};
+    if (live_init(&l, NULL, &o) != 0)
+        return NULL;
+    return l;
+}
+
+/* A connected client whose hello has been taken. */
+static struct live_client *new_client(struct live *l)
+{
+    struct live_client *c = calloc(1, live__client_size());
+    struct buf f;
+    buf_init(&f, LWS_PRE);
+    if (c && live__client_open(l, c, NULL) == 0 && live__client_next_frame(l, c, &f)) {
+        buf_free(&f);
+        return c;
+    }
+    buf_free(&f);
+    free(c);
+    return NULL;
+}
+
+static void free_client(struct live *l, struct live_client *c)
+{
+    live__client_close(l, c);
+    free(c);
+}
+
+static struct parse_sample smp(const char *program, const char *unit, const char *metric,
+                               int64_t ts, double value)
+{
+    struct parse_sample s = {.program = program,
+                             .unit = unit,
+                             .metric = metric,
+                             .labels_json = "{}",
+                             .ts = ts,
+                             .value = value};
+    return s;
+}
+
+static void publish1(struct live *l, const char *program, const char *unit, const char *metric,
+                     int64_t ts, double value)
+{
+    struct parse_sample s = smp(program, unit, metric, ts, value);
+    live_publish_samples(l, &s, 1);
+}
+
+static int send_text(struct live *l, struct live_client *c, const char *text)
+{
+    return live__client_message(l, c, text, strlen(text));
+}
+
+/* The client's next frame parsed, or NULL when nothing is pending. */
+static json_t *next_frame(struct live *l, struct live_client *c)
+{
+    struct buf f;
+    buf_init(&f, LWS_PRE);
+    json_t *j = NULL;
+    if (live__client_next_frame(l, c, &f) && !buf_failed(&f)) {
+        json_error_t err;
+        j = json_loadb(f.data, f.len, 0, &err);
+        if (!j)
+            fprintf(stderr, "  frame is not JSON (%s): %.200s\n", err.text, f.data);
+    }
+    buf_free(&f);
+    return j;
+}
+
+static const char *frame_type(json_t *frame)
+{
+    return json_string_value(json_object_get(frame, "type"));
+}
+
+static size_t n_samples(json_t *frame)
+{
+    return json_array_size(json_object_get(frame, "samples"));
+}
+
+static double sample_value(json_t *frame, size_t i)
+{
+    return json_number_value(
+        json_object_get(json_array_get(json_object_get(frame, "samples"), i), "value"));
+}
+
+/* Every sample value pending for the client, in the order received, into
+ * values[] (at most max); returns how many; frames counts samples frames. */
+static size_t drain_values(struct live *l, struct live_client *c, double *values, size_t max,
+                           size_t *frames)
+{
+    size_t n = 0;
+    json_t *f;
+    *frames = 0;
+    while ((f = next_frame(l, c)) != NULL) {
+        if (frame_type(f) && strcmp(frame_type(f), "samples") == 0) {
+            (*frames)++;
+            for (size_t i = 0; i < n_samples(f) && n < max; i++)
+                values[n++] = sample_value(f, i);
+        }
+        json_decref(f);
+    }
+    return n;
+}
+
+/* ---- filters ---- */
+
+TEST(live_filter_match_table)
+{
+    static const struct {
+        const char *filter, *program, *unit, *metric;
+        bool match;
+    } cases[] = {
+        {"#", "pjs", "truck-07", "pickups", true},
+        {"pjs/#", "pjs", "truck-07", "pickups", true},
+        {"pjs/#", "pjsx", "truck-07", "pickups", false},
+        {"pjs/truck-07/#", "pjs", "truck-07", "pickups", true},
+        {"pjs/truck-07/pickups/#", "pjs", "truck-07", "pickups", true}, /* parent match */
+        {"pjs/truck-07/pickups", "pjs", "truck-07", "pickups", true},
+        {"pjs/truck-07/pickup", "pjs", "truck-07", "pickups", false},
+        {"pjs/truck-07/pickupss", "pjs", "truck-07", "pickups", false},
+        {"pjs/truck-0/pickups", "pjs", "truck-07", "pickups", false},
+        {"+/+/price", "simas-bapokting", "pasar-bandar-jaya", "price", true},
+        {"+/+/price", "simas-bapokting", "pasar-bandar-jaya", "stock", false},
+        {"+/+/+", "a", "b", "c", true},
+        {"+/+", "a", "b", "c", false}, /* too short: no implicit rest */
+        {"+", "a", "b", "c", false},
+        {"pjs", "pjs", "truck-07", "pickups", false},
+        {"pjs/truck-07", "pjs", "truck-07", "pickups", false},
+        {"+/truck-07/#", "pjs", "truck-07", "waste_kg", true},
+        {"+/truck-07/#", "pjs", "truck-08", "waste_kg", false},
+        {"paduka-lamteng/+/+", "paduka-lamteng", "van-03", "documents_issued", true},
+        {"paduka-lamteng/+/+", "simas-bapokting", "van-03", "documents_issued", false},
+        {"+/#", "a", "b", "c", true},
+        {"a/+/#", "a", "b", "c", true},
+        {"a/+/c/#", "a", "b", "c", true},
+        {"a/+/d/#", "a", "b", "c", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool got =
+            live_filter_match(cases[i].filter, cases[i].program, cases[i].unit, cases[i].metric);
+        if (got != cases[i].match)
+            CHECK_FAIL_("filter \"%s\" on %s/%s/%s: got %d", cases[i].filter, cases[i].program,
+                        cases[i].unit, cases[i].metric, got);
+    }
+}
+
+TEST(live_filter_valid_table)
+{
+    static const struct {
+        const char *filter;
+        bool valid;
+    } cases[] = {
+        {"#", true},
+        {"+", true},
+        {"+/+/+", true},
+        {"+/+/price", true},
+        {"pjs/#", true},
+        {"pjs/truck-07/pickups", true},
+        {"pjs/truck-07/pickups/#", true},
+        {"paduka-lamteng/+/+", true},
+        {"", false},
+        {"/", false},
+        {"pjs/", false},
+        {"/pjs", false},
+        {"pjs//x", false},
+        {"#/pjs", false},
+        {"pjs/#/x", false},
+        {"pjs/a#", false},
+        {"pjs/#a", false},
+        {"pjs/a+", false},
+        {"pjs/++", false},
+        {"a/b/c/d", false},
+        {"a/b/c/d/#", false},
+        {"+/+/+/+", false},
+        {"PJS/#", false},
+        {"pjs/truck 07/x", false},
+        {"-pjs/#", false},
+        {"pjs/truck-07/pickups/", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (live_filter_valid(cases[i].filter) != cases[i].valid)
+            CHECK_FAIL_("filter \"%s\": expected %s", cases[i].filter,
+                        cases[i].valid ? "valid" : "invalid");
+    char longest[300];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    CHECK(!live_filter_valid(longest));
+}
+
+/* ---- connection and requests ---- */
+
+TEST(live_hello_first)
+{
+    struct live *l = new_live(0, 0);
+    CHECK(l);
+    struct live_client *c = calloc(1, live__client_size());
+    CHECK(c);
+    CHECK_INT(live__client_open(l, c, NULL), 0);
+    publish1(l, "pjs", "truck-07", "pickups", T0, 3);
+    json_t *hello = next_frame(l, c);
+    CHECK(hello);
+    CHECK_STR(frame_type(hello), "hello");
+    CHECK_STR(json_string_value(json_object_get(hello, "version")), "9.9.9");
+    json_t *server_time = json_object_get(hello, "server_time");
+    CHECK(json_is_integer(server_time) &&
+          json_integer_value(server_time) > T0 - 10LL * 365 * 86400000);
+    json_decref(hello);
+    json_t *f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "samples");
+    json_decref(f);
+    CHECK(next_frame(l, c) == NULL);
+    struct live_stats st;
+    live_get_stats(l, &st);
+    CHECK_INT(st.clients, 1);
+    free_client(l, c);
+    live_get_stats(l, &st);
+    CHECK_INT(st.clients, 0);
+    live_free(l);
+}
+
+TEST(live_sample_json_shape)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    struct parse_sample s = smp("simas-bapokting", "pasar-bandar-jaya", "price", T0, 14500.5);
+    s.labels_json = "{\"commodity\":\"beras-medium\"}";
+    live_publish_samples(l, &s, 1);
+    struct buf f;
+    buf_init(&f, LWS_PRE);
+    CHECK(live__client_next_frame(l, c, &f));
+    CHECK_STR(f.data, "{\"type\":\"samples\",\"samples\":[{\"program\":\"simas-bapokting\","
+                      "\"unit\":\"pasar-bandar-jaya\",\"metric\":\"price\",\"labels\":"
+                      "{\"commodity\":\"beras-medium\"},\"ts\":1795000000000,\"value\":14500.5}]}");
+    buf_free(&f);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_everything_until_subscribe_then_filters)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    publish1(l, "pjs", "truck-07", "pickups", T0, 1);
+    publish1(l, "simas-bapokting", "pasar-a", "price", T0, 2);
+    CHECK_INT(live__client_pending(c), 2);
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"+/+/price\"]}"), 0);
+    /* pending samples the new filters do not want are withdrawn */
+    CHECK_INT(live__client_pending(c), 1);
+    publish1(l, "pjs", "truck-07", "pickups", T0 + 1, 3);
+    publish1(l, "simas-bapokting", "pasar-b", "price", T0 + 1, 4);
+    publish1(l, "simas-bapokting", "pasar-b", "stock", T0 + 1, 5);
+    double v[8];
+    size_t frames, n = drain_values(l, c, v, 8, &frames);
+    CHECK_INT(n, 2);
+    CHECK_DBL(v[0], 2);
+    CHECK_DBL(v[1], 4);
+    CHECK_INT(frames, 1);
+
+    /* each subscribe replaces the last */
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\",\"x/y/z\"]}"), 0);
+    publish1(l, "simas-bapokting", "pasar-b", "price", T0 + 2, 6);
+    publish1(l, "pjs", "truck-08", "waste_kg", T0 + 2, 7);
+    n = drain_values(l, c, v, 8, &frames);
+    CHECK_INT(n, 1);
+    CHECK_DBL(v[0], 7);
+
+    /* an empty list subscribes to nothing */
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[]}"), 0);
+    publish1(l, "pjs", "truck-08", "waste_kg", T0 + 3, 8);
+    CHECK(next_frame(l, c) == NULL);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_ping_pong)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    CHECK_INT(send_text(l, c, "{\"op\":\"ping\"}"), 0);
+    CHECK_INT(send_text(l, c, " { \"op\" : \"ping\" , \"extra\": 1 } "), 0);
+    for (int i = 0; i < 2; i++) {
+        json_t *f = next_frame(l, c);
+        CHECK(f);
+        CHECK_STR(frame_type(f), "pong");
+        json_decref(f);
+    }
+    CHECK(next_frame(l, c) == NULL);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_bad_requests_get_errors)
+{
+    static const char *const bad[] = {
+        "{",
+        "not json",
+        "[1,2]",
+        "\"ping\"",
+        "{}",
+        "{\"op\":1}",
+        "{\"op\":\"dance\"}",
+        "{\"op\":\"subscribe\"}",
+        "{\"op\":\"subscribe\",\"filters\":\"pjs/#\"}",
+        "{\"op\":\"subscribe\",\"filters\":[1]}",
+        "{\"op\":\"subscribe\",\"filters\":[\"pjs/#/x\"]}",
+        "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\",\"\"]}",
+        "{\"op\":\"subscribe\",\"filters\":[\"a/b/c/d\"]}",
+        "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\"],\"snapshot\":\"yes\"}",
+        "{\"op\":\"ping\",\"op\":\"ping\"}",
+    };
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (send_text(l, c, bad[i]) != 0)
+            CHECK_FAIL_("closed on %s", bad[i]);
+        json_t *f = next_frame(l, c);
+        bool ok = f && frame_type(f) && strcmp(frame_type(f), "error") == 0 &&
+                  json_string_value(json_object_get(f, "error")) &&
+                  strcmp(json_string_value(json_object_get(f, "error")), "bad_request") == 0 &&
+                  json_is_string(json_object_get(f, "message"));
+        json_decref(f);
+        if (!ok)
+            CHECK_FAIL_("no bad_request error frame for %s", bad[i]);
+    }
+    /* the failed subscribes left the client receiving everything */
+    publish1(l, "pjs", "truck-07", "pickups", T0, 1);
+    json_t *f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "samples");
+    json_decref(f);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_max_clients)
+{
+    struct live *l = new_live(0, 2);
+    CHECK(l);
+    struct live_client *a = new_client(l), *b = new_client(l);
+    CHECK(a && b);
+    struct live_client *c = calloc(1, live__client_size());
+    CHECK(c);
+    CHECK(live__client_open(l, c, NULL) != 0);
+    live__client_close(l, c); /* harmless on a client that never opened */
+    free_client(l, a);
+    CHECK_INT(live__client_open(l, c, NULL), 0);
+    free_client(l, b);
+    free_client(l, c);
+    live_free(l);
+}
+
+/* ---- the queue ---- */
+
+TEST(live_batches_in_arrival_order)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    struct parse_sample s[1000];
+    for (int i = 0; i < 1000; i++)
+        s[i] = smp("pjs", i % 2 ? "truck-01" : "truck-02", "pickups", T0 + i, i);
+    live_publish_samples(l, s, 500);
+    live_publish_samples(l, s + 500, 500);
+    double v[1000];
+    size_t frames, n = drain_values(l, c, v, 1000, &frames);
+    CHECK_INT(n, 1000);
+    CHECK_INT(frames, 1); /* everything pending goes as one frame */
+    for (int i = 0; i < 1000; i++)
+        CHECK_DBL(v[i], i);
+    struct live_stats st;
+    live_get_stats(l, &st);
+    CHECK_INT(st.frames_sent, 1);
+    CHECK_INT(st.samples_sent, 1000);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_frames_are_bounded)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    /* ~800-byte samples: 1000 of them do not fit one 256 KiB frame */
+    char labels[900];
+    int off = snprintf(labels, sizeof labels, "{");
+    for (int k = 0; k < 8; k++)
+        off += snprintf(labels + off, sizeof labels - (size_t)off, "%s\"k%d\":\"%064d\"",
+                        k ? "," : "", k, k);
+    snprintf(labels + off, sizeof labels - (size_t)off, "}");
+    for (int i = 0; i < 1000; i++) {
+        struct parse_sample s = smp("pjs", "truck-01", "pickups", T0 + i, i);
+        s.labels_json = labels;
+        live_publish_samples(l, &s, 1);
+    }
+    struct buf f;
+    buf_init(&f, LWS_PRE);
+    size_t frames = 0, total = 0;
+    while (live__client_next_frame(l, c, &f)) {
+        CHECK(f.len <= 256 * 1024);
+        json_t *j = json_loadb(f.data, f.len, 0, NULL);
+        CHECK(j);
+        for (size_t i = 0; i < n_samples(j); i++)
+            if (sample_value(j, i) != (double)total++)
+                CHECK_FAIL_("sample %zu out of order", total - 1);
+        json_decref(j);
+        frames++;
+    }
+    buf_free(&f);
+    CHECK_INT(total, 1000);
+    CHECK(frames >= 3 && frames <= 5);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_overflow_drops_oldest_and_says_so)
+{
+    struct live *l = new_live(5, 0);
+    struct live_client *slow = l ? new_client(l) : NULL;
+    struct live_client *fast = l ? new_client(l) : NULL;
+    CHECK(slow && fast);
+    double v[16];
+    size_t frames;
+    for (int i = 0; i < 8; i++) {
+        publish1(l, "pjs", "truck-07", "pickups", T0 + i, i);
+        if (i % 2 == 1) /* the fast client keeps up */
+            CHECK_INT(drain_values(l, fast, v, 16, &frames), 2);
+    }
+    CHECK_INT(live__client_pending(slow), 5);
+    json_t *f = next_frame(l, slow);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "dropped");
+    CHECK_INT(json_integer_value(json_object_get(f, "count")), 3);
+    json_decref(f);
+    size_t n = drain_values(l, slow, v, 16, &frames);
+    CHECK_INT(n, 5);
+    for (int i = 0; i < 5; i++)
+        CHECK_DBL(v[i], 3 + i); /* the newest five, in order */
+    struct live_stats st;
+    live_get_stats(l, &st);
+    CHECK_INT(st.samples_dropped, 3);
+
+    /* a later overflow is reported afresh */
+    for (int i = 0; i < 7; i++)
+        publish1(l, "pjs", "truck-07", "pickups", T0 + 100 + i, 100 + i);
+    f = next_frame(l, slow);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "dropped");
+    CHECK_INT(json_integer_value(json_object_get(f, "count")), 2);
+    json_decref(f);
+    free_client(l, slow);
+    free_client(l, fast);
+    live_free(l);
+}
+
+TEST(live_one_burst_is_not_dropped)
+{
+    /* One committed group larger than the bound (units flushing offline
+     * buffers) reaches a client that keeps up whole; if it does not read
+     * before the next group, the bound applies again. */
+    struct live *l = new_live(5, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    struct parse_sample s[20];
+    for (int i = 0; i < 20; i++)
+        s[i] = smp("pjs", "truck-07", "pickups", T0 + i, i);
+    live_publish_samples(l, s, 20);
+    CHECK_INT(live__client_pending(c), 20);
+    double v[32];
+    size_t frames;
+    CHECK_INT(drain_values(l, c, v, 32, &frames), 20);
+    CHECK_DBL(v[19], 19);
+
+    live_publish_samples(l, s, 20);
+    live_publish_samples(l, s, 3); /* the first burst was not read: 18 go */
+    CHECK_INT(live__client_pending(c), 5);
+    json_t *f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "dropped");
+    CHECK_INT(json_integer_value(json_object_get(f, "count")), 18);
+    json_decref(f);
+    CHECK_INT(drain_values(l, c, v, 32, &frames), 5);
+    CHECK_DBL(v[0], 18);
+    CHECK_DBL(v[1], 19);
+    CHECK_DBL(v[2], 0);
+    CHECK_DBL(v[4], 2);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_shared_sample_outlives_one_client)
+{
+    /* Two clients hold the same serialized sample; closing one must leave
+     * the other's intact (ASan would see a use after free). */
+    struct live *l = new_live(0, 0);
+    struct live_client *a = l ? new_client(l) : NULL;
+    struct live_client *b = l ? new_client(l) : NULL;
+    CHECK(a && b);
+    for (int i = 0; i < 100; i++)
+        publish1(l, "pjs", "truck-07", "pickups", T0 + i, i);
+    free_client(l, a);
+    double v[100];
+    size_t frames;
+    CHECK_INT(drain_values(l, b, v, 100, &frames), 100);
+    CHECK_DBL(v[99], 99);
+    /* and a client that closes with samples pending releases them */
+    for (int i = 0; i < 100; i++)
+        publish1(l, "pjs", "truck-07", "pickups", T0 + i, i);
+    free_client(l, b);
+    live_free(l);
+}
+
+TEST(live_unit_and_alert_frames_keep_order)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\"]}"), 0);
+    publish1(l, "pjs", "truck-07", "pickups", T0, 1);
+    live_publish_unit(l, "{\"program\":\"pjs\",\"unit\":\"truck-07\",\"status\":\"offline\"}");
+    live_publish_alert(l, "{\"id\":7,\"state\":\"firing\"}");
+    publish1(l, "pjs", "truck-07", "pickups", T0 + 1, 2);
+    static const char *const want[] = {"samples", "unit", "alert", "samples"};
+    for (int i = 0; i < 4; i++) {
+        json_t *f = next_frame(l, c);
+        CHECK(f);
+        CHECK_STR(frame_type(f), want[i]);
+        if (i == 1)
+            CHECK_STR(json_string_value(json_object_get(json_object_get(f, "unit"), "status")),
+                      "offline");
+        if (i == 2)
+            CHECK_INT(json_integer_value(json_object_get(json_object_get(f, "alert"), "id")), 7);
+        json_decref(f);
+    }
+    CHECK(next_frame(l, c) == NULL);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_snapshot_from_store)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/live-snapshot.db", harness_tmpdir());
+    unlink(path);
+    struct store *s;
+    CHECK(store_open(&s, path) == 0);
+    struct parse_sample in[] = {
+        smp("simas-bapokting", "pasar-a", "price", T0, 14000),
+        smp("simas-bapokting", "pasar-a", "price", T0 + 60000, 14500),
+        smp("simas-bapokting", "pasar-b", "price", T0, 15000),
+        smp("simas-bapokting", "pasar-b", "stock", T0, 300),
+        smp("pjs", "truck-07", "pickups", T0, 3),
+    };
+    in[4].labels_json = "{\"zone\":\"z1\"}";
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        CHECK(store_append(s, &in[i], T0) == 0);
+    CHECK(store_commit(s) == 0);
+
+    struct live *l = NULL;
+    CHECK(live_init(&l, s, NULL) == 0);
+    struct live_client *c = new_client(l);
+    CHECK(c);
+    publish1(l, "simas-bapokting", "pasar-a", "price", T0 - 5, 1); /* pending: superseded */
+    CHECK_INT(
+        send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"+/+/price\"],\"snapshot\":true}"), 0);
+    json_t *f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "samples");
+    CHECK_INT(n_samples(f), 2);
+    double sum = sample_value(f, 0) + sample_value(f, 1);
+    CHECK_DBL(sum, 14500 + 15000); /* the latest of each price series */
+    json_decref(f);
+    CHECK(next_frame(l, c) == NULL);
+
+    /* labels come through; a filter matching nothing gives an empty frame */
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\"],\"snapshot\":true}"),
+              0);
+    f = next_frame(l, c);
+    CHECK(f);
+    json_t *sample = json_array_get(json_object_get(f, "samples"), 0);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(sample, "labels"), "zone")), "z1");
+    CHECK_INT(json_integer_value(json_object_get(sample, "ts")), T0);
+    json_decref(f);
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"nope/#\"],\"snapshot\":true}"),
+              0);
+    f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "samples");
+    CHECK_INT(n_samples(f), 0);
+    json_decref(f);
+    free_client(l, c);
+    live_free(l);
+    store_close(s);
+}
+
+TEST(live_no_clients_no_work)
+{
+    struct live *l = new_live(0, 0);
+    CHECK(l);
+    publish1(l, "pjs", "truck-07", "pickups", T0, 1);
+    live_publish_unit(l, "{}");
+    live_publish_alert(l, "{}");
+    struct live_stats st;
+    live_get_stats(l, &st);
+    CHECK_INT(st.samples_dropped, 0);
+    CHECK_INT(st.frames_sent, 0);
+    live_free(l);
+    live_free(NULL);
+}
+
+TEST_MAIN(CASE(live_filter_match_table), CASE(live_filter_valid_table), CASE(live_hello_first),
+          CASE(live_sample_json_shape), CASE(live_everything_until_subscribe_then_filters),
+          CASE(live_ping_pong), CASE(live_bad_requests_get_errors), CASE(live_max_clients),
+          CASE(live_batches_in_arrival_order), CASE(live_frames_are_bounded),
+          CASE(live_overflow_drops_oldest_and_says_so), CASE(live_one_burst_is_not_dropped),
+          CASE(live_shared_sample_outlives_one_client), CASE(live_unit_and_alert_frames_keep_order),
+          CASE(live_snapshot_from_store), CASE(live_no_clients_no_work))
