@@ -195,11 +195,13 @@ export async function startPantaud(broker, opts = {}) {
   const db = opts.db || path.join(dir, `pantau-${httpPort}.db`);
   const log = path.join(dir, `pantaud-${httpPort}.log`);
   const args = ['--mqtt', broker.uri, '--db', db, '--listen', `127.0.0.1:${httpPort}`];
-  if (opts.config) {
-    const conf = path.join(dir, `pantau-${httpPort}.ini`);
-    fs.writeFileSync(conf, opts.config);
-    args.unshift('-c', conf);
-  }
+  // One MQTT session per database: two pantauds sharing a client id would
+  // take the connection from each other. A restart on the same database
+  // keeps its session (and what the broker queued meanwhile).
+  const conf = path.join(dir, `pantau-${httpPort}.ini`);
+  const clientId = `pantaud-${path.basename(db).replace(/[^a-z0-9]/gi, '-')}`;
+  fs.writeFileSync(conf, `[mqtt]\nclient_id = ${clientId}\n${opts.config || ''}`);
+  args.unshift('-c', conf);
   args.push(...(opts.args || []));
   const logStart = fs.existsSync(log) ? fs.statSync(log).size : 0;
   const child = startChild(PANTAUD, args, log);
