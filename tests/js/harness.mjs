@@ -159,6 +159,30 @@ export function sanitized(pid) {
   }
 }
 
+// ---- every pantaud started, checked at the end ----
+
+const daemons = [];
+
+async function daemonProblems() {
+  const problems = [];
+  for (const { child, log } of daemons) {
+    const { code, signal } = await stopChild(child);
+    if (code !== 0 && signal !== 'SIGKILL')
+      problems.push(`pantaud ${child.pid} exited with ${code ?? signal} (log ${log})`);
+  }
+  for (const log of new Set(daemons.map((d) => d.log))) {
+    let text = '';
+    try {
+      text = fs.readFileSync(log, 'utf8');
+    } catch {
+      continue;
+    }
+    const m = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:).*/.exec(text);
+    if (m) problems.push(`${log}: ${m[0]}`);
+  }
+  return problems;
+}
+
 // ---- broker ----
 
 // opts.port: reuse a port (a broker coming back after an outage).
@@ -205,6 +229,7 @@ export async function startPantaud(broker, opts = {}) {
   args.push(...(opts.args || []));
   const logStart = fs.existsSync(log) ? fs.statSync(log).size : 0;
   const child = startChild(PANTAUD, args, log);
+  daemons.push({ child, log });
   const readLog = () => {
     try {
       return fs.readFileSync(log, 'utf8').slice(logStart);
@@ -446,6 +471,17 @@ export async function runCases(file, cases, { totalMs = 110000, before, after } 
     if (after) await after(ctx);
   } catch (e) {
     console.log(`# clean-up failed: ${e.message}`);
+  }
+  // Every pantaud must stop cleanly: exit 0 on SIGTERM, and (under
+  // SANITIZE=1) no AddressSanitizer, LeakSanitizer or UBSan report.
+  n++;
+  const problems = await daemonProblems();
+  if (problems.length) {
+    failed++;
+    console.log(`not ok ${n} - pantaud stopped cleanly\n  # ${problems.join('\n  # ')}`);
+  } else {
+    passed++;
+    console.log(`ok ${n} - pantaud stopped cleanly`);
   }
   clearTimeout(guard);
   summary();
