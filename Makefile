@@ -93,7 +93,6 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query
-	@$(BUILD)/tests/bench_query
 	@BUILD=$(BUILD) scripts/bench
 
 install: all
