@@ -21,17 +21,6 @@ struct query_params {
     bool has_agg;
 };
 
-static bool is_label_key(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > 32)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
-            return false;
-    return true;
-}
-
 /* "+07:00" / "-03:30" -> ms. */
 static int parse_tz(const char *s, int64_t *out)
 {
@@ -71,7 +60,7 @@ static bool read_filter(struct http_request *r, struct query_filter *f, bool nee
         const struct http_arg *a = &r->args[i];
         if (strncmp(a->name, "label.", 6) != 0)
             continue;
-        if (!is_label_key(a->name + 6))
+        if (!util_is_label_key(a->name + 6))
             return bad(r, a->name, "label keys are [a-z0-9_]{1,32}");
         size_t vlen = strlen(a->value);
         if (vlen == 0 || vlen > 64)

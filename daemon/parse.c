@@ -187,17 +187,6 @@ static int read_ts(const json_t *ts, int64_t arrival_ms, int64_t *out, enum pars
     return 0;
 }
 
-static bool is_label_key(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > PARSE_LABEL_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
-            return false;
-    return true;
-}
-
 /* Writes the canonical labels JSON into buf (PARSE_LABELS_JSON_MAX bytes). */
 static int read_labels(const json_t *labels, char *buf, const char **detail)
 {
@@ -217,7 +206,7 @@ static int read_labels(const json_t *labels, char *buf, const char **detail)
     json_t *val;
     json_object_foreach((json_t *)labels, key, val)
     {
-        if (!is_label_key(key)) {
+        if (!util_is_label_key(key)) {
             *detail = "label key is not [a-z0-9_]{1,32}";
             return -1;
         }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "rollup.h"
 
 static const char *const agg_names[] = {
@@ -151,23 +152,12 @@ static int end_read(struct query_db *q, int status)
 
 /* ---- series selection -------------------------------------------------- */
 
-static bool label_key_ok(const char *k)
-{
-    size_t n = k ? strlen(k) : 0;
-    if (n == 0 || n > 32)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
-            return false;
-    return true;
-}
-
 static int check_filter(struct query_db *q, const struct query_filter *f)
 {
     if (f->n_labels < 0 || f->n_labels > QUERY_MAX_LABELS)
         return fail(q, QUERY_EINVAL, "at most %d label filters", QUERY_MAX_LABELS);
     for (int i = 0; i < f->n_labels; i++) {
-        if (!label_key_ok(f->labels[i].key))
+        if (!util_is_label_key(f->labels[i].key))
             return fail(q, QUERY_EINVAL, "label name must match [a-z0-9_]{1,32}");
         if (!f->labels[i].value)
             return fail(q, QUERY_EINVAL, "label %s has no value", f->labels[i].key);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t util_now_ms(void)
@@ -33,6 +34,17 @@ bool util_is_slug(const char *s, size_t len)
         return false;
     for (size_t i = 1; i < len; i++)
         if (!is_slug_char(s[i]))
+            return false;
+    return true;
+}
+
+bool util_is_label_key(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
             return false;
     return true;
 }

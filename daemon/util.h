@@ -17,6 +17,9 @@ uint64_t util_mono_ns(void);
 /* True if s[0..len) is a slug: [a-z0-9][a-z0-9_-]{0,63}. */
 bool util_is_slug(const char *s, size_t len);
 
+/* True if s is a label key (CONTRACT §1): [a-z0-9_]{1,32}. NULL is false. */
+bool util_is_label_key(const char *s);
+
 /* Strict decimal integer: optional '-', digits only, the whole string, no
  * overflow, within [min, max]. Returns 0 or -1 (and leaves *out alone). */
 int util_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
