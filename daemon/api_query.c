@@ -284,7 +284,7 @@ static int on_export_row(void *ctx, const struct query_series *s, int64_t ts, do
 {
     struct buf *b = ctx;
     buf_printf(b, "%lld,%s,%s,%s,", (long long)ts, s->program, s->unit, s->metric);
-    buf_csv_field(b, s->labels_json);
+    buf_csv_quoted(b, s->labels_json); /* quoted always, even {} (CONTRACT §2) */
     buf_puts(b, ",");
     buf_json_num(b, value);
     buf_puts(b, "\r\n");

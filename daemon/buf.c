@@ -119,12 +119,8 @@ void buf_json_num(struct buf *b, double v)
     buf_puts(b, tmp);
 }
 
-void buf_csv_field(struct buf *b, const char *s)
+void buf_csv_quoted(struct buf *b, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
-        buf_puts(b, s);
-        return;
-    }
     buf_append(b, "\"", 1);
     for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
         buf_append(b, s, (size_t)(q - s + 1));

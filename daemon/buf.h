@@ -31,8 +31,8 @@ void buf_json_str(struct buf *b, const char *s);
 void buf_json_bytes(struct buf *b, const void *data, size_t len);
 /* A double as JSON: shortest round-trip form; non-finite as null. */
 void buf_json_num(struct buf *b, double v);
-/* s as one RFC 4180 CSV field, quoted when it needs to be. */
-void buf_csv_field(struct buf *b, const char *s);
+/* s as one RFC 4180 CSV field in double quotes (inner quotes doubled). */
+void buf_csv_quoted(struct buf *b, const char *s);
 
 /* Start of the writable area in front of data (data - reserve). */
 static inline unsigned char *buf_front(struct buf *b)

@@ -338,6 +338,8 @@ const cases = [
       assert(lines.includes(`${T0},simas-bapokting,pasar-bandar-jaya,price,"{""commodity"":""beras-medium""}",1000`), 'a row');
       assertEq(lines.filter((l) => l).length, 1 + 3, 'rows in range (2 + 1 other unit)');
       expectError(await get(base, '/api/v1/export.csv?step=1000'), 400, 'bad_parameter', 'step');
+      const pjs = await get(base, `/api/v1/export.csv?program=pjs&from=0`);
+      assert(/^\d+,pjs,truck-07,pickups,"\{\}",3$/m.test(pjs.text), `empty labels quoted: ${pjs.text}`);
     },
   ],
   [
