@@ -28,6 +28,7 @@ static void get_healthz(struct api *a, struct http_request *r)
     struct ingest_stats is;
     struct store_stats ss;
     struct buf b;
+    store_probe_writable(a->store); /* no-op while writable */
     ingest_get_stats(a->ingest, &is);
     store_get_stats(a->store, &ss);
     const char *reasons[3];

@@ -104,6 +104,8 @@ struct store {
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
+    uint64_t group_failed; /* appends of this group that failed */
+    int64_t failed_at_ms;  /* the last write failure, for store_probe_writable */
     struct store_stats stats;
     struct log_limit write_errors;
 };
@@ -347,6 +349,7 @@ int store_begin(struct store *s)
     s->in_group = true;
     s->group_since_ns = util_mono_ns();
     s->group_samples = 0;
+    s->group_failed = 0;
     return 0;
 }
 
@@ -461,13 +464,17 @@ static int put_sample(struct store *s, int64_t series, const struct parse_sample
 
 int store_append(struct store *s, const struct parse_sample *smp, int64_t arrival_ms)
 {
-    if (store_begin(s) != 0)
+    if (store_begin(s) != 0) {
+        s->stats.lost_total++;
+        s->stats.writable = false;
+        s->failed_at_ms = util_now_ms();
         return -1;
+    }
     struct series *se = series_get(s, smp, arrival_ms);
-    if (!se)
+    if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
+        s->group_failed++; /* SQLite undid the statement; the group goes on */
         return -1;
-    if (put_sample(s, se->id, smp, arrival_ms) != 0)
-        return -1;
+    }
     s->group_samples++;
 
     /* The series' "last" is the sample with the latest device time, not the
@@ -561,8 +568,9 @@ static void roll_back(struct store *s)
     if (rollup_reload(s->rollup) != 0)
         log_error("store: rollups could not be reloaded after a rollback");
     s->stats.commit_errors++;
-    s->stats.lost_total += s->group_samples;
+    s->stats.lost_total += s->group_samples + s->group_failed;
     s->stats.writable = false;
+    s->failed_at_ms = util_now_ms();
     drop_caches(s);
     if (load_caches(s) != 0)
         log_error("store: caches could not be reloaded after a rollback");
@@ -586,6 +594,12 @@ int store_commit(struct store *s)
         rollup_committed(s->rollup);
     s->stats.stored_total += s->group_samples;
     s->stats.commits++;
+    s->stats.lost_total += s->group_failed;
+    if (s->group_failed) {
+        s->stats.writable = false; /* what committed is in; health says the rest is not */
+        s->failed_at_ms = util_now_ms();
+        return 0;
+    }
     if (!s->stats.writable)
         log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
     s->stats.writable = true;
@@ -695,4 +709,32 @@ int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_row
 void store_set_rollups(struct store *s, bool enabled)
 {
     s->rollups_off = !enabled;
+}
+
+#define PROBE_AFTER_MS 10000
+
+int store_probe_writable(struct store *s)
+{
+    /* Health reports a failure for at least PROBE_AFTER_MS before a probe
+     * may clear it: a probe that passes says little about the write that
+     * failed, but lets health recover when nothing else is written. */
+    if (s->stats.writable || s->in_group || util_now_ms() - s->failed_at_ms < PROBE_AFTER_MS)
+        return s->stats.writable ? 0 : -1;
+    /* Rewriting the schema version (same value) goes through the whole write
+     * path: lock, journal, header page, commit. */
+    char sql[96];
+    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;", SCHEMA_VERSION);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        if (sqlite3_get_autocommit(s->db) == 0)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    s->stats.writable = true;
+    log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
+    return 0;
+}
+
+void store_test_age_failure(struct store *s, int64_t ms)
+{
+    s->failed_at_ms -= ms;
 }

@@ -71,6 +71,13 @@ int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
 
+/* After a failed write, and at least 10 s after it, tries a tiny write (no
+ * open group needed) so that health recovers when the disk does, even with
+ * no samples arriving. Returns 0 if the database counts as writable. */
+int store_probe_writable(struct store *s);
+/* Tests only: pretend the last write failure happened ms earlier. */
+void store_test_age_failure(struct store *s, int64_t ms);
+
 /* Retention: commits any open group, then in one transaction of its own
  * deletes at most max_rows raw samples older than retention_days before now_ms
  * and minute rollups older than max(retention_days, 400 days) (hour rollups

@@ -203,8 +203,38 @@ TEST(store_unwritable_path_fails_cleanly)
     CHECK(s == NULL);
 }
 
+TEST(store_health_recovers_by_probe)
+{
+    struct store *s;
+    sqlite3 *db;
+    const char *p = fresh_db("probe");
+    CHECK(store_open(&s, p) == 0);
+    /* Another connection makes every sample insert fail (a full disk, say). */
+    CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TRIGGER fail BEFORE INSERT ON samples BEGIN "
+                       "SELECT RAISE(ABORT, 'injected failure'); END",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    struct parse_sample a = sample("price", "{}", T0, 1);
+    CHECK(store_append(s, &a, T0) != 0);
+    CHECK(store_commit(s) == 0); /* the group commits; the sample is counted lost */
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK(!st.writable);
+    CHECK_INT(st.lost_total, 1);
+    /* The disk is back, but no sample arrives: health must not stay degraded. */
+    CHECK(sqlite3_exec(db, "DROP TRIGGER fail", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(store_probe_writable(s) != 0); /* a failure stands for 10 s first */
+    store_test_age_failure(s, 10000);
+    CHECK(store_probe_writable(s) == 0);
+    store_get_stats(s, &st);
+    CHECK(st.writable);
+    store_close(s);
+}
+
 TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
           CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
           CASE(store_presence_offline), CASE(store_many_series_one_group),
-          CASE(store_unwritable_path_fails_cleanly))
+          CASE(store_unwritable_path_fails_cleanly), CASE(store_health_recovers_by_probe))

@@ -343,6 +343,26 @@ const cases = [
     },
   ],
   [
+    'healthz: 503 database_not_writable when writes fail, 200 again once they work',
+    async ({ broker, open, base }) => {
+      const sql = (q) => execFileSync('sqlite3', [open.db, q]);
+      sql("CREATE TRIGGER fail_writes BEFORE INSERT ON samples BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+      try {
+        mosquittoPub(broker, 'pantau/pjs/truck-09/pickups', '1');
+        await until(async () => (await get(base, '/healthz')).status === 503, 10000, 'degraded');
+        const r = await get(base, '/healthz');
+        assert(r.json.reasons.includes('database_not_writable'), `reason: ${r.text}`);
+        const m = await get(base, '/metrics');
+        assert(/pantau_lost_total [1-9]/.test(m.text), 'the lost sample is counted');
+      } finally {
+        sql('DROP TRIGGER IF EXISTS fail_writes;');
+      }
+      // No sample needs to arrive: health probes the database itself (a
+      // failure stands for 10 s first).
+      await until(async () => (await get(base, '/healthz')).status === 200, 15000, 'healthy again', 200);
+    },
+  ],
+  [
     'healthz: 503 naming the reason while the broker is down, 200 within 10 s of its return',
     async (ctx) => {
       const { broker, base } = ctx;
