@@ -72,9 +72,25 @@ static bool read_filter(struct http_request *r, struct query_filter *f, bool nee
     return true;
 }
 
+/* A form-decoded query string turns a literal '+' into a space, so
+ * "tz=+07:00" or "from=...T08:15:00+07:00" as written in CONTRACT §2 arrive
+ * with a space, which is never valid there: read it as the '+' it was. */
+static const char *time_arg(struct http_request *r, const char *name, char *buf, size_t len)
+{
+    const char *v = http_arg(r, name);
+    if (!v || !strchr(v, ' '))
+        return v;
+    snprintf(buf, len, "%s", v);
+    for (char *p = buf; (p = strchr(p, ' ')) != NULL; p++)
+        *p = '+';
+    return buf;
+}
+
 static bool read_range(struct http_request *r, struct query_req *q)
 {
-    const char *from = http_arg(r, "from"), *to = http_arg(r, "to");
+    char from_buf[64], to_buf[64];
+    const char *from = time_arg(r, "from", from_buf, sizeof from_buf);
+    const char *to = time_arg(r, "to", to_buf, sizeof to_buf);
     q->to = util_now_ms();
     if (to &&
         (parse_time_param(to, &q->to) != 0 || q->to < -QUERY_TS_LIMIT || q->to > QUERY_TS_LIMIT))
@@ -92,7 +108,8 @@ static bool read_buckets(struct http_request *r, struct query_params *p)
 {
     struct query_req *q = &p->req;
     const char *step = http_arg(r, "step"), *points = http_arg(r, "points");
-    const char *agg = http_arg(r, "agg"), *tz = http_arg(r, "tz");
+    char tz_buf[16];
+    const char *agg = http_arg(r, "agg"), *tz = time_arg(r, "tz", tz_buf, sizeof tz_buf);
     int64_t n;
     if (step && (util_parse_int(step, 1, 100LL * 366 * DAY_MS, &q->step) != 0))
         return bad(r, "step", "a positive number of milliseconds");

@@ -276,8 +276,17 @@ static const struct entry *find_entry(const char *section, const char *key, bool
     return NULL;
 }
 
+static void note_origin(struct cfg *c, const struct entry *e, const char *file, int line)
+{
+    struct cfg_origin at = {file, line};
+    if (e->offset == offsetof(struct cfg, listen) && e->type == T_LISTEN)
+        c->listen_at = at;
+    else if (e->offset == offsetof(struct cfg, mqtt_password) && e->type == T_STR)
+        c->password_at = at;
+}
+
 static int set_entry(struct cfg *c, const char *section, const char *key, const char *value,
-                     char *problem, size_t plen)
+                     char *problem, size_t plen, const char *file, int line)
 {
     bool section_known;
     const struct entry *e = find_entry(section, key, &section_known);
@@ -290,6 +299,7 @@ static int set_entry(struct cfg *c, const char *section, const char *key, const 
             snprintf(problem, plen, "unknown section [%s]", section);
         return -1;
     }
+    note_origin(c, e, file, line);
     return apply_entry(c, e, value, problem, plen);
 }
 
@@ -297,7 +307,7 @@ int cfg_set(struct cfg *c, const char *section, const char *key, const char *val
             cfg_report_fn report, void *ctx)
 {
     char problem[512];
-    if (set_entry(c, section, key, value, problem, sizeof problem) != 0) {
+    if (set_entry(c, section, key, value, problem, sizeof problem, "command line", 0) != 0) {
         report(ctx, "command line", 0, problem);
         return -1;
     }
@@ -366,7 +376,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 {
     struct load *l = user;
     char problem[512];
-    if (set_entry(l->cfg, section, key, value, problem, sizeof problem) != 0)
+    if (set_entry(l->cfg, section, key, value, problem, sizeof problem, l->path, l->line) != 0)
         load_problem(l, problem);
     return 1; /* keep going: report every problem, not just the first */
 }
@@ -386,24 +396,29 @@ int cfg_load(struct cfg *c, const char *path, cfg_report_fn report, void *ctx)
     fclose(l.file);
     if (rc == -2)
         load_problem(&l, "out of memory");
-    return l.problems + cfg_validate(c, report, ctx);
+    return l.problems;
+}
+
+static void report_at(cfg_report_fn report, void *ctx, const struct cfg *c, struct cfg_origin at,
+                      const char *problem)
+{
+    report(ctx, at.file ? at.file : c->path ? c->path : "configuration", at.line, problem);
 }
 
 int cfg_validate(const struct cfg *c, cfg_report_fn report, void *ctx)
 {
     int problems = 0;
-    const char *file = c->path ? c->path : "configuration";
     if (!c->mqtt_username && c->mqtt_password) {
-        report(ctx, file, 0, "mqtt password given without a username");
+        report_at(report, ctx, c, c->password_at, "mqtt password given without a username");
         problems++;
     }
     char host[256];
     int port;
     if (c->n_tokens == 0 && !c->http_open &&
         cfg_split_listen(c->listen, host, sizeof host, &port) == 0 && !cfg_is_loopback(host)) {
-        report(ctx, file, 0,
-               "listen is not a loopback address but no [auth] tokens are set (add tokens, or "
-               "set [http] open = yes to serve everyone)");
+        report_at(report, ctx, c, c->listen_at,
+                  "listen is not a loopback address but no [auth] tokens are set (add tokens, or "
+                  "set [http] open = yes to serve everyone)");
         problems++;
     }
     return problems;

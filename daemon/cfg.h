@@ -62,6 +62,12 @@ struct cfg {
     int stats_interval_s;     /* 60: a stats line in the log; 0 = off */
 
     const char *path; /* the file loaded, or NULL (not owned) */
+    /* Where listen and password were set, for cfg_validate's messages:
+     * (path, line) from a file, ("command line", 0), or (NULL, 0). */
+    struct cfg_origin {
+        const char *file;
+        int line;
+    } listen_at, password_at;
 };
 
 /* Called once per problem; file is the config path, line 0 if not known. */
@@ -72,7 +78,8 @@ int cfg_defaults(struct cfg *c);
 
 /* Reads `path` over the current values of *c. Returns the number of problems
  * found (0 = valid); each was passed to report. A missing or unreadable file
- * is one problem at line 0. */
+ * is one problem at line 0. Checks across keys are cfg_validate's, to run
+ * once every source (file, command line) has been applied. */
 int cfg_load(struct cfg *c, const char *path, cfg_report_fn report, void *ctx);
 
 /* Sets one option from the command line or a test ("mqtt", "uri", "tcp://...").

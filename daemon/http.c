@@ -164,7 +164,14 @@ static enum http_role authenticate(struct http_conn *c)
         strncasecmp(auth, "Bearer ", 7) == 0)
         return role_of_token(h, auth + 7);
     const char *arg = http_arg(&c->req, "access_token");
-    return arg ? role_of_token(h, arg) : ROLE_NONE;
+    if (!arg)
+        return ROLE_NONE;
+    /* Tokens hold no spaces: a space is a '+' the query decoding ate. */
+    char token[512];
+    snprintf(token, sizeof token, "%s", arg);
+    for (char *p = token; (p = strchr(p, ' ')) != NULL; p++)
+        *p = '+';
+    return role_of_token(h, token);
 }
 
 /* ---- answers ---- */
@@ -354,12 +361,17 @@ static int write_body_piece(struct http_conn *c)
 static int write_chunk(struct http_conn *c, struct buf *chunk, bool final)
 {
     char head[CHUNK_HDR_MAX + 1];
-    int hn = snprintf(head, sizeof head, "%zx\r\n", chunk->len);
-    buf_append(chunk, "\r\n", 2);
+    int hn = 0;
+    if (chunk->len) { /* an empty chunk would read as the end: send none */
+        hn = snprintf(head, sizeof head, "%zx\r\n", chunk->len);
+        buf_append(chunk, "\r\n", 2);
+    }
     if (final)
         buf_append(chunk, "0\r\n\r\n", 5);
     if (buf_failed(chunk))
         return -1;
+    if (!chunk->len)
+        return 0;
     unsigned char *start = (unsigned char *)chunk->data - hn;
     memcpy(start, head, (size_t)hn);
     int w = lws_write(c->wsi, start, chunk->len + (size_t)hn,

@@ -61,10 +61,10 @@ static void report_problem(void *ctx, const char *file, int line, const char *pr
 {
     int *count = ctx;
     (*count)++;
-    if (line > 0)
-        fprintf(stderr, "%s:%d: %s\n", file, line, problem);
-    else
+    if (strcmp(file, "command line") == 0)
         fprintf(stderr, "%s: %s\n", file, problem);
+    else /* file:line: problem; line 0 for what belongs to no line (file missing) */
+        fprintf(stderr, "%s:%d: %s\n", file, line, problem);
 }
 
 enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CHECK };
@@ -136,8 +136,8 @@ static int configure(struct daemon *d, int argc, char **argv)
     for (int i = 0; i < n_over; i++)
         cfg_set(&d->cfg, overrides[i].section, overrides[i].key, overrides[i].value, report_problem,
                 &problems);
-    if (!config_path)
-        cfg_validate(&d->cfg, report_problem, &problems);
+    /* Once, after every source: an override can make a file valid or not. */
+    cfg_validate(&d->cfg, report_problem, &problems);
     if (problems) {
         fprintf(stderr, "pantaud: %d problem%s in the configuration\n", problems,
                 problems == 1 ? "" : "s");
@@ -226,6 +226,7 @@ static int reload(void *ctx)
     if (cfg_defaults(&fresh) != 0)
         return 1;
     cfg_load(&fresh, d->cfg.path, report_problem, &problems);
+    cfg_validate(&fresh, report_problem, &problems);
     if (problems == 0) {
         log_set_level(fresh.log_level);
         if (d->http)

@@ -277,6 +277,18 @@ TEST(ingest_check_config_reports_lines)
     CHECK(harness_wait_log(log, want, 1000));
     snprintf(want, sizeof want, "%s:6: unknown key \"nope\" in [store]", conf);
     CHECK(harness_wait_log(log, want, 1000));
+
+    /* Overrides are validated with the file: no tokens + a public listen
+     * address from the command line is refused, as it would be in the file. */
+    f = fopen(conf, "w");
+    CHECK(f);
+    fputs("[mqtt]\nuri = tcp://127.0.0.1:1883\n", f);
+    fclose(f);
+    char *open_argv[] = {bin, "--check-config", "-c", conf, "--listen", "0.0.0.0:8080", NULL};
+    pid = harness_spawn(open_argv, log, NULL);
+    status = harness_stop(pid, 0, 5000);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    CHECK(harness_wait_log(log, "command line: listen is not a loopback address", 1000));
 }
 
 TEST_MAIN(CASE(ingest_10k_qos1_exactly_once), CASE(ingest_survives_broker_restart),
