@@ -3,6 +3,7 @@
 // 1,000,000-row CSV export with flat memory.
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import {
@@ -35,6 +36,21 @@ async function get(base, p, opts = {}) {
     /* not JSON */
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+// node's own HTTP client: a strict parser (fetch forgives framing errors).
+function strictGet(url) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
 }
 
 function expectError(r, status, code, mention) {
@@ -283,6 +299,9 @@ const cases = [
       expectError(await get(base, `${b}&label.BAD=x`), 400, 'bad_parameter', 'label.BAD');
       const rfc = await get(base, `${b}&from=2026-11-22T08:15:00%2B07:00&to=2026-11-22T09:15:00%2B07:00`);
       assertEq(rfc.status, 200, `RFC 3339 accepted: ${rfc.text}`);
+      // Written as in the contract, with a literal '+' (form decoding makes it a space).
+      const plus = await get(base, `${b}&from=2026-11-22T08:15:00+07:00&step=3600000&tz=+07:00`);
+      assertEq(plus.status, 200, `literal + in from and tz: ${plus.text}`);
     },
   ],
   [
@@ -338,6 +357,9 @@ const cases = [
       assert(lines.includes(`${T0},simas-bapokting,pasar-bandar-jaya,price,"{""commodity"":""beras-medium""}",1000`), 'a row');
       assertEq(lines.filter((l) => l).length, 1 + 3, 'rows in range (2 + 1 other unit)');
       expectError(await get(base, '/api/v1/export.csv?step=1000'), 400, 'bad_parameter', 'step');
+      const strict = await strictGet(`${base}/api/v1/export.csv?program=simas-bapokting&from=0`);
+      assertEq(strict.status, 200, 'a strict HTTP parser reads the chunked export');
+      assert(strict.body.startsWith('ts,program,unit,metric,labels,value\r\n'), 'strict body');
       const pjs = await get(base, `/api/v1/export.csv?program=pjs&from=0`);
       assert(/^\d+,pjs,truck-07,pickups,"\{\}",3$/m.test(pjs.text), `empty labels quoted: ${pjs.text}`);
     },
