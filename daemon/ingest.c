@@ -38,6 +38,7 @@ struct ingest {
     uv_loop_t *loop;
     uv_async_t wake; /* Paho thread -> loop: the queue is no longer empty */
     struct ingest_queue queue;
+    struct ingest_msg *taken; /* taken from the queue, not yet processed */
     struct ingest_mqtt *mqtt;
     struct store *store;
     struct rejects rejects;
@@ -199,23 +200,22 @@ static void ingest_one(struct ingest *in, const struct ingest_msg *m)
     in->current = NULL;
 }
 
-/* Takes batches until the queue is empty or the turn's budget is spent.
- * Returns true if messages may remain. */
+/* Works through the queue, a batch per lock, until it is empty or the
+ * turn's budget is spent (checked after every message: one may hold 1000
+ * samples). Returns true if messages may remain. */
 static bool drain(struct ingest *in, bool unbounded)
 {
     uint64_t start = util_mono_ns();
-    struct ingest_msg *batch;
-    while ((batch = ingest_queue_take(&in->queue, TAKE_BATCH)) != NULL) {
-        while (batch) {
-            struct ingest_msg *next = batch->next;
-            ingest_one(in, batch);
-            free(batch);
-            batch = next;
-        }
+    for (;;) {
+        if (!in->taken && !(in->taken = ingest_queue_take(&in->queue, TAKE_BATCH)))
+            return false;
+        struct ingest_msg *m = in->taken;
+        in->taken = m->next;
+        ingest_one(in, m);
+        free(m);
         if (!unbounded && util_mono_ns() - start >= in->budget_ns)
             return true;
     }
-    return false;
 }
 
 static void on_wake(uv_async_t *h)
@@ -271,6 +271,11 @@ static void on_wake_closed(uv_handle_t *h)
     struct ingest *in = h->data;
     void (*done)(void *) = in->done;
     void *ctx = in->done_ctx;
+    while (in->taken) { /* only after a failed start: a stop drains it */
+        struct ingest_msg *next = in->taken->next;
+        free(in->taken);
+        in->taken = next;
+    }
     ingest_queue_destroy(&in->queue);
     rejects_free(&in->rejects);
     pending_free(&in->pending);

@@ -317,6 +317,39 @@ static void parse_presence(const struct message *m, const char *payload, size_t 
         m->sink->on_presence(m->sink->ctx, m->topic->program, m->topic->unit, online);
 }
 
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool is_json_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else if (i < n && s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return false;
+    if (i < n && s[i] == '.') {
+        size_t start = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    return i == n;
+}
+
 /* jansson refuses a number it cannot represent (1e999, or an integer beyond
  * int64) by failing the whole document. The contract wants such a value
  * judged where it stands: a huge integer is a finite number, 1e999 is a
@@ -349,6 +382,12 @@ static char *rewrite_numbers(const char *in, size_t len, size_t *out_len)
         bool is_int = true;
         for (; i + n < len && strchr("0123456789+-.eE", in[i + n]); n++)
             is_int = is_int && !strchr(".eE", in[i + n]);
+        if (!is_json_number(in + i, n)) { /* not a number: jansson will refuse it */
+            memcpy(out + o, in + i, n);
+            o += n;
+            i += n;
+            continue;
+        }
         if (n >= sizeof token) {
             memcpy(out + o, "null", 4);
             o += 4;
@@ -366,7 +405,7 @@ static char *rewrite_numbers(const char *in, size_t len, size_t *out_len)
         } else if (is_int && util_parse_int(token, INT64_MIN, INT64_MAX, &unused) != 0) {
             o += (size_t)snprintf(out + o, 32, "%.17g", v);
         } else {
-            memcpy(out + o, token, n); /* malformed tokens stay for jansson to refuse */
+            memcpy(out + o, token, n);
             o += n;
         }
     }

@@ -288,7 +288,9 @@ int store_open(struct store **out, const char *path)
         log_error("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    /* The loop waits this long for another writer (a backup, the sqlite3
+     * shell): short, since everything on the loop waits with it. */
+    sqlite3_busy_timeout(s->db, 1000);
     if (exec_sql(s->db, pragmas) != 0 || migrate(s->db, path) != 0)
         goto fail;
     for (int i = 0; i < ST_COUNT; i++) {

@@ -290,6 +290,9 @@ struct prow {
     X(obj_value_bool, P("{\"value\":true}"), REJ(PARSE_BAD_VALUE))                                 \
     X(obj_value_object, P("{\"value\":{}}"), REJ(PARSE_BAD_VALUE))                                 \
     X(obj_value_overflow, P("{\"value\":1e999}"), REJ(PARSE_BAD_VALUE))                            \
+    /* an overflow elsewhere must not make jansson's refusals pass */                              \
+    X(overflow_beside_bad_number, P("[{\"value\":1e999},{\"value\":12-34}]"), REJ(PARSE_BAD_JSON)) \
+    X(overflow_beside_lone_minus, P("{\"value\":-,\"x\":1e999}"), REJ(PARSE_BAD_JSON))             \
     X(obj_duplicate_value, P("{\"value\":1,\"value\":2}"), REJ(PARSE_BAD_JSON))                    \
     X(obj_trailing_comma, P("{\"value\":1,}"), REJ(PARSE_BAD_JSON))                                \
     X(obj_single_quotes, P("{'value':1}"), REJ(PARSE_BAD_JSON))                                    \
