@@ -3,6 +3,7 @@
 
 #include <libwebsockets.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -667,6 +668,19 @@ void http_set_tokens(struct http_server *h, const struct cfg *cfg)
     }
 }
 
+/* lws takes an address or an interface name, not a host name: resolve
+ * "localhost" and the like to their first address, in place. */
+static int numeric_host(char *host, size_t len)
+{
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return -1;
+    int rc =
+        getnameinfo(res->ai_addr, res->ai_addrlen, host, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    return rc == 0 ? 0 : -1;
+}
+
 int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts)
 {
     char host[256];
@@ -674,7 +688,8 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     struct http_server *h = calloc(1, sizeof *h);
     if (!h)
         return -1;
-    if (cfg_split_listen(opts->cfg->listen, host, sizeof host, &port) != 0) {
+    if (cfg_split_listen(opts->cfg->listen, host, sizeof host, &port) != 0 ||
+        numeric_host(host, sizeof host) != 0) {
         log_error("http: bad listen address %s", opts->cfg->listen);
         free(h);
         return -1;
@@ -716,15 +731,24 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     info.timeout_secs = 30;
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
-        log_error("http: cannot listen on %s (is the port taken? is libwebsockets-evlib-uv "
+        log_error("http: cannot start libwebsockets for %s (is libwebsockets-evlib-uv "
                   "installed?)",
                   opts->cfg->listen);
         http_free(h);
         return -1;
     }
-    log_info("http: listening on %s%s", opts->cfg->listen,
-             h->n_tokens ? "" : " (no tokens configured: no authentication)");
+    /* lws 4.1 returns a context even when its vhost could not listen (port
+     * taken, no such address): check, or pantaud would run deaf. The caller
+     * must still stop and free h, since the context holds loop handles. */
     *out = h;
+    struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "pantau");
+    int bound = vh ? lws_get_vhost_listen_port(vh) : -1;
+    if (bound <= 0) {
+        log_error("http: cannot listen on %s (is the port taken?)", opts->cfg->listen);
+        return -1;
+    }
+    log_info("http: listening on %s:%d%s", info.iface, bound,
+             h->n_tokens ? "" : " (no tokens configured: no authentication)");
     return 0;
 }
 

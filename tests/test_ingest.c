@@ -1,6 +1,9 @@
 /* test_ingest.c — pantaud end to end with real parts: a mosquitto broker on a
  * free loopback port, the pantaud binary, a Paho publisher, the SQLite file. */
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,8 +50,10 @@ static int daemon_start(struct daemon_proc *d, const struct broker *b, const cha
     FILE *f = fopen(d->conf, "w");
     if (!f)
         return -1;
-    fprintf(f, "[mqtt]\nuri = %s\nclient_id = pantaud-%s\n[store]\npath = %s\n%s", b->uri, name,
-            d->db, extra_ini ? extra_ini : "");
+    fprintf(f,
+            "[mqtt]\nuri = %s\nclient_id = pantaud-%s\n[store]\npath = %s\n[http]\nlisten = "
+            "127.0.0.1:%d\n%s",
+            b->uri, name, d->db, harness_free_port(), extra_ini ? extra_ini : "");
     fclose(f);
     /* A new log per start, so waiting for "subscribed" sees this start's line. */
     char old[600];
@@ -291,7 +296,32 @@ TEST(ingest_check_config_reports_lines)
     CHECK(harness_wait_log(log, "command line: listen is not a loopback address", 1000));
 }
 
+/* A daemon that cannot listen must say so and exit non-zero, not run deaf. */
+TEST(ingest_refuses_a_taken_http_port)
+{
+    struct broker b;
+    char bin[PATH_MAX + 32], db[512], log[512], listen_arg[64];
+    CHECK(broker_start(&b, 0) == 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 1) == 0);
+    socklen_t len = sizeof sa;
+    CHECK(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", ntohs(sa.sin_port));
+    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(db, sizeof db, "%s/taken.db", harness_tmpdir());
+    snprintf(log, sizeof log, "%s/taken.log", harness_tmpdir());
+    char *argv[] = {bin, "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
+    pid_t pid = harness_spawn(argv, log, NULL);
+    int status = harness_stop(pid, 0, 10000);
+    close(fd);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    CHECK(harness_wait_log(log, "http: cannot listen on", 1000));
+    CHECK(broker_stop(&b) == 0);
+}
+
 TEST_MAIN(CASE(ingest_10k_qos1_exactly_once), CASE(ingest_survives_broker_restart),
           CASE(ingest_keeps_what_arrives_while_stopped),
           CASE(ingest_rejects_malformed_and_keeps_good),
-          CASE(ingest_backpressure_and_stop_under_load), CASE(ingest_check_config_reports_lines))
+          CASE(ingest_backpressure_and_stop_under_load), CASE(ingest_check_config_reports_lines),
+          CASE(ingest_refuses_a_taken_http_port))
