@@ -44,6 +44,7 @@ struct ingest {
     struct rejects rejects;
     char *prefix;
     uint64_t budget_ns;
+    int64_t retention_ms;
     struct ingest_stats stats;
     const struct ingest_msg *current; /* the message being parsed */
     struct log_limit store_errors;
@@ -148,9 +149,18 @@ void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs)
     in->observer = *obs;
 }
 
+static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail);
+
 static void on_sample(void *ctx, const struct parse_sample *s)
 {
     struct ingest *in = ctx;
+    /* Past the raw horizon the sample's raw row would be pruned, and a
+     * redelivery of it could not be told from a new one (CONTRACT §1 takes
+     * late samples back to that horizon). */
+    if (s->ts < in->current->arrival_ms - in->retention_ms) {
+        on_reject(ctx, PARSE_TS_TOO_OLD, s->element, "older than the raw retention horizon");
+        return;
+    }
     in->stats.samples++;
     if (store_append(in->store, s, in->current->arrival_ms) != 0) {
         log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
@@ -248,6 +258,7 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
     buf_init(&in->pending.text, 0);
     buf_init(&in->pending.presence, 0);
     in->budget_ns = (uint64_t)cfg->commit_interval_ms * 1000000u;
+    in->retention_ms = cfg->retention_days * 86400000LL;
     uv_async_init(loop, &in->wake, on_wake);
     in->wake.data = in;
 

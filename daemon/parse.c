@@ -255,8 +255,10 @@ static void parse_object(struct message *m, const json_t *obj, int element)
     char labels[PARSE_LABELS_JSON_MAX];
     const char *detail = NULL;
     enum parse_reason why;
-    struct parse_sample s = {
-        .program = m->topic->program, .unit = m->topic->unit, .metric = m->topic->metric};
+    struct parse_sample s = {.program = m->topic->program,
+                             .unit = m->topic->unit,
+                             .metric = m->topic->metric,
+                             .element = element};
 
     const json_t *value = json_object_get(obj, "value");
     if (!json_is_number(value) || !isfinite(json_number_value(value))) {
@@ -465,7 +467,8 @@ int parse_message(const char *prefix, const char *topic, const void *payload, si
                                  .metric = t.metric,
                                  .labels_json = "{}",
                                  .ts = arrival_ms,
-                                 .value = json_number_value(root)};
+                                 .value = json_number_value(root),
+                                 .element = -1};
         emit(&m, &s);
     } else if (json_is_object(root)) {
         parse_object(&m, root, -1);

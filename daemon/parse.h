@@ -63,6 +63,7 @@ struct parse_sample {
     double value;
     bool has_position;
     double lat, lon;
+    int element; /* index in a batch, -1 for a payload of one sample */
 };
 
 struct parse_sink {

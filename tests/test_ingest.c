@@ -85,7 +85,15 @@ static struct publisher *open_publisher(const struct broker *b, const char *id)
     return p;
 }
 
-#define T0 1795000000000LL
+/* A day before the run: recent enough for the raw retention horizon. */
+static int64_t t0_ms(void)
+{
+    static int64_t t0;
+    if (!t0)
+        t0 = (util_now_ms() / 1000 - 86400) * 1000;
+    return t0;
+}
+#define T0 t0_ms()
 
 /* Sample i of the "it" series: ts T0 + i, value i * 0.5. */
 static int publish_range(struct publisher *p, const char *unit, int from, int to)

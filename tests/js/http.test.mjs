@@ -187,6 +187,23 @@ const cases = [
     },
   ],
   [
+    'ingest: a sample older than the raw retention horizon is rejected as ts_too_old',
+    async ({ broker, base }) => {
+      const old = Date.now() - 91 * 24 * H;
+      mosquittoPub(broker, 'pantau/pjs/truck-08/pickups', JSON.stringify({ value: 2, ts: old }));
+      await until(
+        async () => {
+          const r = await get(base, '/api/v1/rejects');
+          return r.json.rejects.some((e) => e.topic === 'pantau/pjs/truck-08/pickups' && e.reason === 'ts_too_old');
+        },
+        5000,
+        'the reject to be listed',
+      );
+      const s = await get(base, '/api/v1/series?unit=truck-08');
+      assertEq(s.json.series.length, 0, 'nothing stored');
+    },
+  ],
+  [
     'series: filters and last values',
     async ({ base }) => {
       const r = await get(base, '/api/v1/series?program=simas-bapokting&unit=pasar-bandar-jaya');
