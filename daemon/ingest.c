@@ -162,9 +162,12 @@ static void on_sample(void *ctx, const struct parse_sample *s)
         return;
     }
     in->stats.samples++;
-    if (store_append(in->store, s, in->current->arrival_ms) != 0) {
+    int rc = store_append(in->store, s, in->current->arrival_ms);
+    if (rc != 0) {
         log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
                     s->program, s->unit, s->metric);
+        if (rc == STORE_GROUP_LOST) /* none of the group is stored: tell no one of it */
+            pending_clear(&in->pending);
         return;
     }
     if (in->observer.samples)

@@ -447,6 +447,8 @@ static int replace_sample(struct store *s, int64_t series, const struct parse_sa
 }
 
 /* Adds the sample, or replaces the one with its (series, ts). */
+static void roll_back(struct store *s);
+
 static int put_sample(struct store *s, int64_t series, const struct parse_sample *smp,
                       int64_t arrival_ms)
 {
@@ -474,7 +476,18 @@ int store_append(struct store *s, const struct parse_sample *smp, int64_t arriva
     }
     struct series *se = series_get(s, smp, arrival_ms);
     if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
-        s->group_failed++; /* SQLite undid the statement; the group goes on */
+        s->group_failed++;
+        /* Usually SQLite undid only the statement and the group goes on; but
+         * SQLITE_FULL, IOERR or NOMEM may roll back the whole transaction,
+         * and later statements must not run outside one. */
+        if (sqlite3_get_autocommit(s->db)) {
+            log_limited(&s->write_errors, LOG_LVL_ERROR,
+                        "store: SQLite rolled back a transaction of %llu samples",
+                        (unsigned long long)s->group_samples);
+            s->in_group = false;
+            roll_back(s);
+            return STORE_GROUP_LOST;
+        }
         return -1;
     }
     s->group_samples++;
@@ -739,4 +752,9 @@ int store_probe_writable(struct store *s)
 void store_test_age_failure(struct store *s, int64_t ms)
 {
     s->failed_at_ms -= ms;
+}
+
+int store_test_exec(struct store *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }

@@ -58,7 +58,11 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
 
 /* Adds or replaces one sample, inside an open group (begins one if needed).
  * `arrival_ms` is when pantaud received it. Also marks the unit as seen and,
- * with a position, moves it. Returns 0 or -1 (logged, rate-limited). */
+ * with a position, moves it. Returns 0; -1 if this sample was not stored
+ * (logged, rate-limited, counted lost); STORE_GROUP_LOST if SQLite rolled
+ * back the whole open group (every sample of it is lost; the next append
+ * starts a new group). */
+#define STORE_GROUP_LOST (-2)
 int store_append(struct store *s, const struct parse_sample *sample, int64_t arrival_ms);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms. */
@@ -77,6 +81,8 @@ void store_get_stats(const struct store *s, struct store_stats *out);
 int store_probe_writable(struct store *s);
 /* Tests only: pretend the last write failure happened ms earlier. */
 void store_test_age_failure(struct store *s, int64_t ms);
+/* Tests only: runs sql on the write connection (e.g. a page limit). */
+int store_test_exec(struct store *s, const char *sql);
 
 /* Retention: commits any open group, then in one transaction of its own
  * deletes at most max_rows raw samples older than retention_days before now_ms

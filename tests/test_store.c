@@ -233,8 +233,42 @@ TEST(store_health_recovers_by_probe)
     store_close(s);
 }
 
+/* A full disk in the middle of a group: whatever SQLite undid (a statement
+ * or the whole transaction), the store keeps a consistent account and never
+ * writes outside a transaction. */
+TEST(store_full_disk_mid_group)
+{
+    struct store *s;
+    char labels[64];
+    const char *p = fresh_db("full");
+    CHECK(store_open(&s, p) == 0);
+    CHECK(store_test_exec(s, "PRAGMA max_page_count = 40") == 0);
+    int stored = 0, failed = 0;
+    for (int g = 0; g < 20; g++) {
+        for (int i = 0; i < 200; i++) {
+            snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
+            struct parse_sample x = sample("documents_issued", labels, T0 + g * 1000 + i, i);
+            if (store_append(s, &x, T0) == 0)
+                stored++;
+            else
+                failed++;
+        }
+        store_commit(s);
+    }
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK(failed > 0);
+    CHECK(!st.writable);
+    store_close(s);
+    /* Everything the store says it stored is there, and nothing more. */
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), (int64_t)st.stored_total);
+    CHECK_INT((int64_t)(st.stored_total + st.lost_total), 20 * 200);
+    CHECK(stored > 0);
+}
+
 TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
           CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
           CASE(store_presence_offline), CASE(store_many_series_one_group),
-          CASE(store_unwritable_path_fails_cleanly), CASE(store_health_recovers_by_probe))
+          CASE(store_unwritable_path_fails_cleanly), CASE(store_health_recovers_by_probe),
+          CASE(store_full_disk_mid_group))
