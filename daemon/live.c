@@ -79,7 +79,8 @@ struct live_client {
     uint64_t dropped;   /* samples discarded since the last "dropped" frame */
     struct live_reply *reply_head, *reply_tail;
     size_t replies;
-    bool subscribed; /* false: everything ("#") */
+    bool subscribed;       /* false: everything ("#") */
+    bool snapshot_pending; /* send a snapshot frame next (after replies) */
     char **filters;
     size_t n_filters;
     struct buf rx; /* a client message arriving in fragments */
@@ -439,29 +440,20 @@ static void snapshot_series(void *ctx, const struct store_series_view *v)
                        v->last_value);
 }
 
-/* Queues one samples frame with the latest sample of every matching series
- * (from the store's cache: no database read). Sent even when empty, so the
- * screen knows its picture is complete. */
-static int client_queue_snapshot(struct live *l, struct live_client *c)
+/* Writes one samples frame with the latest sample of every matching series
+ * (from the store's cache: no database read). Built when the client can take
+ * it, not when asked: a client repeating subscribe+snapshot without reading
+ * costs one pending flag, not a queue of snapshots. Sent even when empty, so
+ * the screen knows its picture is complete. */
+static void build_snapshot(struct live *l, struct live_client *c, struct buf *out)
 {
-    struct buf b;
-    buf_init(&b, 0);
-    buf_puts(&b, "{\"type\":\"samples\",\"samples\":[");
-    struct snapshot_ctx ctx = {c, &b, 0};
+    buf_puts(out, "{\"type\":\"samples\",\"samples\":[");
+    struct snapshot_ctx ctx = {c, out, 0};
     if (l->store)
         store_each_series(l->store, snapshot_series, &ctx);
-    buf_puts(&b, "]}");
-    struct live_msg *m = buf_failed(&b) ? NULL : msg_new(b.data, b.len, NULL);
-    buf_free(&b);
-    if (!m) {
-        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a snapshot");
-        return reply_error(l, c, "snapshot failed: out of memory");
-    }
-    client_push(l, c, m);
-    if (m->refs == 0)
-        free(m);
-    client_want_write(c);
-    return 0;
+    buf_puts(out, "]}");
+    l->stats.frames_sent++;
+    l->stats.samples_sent += ctx.n;
 }
 
 /* Checks a subscribe request's filters: on success *out owns copies and
@@ -514,7 +506,11 @@ static int handle_subscribe(struct live *l, struct live_client *c, json_t *req)
     c->subscribed = true;
     bool with_snapshot = json_is_true(snapshot);
     client_refilter(c, with_snapshot);
-    return with_snapshot ? client_queue_snapshot(l, c) : 0;
+    if (with_snapshot) {
+        c->snapshot_pending = true;
+        client_want_write(c);
+    }
+    return 0;
 }
 
 int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len)
@@ -605,6 +601,11 @@ bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *
         free(r);
         return true;
     }
+    if (c->snapshot_pending) { /* first, so later samples update it */
+        c->snapshot_pending = false;
+        build_snapshot(l, c, out);
+        return true;
+    }
     if (c->dropped) { /* before the samples that follow the gap */
         buf_printf(out, "{\"type\":\"dropped\",\"count\":%llu}", (unsigned long long)c->dropped);
         c->dropped = 0;
@@ -624,7 +625,7 @@ bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *
 
 static bool client_has_pending(const struct live_client *c)
 {
-    return c->reply_head || c->dropped || c->ring.count;
+    return c->reply_head || c->snapshot_pending || c->dropped || c->ring.count;
 }
 
 /* Writes frames while the socket takes them without lws buffering; asks for

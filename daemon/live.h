@@ -17,9 +17,10 @@
  * what lws buffers for one frame) and never delays ingest or other clients.
  * Alert and unit frames go to every client, in order with its samples.
  *
- * Snapshot: {"op":"subscribe",...,"snapshot":true} first queues one samples
- * frame with the latest sample of every series the filters match (from the
- * store's in-memory series cache: no database read on the loop). */
+ * Snapshot: {"op":"subscribe",...,"snapshot":true} makes the next frame the
+ * client gets one samples frame with the latest sample of every series the
+ * filters match, built when it is written (from the store's in-memory series
+ * cache: no database read), so asking repeatedly costs nothing. */
 #ifndef PANTAU_LIVE_H
 #define PANTAU_LIVE_H
 

@@ -620,6 +620,18 @@ TEST(live_snapshot_from_store)
     CHECK_STR(frame_type(f), "samples");
     CHECK_INT(n_samples(f), 0);
     json_decref(f);
+
+    /* A client asking again and again without reading gets one snapshot,
+     * built when it reads: repeated asks cost no memory. */
+    for (int i = 0; i < 1000; i++)
+        CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"#\"],\"snapshot\":true}"),
+                  0);
+    CHECK_INT(live__client_pending(c), 0);
+    f = next_frame(l, c);
+    CHECK(f);
+    CHECK_INT(n_samples(f), 4); /* every series' latest */
+    json_decref(f);
+    CHECK(next_frame(l, c) == NULL);
     free_client(l, c);
     live_free(l);
     store_close(s);
