@@ -154,25 +154,57 @@ static enum http_role role_of_token(const struct http_server *h, const char *giv
     return role;
 }
 
-/* Bearer header, else ?access_token= (browsers' websocket cannot set headers). */
-static enum http_role authenticate(struct http_conn *c)
+#define TOKEN_COOKIE "pantau_token="
+
+/* The value of our cookie in a Cookie header, or NULL. */
+static const char *cookie_token(char *cookies)
+{
+    for (char *p = cookies; (p = strstr(p, TOKEN_COOKIE)) != NULL; p++) {
+        if (p != cookies && p[-1] != ' ' && p[-1] != ';')
+            continue; /* "xpantau_token=" is another cookie */
+        char *v = p + strlen(TOKEN_COOKIE), *end = strchr(v, ';');
+        if (end)
+            *end = '\0';
+        return v;
+    }
+    return NULL;
+}
+
+/* ?access_token= into buf; NULL if absent. Tokens hold no spaces: a space
+ * is a '+' the query decoding ate. */
+static const char *query_token(struct http_conn *c, char *buf, size_t len)
+{
+    const char *arg = http_arg(&c->req, "access_token");
+    if (!arg)
+        return NULL;
+    snprintf(buf, len, "%s", arg);
+    for (char *p = buf; (p = strchr(p, ' ')) != NULL; p++)
+        *p = '+';
+    return buf;
+}
+
+/* Bearer header, else ?access_token= (a browser's websocket and page loads
+ * cannot set headers), else the cookie a page load with ?access_token= set
+ * (so a wall screen's assets, API calls and websocket need no token in
+ * their URLs). *from_arg says the token came in the query. */
+static enum http_role authenticate(struct http_conn *c, bool *from_arg)
 {
     struct http_server *h = c->server;
-    char auth[512];
+    char auth[512], token[512];
+    *from_arg = false;
     if (h->n_tokens == 0)
         return ROLE_ADMIN;
     if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
         strncasecmp(auth, "Bearer ", 7) == 0)
         return role_of_token(h, auth + 7);
-    const char *arg = http_arg(&c->req, "access_token");
-    if (!arg)
-        return ROLE_NONE;
-    /* Tokens hold no spaces: a space is a '+' the query decoding ate. */
-    char token[512];
-    snprintf(token, sizeof token, "%s", arg);
-    for (char *p = token; (p = strchr(p, ' ')) != NULL; p++)
-        *p = '+';
-    return role_of_token(h, token);
+    if (query_token(c, token, sizeof token)) {
+        *from_arg = true;
+        return role_of_token(h, token);
+    }
+    const char *cookie = lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_COOKIE) > 0
+                             ? cookie_token(auth)
+                             : NULL;
+    return cookie ? role_of_token(h, cookie) : ROLE_NONE;
 }
 
 /* ---- answers ---- */
@@ -437,7 +469,9 @@ static bool path_is_safe(const char *path)
     return path[0] == '/' && !strstr(path, "/.") && !strchr(path, '\\');
 }
 
-static int serve_static(struct http_conn *c)
+/* set_cookie: the page was opened with ?access_token=; hand the token back
+ * as an HttpOnly cookie for its assets, API calls and websocket. */
+static int serve_static(struct http_conn *c, bool set_cookie)
 {
     struct http_server *h = c->server;
     const char *path = strcmp(c->req.path, "/") == 0 ? "/index.html" : c->req.path;
@@ -458,10 +492,18 @@ static int serve_static(struct http_conn *c)
     const char *mime = lws_get_mimetype(real, NULL);
     bool html = mime && strcmp(mime, "text/html") == 0;
     /* HTML revalidates (a new dashboard shows at once); assets cache briefly. */
-    const char *cache = html ? "cache-control: no-cache\r\n" : "cache-control: max-age=300\r\n";
+    char headers[768];
+    int hlen = snprintf(headers, sizeof headers, "%s",
+                        html ? "cache-control: no-cache\r\n" : "cache-control: max-age=300\r\n");
+    char buf[300];
+    const char *token = set_cookie ? query_token(c, buf, sizeof buf) : NULL;
+    if (token && strlen(token) < 256)
+        hlen += snprintf(headers + hlen, sizeof headers - (size_t)hlen,
+                         "set-cookie: " TOKEN_COOKIE "%s; Path=/; HttpOnly; SameSite=Strict\r\n",
+                         token);
     h->requests++;
-    int n = lws_serve_http_file(c->wsi, real, mime ? mime : "application/octet-stream", cache,
-                                (int)strlen(cache));
+    int n =
+        lws_serve_http_file(c->wsi, real, mime ? mime : "application/octet-stream", headers, hlen);
     if (n < 0 || (n > 0 && lws_http_transaction_completed(c->wsi)))
         return -1;
     return 0;
@@ -494,16 +536,20 @@ static bool is_api_path(const char *path)
 static int dispatch(struct http_conn *c)
 {
     struct http_request *r = &c->req;
-    if (!is_api_path(r->path))
-        return serve_static(c);
+    bool from_arg = false;
+    /* CONTRACT §2: with tokens, everything but /healthz needs one, the
+     * dashboard's files too. */
     if (strcmp(r->path, "/healthz") != 0) {
-        r->role = authenticate(c);
+        r->role = authenticate(c, &from_arg);
         if (r->role == ROLE_NONE) {
             conn_error(c, 401, "unauthorized",
-                       "a valid token is required (Authorization: Bearer or access_token)");
+                       "a valid token is required (Authorization: Bearer, ?access_token= or "
+                       "the pantau_token cookie)");
             return 0;
         }
     }
+    if (!is_api_path(r->path))
+        return serve_static(c, from_arg && c->server->n_tokens);
     c->server->route(c->server->route_ctx, r);
     return 0;
 }
@@ -590,7 +636,8 @@ static int admit_upgrade(void *ctx, struct lws *wsi)
     c.server = ctx;
     c.wsi = wsi;
     c.req.conn = &c;
-    enum http_role role = read_args(&c) == 0 ? authenticate(&c) : ROLE_NONE;
+    bool from_arg;
+    enum http_role role = read_args(&c) == 0 ? authenticate(&c, &from_arg) : ROLE_NONE;
     reset_conn(&c);
     if (role != ROLE_NONE)
         return 0;

@@ -424,9 +424,9 @@ const cases = [
 const authCases = [
   [
     'auth: 401 without or with a wrong token; viewer reads; admin also rejects and reload; healthz open',
-    async ({ broker }) => {
+    async ({ broker, dashboard }) => {
       const sec = await startPantaud(broker, {
-        config: `[auth]\nviewer = ${VIEWER}\nadmin = ${ADMIN}\n`,
+        config: `[auth]\nviewer = ${VIEWER}\nadmin = ${ADMIN}\n[http]\ndashboard = ${dashboard}\n`,
       });
       const base = `http://127.0.0.1:${sec.httpPort}`;
       const bearer = (t) => ({ headers: { authorization: `Bearer ${t}` } });
@@ -460,6 +460,19 @@ const authCases = [
         assert(upgrade.includes('"error":"unauthorized"'), 'JSON error body on the refused upgrade');
         const ok = await openClient(`${sec.url()}?access_token=${VIEWER}`, undefined, 3000);
         ok.close();
+        // The dashboard needs a token too; opened with ?access_token= it gets
+        // it back as an HttpOnly cookie for its assets, API calls and websocket.
+        expectError(await get(base, '/'), 401, 'unauthorized');
+        expectError(await get(base, '/assets/app.js'), 401, 'unauthorized');
+        const page = await get(base, `/?access_token=${VIEWER}`);
+        assertEq(page.status, 200, 'page with access_token');
+        const cookie = page.headers.get('set-cookie') || '';
+        assert(cookie.startsWith(`pantau_token=${VIEWER};`) && /HttpOnly/i.test(cookie), `cookie: ${cookie}`);
+        const withCookie = { headers: { cookie: `theme=dark; pantau_token=${VIEWER}` } };
+        assertEq((await get(base, '/assets/app.js', withCookie)).status, 200, 'asset with the cookie');
+        assertEq((await get(base, '/api/v1/units', withCookie)).status, 200, 'API with the cookie');
+        const badCookie = { headers: { cookie: 'pantau_token=nope-nope-nope-nope' } };
+        expectError(await get(base, '/api/v1/units', badCookie), 401, 'unauthorized');
         const log = sec.readLog();
         assert(!log.includes(VIEWER) && !log.includes(ADMIN), 'tokens never logged');
       } finally {
