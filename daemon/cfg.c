@@ -26,6 +26,10 @@ static const struct entry entries[] = {
     {"mqtt", "prefix", T_PREFIX, F(mqtt_prefix), 0, 0},
     {"mqtt", "username", T_STR, F(mqtt_username), 0, 0},
     {"mqtt", "password", T_STR, F(mqtt_password), 0, 0},
+    {"mqtt", "ca_file", T_STR, F(mqtt_ca_file), 0, 0},
+    {"mqtt", "cert_file", T_STR, F(mqtt_cert_file), 0, 0},
+    {"mqtt", "key_file", T_STR, F(mqtt_key_file), 0, 0},
+    {"mqtt", "tls_insecure", T_BOOL, F(mqtt_tls_insecure), 0, 0},
     {"mqtt", "keepalive", T_INT, F(mqtt_keepalive_s), 5, 3600},
     {"mqtt", "queue_messages", T_INT64, F(ingest_queue_msgs), 100, 10000000},
     {"mqtt", "queue_bytes", T_INT64, F(ingest_queue_bytes), 1 << 20, 1LL << 34},
@@ -86,8 +90,9 @@ void cfg_free(struct cfg *c)
     free(c->tokens);
     c->tokens = NULL;
     c->n_tokens = 0;
-    char **strs[] = {&c->mqtt_uri,      &c->mqtt_client_id, &c->mqtt_prefix, &c->mqtt_username,
-                     &c->mqtt_password, &c->db_path,        &c->listen,      &c->dashboard_dir};
+    char **strs[] = {&c->mqtt_uri,      &c->mqtt_client_id, &c->mqtt_prefix,    &c->mqtt_username,
+                     &c->mqtt_password, &c->mqtt_ca_file,   &c->mqtt_cert_file, &c->mqtt_key_file,
+                     &c->db_path,       &c->listen,         &c->dashboard_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

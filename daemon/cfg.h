@@ -7,7 +7,8 @@
  *
  * File format (every key optional; see config/pantau.ini for the full list):
  *   [mqtt]   uri, client_id, prefix, username, password, keepalive,
- *            queue_messages, queue_bytes
+ *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
+ *            tls_insecure
  *   [store]  path, retention_days, commit_interval_ms
  *   [http]   listen, dashboard, open
  *   [auth]   viewer = TOKEN, admin = TOKEN (each may repeat)
@@ -38,6 +39,10 @@ struct cfg {
     char *mqtt_prefix;    /* pantau; one or more slug levels joined by '/' */
     char *mqtt_username;  /* NULL: anonymous */
     char *mqtt_password;
+    char *mqtt_ca_file;   /* ssl://: CA certificates (default: the system's) */
+    char *mqtt_cert_file; /* ssl://: client certificate, if the broker wants one */
+    char *mqtt_key_file;
+    int mqtt_tls_insecure;      /* ssl://: skip verifying the broker (testing only) */
     int mqtt_keepalive_s;       /* 30 */
     int64_t ingest_queue_msgs;  /* 20000 messages between Paho and the loop */
     int64_t ingest_queue_bytes; /* 64 MiB */

@@ -270,6 +270,10 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
                                   .prefix = cfg->mqtt_prefix,
                                   .username = cfg->mqtt_username,
                                   .password = cfg->mqtt_password,
+                                  .ca_file = cfg->mqtt_ca_file,
+                                  .cert_file = cfg->mqtt_cert_file,
+                                  .key_file = cfg->mqtt_key_file,
+                                  .tls_insecure = cfg->mqtt_tls_insecure,
                                   .keepalive_s = cfg->mqtt_keepalive_s};
     if (ingest_mqtt_start(&in->mqtt, loop, &mo, &in->queue) != 0) {
         /* Freed by on_wake_closed once the caller runs the loop. */

@@ -23,6 +23,8 @@ struct ingest_mqtt {
     uv_async_t events; /* Paho thread -> loop: connect failed, disconnected */
     uv_timer_t timer;  /* connect retry; stop deadline */
     char *uri, *client_id, *username, *password;
+    char *ca_file, *cert_file, *key_file;
+    bool tls, tls_insecure;
     char topic_filter[TOPIC_MAX];
     int keepalive_s;
     uint64_t retry_ms;
@@ -141,6 +143,15 @@ static int start_connect(struct ingest_mqtt *m)
     opts.password = m->password;
     opts.onFailure = on_connect_failed;
     opts.context = m;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (m->tls) {
+        ssl.trustStore = m->ca_file; /* NULL: the system's CAs */
+        ssl.keyStore = m->cert_file;
+        ssl.privateKey = m->key_file;
+        ssl.enableServerCertAuth = !m->tls_insecure;
+        ssl.verify = !m->tls_insecure; /* the broker's name must match its certificate */
+        opts.ssl = &ssl;
+    }
     int rc = MQTTAsync_connect(m->client, &opts);
     if (rc != MQTTASYNC_SUCCESS) {
         log_connect_error(m, "connect request to", rc, "not accepted by Paho");
@@ -199,6 +210,12 @@ int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct in
     m->client_id = strdup(o->client_id);
     m->username = dup_or_null(o->username);
     m->password = dup_or_null(o->password);
+    m->ca_file = dup_or_null(o->ca_file);
+    m->cert_file = dup_or_null(o->cert_file);
+    m->key_file = dup_or_null(o->key_file);
+    m->tls_insecure = o->tls_insecure;
+    m->tls = strncmp(o->uri, "ssl://", 6) == 0 || strncmp(o->uri, "mqtts://", 8) == 0 ||
+             strncmp(o->uri, "wss://", 6) == 0;
     snprintf(m->topic_filter, sizeof m->topic_filter, "%s/#", o->prefix);
     pthread_mutex_init(&m->log_mu, NULL);
     if (!m->uri || !m->client_id || (o->username && !m->username) || (o->password && !m->password))
@@ -235,6 +252,9 @@ fail:
     free(m->client_id);
     free(m->username);
     free(m->password);
+    free(m->ca_file);
+    free(m->cert_file);
+    free(m->key_file);
     pthread_mutex_destroy(&m->log_mu);
     free(m);
     return -1;
@@ -286,6 +306,9 @@ static void on_handle_closed(uv_handle_t *h)
     free(m->client_id);
     free(m->username);
     free(m->password);
+    free(m->ca_file);
+    free(m->cert_file);
+    free(m->key_file);
     pthread_mutex_destroy(&m->log_mu);
     free(m);
     if (done)

@@ -28,7 +28,9 @@ struct ingest_mqtt;
 
 struct ingest_mqtt_opts {
     const char *uri, *client_id, *prefix;
-    const char *username, *password; /* NULL: anonymous */
+    const char *username, *password;            /* NULL: anonymous */
+    const char *ca_file, *cert_file, *key_file; /* ssl://; NULL: system CAs, no client cert */
+    int tls_insecure;
     int keepalive_s;
 };
 

@@ -328,8 +328,81 @@ TEST(ingest_refuses_a_taken_http_port)
     CHECK(broker_stop(&b) == 0);
 }
 
+/* ssl:// brokers (CONTRACT §4): a CA and a broker certificate made here by
+ * openssl, mosquitto with a TLS listener beside a plain one; pantaud
+ * subscribes over TLS, verifying the broker against the CA. */
+static int run_quiet(const char *cmd)
+{
+    char line[2100];
+    if (snprintf(line, sizeof line, "%.2048s >/dev/null 2>&1", cmd) >= (int)sizeof line)
+        return -1;
+    return system(line);
+}
+
+TEST(ingest_over_tls)
+{
+    const char *dir = harness_tmpdir();
+    char cmd[2048], conf[512], blog[512], ini[512], plain[64];
+    snprintf(
+        cmd, sizeof cmd,
+        "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=pantau-test-ca "
+        "-keyout ca.key -out ca.crt && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+        "-keyout broker.key -out broker.csr && printf 'subjectAltName=IP:127.0.0.1\\n' > "
+        "san.ext && openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key "
+        "-CAcreateserial -days 2 -extfile san.ext -out broker.crt",
+        dir);
+    CHECK(run_quiet(cmd) == 0);
+    int tls_port = harness_free_port(), plain_port = harness_free_port();
+    CHECK(tls_port != plain_port);
+    snprintf(conf, sizeof conf, "%s/tls.conf", dir);
+    snprintf(blog, sizeof blog, "%s/tls-broker.log", dir);
+    FILE *f = fopen(conf, "w");
+    CHECK(f);
+    fprintf(f,
+            "user root\nallow_anonymous true\nmax_queued_messages 0\nlog_dest stderr\n"
+            "listener %d 127.0.0.1\nlistener %d 127.0.0.1\ncafile %s/ca.crt\n"
+            "certfile %s/broker.crt\nkeyfile %s/broker.key\n",
+            plain_port, tls_port, dir, dir, dir);
+    fclose(f);
+    char *bargv[] = {"mosquitto", "-c", conf, NULL};
+    pid_t broker = harness_spawn(bargv, blog, NULL);
+    CHECK(broker > 0);
+    CHECK(harness_wait_log(blog, "running", 5000));
+
+    struct daemon_proc d = {0};
+    struct broker b = {.port = tls_port};
+    snprintf(b.uri, sizeof b.uri, "ssl://127.0.0.1:%d", tls_port);
+    snprintf(ini, sizeof ini, "[mqtt]\nca_file = %s/ca.crt\n", dir);
+    CHECK(daemon_start(&d, &b, "tls", ini) == 0);
+    struct broker plain_b = {.port = plain_port};
+    snprintf(plain_b.uri, sizeof plain_b.uri, "tcp://127.0.0.1:%d", plain_port);
+    snprintf(plain, sizeof plain, "it-tls");
+    struct publisher *p = open_publisher(&plain_b, plain);
+    CHECK(p);
+    CHECK(publish_range(p, "unit-1", 0, 100) == 0);
+    CHECK(publisher_flush(p, WAIT_MS) == 0);
+    publisher_close(p, 1000);
+    CHECK_INT(count_samples(&d, 100), 100);
+    CHECK_INT(daemon_stop(&d), 0);
+
+    /* Without the CA the broker's certificate is not trusted: no connection. */
+    char bin[PATH_MAX + 32], db[512], log[512];
+    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(db, sizeof db, "%s/untrusted.db", dir);
+    snprintf(log, sizeof log, "%s/untrusted.log", dir);
+    char listen_arg[32];
+    snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", harness_free_port());
+    char *argv[] = {bin, "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
+    pid_t untrusted = harness_spawn(argv, log, NULL);
+    CHECK(harness_wait_log(log, "cannot connect to ssl://", 10000));
+    CHECK(!harness_wait_log(log, "mqtt: subscribed", 100));
+    CHECK(harness_stop(untrusted, SIGTERM, 10000) >= 0);
+    int status = harness_stop(broker, SIGTERM, 5000);
+    CHECK(WIFEXITED(status));
+}
+
 TEST_MAIN(CASE(ingest_10k_qos1_exactly_once), CASE(ingest_survives_broker_restart),
           CASE(ingest_keeps_what_arrives_while_stopped),
           CASE(ingest_rejects_malformed_and_keeps_good),
           CASE(ingest_backpressure_and_stop_under_load), CASE(ingest_check_config_reports_lines),
-          CASE(ingest_refuses_a_taken_http_port))
+          CASE(ingest_refuses_a_taken_http_port), CASE(ingest_over_tls))
