@@ -36,6 +36,7 @@ static const struct entry entries[] = {
     {"store", "path", T_STR, F(db_path), 0, 0},
     {"store", "retention_days", T_INT, F(retention_days), 1, 36500},
     {"store", "commit_interval_ms", T_INT, F(commit_interval_ms), 1, 10000},
+    {"store", "max_series", T_INT64, F(max_series), 1, 100000000},
     {"http", "listen", T_LISTEN, F(listen), 0, 0},
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
     {"http", "open", T_BOOL, F(http_open), 0, 0},
@@ -70,6 +71,7 @@ int cfg_defaults(struct cfg *c)
     c->commit_interval_ms = 50;
     c->log_level = LOG_LVL_INFO;
     c->stats_interval_s = 60;
+    c->max_series = 100000;
     c->live_queue = 10000;
     c->live_max_clients = 1000;
     c->unit_stale_after_s = 900;

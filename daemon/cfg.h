@@ -9,7 +9,7 @@
  *   [mqtt]   uri, client_id, prefix, username, password, keepalive,
  *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
  *            tls_insecure
- *   [store]  path, retention_days, commit_interval_ms
+ *   [store]  path, retention_days, commit_interval_ms, max_series
  *   [http]   listen, dashboard, open
  *   [auth]   viewer = TOKEN, admin = TOKEN (each may repeat)
  *   [live]   queue, max_clients
@@ -50,6 +50,7 @@ struct cfg {
     char *db_path;          /* ./pantau.db */
     int retention_days;     /* 90: raw samples; rollups are kept longer */
     int commit_interval_ms; /* 50: longest a transaction stays open under load */
+    int64_t max_series;     /* 100000: new series past this are refused */
     /* [http] */
     char *listen;        /* 127.0.0.1:8080 */
     char *dashboard_dir; /* ./dashboard */

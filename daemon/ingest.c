@@ -163,6 +163,10 @@ static void on_sample(void *ctx, const struct parse_sample *s)
     }
     in->stats.samples++;
     int rc = store_append(in->store, s, in->current->arrival_ms);
+    if (rc == STORE_SERIES_LIMIT) {
+        on_reject(ctx, PARSE_SERIES_LIMIT, s->element, "too many series ([store] max_series)");
+        return;
+    }
     if (rc != 0) {
         log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
                     s->program, s->unit, s->metric);

@@ -316,6 +316,7 @@ static int start(struct daemon *d)
 
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
+    store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
     if (ingest_start(&d->ingest, d->loop, &d->cfg, d->store) != 0) {
         d->ingest = NULL;
         return -1;

@@ -11,13 +11,14 @@
 #include <string.h>
 
 static const char *const reason_names[PARSE_REASON_COUNT] = {
-    [PARSE_BAD_TOPIC] = "bad_topic",   [PARSE_TOO_LARGE] = "too_large",
-    [PARSE_BAD_JSON] = "bad_json",     [PARSE_BAD_PAYLOAD] = "bad_payload",
-    [PARSE_BAD_BATCH] = "bad_batch",   [PARSE_BAD_ELEMENT] = "bad_element",
-    [PARSE_BAD_VALUE] = "bad_value",   [PARSE_BAD_TS] = "bad_ts",
-    [PARSE_TS_TOO_OLD] = "ts_too_old", [PARSE_TS_IN_FUTURE] = "ts_in_future",
-    [PARSE_BAD_LABELS] = "bad_labels", [PARSE_BAD_POSITION] = "bad_position",
-    [PARSE_BAD_METRIC] = "bad_metric", [PARSE_BAD_STATUS] = "bad_status",
+    [PARSE_BAD_TOPIC] = "bad_topic",       [PARSE_TOO_LARGE] = "too_large",
+    [PARSE_BAD_JSON] = "bad_json",         [PARSE_BAD_PAYLOAD] = "bad_payload",
+    [PARSE_BAD_BATCH] = "bad_batch",       [PARSE_BAD_ELEMENT] = "bad_element",
+    [PARSE_BAD_VALUE] = "bad_value",       [PARSE_BAD_TS] = "bad_ts",
+    [PARSE_TS_TOO_OLD] = "ts_too_old",     [PARSE_TS_IN_FUTURE] = "ts_in_future",
+    [PARSE_BAD_LABELS] = "bad_labels",     [PARSE_BAD_POSITION] = "bad_position",
+    [PARSE_BAD_METRIC] = "bad_metric",     [PARSE_BAD_STATUS] = "bad_status",
+    [PARSE_SERIES_LIMIT] = "series_limit",
 };
 
 const char *parse_reason_name(enum parse_reason reason)

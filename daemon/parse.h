@@ -49,6 +49,7 @@ enum parse_reason {
     PARSE_BAD_POSITION, /* lat/lon not numbers in range, or only one given */
     PARSE_BAD_METRIC,   /* "metric" override is not a slug */
     PARSE_BAD_STATUS,   /* $status payload other than online/offline */
+    PARSE_SERIES_LIMIT, /* would start a series past [store] max_series (ingest) */
     PARSE_REASON_COUNT
 };
 

@@ -104,8 +104,10 @@ struct store {
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
-    uint64_t group_failed; /* appends of this group that failed */
-    int64_t failed_at_ms;  /* the last write failure, for store_probe_writable */
+    uint64_t group_failed;   /* appends of this group that failed */
+    int64_t failed_at_ms;    /* the last write failure, for store_probe_writable */
+    uint64_t max_series;     /* new series past this are refused */
+    uint64_t series_refused; /* appends refused for that, ever */
     struct store_stats stats;
     struct log_limit write_errors;
 };
@@ -283,6 +285,7 @@ int store_open(struct store **out, const char *path)
     }
     dict_init(&s->series);
     dict_init(&s->units);
+    s->max_series = STORE_DEFAULT_MAX_SERIES;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         log_error("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
@@ -370,6 +373,12 @@ static struct series *series_get(struct store *s, const struct parse_sample *smp
     struct series *se = dict_get(&s->series, key, n);
     if (se)
         return se;
+    if (s->stats.series >= s->max_series) {
+        /* A unit inventing label values (a timestamp as a label, say) would
+         * grow memory and the database without end: refuse new series. */
+        s->series_refused++;
+        return NULL;
+    }
 
     sqlite3_stmt *st = s->stmt[ST_INSERT_SERIES];
     sqlite3_bind_text(st, 1, smp->program, -1, SQLITE_STATIC);
@@ -474,7 +483,10 @@ int store_append(struct store *s, const struct parse_sample *smp, int64_t arriva
         s->failed_at_ms = util_now_ms();
         return -1;
     }
+    uint64_t refused = s->series_refused;
     struct series *se = series_get(s, smp, arrival_ms);
+    if (!se && s->series_refused != refused)
+        return STORE_SERIES_LIMIT; /* not a write failure: the database is fine */
     if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
         s->group_failed++;
         /* Usually SQLite undid only the statement and the group goes on; but
@@ -757,4 +769,9 @@ void store_test_age_failure(struct store *s, int64_t ms)
 int store_test_exec(struct store *s, const char *sql)
 {
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void store_set_max_series(struct store *s, uint64_t max_series)
+{
+    s->max_series = max_series;
 }

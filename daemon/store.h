@@ -63,6 +63,10 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
  * back the whole open group (every sample of it is lost; the next append
  * starts a new group). */
 #define STORE_GROUP_LOST (-2)
+/* ... or STORE_SERIES_LIMIT: the sample would start a series past the limit
+ * (store_set_max_series); nothing was written. */
+#define STORE_SERIES_LIMIT       (-3)
+#define STORE_DEFAULT_MAX_SERIES 100000
 int store_append(struct store *s, const struct parse_sample *sample, int64_t arrival_ms);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms. */
@@ -74,6 +78,9 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
 int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* At most this many series; default STORE_DEFAULT_MAX_SERIES. */
+void store_set_max_series(struct store *s, uint64_t max_series);
 
 /* After a failed write, and at least 10 s after it, tries a tiny write (no
  * open group needed) so that health recovers when the disk does, even with

@@ -266,9 +266,39 @@ TEST(store_full_disk_mid_group)
     CHECK(stored > 0);
 }
 
+TEST(store_refuses_series_past_the_limit)
+{
+    struct store *s;
+    char labels[64];
+    const char *p = fresh_db("limit");
+    CHECK(store_open(&s, p) == 0);
+    store_set_max_series(s, 3);
+    int refused = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
+        struct parse_sample x = sample("documents_issued", labels, T0, i);
+        int rc = store_append(s, &x, T0);
+        if (rc == STORE_SERIES_LIMIT)
+            refused++;
+        else
+            CHECK_INT(rc, 0);
+    }
+    /* Known series still take samples. */
+    struct parse_sample again = sample("documents_issued", "{\"kampung\":\"k0\"}", T0 + 1, 9);
+    CHECK_INT(store_append(s, &again, T0), 0);
+    CHECK(store_commit(s) == 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_INT(refused, 2);
+    CHECK(st.writable); /* a refusal is not a write failure */
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 3);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
+}
+
 TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
           CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
           CASE(store_presence_offline), CASE(store_many_series_one_group),
           CASE(store_unwritable_path_fails_cleanly), CASE(store_health_recovers_by_probe),
-          CASE(store_full_disk_mid_group))
+          CASE(store_full_disk_mid_group), CASE(store_refuses_series_past_the_limit))
