@@ -87,13 +87,18 @@ static void release_stream(struct http_stream *s)
     free(s);
 }
 
+static void free_args(struct http_request *r)
+{
+    for (int i = 0; i < r->n_args; i++) {
+        free(r->args[i].name);
+        free(r->args[i].value);
+    }
+    r->n_args = 0;
+}
+
 static void reset_conn(struct http_conn *c)
 {
-    for (int i = 0; i < c->req.n_args; i++) {
-        free(c->req.args[i].name);
-        free(c->req.args[i].value);
-    }
-    c->req.n_args = 0;
+    free_args(&c->req);
     buf_free(&c->body);
     if (c->deferred)
         c->deferred->conn = NULL;
@@ -548,8 +553,13 @@ static int dispatch(struct http_conn *c)
             return 0;
         }
     }
-    if (!is_api_path(r->path))
-        return serve_static(c, from_arg && c->server->n_tokens);
+    if (!is_api_path(r->path)) {
+        /* lws owns a file transfer to its end and may free this connection
+         * state without a CLOSED_HTTP: let go of the arguments now. */
+        int rc = serve_static(c, from_arg && c->server->n_tokens);
+        free_args(r);
+        return rc;
+    }
     c->server->route(c->server->route_ctx, r);
     return 0;
 }
