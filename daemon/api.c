@@ -155,13 +155,9 @@ static void add_series(void *ctx, const struct store_series_view *v)
         !filter_ok(l->metric, v->metric))
         return;
     struct buf *b = l->out;
-    buf_puts(b, l->n++ ? ",\n{\"program\":" : "\n{\"program\":");
-    buf_json_str(b, v->program);
-    buf_puts(b, ",\"unit\":");
-    buf_json_str(b, v->unit);
-    buf_puts(b, ",\"metric\":");
-    buf_json_str(b, v->metric);
-    buf_printf(b, ",\"labels\":%s,\"last_ts\":", v->labels_json);
+    buf_puts(b, l->n++ ? ",\n" : "\n");
+    buf_json_series_head(b, v->program, v->unit, v->metric, v->labels_json);
+    buf_puts(b, ",\"last_ts\":");
     if (v->has_last) {
         buf_printf(b, "%lld,\"last_value\":", (long long)v->last_ts);
         buf_json_num(b, v->last_value);

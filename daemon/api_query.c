@@ -155,13 +155,9 @@ static int on_series_begin(void *ctx, const struct query_series *s)
 {
     struct query_call *c = ctx;
     struct buf *b = &c->body;
-    buf_puts(b, c->n_series++ ? ",\n{\"program\":" : "\n{\"program\":");
-    buf_json_str(b, s->program);
-    buf_puts(b, ",\"unit\":");
-    buf_json_str(b, s->unit);
-    buf_puts(b, ",\"metric\":");
-    buf_json_str(b, s->metric);
-    buf_printf(b, ",\"labels\":%s,\"points\":[", s->labels_json);
+    buf_puts(b, c->n_series++ ? ",\n" : "\n");
+    buf_json_series_head(b, s->program, s->unit, s->metric, s->labels_json);
+    buf_puts(b, ",\"points\":[");
     c->n_in_series = 0;
     return buf_failed(b);
 }

@@ -119,6 +119,19 @@ void buf_json_num(struct buf *b, double v)
     buf_puts(b, tmp);
 }
 
+void buf_json_series_head(struct buf *b, const char *program, const char *unit, const char *metric,
+                          const char *labels_json)
+{
+    buf_puts(b, "{\"program\":");
+    buf_json_str(b, program);
+    buf_puts(b, ",\"unit\":");
+    buf_json_str(b, unit);
+    buf_puts(b, ",\"metric\":");
+    buf_json_str(b, metric);
+    buf_puts(b, ",\"labels\":");
+    buf_puts(b, labels_json && labels_json[0] ? labels_json : "{}");
+}
+
 void buf_csv_quoted(struct buf *b, const char *s)
 {
     buf_append(b, "\"", 1);

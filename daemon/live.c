@@ -220,15 +220,7 @@ static void append_sample_json(struct buf *b, const char *program, const char *u
                                const char *metric, const char *labels_json, int64_t ts,
                                double value)
 {
-    buf_puts(b, "{\"program\":");
-    buf_json_str(b, program);
-    buf_puts(b, ",\"unit\":");
-    buf_json_str(b, unit);
-    buf_puts(b, ",\"metric\":");
-    buf_json_str(b, metric);
-    /* Canonical compact JSON already (parse.h, store.h): embedded as is. */
-    buf_puts(b, ",\"labels\":");
-    buf_puts(b, labels_json && labels_json[0] ? labels_json : "{}");
+    buf_json_series_head(b, program, unit, metric, labels_json);
     buf_printf(b, ",\"ts\":%lld,\"value\":", (long long)ts);
     buf_json_num(b, value);
     buf_puts(b, "}");
