@@ -41,8 +41,7 @@ struct http_conn {
     struct http_server *server;
     struct lws *wsi;
     struct http_request req;
-    bool awaiting_body;
-    size_t body_len;
+    bool awaiting_body; /* a POST body (unused, at most BODY_MAX) is still coming */
     /* the answer */
     bool answered;
     bool headers_sent;
@@ -581,7 +580,6 @@ static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
 {
     c->wsi = wsi;
     reset_conn(c);
-    c->req.server = c->server;
     c->req.conn = c;
     c->req.method = method_of(wsi);
     c->head_only = c->req.method == HTTP_HEAD;
@@ -666,8 +664,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         c->server = h;
         return on_http(c, wsi, in);
     case LWS_CALLBACK_HTTP_BODY:
-        c->body_len += len; /* bodies are not used yet; bounded by BODY_MAX */
-        return 0;
+        return 0; /* no endpoint reads a body yet */
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (c->awaiting_body) {
             c->awaiting_body = false;

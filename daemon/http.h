@@ -38,7 +38,6 @@ struct http_arg {
 };
 
 struct http_request {
-    struct http_server *server;
     struct http_conn *conn; /* internal */
     enum http_method method;
     char path[512]; /* decoded path, no query */
