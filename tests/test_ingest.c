@@ -51,9 +51,9 @@ static int daemon_start(struct daemon_proc *d, const struct broker *b, const cha
     if (!f)
         return -1;
     fprintf(f,
-            "[mqtt]\nuri = %s\nclient_id = pantaud-%s\n[store]\npath = %s\n[http]\nlisten = "
+            "[mqtt]\nuri = %s\nclient_id = pantaud-%s-%d\n[store]\npath = %s\n[http]\nlisten = "
             "127.0.0.1:%d\n%s",
-            b->uri, name, d->db, harness_free_port(), extra_ini ? extra_ini : "");
+            b->uri, name, (int)getpid(), d->db, harness_free_port(), extra_ini ? extra_ini : "");
     fclose(f);
     /* A new log per start, so waiting for "subscribed" sees this start's line. */
     char old[600];
@@ -79,7 +79,11 @@ static int daemon_stop(struct daemon_proc *d)
 static struct publisher *open_publisher(const struct broker *b, const char *id)
 {
     struct publisher *p = NULL;
-    struct publisher_opts o = {.uri = b->uri, .client_id = id, .window = 256};
+    /* The pid keeps ids apart when test runs overlap: a restarted broker's
+     * port may meanwhile go to another run's broker. */
+    char unique[128];
+    snprintf(unique, sizeof unique, "%s-%d", id, (int)getpid());
+    struct publisher_opts o = {.uri = b->uri, .client_id = unique, .window = 256};
     if (publisher_open(&p, &o) != 0)
         return NULL;
     return p;
