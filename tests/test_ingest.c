@@ -295,6 +295,14 @@ TEST(ingest_check_config_reports_lines)
     snprintf(want, sizeof want, "%s:6: unknown key \"nope\" in [store]", conf);
     CHECK(harness_wait_log(log, want, 1000));
 
+    /* The example config shipped for operators is valid as it stands. */
+    char example[PATH_MAX + 64];
+    snprintf(example, sizeof example, "%s/../../config/pantau.ini", bin_dir());
+    char *example_argv[] = {bin, "--check-config", "-c", example, NULL};
+    pid = harness_spawn(example_argv, log, NULL);
+    status = harness_stop(pid, 0, 5000);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
     /* Overrides are validated with the file: no tokens + a public listen
      * address from the command line is refused, as it would be in the file. */
     f = fopen(conf, "w");
