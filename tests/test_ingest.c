@@ -83,7 +83,12 @@ static struct publisher *open_publisher(const struct broker *b, const char *id)
      * port may meanwhile go to another run's broker. */
     char unique[128];
     snprintf(unique, sizeof unique, "%s-%d", id, (int)getpid());
-    struct publisher_opts o = {.uri = b->uri, .client_id = unique, .window = 256};
+    /* A clean session: with a kept one, Paho 1.3.11 retransmits its in-flight
+     * publishes itself after a broker restart and sometimes sends them
+     * malformed (the broker then drops it on every reconnect); our publisher
+     * resends what was not acknowledged anyway. */
+    struct publisher_opts o = {
+        .uri = b->uri, .client_id = unique, .window = 256, .clean_session = 1};
     if (publisher_open(&p, &o) != 0)
         return NULL;
     return p;
