@@ -246,7 +246,7 @@ TEST(ingest_rejects_malformed_and_keeps_good)
     CHECK(broker_stop(&b) == 0);
 }
 
-/* A queue of 100 messages under a backlog of 40k: Paho's thread blocks on
+/* A queue of 100 messages under a backlog of 100k: Paho's thread blocks on
  * the full queue (back-pressure), SIGTERM mid-drain still exits 0 at once,
  * and what was not yet taken stays at the broker for the next start. */
 TEST(ingest_backpressure_and_stop_under_load)
@@ -254,7 +254,7 @@ TEST(ingest_backpressure_and_stop_under_load)
     struct broker b;
     struct daemon_proc d = {0};
     const char *ini = "[mqtt]\nqueue_messages = 100\n";
-    const int n = 40000;
+    const int n = 100000; /* long enough a drain (~2 s) that SIGTERM lands inside it */
     CHECK(broker_start(&b, 0) == 0);
     CHECK(daemon_start(&d, &b, "pressure", ini) == 0); /* creates the session */
     CHECK_INT(daemon_stop(&d), 0);
