@@ -13,6 +13,8 @@
 #define _GNU_SOURCE /* memmem, getdents64 via syscall */
 #include "harness.h"
 
+#include <math.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -689,5 +691,21 @@ int64_t harness_wait_sql_int(const char *db_path, const char *sql, int64_t want,
     }
     if (err[0])
         log_error("harness_wait_sql_int: %s: %s", sql, err);
+    return v;
+}
+
+double harness_sql_double(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st;
+    double v = NAN;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
     return v;
 }

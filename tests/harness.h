@@ -55,6 +55,8 @@ bool harness_wait_log(const char *path, const char *needle, int timeout_ms);
 /* Runs `sql` (one SELECT of one integer) on the SQLite file read-only. Returns
  * the value or -1 on any error (logged to stderr). */
 int64_t harness_sql_int(const char *db_path, const char *sql);
+/* The same for one REAL; NAN on any error. */
+double harness_sql_double(const char *db_path, const char *sql);
 
 /* Polls harness_sql_int until it returns `want`, up to timeout_ms. Returns the
  * last value seen. */

@@ -366,21 +366,6 @@ static int64_t sql_int(const char *path, const char *fmt, int64_t arg)
     return harness_sql_int(path, sql);
 }
 
-static double sql_double(const char *path, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    double v = NAN;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_double(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
-}
-
 #define DAY ROLLUP_DAY_MS
 
 /* 10 days of one sample every 5 minutes for 2 series. */
@@ -467,7 +452,7 @@ TEST(rollup_late_sample_below_raw_horizon)
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT sum_value FROM rollup_1m WHERE series = 1 AND ts = %lld",
              (long long)minute);
-    double sum_before = sql_double(p, sql);
+    double sum_before = harness_sql_double(p, sql);
     CHECK_INT(sql_int(p, "SELECT n FROM rollup_1m WHERE series = 1 AND ts = %lld", minute), 2);
     CHECK_INT(sql_int(p, "SELECT n FROM rollup_1h WHERE series = 1 AND ts = %lld", hour), 13);
     CHECK_INT(
@@ -485,7 +470,7 @@ TEST(rollup_late_sample_below_raw_horizon)
     CHECK(store_commit(s) == 0);
     CHECK_INT(sql_int(p, "SELECT n FROM rollup_1m WHERE series = 1 AND ts = %lld", minute), 2);
     CHECK_INT(sql_int(p, "SELECT n FROM rollup_1h WHERE series = 1 AND ts = %lld", hour), 13);
-    CHECK_DBL(sql_double(p, sql), sum_before - 60);
+    CHECK_DBL(harness_sql_double(p, sql), sum_before - 60);
     CHECK_INT(
         sql_int(p,
                 "SELECT CAST(last_value AS INTEGER) FROM rollup_1m WHERE series = 1 AND ts = %lld",

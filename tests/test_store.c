@@ -27,21 +27,6 @@ static struct parse_sample sample(const char *metric, const char *labels, int64_
     return s;
 }
 
-static double sql_double(const char *path, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    double v = NAN;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_double(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return v;
-}
-
 #define T0 1795000000000LL
 
 TEST(store_creates_schema)
@@ -85,7 +70,7 @@ TEST(store_duplicate_replaces)
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 1);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 1);
-    CHECK_DBL(sql_double(p, "SELECT value FROM samples"), 14700);
+    CHECK_DBL(harness_sql_double(p, "SELECT value FROM samples"), 14700);
     CHECK_INT(harness_sql_int(p, "SELECT arrival FROM samples"), T0 + 9);
 }
 
@@ -129,7 +114,7 @@ TEST(store_late_and_out_of_order)
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
     /* "last" follows device time, not arrival: the late flush must not move it back. */
     CHECK_INT(harness_sql_int(p, "SELECT last_ts FROM series"), T0 + 3000);
-    CHECK_DBL(sql_double(p, "SELECT last_value FROM series"), 3);
+    CHECK_DBL(harness_sql_double(p, "SELECT last_value FROM series"), 3);
     CHECK_INT(harness_sql_int(p, "SELECT min(ts) FROM samples"), T0 - 86400000);
 }
 
@@ -161,7 +146,7 @@ TEST(store_reopen_keeps_series_and_units)
     CHECK_INT(harness_sql_int(p, "SELECT last_ts FROM series"), T0 + 60000);
     CHECK_INT(harness_sql_int(p, "SELECT online FROM units"), 1);
     CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 60000);
-    CHECK_DBL(sql_double(p, "SELECT lat FROM units"), -4.9);
+    CHECK_DBL(harness_sql_double(p, "SELECT lat FROM units"), -4.9);
 }
 
 TEST(store_presence_offline)
