@@ -95,7 +95,7 @@ void cfg_free(struct cfg *c)
     c->n_tokens = 0;
     char **strs[] = {&c->mqtt_uri,      &c->mqtt_client_id, &c->mqtt_prefix,    &c->mqtt_username,
                      &c->mqtt_password, &c->mqtt_ca_file,   &c->mqtt_cert_file, &c->mqtt_key_file,
-                     &c->db_path,       &c->listen,         &c->dashboard_dir, &c->catalog_path};
+                     &c->db_path,       &c->listen,         &c->dashboard_dir,  &c->catalog_path};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
