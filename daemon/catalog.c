@@ -718,10 +718,11 @@ static void check_clear(struct parse *p, struct catalog_rule *r, bool reference)
 static void end_rule(struct parse *p)
 {
     struct catalog_rule *r = &p->c->rules[p->c->n_rules - 1];
-    int first = -1;
+    int first = -1, n_conditions = 0;
     for (int i = 0; i <= RULE_SILENT; i++) {
         if (!p->key_line[i])
             continue;
+        n_conditions++;
         if (first < 0)
             first = i;
         else
@@ -756,6 +757,8 @@ static void end_rule(struct parse *p)
                         "%s applies only to above_reference/below_reference, not %s", rule_keys[i],
                         rule_keys[first]);
     }
+    if (n_conditions > 1)
+        return; /* the threshold is the last condition's: comparing clear with it misleads */
     if (first != RULE_SILENT)
         check_clear(p, r, reference);
     else if (p->key_line[U_CLEAR] || p->key_line[U_CLEAR_REFERENCE])
