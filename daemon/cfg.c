@@ -2,12 +2,12 @@
  * config.c does): one place says each key's section, type, bounds and field. */
 #include "cfg.h"
 
-#include <ini.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "inifile.h"
 #include "util.h"
 
 enum entry_type { T_STR, T_URI, T_PREFIX, T_LISTEN, T_INT, T_INT64, T_LEVEL, T_BOOL, T_TOKEN };
@@ -47,6 +47,7 @@ static const struct entry entries[] = {
     {"units", "stale_after", T_INT, F(unit_stale_after_s), 10, 86400 * 30},
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
+    {"catalog", "file", T_STR, F(catalog_path), 0, 0},
 };
 #undef F
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
@@ -94,7 +95,7 @@ void cfg_free(struct cfg *c)
     c->n_tokens = 0;
     char **strs[] = {&c->mqtt_uri,      &c->mqtt_client_id, &c->mqtt_prefix,    &c->mqtt_username,
                      &c->mqtt_password, &c->mqtt_ca_file,   &c->mqtt_cert_file, &c->mqtt_key_file,
-                     &c->db_path,       &c->listen,         &c->dashboard_dir};
+                     &c->db_path,       &c->listen,         &c->dashboard_dir,  &c->catalog_path};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -321,88 +322,37 @@ int cfg_set(struct cfg *c, const char *section, const char *key, const char *val
     return 0;
 }
 
-/* State of one cfg_load: inih gives the handler no line number, so the
- * reader counts lines and the handler reads the count. */
+/* State of one cfg_load, for inifile's callbacks. */
 struct load {
     struct cfg *cfg;
-    FILE *file;
     const char *path;
     cfg_report_fn report;
     void *ctx;
-    int line;
-    bool at_line_start;
     int problems;
 };
 
-static void load_problem(struct load *l, const char *problem)
+static void on_problem(void *ctx, int line, const char *problem)
 {
+    struct load *l = ctx;
     l->problems++;
-    l->report(l->ctx, l->path, l->line, problem);
+    l->report(l->ctx, l->path, line, problem);
 }
 
-/* inih stops reporting after its first syntax error; checking the line shape
- * here lets --check-config list every bad line. Returns false for a line that
- * is neither blank, a comment, a [section] nor key = value. */
-static bool line_has_shape(const char *s)
+static void on_key(void *ctx, const char *section, const char *key, const char *value, int line)
 {
-    while (*s == ' ' || *s == '\t' || *s == '\r')
-        s++;
-    if (*s == '\0' || *s == '\n' || *s == ';' || *s == '#')
-        return true;
-    if (*s == '[')
-        return strchr(s, ']') != NULL;
-    return strpbrk(s, "=:") != NULL && *s != '=' && *s != ':';
-}
-
-static char *read_line(char *str, int num, void *stream)
-{
-    struct load *l = stream;
-    if (!fgets(str, num, l->file))
-        return NULL;
-    size_t n = strlen(str);
-    if (l->at_line_start)
-        l->line++;
-    l->at_line_start = n > 0 && str[n - 1] == '\n';
-    if (!l->at_line_start && !feof(l->file)) {
-        load_problem(l, "line too long");
-        int ch;
-        while ((ch = fgetc(l->file)) != EOF && ch != '\n')
-            ;
-        l->at_line_start = true;
-        strcpy(str, ";\n"); /* hand inih a comment in its place */
-        return str;
-    }
-    if (!line_has_shape(str)) {
-        load_problem(l, "expected [section] or key = value");
-        strcpy(str, ";\n");
-    }
-    return str;
-}
-
-static int on_key(void *user, const char *section, const char *key, const char *value)
-{
-    struct load *l = user;
+    struct load *l = ctx;
     char problem[512];
-    if (set_entry(l->cfg, section, key, value, problem, sizeof problem, l->path, l->line) != 0)
-        load_problem(l, problem);
-    return 1; /* keep going: report every problem, not just the first */
+    if (set_entry(l->cfg, section, key, value, problem, sizeof problem, l->path, line) != 0)
+        on_problem(l, line, problem);
 }
 
 int cfg_load(struct cfg *c, const char *path, cfg_report_fn report, void *ctx)
 {
-    struct load l = {.cfg = c, .path = path, .report = report, .ctx = ctx, .at_line_start = true};
+    static const struct inifile_ops ops = {.key = on_key, .problem = on_problem};
+    struct load l = {.cfg = c, .path = path, .report = report, .ctx = ctx};
 
     c->path = path;
-    l.file = fopen(path, "r");
-    if (!l.file) {
-        load_problem(&l, "cannot open the file");
-        return l.problems;
-    }
-    ini_allow_multiline = false; /* an indented line is an error, not a continuation */
-    int rc = ini_parse_stream(read_line, &l, on_key, &l);
-    fclose(l.file);
-    if (rc == -2)
-        load_problem(&l, "out of memory");
+    inifile_read(path, &ops, &l);
     return l.problems;
 }
 

@@ -15,6 +15,7 @@
  *   [live]   queue, max_clients
  *   [units]  stale_after
  *   [log]    level, stats_interval
+ *   [catalog] file (the program catalog, CONTRACT §5; read by catalog.h)
  */
 #ifndef PANTAU_CFG_H
 #define PANTAU_CFG_H
@@ -66,6 +67,8 @@ struct cfg {
     /* [log] */
     enum log_level log_level; /* info */
     int stats_interval_s;     /* 60: a stats line in the log; 0 = off */
+    /* [catalog] */
+    char *catalog_path; /* NULL: no catalog */
 
     const char *path; /* the file loaded, or NULL (not owned) */
     /* Where listen and password were set, for cfg_validate's messages:

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "catalog.h"
 #include "cfg.h"
 #include "http.h"
 #include "ingest.h"
@@ -31,6 +32,7 @@
 struct daemon {
     uv_loop_t *loop;
     struct cfg cfg;
+    struct catalog *catalog; /* NULL without [catalog] file / --catalog */
     struct store *store;
     struct ingest *ingest;
     struct live *live;
@@ -51,8 +53,9 @@ static void usage(FILE *out)
                  "      --db PATH         SQLite database file\n"
                  "      --listen HOST:PORT  HTTP and websocket address\n"
                  "      --log-level LEVEL error, warn, info or debug\n"
-                 "      --check-config    validate the configuration, print file:line: problem\n"
-                 "                        for each error, exit 0 if valid\n"
+                 "      --catalog FILE    the program catalog; overrides [catalog] file\n"
+                 "      --check-config    validate the configuration and the catalog, print\n"
+                 "                        file:line: problem for each error, exit 0 if valid\n"
                  "  -V, --version         print the version\n"
                  "  -h, --help            this help\n");
 }
@@ -67,7 +70,7 @@ static void report_problem(void *ctx, const char *file, int line, const char *pr
         fprintf(stderr, "%s:%d: %s\n", file, line, problem);
 }
 
-enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CHECK };
+enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CATALOG, OPT_CHECK };
 
 /* Returns 0 to run, 1 to exit 0 (help, version, valid --check-config),
  * -1 to exit non-zero. */
@@ -78,6 +81,7 @@ static int configure(struct daemon *d, int argc, char **argv)
                                              {"db", required_argument, NULL, OPT_DB},
                                              {"listen", required_argument, NULL, OPT_LISTEN},
                                              {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                                             {"catalog", required_argument, NULL, OPT_CATALOG},
                                              {"check-config", no_argument, NULL, OPT_CHECK},
                                              {"version", no_argument, NULL, 'V'},
                                              {"help", no_argument, NULL, 'h'},
@@ -105,6 +109,9 @@ static int configure(struct daemon *d, int argc, char **argv)
             break;
         case OPT_LOG_LEVEL:
             overrides[n_over++] = (struct override){"log", "level", optarg};
+            break;
+        case OPT_CATALOG:
+            overrides[n_over++] = (struct override){"catalog", "file", optarg};
             break;
         case OPT_CHECK:
             check_only = true;
@@ -138,13 +145,29 @@ static int configure(struct daemon *d, int argc, char **argv)
                 &problems);
     /* Once, after every source: an override can make a file valid or not. */
     cfg_validate(&d->cfg, report_problem, &problems);
-    if (problems) {
+    if (problems)
         fprintf(stderr, "pantaud: %d problem%s in the configuration\n", problems,
                 problems == 1 ? "" : "s");
+    /* Even after config problems, so --check-config lists the catalog's too. */
+    int catalog_problems = 0;
+    if (d->cfg.catalog_path &&
+        catalog_load(&d->catalog, d->cfg.catalog_path, report_problem, &catalog_problems) < 0) {
+        fprintf(stderr, "pantaud: out of memory\n");
         return -1;
     }
+    if (catalog_problems)
+        fprintf(stderr, "pantaud: %d problem%s in the catalog %s\n", catalog_problems,
+                catalog_problems == 1 ? "" : "s", d->cfg.catalog_path);
+    if (problems || catalog_problems)
+        return -1;
     if (check_only) {
         printf("%s: configuration is valid\n", config_path ? config_path : "built-in defaults");
+        if (d->catalog)
+            printf("%s: catalog is valid (%d program%s, %d KPI%s, %d rule%s)\n",
+                   d->cfg.catalog_path, d->catalog->n_programs,
+                   d->catalog->n_programs == 1 ? "" : "s", d->catalog->n_kpis,
+                   d->catalog->n_kpis == 1 ? "" : "s", d->catalog->n_rules,
+                   d->catalog->n_rules == 1 ? "" : "s");
         return 1;
     }
     return 0;
@@ -346,6 +369,7 @@ int main(int argc, char **argv)
     log_set_ident("pantaud");
     int rc = configure(&d, argc, argv);
     if (rc != 0) {
+        catalog_free(d.catalog);
         cfg_free(&d.cfg);
         return rc > 0 ? 0 : 2;
     }
@@ -353,6 +377,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0) {
         log_error("cannot create the event loop");
+        catalog_free(d.catalog);
         cfg_free(&d.cfg);
         return 1;
     }
@@ -367,6 +392,7 @@ int main(int argc, char **argv)
     live_free(d.live);
     if (uv_loop_close(&loop) != 0)
         log_error("handles left open at exit");
+    catalog_free(d.catalog);
     cfg_free(&d.cfg);
     return d.exit_code;
 }

@@ -635,6 +635,31 @@ TEST(split_host_buffer_bound)
         CHECK(host[i] == 'Z');
 }
 
+/* ---- [catalog] ---- */
+
+TEST(catalog_file_key)
+{
+    struct cfg c;
+    struct problems ps;
+    char path[64];
+    CHECK_INT(cfg_defaults(&c), 0);
+    CHECK(c.catalog_path == NULL);
+    cfg_free(&c);
+    int n = load_text(&c, "[catalog]\nfile = /etc/pantau/catalog.ini\n", &ps, path);
+    CHECK_INT(n, 0);
+    CHECK_STR(c.catalog_path, "/etc/pantau/catalog.ini");
+    /* --catalog FILE is this override. */
+    CHECK_INT(cfg_set(&c, "catalog", "file", "/tmp/other.ini", report, &ps), 0);
+    CHECK_STR(c.catalog_path, "/tmp/other.ini");
+    cfg_free(&c);
+    n = load_text(&c, "[catalog]\nfile =\npath = x\n", &ps, path);
+    cfg_free(&c);
+    CHECK_INT(n, 2);
+    CHECK_INT(ps.p[0].line, 2);
+    CHECK_INT(ps.p[1].line, 3);
+    CHECK(contains(ps.p[1].text, "unknown key \"path\" in [catalog]"));
+}
+
 /* ---- freeing ---- */
 
 TEST(free_after_load_and_sets)
@@ -660,4 +685,5 @@ TEST_MAIN(CASE(validate_open_listen_needs_tokens), CASE(err_short_token_names_li
           CASE(err_missing_file), CASE(set_overrides_file), CASE(set_value_is_copied),
           CASE(set_bad_integer), CASE(set_unknown_key), CASE(set_unknown_section),
           CASE(set_bad_log_level), CASE(validate_bad_listen),
-          SPLIT_ROWS(SPLIT_CASE) CASE(split_host_buffer_bound), CASE(free_after_load_and_sets))
+          SPLIT_ROWS(SPLIT_CASE) CASE(split_host_buffer_bound), CASE(free_after_load_and_sets),
+          CASE(catalog_file_key))
