@@ -40,7 +40,8 @@ LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
 CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/parse.c daemon/rejects.c daemon/store.c \
              daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
-             daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c
+             daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
+             daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c
 SIM_SRCS  := daemon/sim.c daemon/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
 
@@ -78,6 +79,9 @@ $(TEST_BINS): | $(PANTAUD) $(SIM)
 $(BUILD)/tests/bench_query: $(BUILD)/tests/bench_query.o $(CORE_OBJS) $(BUILD)/tests/harness.o
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # Installs only what is missing; a no-op on a machine that has everything.
 deps:
 	@scripts/deps
@@ -92,7 +96,7 @@ demo: deps
 	@BUILD=$(BUILD) scripts/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
 	@BUILD=$(BUILD) scripts/bench
 
 install: all

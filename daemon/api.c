@@ -112,15 +112,24 @@ static void get_metrics(struct api *a, struct http_request *r)
     http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
-/* ---- /api/v1/programs, /alerts: the catalogue and rules come later ---- */
+/* ---- /api/v1/programs, /dimensions, /report: api_programs.c ---- */
 
 static void get_programs(struct api *a, struct http_request *r)
 {
-    struct buf b;
-    buf_init(&b, 0);
-    buf_puts(&b, "{\"programs\":[]}\n");
-    http_reply(r, 200, JSON, &b);
+    api_programs(a, r);
 }
+
+static void get_dimensions(struct api *a, struct http_request *r)
+{
+    api_dimensions(a, r);
+}
+
+static void get_report(struct api *a, struct http_request *r)
+{
+    api_report(a, r);
+}
+
+/* ---- /api/v1/alerts: the rules engine comes later ---- */
 
 static void get_alerts(struct api *a, struct http_request *r)
 {
@@ -307,6 +316,8 @@ static const struct route routes[] = {
     {"/healthz", HTTP_GET, ROLE_NONE, get_healthz},
     {"/metrics", HTTP_GET, ROLE_VIEWER, get_metrics},
     {"/api/v1/programs", HTTP_GET, ROLE_VIEWER, get_programs},
+    {"/api/v1/dimensions", HTTP_GET, ROLE_VIEWER, get_dimensions},
+    {"/api/v1/report", HTTP_GET, ROLE_VIEWER, get_report},
     {"/api/v1/series", HTTP_GET, ROLE_VIEWER, get_series},
     {"/api/v1/query", HTTP_GET, ROLE_VIEWER, get_query},
     {"/api/v1/export.csv", HTTP_GET, ROLE_VIEWER, get_export},
@@ -316,9 +327,24 @@ static const struct route routes[] = {
     {"/api/v1/reload", HTTP_POST, ROLE_ADMIN, post_reload},
 };
 
+/* Paths with an id after a fixed prefix: /api/v1/programs/<id>. */
+static bool route_with_id(struct api *a, struct http_request *r)
+{
+    static const char programs[] = "/api/v1/programs/";
+    if (strncmp(r->path, programs, sizeof programs - 1) != 0)
+        return false;
+    if (r->method != HTTP_GET && r->method != HTTP_HEAD)
+        http_reply_error(r, 405, "method_not_allowed", "%s takes GET", r->path);
+    else
+        api_program(a, r, r->path + sizeof programs - 1);
+    return true;
+}
+
 void api_route(void *ctx, struct http_request *r)
 {
     struct api *a = ctx;
+    if (route_with_id(a, r))
+        return;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
         if (strcmp(rt->path, r->path) != 0)

@@ -16,6 +16,7 @@
 #include "live.h"
 #include "store.h"
 
+struct kpi_engine;
 struct query_pool;
 
 struct api {
@@ -25,6 +26,7 @@ struct api {
     struct live *live;
     struct http_server *http;
     struct query_pool *queries; /* NULL: query endpoints answer 503 */
+    struct kpi_engine *kpis;    /* the catalog's programs and KPIs */
     uv_loop_t *loop;
     int64_t started_ms;
     /* POST /api/v1/reload: returns the number of problems (0 = reloaded). */
@@ -38,6 +40,16 @@ void api_route(void *ctx, struct http_request *r);
 /* GET /api/v1/query and /api/v1/export.csv (api_query.c). */
 void api_query(struct api *a, struct http_request *r);
 void api_export(struct api *a, struct http_request *r);
+
+/* /api/v1/programs, /programs/<id>, /dimensions, /report (api_programs.c). */
+void api_programs(struct api *a, struct http_request *r);
+void api_program(struct api *a, struct http_request *r, const char *id);
+void api_dimensions(struct api *a, struct http_request *r);
+void api_report(struct api *a, struct http_request *r);
+/* One KPI object as in /api/v1/programs (also the payload of kpi frames). */
+struct catalog_kpi;
+struct kpi_eval;
+void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev);
 
 /* One unit as in /api/v1/units (also the payload of live "unit" frames). */
 void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now_ms,

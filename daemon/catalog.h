@@ -47,7 +47,13 @@ enum kpi_period {
     PERIOD_RANGE /* YYYY-MM-DD..YYYY-MM-DD */
 };
 
-enum rule_condition { RULE_ABOVE, RULE_BELOW, RULE_ABOVE_REFERENCE, RULE_BELOW_REFERENCE, RULE_SILENT };
+enum rule_condition {
+    RULE_ABOVE,
+    RULE_BELOW,
+    RULE_ABOVE_REFERENCE,
+    RULE_BELOW_REFERENCE,
+    RULE_SILENT
+};
 
 enum rule_severity { SEVERITY_INFO, SEVERITY_WARNING, SEVERITY_CRITICAL };
 
@@ -77,8 +83,8 @@ struct catalog_program {
 };
 
 struct catalog_kpi {
-    int program;      /* index into catalog.programs */
-    char *id, *name;  /* id: the part after the slash */
+    int program;     /* index into catalog.programs */
+    char *id, *name; /* id: the part after the slash */
     struct catalog_match match;
     enum kpi_agg agg;
     char *distinct_label; /* KPI_DISTINCT: the label counted */
@@ -93,7 +99,7 @@ struct catalog_kpi {
 
 struct catalog_rule {
     char *id;
-    int program; /* index into catalog.programs */
+    int program;                /* index into catalog.programs */
     struct catalog_match match; /* match.metric NULL only for RULE_SILENT */
     enum rule_condition condition;
     double threshold;    /* above/below: X; *_reference: P (percent) */
@@ -101,8 +107,8 @@ struct catalog_rule {
     char *reference;     /* *_reference: the reference metric */
     char **match_labels; /* *_reference: labels that must equal the series' */
     int n_match_labels;
-    int64_t silent_ms; /* RULE_SILENT: the silence that fires */
-    int64_t for_ms;    /* default 0 */
+    int64_t silent_ms;           /* RULE_SILENT: the silence that fires */
+    int64_t for_ms;              /* default 0 */
     enum rule_severity severity; /* default warning */
     char *message;               /* NULL: the default message */
     int line;

@@ -69,9 +69,9 @@ bool kpi_acc_value(const struct kpi_acc *a, double *out);
 /* ---- §5.2 ---------------------------------------------------------------- */
 
 struct kpi_eval {
-    int64_t t;                     /* evaluated as of t */
+    int64_t t;                      /* evaluated as of t */
     int64_t period_from, period_to; /* INT64_MIN / INT64_MAX for total */
-    int64_t start, deadline;       /* S and D as used */
+    int64_t start, deadline;        /* S and D as used */
     bool has_current;
     double current;
     bool has_progress; /* false without data */

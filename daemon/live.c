@@ -150,7 +150,7 @@ bool live_filter_match(const char *filter, const char *program, const char *unit
         size_t len = slash ? (size_t)(slash - level) : strlen(level);
         if (level_is(level, len, "#"))
             return true;
-        if (!level_is(level, len, "+") && !level_is(level, len, topic[i]))
+        if (topic[i] && !level_is(level, len, "+") && !level_is(level, len, topic[i]))
             return false;
         if (!slash)
             return i == 2; /* the filter ended before the topic did */
@@ -845,28 +845,59 @@ void live_publish_samples(struct live *l, const struct parse_sample *samples, si
             client_want_write(c);
 }
 
-/* An alert or unit frame goes to every client (their filters are about
- * samples), in order with the samples around it. */
-static void publish_frame(struct live *l, const char *type, const char *object_json)
+/* Queues one complete frame for every client whose filters select it:
+ * program NULL means every client; a NULL unit matches any unit (a kpi
+ * frame counts as a sample of any unit and metric of its program). In order
+ * with the samples around it. */
+static void publish_frame_json(struct live *l, const char *what, const char *frame, size_t len,
+                               const char *program, const char *unit)
 {
     if (!l->clients)
         return;
     l->publish_gen++;
-    struct buf b;
-    buf_init(&b, 0);
-    buf_printf(&b, "{\"type\":\"%s\",\"%s\":%s}", type, type, object_json);
-    struct live_msg *m = buf_failed(&b) ? NULL : msg_new(b.data, b.len, NULL);
-    buf_free(&b);
+    struct live_msg *m = msg_new(frame, len, NULL);
     if (!m) {
-        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", type);
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", what);
         return;
     }
     for (struct live_client *c = l->clients; c; c = c->next) {
+        if (program && !client_wants(c, program, unit, NULL))
+            continue;
         client_push(l, c, m);
         client_want_write(c);
     }
     if (m->refs == 0)
         free(m);
+}
+
+/* An alert or unit frame goes to every client (their filters are about
+ * samples). */
+static void publish_frame(struct live *l, const char *type, const char *object_json)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"type\":\"%s\",\"%s\":%s}", type, type, object_json);
+    if (buf_failed(&b))
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", type);
+    else
+        publish_frame_json(l, type, b.data, b.len, NULL, NULL);
+    buf_free(&b);
+}
+
+void live_publish_kpi(struct live *l, const char *program, const char *kpi_json)
+{
+    if (!l->clients)
+        return;
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"type\":\"kpi\",\"program\":");
+    buf_json_str(&b, program);
+    buf_printf(&b, ",\"kpi\":%s}", kpi_json);
+    if (buf_failed(&b))
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a kpi frame");
+    else
+        publish_frame_json(l, "kpi", b.data, b.len, program, NULL);
+    buf_free(&b);
 }
 
 void live_publish_unit(struct live *l, const char *unit_json)

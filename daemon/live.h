@@ -65,6 +65,10 @@ void live_publish_samples(struct live *l, const struct parse_sample *samples, si
 void live_publish_unit(struct live *l, const char *unit_json);
 /* An alert fired or resolved: alert_json is the object as in /api/v1/alerts. */
 void live_publish_alert(struct live *l, const char *alert_json);
+/* A KPI's current or status changed: kpi_json is the KPI object as in
+ * /api/v1/programs. Goes to clients whose filters match any unit and
+ * metric of the program. */
+void live_publish_kpi(struct live *l, const char *program, const char *kpi_json);
 
 struct live_stats {
     uint64_t clients;     /* connected now */
@@ -75,8 +79,9 @@ struct live_stats {
 void live_get_stats(const struct live *l, struct live_stats *out);
 
 /* True if topic "program/unit/metric" matches an MQTT-style filter
- * ("+" one level, "#" the rest, only as the last level). Pure; exposed for
- * tests. */
+ * ("+" one level, "#" the rest, only as the last level). A NULL unit or
+ * metric stands for any value: the filter matches if some value would.
+ * Pure; exposed for tests. */
 bool live_filter_match(const char *filter, const char *program, const char *unit,
                        const char *metric);
 /* True if the filter is well-formed (at most 3 levels unless it ends in #,

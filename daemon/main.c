@@ -23,6 +23,7 @@
 #include "cfg.h"
 #include "http.h"
 #include "ingest.h"
+#include "kpi_engine.h"
 #include "live.h"
 #include "log.h"
 #include "query_pool.h"
@@ -38,6 +39,7 @@ struct daemon {
     struct live *live;
     struct http_server *http;
     struct query_pool *queries;
+    struct kpi_engine *kpis;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer, watchdog_timer, prune_timer;
@@ -206,7 +208,8 @@ static void on_ingest_stopped(void *ctx)
 {
     struct daemon *d = ctx;
     d->ingest = NULL;
-    http_stop(d->http); /* closes connections; freed after the loop ends */
+    kpi_engine_stop(d->kpis); /* jobs in flight finish; freed after the loop */
+    http_stop(d->http);       /* closes connections; freed after the loop ends */
     store_close(d->store);
     d->store = NULL;
     close_handle((uv_handle_t *)&d->stats_timer);
@@ -235,31 +238,47 @@ static void begin_stop(struct daemon *d, const char *why)
         on_ingest_stopped(d);
 }
 
-/* Re-reads what can change without a restart. Returns the number of
+/* Re-reads what can change without a restart: the config file's log level
+ * and tokens, and the catalog. Both are read and checked before either is
+ * applied, so a file with errors changes nothing. Returns the number of
  * problems (0 = applied). */
 static int reload(void *ctx)
 {
     struct daemon *d = ctx;
     struct cfg fresh;
+    struct catalog *catalog = NULL;
     int problems = 0;
-    if (!d->cfg.path) {
-        log_info("reload: no config file; nothing to reload");
-        return 0;
-    }
     if (cfg_defaults(&fresh) != 0)
         return 1;
-    cfg_load(&fresh, d->cfg.path, report_problem, &problems);
-    cfg_validate(&fresh, report_problem, &problems);
-    if (problems == 0) {
-        log_set_level(fresh.log_level);
-        if (d->http)
-            http_set_tokens(d->http, &fresh);
-        log_info("reload: %s applied (log level, %d token(s); other settings need a restart)",
-                 d->cfg.path, fresh.n_tokens);
-    } else {
-        log_error("reload: %s has %d problem(s); keeping the running configuration", d->cfg.path,
-                  problems);
+    if (d->cfg.path) {
+        cfg_load(&fresh, d->cfg.path, report_problem, &problems);
+        cfg_validate(&fresh, report_problem, &problems);
     }
+    /* The catalog named at start-up (--catalog wins over the file). */
+    if (d->cfg.catalog_path &&
+        catalog_load(&catalog, d->cfg.catalog_path, report_problem, &problems) < 0)
+        problems++;
+    if (problems == 0) {
+        if (d->cfg.path) {
+            log_set_level(fresh.log_level);
+            if (d->http)
+                http_set_tokens(d->http, &fresh);
+        }
+        if (catalog && d->kpis) {
+            int n = catalog->n_programs;
+            if (kpi_engine_set_catalog(d->kpis, catalog) != 0)
+                problems++;
+            else
+                log_info("reload: catalog %s applied (%d program(s))", d->cfg.catalog_path, n);
+            catalog = NULL;
+        }
+        if (d->cfg.path)
+            log_info("reload: %s applied (log level, %d token(s); other settings need a restart)",
+                     d->cfg.path, fresh.n_tokens);
+    } else {
+        log_error("reload: %d problem(s); keeping the running configuration and catalog", problems);
+    }
+    catalog_free(catalog);
     cfg_free(&fresh);
     return problems;
 }
@@ -279,6 +298,38 @@ static void on_committed_samples(void *ctx, const struct parse_sample *samples, 
 {
     struct daemon *d = ctx;
     live_publish_samples(d->live, samples, n);
+    kpi_engine_samples(d->kpis, samples, n);
+}
+
+/* kpi engine -> live: a KPI's current or status changed. */
+static void on_kpi_changed(void *ctx, int kpi, const struct kpi_eval *eval)
+{
+    struct daemon *d = ctx;
+    const struct catalog *c = kpi_engine_catalog(d->kpis);
+    struct buf b;
+    buf_init(&b, 0);
+    api_kpi_json(&b, &c->kpis[kpi], eval);
+    if (!buf_failed(&b))
+        live_publish_kpi(d->live, c->programs[c->kpis[kpi].program].id, b.data);
+    buf_free(&b);
+}
+
+/* The catalog to start with: the configured one, or an empty one (no
+ * programs: /api/v1/programs answers an empty list). */
+static int start_kpis(struct daemon *d)
+{
+    struct catalog *c = d->catalog;
+    d->catalog = NULL;
+    if (!c && !(c = calloc(1, sizeof *c)))
+        return -1;
+    if (!c->path)
+        c->tz_offset_ms = 7 * 3600 * 1000LL; /* WIB */
+    struct kpi_engine_opts ko = {.loop = d->loop,
+                                 .store = d->store,
+                                 .pool = d->queries,
+                                 .changed = on_kpi_changed,
+                                 .ctx = d};
+    return kpi_engine_start(&d->kpis, &ko, c);
 }
 
 static void on_presence(void *ctx, const char *program, const char *unit)
@@ -306,7 +357,10 @@ static int start_api(struct daemon *d)
     ingest_set_observer(d->ingest, &obs);
     if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
         return -1;
-    d->api = (struct api){.cfg = &d->cfg,
+    if (start_kpis(d) != 0)
+        return -1;
+    d->api = (struct api){.kpis = d->kpis,
+                          .cfg = &d->cfg,
                           .store = d->store,
                           .ingest = d->ingest,
                           .live = d->live,
@@ -388,6 +442,7 @@ int main(int argc, char **argv)
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     http_free(d.http); /* lws's second destroy, outside the loop */
+    kpi_engine_free(d.kpis);
     query_pool_close(d.queries);
     live_free(d.live);
     if (uv_loop_close(&loop) != 0)

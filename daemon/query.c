@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 #include "util.h"
 #include "rollup.h"
@@ -32,7 +33,15 @@ const char *query_agg_name(enum query_agg agg)
     return (unsigned)agg < sizeof agg_names / sizeof agg_names[0] ? agg_names[agg] : "?";
 }
 
-enum query_stmt { QS_RAW, QS_MINUTES, QS_HOURS, QS_FIRST_RAW, QS_FIRST_HOUR, QS_COUNT };
+enum query_stmt {
+    QS_RAW,
+    QS_MINUTES,
+    QS_HOURS,
+    QS_FIRST_RAW,
+    QS_FIRST_HOUR,
+    QS_SERIES_LAST,
+    QS_COUNT
+};
 
 static const char *const query_sql[QS_COUNT] = {
     [QS_RAW] = "SELECT ts, value FROM samples WHERE series = ?1 AND ts >= ?2 AND ts < ?3"
@@ -43,6 +52,7 @@ static const char *const query_sql[QS_COUNT] = {
                  " FROM rollup_1h WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
     [QS_FIRST_RAW] = "SELECT ts FROM samples WHERE series = ?1 ORDER BY ts LIMIT 1",
     [QS_FIRST_HOUR] = "SELECT ts FROM rollup_1h WHERE series = ?1 ORDER BY ts LIMIT 1",
+    [QS_SERIES_LAST] = "SELECT last_ts FROM series WHERE id = ?1 AND last_ts IS NOT NULL",
 };
 
 struct query_db {
@@ -75,17 +85,6 @@ const char *query_error(const struct query_db *q)
     return q->error;
 }
 
-static int schema_version(sqlite3 *db)
-{
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 int query_open(struct query_db **out, const char *path)
 {
     struct query_db *q = calloc(1, sizeof *q);
@@ -99,20 +98,15 @@ int query_open(struct query_db **out, const char *path)
     }
     sqlite3_busy_timeout(q->db, 5000);
     /* Rollups need schema 2 (the store migrates before it lets anyone read). */
-    int v = schema_version(q->db);
+    int v = db_user_version(q->db);
     if (v < 2) {
         log_error("query: %s has schema version %d; need 2 or later (open the store first)", path,
                   v);
         goto fail;
     }
     sqlite3_exec(q->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
-    for (int i = 0; i < QS_COUNT; i++) {
-        if (sqlite3_prepare_v3(q->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
-                               NULL) != SQLITE_OK) {
-            log_error("query: preparing \"%s\": %s", query_sql[i], sqlite3_errmsg(q->db));
-            goto fail;
-        }
-    }
+    if (db_prepare_all(q->db, query_sql, q->st, QS_COUNT, "query") != 0)
+        goto fail;
     *out = q;
     return 0;
 fail:
@@ -124,8 +118,7 @@ void query_close(struct query_db *q)
 {
     if (!q)
         return;
-    for (int i = 0; i < QS_COUNT; i++)
-        sqlite3_finalize(q->st[i]);
+    db_finalize_all(q->st, QS_COUNT);
     sqlite3_close(q->db);
     free(q);
 }
@@ -305,6 +298,7 @@ struct bucketer {
     int64_t piece_from, piece_to;
     int64_t cur_start; /* the bucket being accumulated */
     struct rollup_agg cur;
+    struct rollup_agg *total; /* one bucket over the whole range (query_aggregate) */
     int status;
 };
 
@@ -329,6 +323,11 @@ static double agg_value(enum query_agg agg, const struct rollup_agg *a)
 
 static int emit(struct bucketer *b)
 {
+    if (b->total) {
+        rollup_agg_merge(b->total, &b->cur);
+        rollup_agg_init(&b->cur);
+        return QUERY_OK;
+    }
     /* count 0 can only be a delta without its sample: nothing to report. */
     if (rollup_agg_empty(&b->cur) || b->cur.count == 0)
         return QUERY_OK;
@@ -341,6 +340,8 @@ static int emit(struct bucketer *b)
 /* Moves to the bucket holding ts, emitting the previous one. */
 static int enter_bucket(struct bucketer *b, int64_t ts)
 {
+    if (b->total)
+        return QUERY_OK;
     int64_t start = rollup_floor(ts + b->tz, b->step) - b->tz;
     if (start == b->cur_start)
         return QUERY_OK;
@@ -618,6 +619,70 @@ int query_run(struct query_db *q, const struct query_req *req, const struct quer
     if (status == QUERY_OK && rc != SQLITE_DONE)
         status = db_fail(q, "reading series");
     sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
+/* ---- one aggregate per series (KPIs) ------------------------------------ */
+
+/* The series' latest ts, or false when it has no sample. */
+static int series_last_ts(struct query_db *q, int64_t series, bool *has, int64_t *out)
+{
+    sqlite3_stmt *st = q->st[QS_SERIES_LAST];
+    sqlite3_bind_int64(st, 1, series);
+    int rc = sqlite3_step(st);
+    *has = rc == SQLITE_ROW;
+    *out = *has ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? QUERY_OK : db_fail(q, "reading a series");
+}
+
+/* One series' samples in [from, to] as one aggregate, cut by the horizons
+ * exactly as a query's buckets are (whole hours and minutes from rollups). */
+static int aggregate_series(struct bucketer *b, int64_t series, int64_t from, int64_t to)
+{
+    bool has_last;
+    int64_t last, first;
+    int status = series_last_ts(b->q, series, &has_last, &last);
+    if (status == QUERY_OK && has_last)
+        status = first_ts(b->q, series, &first);
+    if (status != QUERY_OK || !has_last)
+        return status;
+    if (first > from)
+        from = first;
+    if (last < to)
+        to = last;
+    if (from > to)
+        return QUERY_OK;
+    b->series = series;
+    rollup_agg_init(&b->cur);
+    b->piece_from = b->piece_to = 0;
+    b->status = QUERY_OK;
+    add_bucket(b, from, to + 1);
+    if (b->status == QUERY_OK)
+        b->status = read_piece(b);
+    if (b->status == QUERY_OK)
+        b->status = emit(b);
+    return b->status;
+}
+
+int query_aggregate(struct query_db *q, const int64_t *series, size_t n, int64_t from, int64_t to,
+                    struct rollup_agg *out)
+{
+    q->error[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        rollup_agg_init(&out[i]);
+    if (from > to)
+        return QUERY_OK;
+    struct bucketer b = {.q = q};
+    int status = begin_read(q);
+    if (status != QUERY_OK)
+        return status;
+    if (rollup_read_horizons(q->db, &b.h) != 0)
+        return end_read(q, db_fail(q, "reading horizons"));
+    for (size_t i = 0; i < n && status == QUERY_OK; i++) {
+        b.total = &out[i];
+        status = aggregate_series(&b, series[i], from, to);
+    }
     return end_read(q, status);
 }
 

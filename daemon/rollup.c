@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 
 /* ---- aggregates -------------------------------------------------------- */
@@ -363,15 +364,7 @@ int rollup_open(struct rollup **out, sqlite3 *db)
         return -1;
     }
     r->db = db;
-    for (int i = 0; i < RS_COUNT; i++) {
-        if (sqlite3_prepare_v3(db, rollup_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL) !=
-            SQLITE_OK) {
-            log_error("rollup: preparing \"%s\": %s", rollup_sql[i], sqlite3_errmsg(db));
-            rollup_close(r);
-            return -1;
-        }
-    }
-    if (rollup_reload(r) != 0) {
+    if (db_prepare_all(db, rollup_sql, r->st, RS_COUNT, "rollup") != 0 || rollup_reload(r) != 0) {
         rollup_close(r);
         return -1;
     }
@@ -383,8 +376,7 @@ void rollup_close(struct rollup *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < RS_COUNT; i++)
-        sqlite3_finalize(r->st[i]);
+    db_finalize_all(r->st, RS_COUNT);
     set_free(&r->late);
     set_free(&r->pending);
     free(r->flush);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dict.h"
+#include "db.h"
 #include "log.h"
 #include "rollup.h"
 
@@ -123,20 +124,9 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return 0;
 }
 
-static int user_version(sqlite3 *db)
-{
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static int migrate(sqlite3 *db, const char *path)
 {
-    int v = user_version(db);
+    int v = db_user_version(db);
     if (v < 0)
         return -1;
     if (v > SCHEMA_VERSION) {
@@ -296,13 +286,8 @@ int store_open(struct store **out, const char *path)
     sqlite3_busy_timeout(s->db, 1000);
     if (exec_sql(s->db, pragmas) != 0 || migrate(s->db, path) != 0)
         goto fail;
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
-                               NULL) != SQLITE_OK) {
-            log_error("store: preparing \"%s\": %s", stmt_sql[i], sqlite3_errmsg(s->db));
-            goto fail;
-        }
-    }
+    if (db_prepare_all(s->db, stmt_sql, s->stmt, ST_COUNT, "store") != 0)
+        goto fail;
     if (load_caches(s) != 0 || rollup_open(&s->rollup, s->db) != 0)
         goto fail;
     s->stats.writable = true;
@@ -322,8 +307,7 @@ void store_close(struct store *s)
     if (s->in_group)
         store_commit(s);
     rollup_close(s->rollup);
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->stmt[i]);
+    db_finalize_all(s->stmt, ST_COUNT);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         log_error("store: closing %s: %s", s->path, sqlite3_errmsg(s->db));
     drop_caches(s);
@@ -702,6 +686,14 @@ void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx)
 {
     struct each_unit_ctx e = {fn, ctx};
     dict_each(&s->units, visit_unit, &e);
+}
+
+int64_t store_series_id(const struct store *s, const struct parse_sample *smp)
+{
+    char key[KEY_MAX];
+    size_t n = series_key(key, sizeof key, smp->program, smp->unit, smp->metric, smp->labels_json);
+    const struct series *se = n ? dict_get(&s->series, key, n) : NULL;
+    return se ? se->id : -1;
 }
 
 int store_get_unit(const struct store *s, const char *program, const char *unit,

@@ -125,6 +125,8 @@ typedef void (*store_unit_fn)(void *ctx, const struct store_unit_view *v);
 /* Every series / unit known, in no particular order. Loop thread. */
 void store_each_series(const struct store *s, store_series_fn fn, void *ctx);
 void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx);
+/* The id of the sample's series, or -1 if the store does not know it. */
+int64_t store_series_id(const struct store *s, const struct parse_sample *sample);
 /* One unit's view (valid until the next store call), or -1 if unknown. */
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out);

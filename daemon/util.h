@@ -29,5 +29,7 @@ int util_parse_double(const char *s, double *out);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (any year). */
 int64_t util_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The inverse: the date of a day counted from 1970-01-01. */
+void util_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 
 #endif

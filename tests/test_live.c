@@ -162,6 +162,14 @@ TEST(live_filter_match_table)
         {"a/+/#", "a", "b", "c", true},
         {"a/+/c/#", "a", "b", "c", true},
         {"a/+/d/#", "a", "b", "c", false},
+        /* NULL unit and metric: any value (a kpi frame, CONTRACT §3) */
+        {"pjs/#", "pjs", NULL, NULL, true},
+        {"pjs/+/+", "pjs", NULL, NULL, true},
+        {"pjs/truck-07/pickups", "pjs", NULL, NULL, true},
+        {"+/+/+", "pjs", NULL, NULL, true},
+        {"simas-bapokting/#", "pjs", NULL, NULL, false},
+        {"pjs/+", "pjs", NULL, NULL, false},
+        {"pjs", "pjs", NULL, NULL, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bool got =
@@ -569,6 +577,26 @@ TEST(live_unit_and_alert_frames_keep_order)
     live_free(l);
 }
 
+TEST(live_kpi_frames_follow_program_filters)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *a = l ? new_client(l) : NULL, *b = a ? new_client(l) : NULL;
+    CHECK(b);
+    CHECK_INT(send_text(l, a, "{\"op\":\"subscribe\",\"filters\":[\"paduka-lamteng/+/+\"]}"), 0);
+    CHECK_INT(send_text(l, b, "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\"]}"), 0);
+    live_publish_kpi(l, "paduka-lamteng", "{\"id\":\"kampung\",\"current\":12}");
+    json_t *f = next_frame(l, a);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "kpi");
+    CHECK_STR(json_string_value(json_object_get(f, "program")), "paduka-lamteng");
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(f, "kpi"), "current")), 12);
+    json_decref(f);
+    CHECK(next_frame(l, b) == NULL);
+    free_client(l, a);
+    free_client(l, b);
+    live_free(l);
+}
+
 TEST(live_snapshot_from_store)
 {
     char path[512];
@@ -652,9 +680,10 @@ TEST(live_no_clients_no_work)
     live_free(NULL);
 }
 
-TEST_MAIN(CASE(live_filter_match_table), CASE(live_filter_valid_table), CASE(live_hello_first),
-          CASE(live_sample_json_shape), CASE(live_everything_until_subscribe_then_filters),
-          CASE(live_ping_pong), CASE(live_bad_requests_get_errors), CASE(live_max_clients),
+TEST_MAIN(CASE(live_filter_match_table), CASE(live_kpi_frames_follow_program_filters),
+          CASE(live_filter_valid_table), CASE(live_hello_first), CASE(live_sample_json_shape),
+          CASE(live_everything_until_subscribe_then_filters), CASE(live_ping_pong),
+          CASE(live_bad_requests_get_errors), CASE(live_max_clients),
           CASE(live_batches_in_arrival_order), CASE(live_frames_are_bounded),
           CASE(live_overflow_drops_oldest_and_says_so), CASE(live_one_burst_is_not_dropped),
           CASE(live_shared_sample_outlives_one_client), CASE(live_unit_and_alert_frames_keep_order),

@@ -1,0 +1,399 @@
+/* api_programs.c — CONTRACT §2 and §5: /api/v1/programs, /programs/<id>,
+ * /dimensions and /report, written from the KPI engine's values (kpi.h does
+ * the arithmetic; this file only turns it into JSON). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "kpi_engine.h"
+#include "parse.h"
+#include "util.h"
+
+#define JSON "application/json"
+
+static void json_opt_str(struct buf *b, const char *s)
+{
+    if (s)
+        buf_json_str(b, s);
+    else
+        buf_puts(b, "null");
+}
+
+static void json_opt_num(struct buf *b, bool has, double v)
+{
+    if (has)
+        buf_json_num(b, v);
+    else
+        buf_puts(b, "null");
+}
+
+/* Epoch ms, or null for the unbounded ends of a total period. */
+static void json_time(struct buf *b, int64_t t)
+{
+    if (t == INT64_MIN || t == INT64_MAX)
+        buf_puts(b, "null");
+    else
+        buf_printf(b, "%lld", (long long)t);
+}
+
+static void regency_json(struct buf *b, const struct catalog *c)
+{
+    char tz[8];
+    catalog_format_tz(c ? c->tz_offset_ms : 7 * 3600000LL, tz);
+    buf_puts(b, "{\"id\":");
+    json_opt_str(b, c ? c->regency_id : NULL);
+    buf_puts(b, ",\"name\":");
+    json_opt_str(b, c ? c->regency_name : NULL);
+    buf_printf(b, ",\"timezone\":\"%s\"}", tz);
+}
+
+static void match_json(struct buf *b, const struct catalog_match *m)
+{
+    buf_puts(b, "\"labels\":{");
+    for (int i = 0; i < m->n_labels; i++) {
+        buf_puts(b, i ? "," : "");
+        buf_json_str(b, m->labels[i].key);
+        buf_puts(b, ":");
+        buf_json_str(b, m->labels[i].value);
+    }
+    buf_puts(b, "},\"units\":");
+    if (!m->units) {
+        buf_puts(b, "null");
+        return;
+    }
+    buf_puts(b, "[");
+    for (int i = 0; i < m->n_units; i++) {
+        buf_puts(b, i ? "," : "");
+        buf_json_str(b, m->units[i]);
+    }
+    buf_puts(b, "]");
+}
+
+/* A KPI object (§5.2); with `report`, also value_at_from / value_at_to. */
+static void kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev,
+                     const struct kpi_report *report, int index)
+{
+    buf_puts(b, "{\"id\":");
+    buf_json_str(b, k->id);
+    buf_puts(b, ",\"name\":");
+    buf_json_str(b, k->name);
+    buf_puts(b, ",\"metric\":");
+    buf_json_str(b, k->match.metric);
+    buf_puts(b, ",");
+    match_json(b, &k->match);
+    buf_printf(b, ",\"agg\":\"%s%s%s\",\"period\":{\"from\":", kpi_agg_name(k->agg),
+               k->agg == KPI_DISTINCT ? ":" : "", k->agg == KPI_DISTINCT ? k->distinct_label : "");
+    json_time(b, ev->period_from);
+    buf_puts(b, ",\"to\":");
+    json_time(b, ev->period_to);
+    buf_puts(b, "},\"display_unit\":");
+    json_opt_str(b, k->display_unit);
+    buf_puts(b, ",\"baseline\":");
+    buf_json_num(b, k->baseline);
+    buf_puts(b, ",\"target\":");
+    buf_json_num(b, k->target);
+    buf_puts(b, ",\"start\":");
+    json_time(b, ev->start);
+    buf_puts(b, ",\"deadline\":");
+    json_time(b, ev->deadline);
+    buf_puts(b, ",\"current\":");
+    json_opt_num(b, ev->has_current, ev->current);
+    buf_puts(b, ",\"progress\":");
+    json_opt_num(b, ev->has_progress, ev->progress);
+    buf_puts(b, ",\"expected\":");
+    buf_json_num(b, ev->expected);
+    buf_puts(b, ",\"projected\":");
+    json_opt_num(b, ev->has_projected, ev->projected);
+    buf_puts(b, ",\"eta\":");
+    if (ev->has_eta)
+        buf_printf(b, "%lld", (long long)ev->eta);
+    else
+        buf_puts(b, "null");
+    buf_printf(b, ",\"status\":\"%s\"", kpi_status_name(ev->status));
+    if (report) {
+        buf_puts(b, ",\"value_at_from\":");
+        json_opt_num(b, report->has_at_from[index], report->at_from[index]);
+        buf_puts(b, ",\"value_at_to\":");
+        json_opt_num(b, report->has_at_to[index], report->at_to[index]);
+    }
+    buf_puts(b, "}");
+}
+
+void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev)
+{
+    kpi_json(b, k, ev, NULL, 0);
+}
+
+/* Every KPI evaluated at one time, and each program's summary. */
+struct snapshot {
+    const struct catalog *c;
+    struct kpi_eval *evals;       /* per KPI */
+    struct kpi_summary *programs; /* per program */
+};
+
+static int snapshot_take(struct snapshot *s, const struct catalog *c, struct kpi_engine *e,
+                         int64_t t, const struct kpi_report *report)
+{
+    s->c = c;
+    s->evals = calloc((size_t)c->n_kpis + 1, sizeof *s->evals);
+    s->programs = calloc((size_t)c->n_programs + 1, sizeof *s->programs);
+    const struct kpi_eval **mine = calloc((size_t)c->n_kpis + 1, sizeof *mine);
+    if (!s->evals || !s->programs || !mine) {
+        free(mine);
+        return -1;
+    }
+    for (int i = 0; i < c->n_kpis; i++) {
+        if (report)
+            kpi_evaluate(&c->kpis[i], c->tz_offset_ms, t, report->has_at_to[i], report->at_to[i],
+                         &s->evals[i]);
+        else
+            kpi_engine_eval(e, i, t, &s->evals[i]);
+    }
+    for (int p = 0; p < c->n_programs; p++) {
+        int n = 0;
+        for (int i = 0; i < c->n_kpis; i++)
+            if (c->kpis[i].program == p)
+                mine[n++] = &s->evals[i];
+        kpi_program_summary(mine, n, &s->programs[p]);
+    }
+    free(mine);
+    return 0;
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+    free(s->evals);
+    free(s->programs);
+}
+
+static void program_json(struct buf *b, const struct snapshot *s, int p,
+                         const struct kpi_report *report)
+{
+    const struct catalog_program *pr = &s->c->programs[p];
+    const struct kpi_summary *sum = &s->programs[p];
+    buf_puts(b, "{\"id\":");
+    buf_json_str(b, pr->id);
+    buf_puts(b, ",\"name\":");
+    buf_json_str(b, pr->name);
+    buf_printf(b, ",\"dimension\":\"%s\",\"agency\":", catalog_dimension_id(pr->dimension));
+    json_opt_str(b, pr->agency);
+    buf_puts(b, ",\"description\":");
+    json_opt_str(b, pr->description);
+    buf_printf(b, ",\"status\":\"%s\",\"progress\":", catalog_program_status_name(pr->status));
+    json_opt_num(b, sum->has_progress, sum->progress);
+    buf_puts(b, ",\"health\":");
+    if (sum->has_health)
+        buf_printf(b, "\"%s\"", kpi_status_name(sum->health));
+    else
+        buf_puts(b, "null");
+    buf_puts(b, ",\"kpis\":[");
+    int n = 0;
+    for (int i = 0; i < s->c->n_kpis; i++) {
+        if (s->c->kpis[i].program != p)
+            continue;
+        buf_puts(b, n++ ? "," : "");
+        kpi_json(b, &s->c->kpis[i], &s->evals[i], report, i);
+    }
+    buf_puts(b, "]}");
+}
+
+static void programs_array(struct buf *b, const struct snapshot *s, const struct kpi_report *report)
+{
+    buf_puts(b, "[");
+    for (int p = 0; p < s->c->n_programs; p++) {
+        buf_puts(b, p ? "," : "");
+        program_json(b, s, p, report);
+    }
+    buf_puts(b, "]");
+}
+
+static void dimensions_array(struct buf *b, const struct snapshot *s)
+{
+    struct kpi_dimension dims[DIM_COUNT];
+    kpi_dimensions(s->c, s->programs, dims);
+    buf_puts(b, "[");
+    for (int d = 0; d < DIM_COUNT; d++) {
+        buf_printf(b,
+                   "%s{\"id\":\"%s\",\"name\":\"%s\",\"programs\":%d,\"running\":%d,"
+                   "\"catalogued\":%d,\"progress\":",
+                   d ? "," : "", catalog_dimension_id((enum catalog_dimension)d),
+                   catalog_dimension_name((enum catalog_dimension)d), dims[d].programs,
+                   dims[d].running, dims[d].catalogued);
+        json_opt_num(b, dims[d].has_progress, dims[d].progress);
+        buf_puts(b, "}");
+    }
+    buf_puts(b, "]");
+}
+
+/* ---- answers after the engine has caught up ------------------------------ */
+
+enum view { VIEW_PROGRAMS, VIEW_PROGRAM, VIEW_DIMENSIONS };
+
+struct pending {
+    struct api *api;
+    struct http_deferred *reply;
+    enum view view;
+    char id[SLUG_MAX + 1];
+};
+
+static void reply_error(struct http_deferred *d, int status, const char *code, const char *msg)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"error\":\"%s\",\"message\":", code);
+    buf_json_str(&b, msg);
+    buf_puts(&b, "}\n");
+    http_deferred_reply(d, status, JSON, &b);
+}
+
+static void answer(void *ctx)
+{
+    struct pending *p = ctx;
+    const struct catalog *c = kpi_engine_catalog(p->api->kpis);
+    struct snapshot s;
+    struct buf b;
+    int prog = p->view == VIEW_PROGRAM ? catalog_find_program(c, p->id) : 0;
+    if (prog < 0) {
+        reply_error(p->reply, 404, "not_found", "no such program");
+        free(p);
+        return;
+    }
+    if (snapshot_take(&s, c, p->api->kpis, util_now_ms(), NULL) != 0) {
+        snapshot_free(&s);
+        reply_error(p->reply, 500, "out_of_memory", "out of memory");
+        free(p);
+        return;
+    }
+    buf_init(&b, 0);
+    if (p->view == VIEW_PROGRAMS) {
+        buf_puts(&b, "{\"regency\":");
+        regency_json(&b, c);
+        buf_puts(&b, ",\"programs\":");
+        programs_array(&b, &s, NULL);
+    } else if (p->view == VIEW_PROGRAM) {
+        buf_puts(&b, "{\"program\":");
+        program_json(&b, &s, prog, NULL);
+    } else {
+        buf_puts(&b, "{\"dimensions\":");
+        dimensions_array(&b, &s);
+    }
+    buf_puts(&b, "}\n");
+    snapshot_free(&s);
+    if (buf_failed(&b)) {
+        buf_free(&b);
+        reply_error(p->reply, 500, "out_of_memory", "out of memory");
+    } else {
+        http_deferred_reply(p->reply, 200, JSON, &b);
+    }
+    free(p);
+}
+
+static void start_view(struct api *a, struct http_request *r, enum view view, const char *id)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p || !(p->reply = http_defer(r))) {
+        free(p);
+        http_reply_error(r, 500, "out_of_memory", "out of memory");
+        return;
+    }
+    p->api = a;
+    p->view = view;
+    snprintf(p->id, sizeof p->id, "%s", id ? id : "");
+    if (kpi_engine_sync(a->kpis, answer, p) != 0) {
+        reply_error(p->reply, 500, "out_of_memory", "out of memory");
+        free(p);
+    }
+}
+
+void api_programs(struct api *a, struct http_request *r)
+{
+    start_view(a, r, VIEW_PROGRAMS, NULL);
+}
+
+void api_program(struct api *a, struct http_request *r, const char *id)
+{
+    if (!util_is_slug(id, strlen(id))) {
+        http_reply_error(r, 404, "not_found", "no such program");
+        return;
+    }
+    start_view(a, r, VIEW_PROGRAM, id);
+}
+
+void api_dimensions(struct api *a, struct http_request *r)
+{
+    start_view(a, r, VIEW_DIMENSIONS, NULL);
+}
+
+/* ---- /report ----------------------------------------------------------------- */
+
+struct report_req {
+    struct http_deferred *reply;
+    int64_t generated_at;
+};
+
+static void report_done(void *ctx, const struct kpi_report *r)
+{
+    struct report_req *q = ctx;
+    struct snapshot s = {0};
+    if (r->status != 0 || snapshot_take(&s, r->catalog, NULL, r->to, r) != 0) {
+        snapshot_free(&s);
+        reply_error(q->reply, 503, "unavailable",
+                    "the report could not be computed (database busy or catalog reloaded); retry");
+        free(q);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"regency\":");
+    regency_json(&b, r->catalog);
+    buf_printf(&b, ",\"from\":%lld,\"to\":%lld,\"generated_at\":%lld,\"dimensions\":",
+               (long long)r->from, (long long)r->to, (long long)q->generated_at);
+    dimensions_array(&b, &s);
+    buf_puts(&b, ",\"programs\":");
+    programs_array(&b, &s, r);
+    buf_puts(&b, ",\"alerts\":[]}\n");
+    snapshot_free(&s);
+    if (buf_failed(&b)) {
+        buf_free(&b);
+        reply_error(q->reply, 500, "out_of_memory", "out of memory");
+    } else {
+        http_deferred_reply(q->reply, 200, JSON, &b);
+    }
+    free(q);
+}
+
+static int time_arg(struct http_request *r, const char *name, int64_t *out)
+{
+    const char *v = http_arg(r, name);
+    if (!v) {
+        http_reply_error(r, 400, "bad_parameter", "%s is required", name);
+        return -1;
+    }
+    if (parse_time_param(v, out) != 0) {
+        http_reply_error(r, 400, "bad_parameter", "%s must be epoch ms or RFC 3339", name);
+        return -1;
+    }
+    return 0;
+}
+
+void api_report(struct api *a, struct http_request *r)
+{
+    int64_t from, to;
+    if (time_arg(r, "from", &from) != 0 || time_arg(r, "to", &to) != 0)
+        return;
+    if (from > to) {
+        http_reply_error(r, 400, "bad_parameter", "from is after to");
+        return;
+    }
+    struct report_req *q = calloc(1, sizeof *q);
+    if (!q || !(q->reply = http_defer(r))) {
+        free(q);
+        http_reply_error(r, 500, "out_of_memory", "out of memory");
+        return;
+    }
+    q->generated_at = util_now_ms();
+    if (kpi_engine_report(a->kpis, from, to, report_done, q) != 0) {
+        reply_error(q->reply, 503, "unavailable", "cannot start the report now; retry");
+        free(q);
+    }
+}
