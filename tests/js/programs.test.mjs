@@ -149,6 +149,15 @@ const canon = (o) =>
       .map((k) => [k, o[k]]),
   );
 
+// A copy with every object's keys sorted: JSON objects compare by content.
+const sortKeys = (v) =>
+  v && typeof v === 'object'
+    ? Array.isArray(v)
+      ? v.map(sortKeys)
+      : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]))
+    : v;
+const assertSame = (got, want, what) => assertEq(sortKeys(got), sortKeys(want), what);
+
 class Store {
   constructor() {
     this.map = new Map(); // (series, ts) -> sample: a second one replaces the first
@@ -485,7 +494,8 @@ function checkBetween(got, a, b, what, absTol = 0) {
 }
 
 function checkEither(got, a, b, what) {
-  const g = JSON.stringify(got);
+  const g = JSON.stringify(sortKeys(got));
+  [a, b] = [sortKeys(a), sortKeys(b)];
   assert(g === JSON.stringify(a) || g === JSON.stringify(b), `${what}: got ${g}, want ${JSON.stringify(a)}${JSON.stringify(a) === JSON.stringify(b) ? '' : ` or ${JSON.stringify(b)}`}`);
 }
 
@@ -667,9 +677,111 @@ const AGG_WANT = {
   't-distinct': 6, //  a b c d e f
 };
 
+// Hand-computed statuses and progress of case 5 (f now in [0.5, 0.517)).
+const STATUS_WANT = {
+  on: ['on_track', 0.6],
+  risk: ['at_risk', 0.4],
+  off: ['off_track', 0.15],
+  wors: ['worsening', -0.2],
+  ach: ['achieved', 1.2],
+  exact: ['achieved', 1],
+  missed: ['missed', 0.5],
+  notst: ['not_started', 0.3],
+  dec: ['at_risk', -5.4 / -14.3], // 0.37762237762…
+  nodata: ['no_data', null],
+};
+
+// Hand-computed program progress (clamped to [0,1], null as 0) and health, case 6.
+const PROGRAM_WANT = {
+  'p-h1': [(0.6 + 0.4 + 0) / 3, 'at_risk'], //   on, risk, no data
+  'p-h2': [(1 + 0.6) / 2, 'on_track'], //         achieved (1.2 -> 1), on
+  'p-h3': [(0 + 0.15) / 2, 'worsening'], //       worsening (-0.2 -> 0), off
+  'p-h4': [(0.3 + 0) / 2, 'not_started'], //      not started, no data
+  'p-h5': [(0.5 + 5.4 / 14.3) / 2, 'missed'], //  missed, decreasing at risk
+  'p-h6': [(0 + 0.6) / 2, 'no_data'], //          no data, on
+  'p-h7': [1, 'achieved'],
+  'p-live': [0, 'no_data'], //                    before case 9
+  'p-empty': [null, null],
+};
+
+// Case 2: p-late, one series; first two samples, then both replaced, a late
+// older one, and that one redelivered unchanged.
+const late = (ts, value) => ({ program: 'p-late', unit: 'van-01', metric: 'reports', labels: {}, ts, value });
+const LATE_FIRST = [late(P0 + H, 10), late(P0 + 2 * H, 20)];
+const LATE_SECOND = [late(P0 + H, 15), late(P0 + 2 * H, 25), late(P0 + 30 * MIN, 1), late(P0 + 30 * MIN, 1)];
+
+// Case 3: p-wita. W0 = 00:00 WITA on DW(-20); W1 = 23:59:59.999 WITA on DW(-10).
+const wita = (ts, value) => ({ program: 'p-wita', unit: 'pos-1', metric: 'checks', labels: {}, ts, value });
+const WITA_SAMPLES = [
+  wita(W0 - 1, 10000), //                        23:59:59.999 the day before: out
+  wita(W0 + 30 * MIN, 1), //                      00:30 WITA first day (23:30 WIB the day before): in
+  wita(dayStart(DW(-10), WITA) + 23.5 * H, 10), // 23:30 WITA last day: in
+  wita(W1, 100), //                               last ms: in
+  wita(W1 + 1, 1000), //                          00:00 WITA next day (23:00 WIB last day): out
+];
+
+// The report's range (case 8): 1.5 days into RANGE .. 5 days ago.
+const REPORT_FROM = P0 + 36 * H;
+const REPORT_TO = NOW0 - 5 * DAY;
+
+// Samples that set-up publishes (cases 1, 5, 6): the future one first.
+const FUTURE = { program: 'p-agg', unit: 'van-01', metric: 'visits', labels: { doc: 'ktp', kampung: 'z' }, ts: NOW0 + 3 * MIN, value: 10000 };
+function setupSamples() {
+  const xs = [FUTURE, ...AGG_SAMPLES, OTHER_METRIC];
+  for (const p of CAT_A.programs)
+    for (const k of p.kpis)
+      if ('value' in k && k.value !== null)
+        xs.push({ program: p.id, unit: 'u1', metric: k.metric, labels: {}, ts: NOW0 - 6 * DAY, value: k.value });
+  return xs;
+}
+
+// The model against the hand-computed values: a wrong literal or a wrong
+// model would show here, without a daemon.
+function selfCheck() {
+  const T = NOW0 + 1000;
+  const store = new Store();
+  for (const s of setupSamples()) store.put(s);
+  const pa = CAT_A.programs.find((p) => p.id === 'p-agg');
+  for (const [id, want] of Object.entries(AGG_WANT)) {
+    const got = currentOf(pa.kpis.find((k) => k.id === id), WIB, T, store);
+    assert(close(got, want, relTol(want)), `model p-agg/${id}: ${got}, hand ${want}`);
+  }
+  const pl = CAT_A.programs.find((p) => p.id === 'p-late');
+  const lateVals = () => ['sum', 'count', 'last', 'avg', 'min', 'max'].map((a) => currentOf(pl.kpis.find((k) => k.agg === a), WIB, T, store));
+  for (const s of LATE_FIRST) store.put(s);
+  assertEq(lateVals(), [30, 2, 20, 15, 10, 20], 'model p-late before');
+  for (const s of LATE_SECOND) store.put(s);
+  assertEq(lateVals(), [41, 3, 25, 41 / 3, 1, 25], 'model p-late after');
+  for (const s of WITA_SAMPLES) store.put(s);
+  assertEq(witaKpis.map((k) => currentOf(k, WITA, T, store)), [3, 111], 'model p-wita');
+  const where = {};
+  for (const p of CAT_A.programs) for (const k of p.kpis) where[k.id] = k;
+  for (const [id, [status, progress]] of Object.entries(STATUS_WANT)) {
+    const e = evalKpi(where[id], WIB, T, store);
+    assertEq(e.status, status, `model ${id}: status`);
+    assert(progress === null ? e.progress === null : close(e.progress, progress, 1e-12), `model ${id}: progress ${e.progress}`);
+  }
+  for (const [id, [progress, health]] of Object.entries(PROGRAM_WANT)) {
+    const e = evalProgram(CAT_A.programs.find((p) => p.id === id), WIB, T, store);
+    assertEq(e.health, health, `model ${id}: health`);
+    assert(progress === null ? e.progress === null : close(e.progress, progress, 1e-12), `model ${id}: progress ${e.progress}`);
+  }
+  const d = evalDimensions(CAT_A, T, store);
+  assertEq(d.map((x) => [x.programs, x.running, x.catalogued]), DIM_COUNTS, 'model dimension counts');
+  assert(close(d[1].progress, (1 / 3 + 0.8) / 2, 1e-12) && close(d[2].progress, 0.075, 1e-12), 'model dimension progress');
+  assertEq([d[3].progress, d[5].progress], [null, null], 'model null dimension progress');
+  const at = (id, T2) => currentOf(where[id], WIB, T2, store);
+  assertEq([at('sum', REPORT_FROM), at('sum', REPORT_TO), at('t-sum', REPORT_FROM), at('t-sum', REPORT_TO)], [8, 35, 108, 335], 'model report values');
+  assertEq([at('count', REPORT_FROM), at('count', REPORT_TO), at('on', REPORT_FROM), at('on', REPORT_TO)], [2, 6, null, 60], 'model report values (2)');
+}
+
+// Dimension counts by hand: programs, running, catalogued (case 7).
+const DIM_COUNTS = [[10, 8, 2], [2, 1, 2], [3, 2, 3], [1, 1, 1], [12, 3, 4], [0, 0, 0]];
+
 // ---- cases -------------------------------------------------------------------------
 
 const cases = [
+  ['0. the model of this test agrees with the hand-computed values', () => selfCheck()],
   [
     '1. every agg over a date range and over total, with label and unit filters',
     async (ctx) => {
@@ -678,15 +790,15 @@ const cases = [
         j.programs?.find((p) => p.id === 'p-agg')?.kpis?.find((k) => k.id === 't-sum')?.current === 335,
       );
       assertEq(keys(r.json), ['programs', 'regency'], 'top-level keys');
-      assertEq(r.json.regency, { id: 'lampung-tengah', name: 'Kabupaten Lampung Tengah', timezone: '+07:00' }, 'regency (WIB by default)');
+      assertSame(r.json.regency, { id: 'lampung-tengah', name: 'Kabupaten Lampung Tengah', timezone: '+07:00' }, 'regency (WIB by default)');
       for (const [id, want] of Object.entries(AGG_WANT)) {
         const got = findKpi(r.json, 'p-agg', id).current;
         assert(typeof got === 'number' && close(got, want, relTol(want)), `p-agg/${id}: current ${got}, want ${want}`);
       }
       const sum = findKpi(r.json, 'p-agg', 'sum');
-      assertEq(sum.period, { from: P0, to: P1 }, 'range period');
+      assertSame(sum.period, { from: P0, to: P1 }, 'range period');
       assertEq([sum.start, sum.deadline], [P0, P1], 'start/deadline default to the period');
-      assertEq(findKpi(r.json, 'p-agg', 't-sum').period, { from: null, to: null }, 'total period');
+      assertSame(findKpi(r.json, 'p-agg', 't-sum').period, { from: null, to: null }, 'total period');
       assertEq(findKpi(r.json, 'p-agg', 't-sum').start, dayStart(D(-30), WIB), 'total start');
       assertEq(findKpi(r.json, 'p-agg', 't-sum').deadline, dayEnd(D(29), WIB), 'total deadline');
       assertEq(findKpi(r.json, 'p-agg', 'distinct').agg, 'distinct:kampung', 'agg as written');
@@ -704,8 +816,7 @@ const cases = [
     '2. a replaced (series, ts) counts once with its new value; a late older sample counts',
     async (ctx) => {
       const a = needA(ctx);
-      const s = (ts, value) => ({ program: 'p-late', unit: 'van-01', metric: 'reports', labels: {}, ts, value });
-      const first = [s(P0 + H, 10), s(P0 + 2 * H, 20)];
+      const [first, second] = [LATE_FIRST, LATE_SECOND];
       for (const x of first) await publish(ctx, x);
       await waitStored(a.base, first);
       // Before: sum 10+20 = 30, count 2, last 20 (P0+2h), avg 15.
@@ -717,7 +828,6 @@ const cases = [
       );
       // Replace both (10 -> 15 at P0+1h, 20 -> 25 at P0+2h, the latest), add a late
       // sample older than both (1 at P0+30min), and redeliver it unchanged.
-      const second = [s(P0 + H, 15), s(P0 + 2 * H, 25), s(P0 + 30 * MIN, 1), s(P0 + 30 * MIN, 1)];
       for (const x of second) await publish(ctx, x);
       await waitStored(a.base, second);
       // After: sum 15+25+1 = 41, count 3, last 25, avg 41/3, min 1, max 25.
@@ -733,21 +843,13 @@ const cases = [
     '3. timezone WITA: a range in local dates, regency.timezone +08:00 ([catalog] file in the config)',
     async (ctx) => {
       const b = needB(ctx);
-      // W0 = 00:00 WITA on DW(-20); W1 = 23:59:59.999 WITA on DW(-10).
-      const s = (ts, value) => ({ program: 'p-wita', unit: 'pos-1', metric: 'checks', labels: {}, ts, value });
-      const xs = [
-        s(W0 - 1, 10000), //                        23:59:59.999 the day before: out
-        s(W0 + 30 * MIN, 1), //                      00:30 WITA first day (23:30 WIB the day before): in
-        s(dayStart(DW(-10), WITA) + 23.5 * H, 10), // 23:30 WITA last day: in
-        s(W1, 100), //                               last ms: in
-        s(W1 + 1, 1000), //                          00:00 WITA next day (23:00 WIB last day): out
-      ];
+      const xs = WITA_SAMPLES;
       for (const x of xs) await publish(ctx, x);
       await waitStored(b.base, xs);
       const r = await settle(b.base, '/api/v1/programs', (j) => findKpi(j, 'p-wita', 'wita-sum').current === 111);
-      assertEq(r.json.regency, { id: 'kutai-kartanegara', name: 'Kabupaten Kutai Kartanegara', timezone: '+08:00' }, 'regency');
+      assertSame(r.json.regency, { id: 'kutai-kartanegara', name: 'Kabupaten Kutai Kartanegara', timezone: '+08:00' }, 'regency');
       const c = findKpi(r.json, 'p-wita', 'wita-count');
-      assertEq(c.period, { from: W0, to: W1 }, 'period: local midnight .. next local midnight - 1');
+      assertSame(c.period, { from: W0, to: W1 }, 'period: local midnight .. next local midnight - 1');
       assertEq(W1 - W0 + 1, 11 * DAY, '11 local days');
       assertEq(c.current, 3, 'count: 00:30 first day, 23:30 and 23:59:59.999 last day');
       assertEq(findKpi(r.json, 'p-wita', 'wita-sum').current, 111, 'sum 1 + 10 + 100');
@@ -778,7 +880,7 @@ const cases = [
       for (const k of p.kpis) {
         const got = findKpi(r.json, 'p-cal', k.id);
         const [from, to] = calendar(k.period, WIB, r.Tb - SLACK); // the period now
-        assertEq(got.period, { from, to }, `${k.id}: period`);
+        assertSame(got.period, { from, to }, `${k.id}: period`);
         assertEq([got.start, got.deadline], [from, to], `${k.id}: start/deadline are the period's`);
       }
       assertEq(findKpi(r.json, 'p-cal', 'cal-day').current, 3, 'cal-day: now + first ms of today');
@@ -795,18 +897,7 @@ const cases = [
       const fA = (r.Ta - S) / (Dl - S);
       const fB = (r.Tb - S) / (Dl - S);
       assert(fA >= 0.49 && fB < 0.52, `f now in [0.5, 0.517): ${fA}..${fB}`);
-      const want = {
-        on: ['on_track', 0.6],
-        risk: ['at_risk', 0.4],
-        off: ['off_track', 0.15],
-        wors: ['worsening', -0.2],
-        ach: ['achieved', 1.2],
-        exact: ['achieved', 1],
-        missed: ['missed', 0.5],
-        notst: ['not_started', 0.3],
-        dec: ['at_risk', -5.4 / -14.3], // 0.37762237762…
-        nodata: ['no_data', null],
-      };
+      const want = STATUS_WANT;
       const kp = {};
       for (const p of r.json.programs || []) for (const k of p.kpis || []) kp[`${p.id}/${k.id}`] = k;
       const where = { on: 'p-h1', risk: 'p-h1', nodata: 'p-h1', ach: 'p-h2', wors: 'p-h3', off: 'p-h3', notst: 'p-h4', missed: 'p-h5', dec: 'p-h5', exact: 'p-h7' };
@@ -849,18 +940,7 @@ const cases = [
         CAT_A.programs.map((p) => p.id).sort(),
         'the catalog programs',
       );
-      // By hand (progress clamped to [0,1], null as 0):
-      const want = {
-        'p-h1': [(0.6 + 0.4 + 0) / 3, 'at_risk'], //   on, risk, no data
-        'p-h2': [(1 + 0.6) / 2, 'on_track'], //         achieved (1.2 -> 1), on
-        'p-h3': [(0 + 0.15) / 2, 'worsening'], //       worsening (-0.2 -> 0), off
-        'p-h4': [(0.3 + 0) / 2, 'not_started'], //      not started, no data
-        'p-h5': [(0.5 + 5.4 / 14.3) / 2, 'missed'], //  missed, decreasing at risk
-        'p-h6': [(0 + 0.6) / 2, 'no_data'], //          no data, on
-        'p-h7': [1, 'achieved'],
-        'p-live': [0, 'no_data'], //                    before case 9
-        'p-empty': [null, null],
-      };
+      const want = PROGRAM_WANT;
       for (const [id, [progress, health]] of Object.entries(want)) {
         const p = findProgram(r.json, id);
         assertEq(p.health, health, `${id}: health`);
@@ -889,8 +969,7 @@ const cases = [
       // economy p-h3, p-h4 done, p-live: 3/2, progress (0.075 + 0.15 + 0)/3;
       // living p-empty only: 1/1, progress null; society [masterplan] 3/12,
       // catalogued 4; environment nothing: 0/0/0, null.
-      const counts = d.map((x) => [x.programs, x.running, x.catalogued]);
-      assertEq(counts, [[10, 8, 2], [2, 1, 2], [3, 2, 3], [1, 1, 1], [12, 3, 4], [0, 0, 0]], 'programs, running, catalogued');
+      assertEq(d.map((x) => [x.programs, x.running, x.catalogued]), DIM_COUNTS, 'programs, running, catalogued');
       assert(close(d[1].progress, (1 / 3 + 0.8) / 2, 1e-9), `branding progress ${d[1].progress}`);
       assert(close(d[2].progress, 0.075, 1e-9), `economy progress ${d[2].progress}`);
       assertEq([d[3].progress, d[5].progress], [null, null], 'living and environment progress');
@@ -901,15 +980,14 @@ const cases = [
     '8. report: values at from and to, programs and dimensions as of to; 400 without from or to',
     async (ctx) => {
       const a = needA(ctx);
-      const from = P0 + 36 * H; // 1.5 days into the range
-      const to = NOW0 - 5 * DAY;
+      const [from, to] = [REPORT_FROM, REPORT_TO];
       const before = Date.now();
       const r = await timedGet(a.base, `/api/v1/report?from=${from}&to=${to}`);
       const j = r.json;
       assertEq(keys(j), ['alerts', 'dimensions', 'from', 'generated_at', 'programs', 'regency', 'to'], 'report keys');
       assertEq([j.from, j.to], [from, to], 'from, to');
       assert(Number.isInteger(j.generated_at) && j.generated_at >= before - SLACK && j.generated_at <= r.Tb, `generated_at ${j.generated_at}`);
-      assertEq(j.regency, { id: 'lampung-tengah', name: 'Kabupaten Lampung Tengah', timezone: '+07:00' }, 'regency');
+      assertSame(j.regency, { id: 'lampung-tengah', name: 'Kabupaten Lampung Tengah', timezone: '+07:00' }, 'regency');
       assert(Array.isArray(j.alerts), 'alerts is an array');
       // By hand: p-agg/sum at from: s1 5 + s2 3 = 8; at to: 35. t-sum at
       // from: o1 100 + 8 = 108; at to: 335. Status KPIs (samples at now - 6 d):
@@ -1117,14 +1195,9 @@ async function before() {
   }
   // Samples for cases 1, 5 and 6 (cases 2-4 and 9 publish their own): the
   // future one first, so it is in before the others are seen stored.
-  await publish(ctx, { program: 'p-agg', unit: 'van-01', metric: 'visits', labels: { doc: 'ktp', kampung: 'z' }, ts: NOW0 + 3 * MIN, value: 10000 });
-  const xs = [...AGG_SAMPLES, OTHER_METRIC];
-  for (const p of CAT_A.programs)
-    for (const k of p.kpis)
-      if ('value' in k && k.value !== null)
-        xs.push({ program: p.id, unit: 'u1', metric: k.metric, labels: {}, ts: NOW0 - 6 * DAY, value: k.value });
+  const xs = setupSamples();
   for (const x of xs) await publish(ctx, x);
-  if (ctx.a) await waitStored(ctx.a.base, xs).catch((e) => (ctx.aError = `samples not stored: ${e.message}`, (ctx.a = null)));
+  if (ctx.a) await waitStored(ctx.a.base, xs.slice(1)).catch((e) => (ctx.aError = `samples not stored: ${e.message}`, (ctx.a = null)));
   return ctx;
 }
 
