@@ -73,6 +73,8 @@ static char *read_line(char *str, int num, void *stream)
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     struct read *r = user;
+    if (!key)
+        return 1; /* a header, if inih was built to announce them: the reader already did */
     r->ops->key(r->ctx, section, key, value, r->line);
     return 1; /* keep going: report every problem, not just the first */
 }
