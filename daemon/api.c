@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpi_engine.h"
 #include "log.h"
 #include "parse.h"
 #include "rejects.h"
@@ -204,10 +205,21 @@ static void get_series(struct api *a, struct http_request *r)
 /* ---- /api/v1/units ---- */
 
 struct unit_list {
+    struct api *api;
     struct buf *out;
     size_t n;
-    int64_t now_ms, stale_ms;
+    int64_t now_ms;
+    const char *program; /* NULL: every program's */
 };
+
+int64_t api_unit_stale_ms(const struct api *a, const char *program)
+{
+    const struct catalog *c = a->kpis ? kpi_engine_catalog(a->kpis) : NULL;
+    int p = c ? catalog_find_program(c, program) : -1;
+    if (p >= 0 && c->programs[p].stale_after_ms > 0)
+        return c->programs[p].stale_after_ms;
+    return a->cfg->unit_stale_after_s * 1000LL;
+}
 
 /* offline: its last $status said so; stale: not heard from for stale_after;
  * online otherwise. */
@@ -243,15 +255,17 @@ void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now, 
 static void add_unit(void *ctx, const struct store_unit_view *v)
 {
     struct unit_list *l = ctx;
+    if (l->program && strcmp(l->program, v->program) != 0)
+        return;
     buf_puts(l->out, l->n++ ? ",\n" : "\n");
-    api_unit_json(l->out, v, l->now_ms, l->stale_ms);
+    api_unit_json(l->out, v, l->now_ms, api_unit_stale_ms(l->api, v->program));
 }
 
 static void get_units(struct api *a, struct http_request *r)
 {
     struct buf b;
     struct unit_list l = {
-        .out = &b, .now_ms = util_now_ms(), .stale_ms = a->cfg->unit_stale_after_s * 1000LL};
+        .api = a, .out = &b, .now_ms = util_now_ms(), .program = http_arg(r, "program")};
     buf_init(&b, 0);
     buf_puts(&b, "{\"units\":[");
     store_each_unit(a->store, add_unit, &l);

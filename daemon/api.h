@@ -51,6 +51,10 @@ struct catalog_kpi;
 struct kpi_eval;
 void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev);
 
+/* How long a unit of `program` may be silent before it is stale: the
+ * program's stale_after in the catalog, else [units] stale_after. */
+int64_t api_unit_stale_ms(const struct api *a, const char *program);
+
 /* One unit as in /api/v1/units (also the payload of live "unit" frames). */
 void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now_ms,
                    int64_t stale_ms);

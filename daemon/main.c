@@ -340,7 +340,7 @@ static void on_presence(void *ctx, const char *program, const char *unit)
     if (store_get_unit(d->store, program, unit, &v) != 0)
         return;
     buf_init(&b, 0);
-    api_unit_json(&b, &v, util_now_ms(), d->cfg.unit_stale_after_s * 1000LL);
+    api_unit_json(&b, &v, util_now_ms(), api_unit_stale_ms(&d->api, program));
     if (!buf_failed(&b))
         live_publish_unit(d->live, b.data);
     buf_free(&b);
