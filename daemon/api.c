@@ -330,8 +330,9 @@ void api_route(void *ctx, struct http_request *r)
                              rt->method == HTTP_GET ? "GET" : "POST");
             return;
         }
-        if (r->role < rt->role) {
-            http_reply_error(r, 403, "forbidden", "%s needs the admin role", rt->path);
+        if (!http_role_allows(r->role, rt->role)) {
+            http_reply_error(r, 403, "forbidden", "%s needs the %s role", rt->path,
+                             http_role_name(rt->role));
             return;
         }
         rt->fn(a, r);
