@@ -314,6 +314,8 @@ static const struct route routes[] = {
     {"/api/v1/alerts", HTTP_GET, ROLE_VIEWER, get_alerts},
     {"/api/v1/rejects", HTTP_GET, ROLE_ADMIN, get_rejects},
     {"/api/v1/reload", HTTP_POST, ROLE_ADMIN, post_reload},
+    {"/api/v1/ingest/", HTTP_POST, ROLE_OPERATOR, api_ingest}, /* a path under it */
+    {"/api/v1/import.csv", HTTP_POST, ROLE_OPERATOR, api_import},
 };
 
 void api_route(void *ctx, struct http_request *r)
@@ -321,7 +323,9 @@ void api_route(void *ctx, struct http_request *r)
     struct api *a = ctx;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
-        if (strcmp(rt->path, r->path) != 0)
+        size_t n = strlen(rt->path);
+        bool under = rt->path[n - 1] == '/'; /* a route for every path under it */
+        if (under ? strncmp(rt->path, r->path, n) != 0 : strcmp(rt->path, r->path) != 0)
             continue;
         /* HEAD is GET without a body (http.c sends only the headers). */
         enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;

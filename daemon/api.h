@@ -8,6 +8,7 @@
 #ifndef PANTAU_API_H
 #define PANTAU_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cfg.h"
@@ -38,6 +39,13 @@ void api_route(void *ctx, struct http_request *r);
 /* GET /api/v1/query and /api/v1/export.csv (api_query.c). */
 void api_query(struct api *a, struct http_request *r);
 void api_export(struct api *a, struct http_request *r);
+
+/* POST /api/v1/ingest/<program>/<unit>/<metric> and POST /api/v1/import.csv
+ * (api_ingest.c, CONTRACT §1.1); both read their bodies as streams, so
+ * api_streams_body (an http_streams_body_fn) names them to http.c. */
+void api_ingest(struct api *a, struct http_request *r);
+void api_import(struct api *a, struct http_request *r);
+bool api_streams_body(void *ctx, const struct http_request *r);
 
 /* One unit as in /api/v1/units (also the payload of live "unit" frames). */
 void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now_ms,

@@ -13,13 +13,13 @@
 #include "live.h"
 #include "log.h"
 
-#define WRITE_PIECE   (64 * 1024) /* bytes handed to lws per writable callback */
-#define BODY_MAX      (64 * 1024) /* request bodies (POST) but streamed ones */
+#define WRITE_PIECE (64 * 1024) /* bytes handed to lws per writable callback */
+#define BODY_MAX    (64 * 1024) /* request bodies (POST) but streamed ones */
 /* After an answer given before its body was read, the rest of a body up to
  * this size is read and dropped, so the connection stays usable and the
  * client surely reads the answer; a larger rest closes the connection. */
-#define DRAIN_MAX (1024 * 1024)
-#define CHUNK_HDR_MAX 16          /* "%zx\r\n" in front of a chunk */
+#define DRAIN_MAX     (1024 * 1024)
+#define CHUNK_HDR_MAX 16 /* "%zx\r\n" in front of a chunk */
 /* Request heads over HEAD_MAX get 431. lws holds up to HEAD_SPACE bytes of
  * them; beyond that it drops the connection (it has no hook to answer), so
  * the gap between the two is where a JSON 431 can still be sent. */
@@ -412,7 +412,7 @@ void http_body_reply(struct http_body *b, int status, const char *content_type, 
         http_body_resume(b); /* a rest of the body is drained, or the next request read */
         c->body_stream = NULL;
         http_reply(&c->req, status, content_type, body);
-    } else {
+    } else if (body) {
         buf_free(body);
     }
     free(b);

@@ -114,9 +114,10 @@ int64_t http_body_length(const struct http_request *r);
  * already read, but no more arrives until resumed. */
 void http_body_pause(struct http_body *b);
 void http_body_resume(struct http_body *b);
+/* Frees b. After `gone`, status and body are ignored (body may be NULL). */
 void http_body_reply(struct http_body *b, int status, const char *content_type, struct buf *body);
-void http_body_reply_error(struct http_body *b, int status, const char *code, const char *fmt,
-                           ...) __attribute__((format(printf, 4, 5)));
+void http_body_reply_error(struct http_body *b, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 typedef void (*http_route_fn)(void *ctx, struct http_request *r);
 /* True for the requests whose handler streams its body (see above). */
