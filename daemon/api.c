@@ -120,6 +120,12 @@ static void get_programs(struct api *a, struct http_request *r)
     api_programs(a, r);
 }
 
+#define PROGRAMS_PREFIX "/api/v1/programs/"
+static void get_program(struct api *a, struct http_request *r)
+{
+    api_program(a, r, r->path + strlen(PROGRAMS_PREFIX));
+}
+
 static void get_dimensions(struct api *a, struct http_request *r)
 {
     api_dimensions(a, r);
@@ -330,6 +336,7 @@ static const struct route routes[] = {
     {"/healthz", HTTP_GET, ROLE_NONE, get_healthz},
     {"/metrics", HTTP_GET, ROLE_VIEWER, get_metrics},
     {"/api/v1/programs", HTTP_GET, ROLE_VIEWER, get_programs},
+    {"/api/v1/programs/", HTTP_GET, ROLE_VIEWER, get_program}, /* /programs/<id> */
     {"/api/v1/dimensions", HTTP_GET, ROLE_VIEWER, get_dimensions},
     {"/api/v1/report", HTTP_GET, ROLE_VIEWER, get_report},
     {"/api/v1/series", HTTP_GET, ROLE_VIEWER, get_series},
@@ -339,29 +346,18 @@ static const struct route routes[] = {
     {"/api/v1/alerts", HTTP_GET, ROLE_VIEWER, get_alerts},
     {"/api/v1/rejects", HTTP_GET, ROLE_ADMIN, get_rejects},
     {"/api/v1/reload", HTTP_POST, ROLE_ADMIN, post_reload},
+    {"/api/v1/ingest/", HTTP_POST, ROLE_OPERATOR, api_ingest}, /* a path under it */
+    {"/api/v1/import.csv", HTTP_POST, ROLE_OPERATOR, api_import},
 };
-
-/* Paths with an id after a fixed prefix: /api/v1/programs/<id>. */
-static bool route_with_id(struct api *a, struct http_request *r)
-{
-    static const char programs[] = "/api/v1/programs/";
-    if (strncmp(r->path, programs, sizeof programs - 1) != 0)
-        return false;
-    if (r->method != HTTP_GET && r->method != HTTP_HEAD)
-        http_reply_error(r, 405, "method_not_allowed", "%s takes GET", r->path);
-    else
-        api_program(a, r, r->path + sizeof programs - 1);
-    return true;
-}
 
 void api_route(void *ctx, struct http_request *r)
 {
     struct api *a = ctx;
-    if (route_with_id(a, r))
-        return;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
-        if (strcmp(rt->path, r->path) != 0)
+        size_t n = strlen(rt->path);
+        bool under = rt->path[n - 1] == '/'; /* a route for every path under it */
+        if (under ? strncmp(rt->path, r->path, n) != 0 : strcmp(rt->path, r->path) != 0)
             continue;
         /* HEAD is GET without a body (http.c sends only the headers). */
         enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
@@ -370,8 +366,9 @@ void api_route(void *ctx, struct http_request *r)
                              rt->method == HTTP_GET ? "GET" : "POST");
             return;
         }
-        if (r->role < rt->role) {
-            http_reply_error(r, 403, "forbidden", "%s needs the admin role", rt->path);
+        if (!http_role_allows(r->role, rt->role)) {
+            http_reply_error(r, 403, "forbidden", "%s needs the %s role", rt->path,
+                             http_role_name(rt->role));
             return;
         }
         rt->fn(a, r);

@@ -8,6 +8,7 @@
 #ifndef PANTAU_API_H
 #define PANTAU_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cfg.h"
@@ -54,6 +55,13 @@ void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_e
 /* How long a unit of `program` may be silent before it is stale: the
  * program's stale_after in the catalog, else [units] stale_after. */
 int64_t api_unit_stale_ms(const struct api *a, const char *program);
+
+/* POST /api/v1/ingest/<program>/<unit>/<metric> and POST /api/v1/import.csv
+ * (api_ingest.c, CONTRACT §1.1); both read their bodies as streams, so
+ * api_streams_body (an http_streams_body_fn) names them to http.c. */
+void api_ingest(struct api *a, struct http_request *r);
+void api_import(struct api *a, struct http_request *r);
+bool api_streams_body(void *ctx, const struct http_request *r);
 
 /* One unit as in /api/v1/units (also the payload of live "unit" frames). */
 void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now_ms,

@@ -40,7 +40,9 @@ static const struct entry entries[] = {
     {"http", "listen", T_LISTEN, F(listen), 0, 0},
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
     {"http", "open", T_BOOL, F(http_open), 0, 0},
+    {"http", "import_max_bytes", T_INT64, F(import_max_bytes), 1024, 1LL << 40},
     {"auth", "viewer", T_TOKEN, 0, CFG_ROLE_VIEWER, 0},
+    {"auth", "operator", T_TOKEN, 0, CFG_ROLE_OPERATOR, 0},
     {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
     {"live", "queue", T_INT64, F(live_queue), 100, 10000000},
     {"live", "max_clients", T_INT64, F(live_max_clients), 1, 100000},
@@ -76,6 +78,7 @@ int cfg_defaults(struct cfg *c)
     c->live_queue = 10000;
     c->live_max_clients = 1000;
     c->unit_stale_after_s = 900;
+    c->import_max_bytes = 256LL << 20;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||

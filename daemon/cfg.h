@@ -10,8 +10,8 @@
  *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
  *            tls_insecure
  *   [store]  path, retention_days, commit_interval_ms, max_series
- *   [http]   listen, dashboard, open
- *   [auth]   viewer = TOKEN, admin = TOKEN (each may repeat)
+ *   [http]   listen, dashboard, open, import_max_bytes
+ *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
  *   [live]   queue, max_clients
  *   [units]  stale_after
  *   [log]    level, stats_interval
@@ -26,7 +26,8 @@
 
 #include "log.h"
 
-enum cfg_role { CFG_ROLE_VIEWER = 1, CFG_ROLE_ADMIN = 2 };
+/* A ladder: each role may do what the ones below it may (CONTRACT §2). */
+enum cfg_role { CFG_ROLE_VIEWER = 1, CFG_ROLE_OPERATOR = 2, CFG_ROLE_ADMIN = 3 };
 
 struct cfg_token {
     char *secret; /* never logged */
@@ -53,9 +54,10 @@ struct cfg {
     int commit_interval_ms; /* 50: longest a transaction stays open under load */
     int64_t max_series;     /* 100000: new series past this are refused */
     /* [http] */
-    char *listen;        /* 127.0.0.1:8080 */
-    char *dashboard_dir; /* ./dashboard */
-    int http_open;       /* 0: without tokens, refuse a non-loopback listen */
+    char *listen;             /* 127.0.0.1:8080 */
+    char *dashboard_dir;      /* ./dashboard */
+    int http_open;            /* 0: without tokens, refuse a non-loopback listen */
+    int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
     /* [auth] */
     struct cfg_token *tokens;
     int n_tokens;

@@ -13,9 +13,13 @@
 #include "live.h"
 #include "log.h"
 
-#define WRITE_PIECE   (64 * 1024) /* bytes handed to lws per writable callback */
-#define BODY_MAX      (64 * 1024) /* request bodies (POST) */
-#define CHUNK_HDR_MAX 16          /* "%zx\r\n" in front of a chunk */
+#define WRITE_PIECE (64 * 1024) /* bytes handed to lws per writable callback */
+#define BODY_MAX    (64 * 1024) /* request bodies (POST) but streamed ones */
+/* After an answer given before its body was read, the rest of a body up to
+ * this size is read and dropped, so the connection stays usable and the
+ * client surely reads the answer; a larger rest closes the connection. */
+#define DRAIN_MAX     (1024 * 1024)
+#define CHUNK_HDR_MAX 16 /* "%zx\r\n" in front of a chunk */
 /* Request heads over HEAD_MAX get 431. lws holds up to HEAD_SPACE bytes of
  * them; beyond that it drops the connection (it has no hook to answer), so
  * the gap between the two is where a JSON 431 can still be sent. */
@@ -24,6 +28,13 @@
 
 struct http_deferred {
     struct http_conn *conn; /* NULL once the client is gone */
+};
+
+struct http_body {
+    struct http_conn *conn; /* NULL once the client is gone */
+    const struct http_body_ops *ops;
+    void *ctx;
+    bool paused;
 };
 
 struct http_stream {
@@ -42,6 +53,10 @@ struct http_conn {
     struct lws *wsi;
     struct http_request req;
     bool awaiting_body; /* a POST body (unused, at most BODY_MAX) is still coming */
+    bool body_pending;  /* a body was announced and is not all in yet */
+    bool answer_done;   /* answer written; waiting for the body's end to complete */
+    int64_t content_length, body_received;
+    struct http_body *body_stream; /* the handler reading the body as a stream */
     /* the answer */
     bool answered;
     bool headers_sent;
@@ -62,6 +77,7 @@ struct http_server {
     struct lws_protocol_vhost_options pvo, pvo_default;
     http_route_fn route;
     void *route_ctx;
+    http_streams_body_fn streams_body;
     char *dashboard_dir; /* realpath, or NULL when it does not exist */
     struct cfg_token *tokens;
     int n_tokens;
@@ -76,6 +92,37 @@ const char *http_arg(const struct http_request *r, const char *name)
         if (strcmp(r->args[i].name, name) == 0)
             return r->args[i].value;
     return NULL;
+}
+
+bool http_role_allows(enum http_role role, enum http_role needed)
+{
+    return role >= needed;
+}
+
+const char *http_role_name(enum http_role role)
+{
+    switch (role) {
+    case ROLE_VIEWER:
+        return "viewer";
+    case ROLE_OPERATOR:
+        return "operator";
+    case ROLE_ADMIN:
+        return "admin";
+    default:
+        return "none";
+    }
+}
+
+static enum http_role role_of_cfg(enum cfg_role role)
+{
+    switch (role) {
+    case CFG_ROLE_ADMIN:
+        return ROLE_ADMIN;
+    case CFG_ROLE_OPERATOR:
+        return ROLE_OPERATOR;
+    default:
+        return ROLE_VIEWER;
+    }
 }
 
 static void release_stream(struct http_stream *s)
@@ -97,6 +144,11 @@ static void free_args(struct http_request *r)
 
 static void reset_conn(struct http_conn *c)
 {
+    struct http_body *gone = c->body_stream;
+    if (gone) {
+        gone->conn = NULL;
+        c->body_stream = NULL;
+    }
     free_args(&c->req);
     buf_free(&c->body);
     if (c->deferred)
@@ -112,6 +164,8 @@ static void reset_conn(struct http_conn *c)
     c->server = server;
     c->wsi = wsi;
     buf_init(&c->body, LWS_PRE);
+    if (gone) /* last: the handler may answer (and free the handle) at once */
+        gone->ops->gone(gone->ctx);
 }
 
 static int read_args(struct http_conn *c)
@@ -151,9 +205,9 @@ static enum http_role role_of_token(const struct http_server *h, const char *giv
     enum http_role role = ROLE_NONE;
     size_t glen = strlen(given);
     for (int i = 0; i < h->n_tokens; i++) { /* no early exit: same work for any token */
-        if (token_equal(given, glen, h->tokens[i].secret) &&
-            (enum http_role)h->tokens[i].role > role)
-            role = h->tokens[i].role == CFG_ROLE_ADMIN ? ROLE_ADMIN : ROLE_VIEWER;
+        enum http_role r = role_of_cfg(h->tokens[i].role);
+        if (token_equal(given, glen, h->tokens[i].secret) && r > role)
+            role = r;
     }
     return role;
 }
@@ -312,6 +366,68 @@ void http_deferred_reply(struct http_deferred *d, int status, const char *conten
     free(d);
 }
 
+/* ---- streamed request bodies ---- */
+
+struct http_body *http_body_stream(struct http_request *r, const struct http_body_ops *ops,
+                                   void *ctx)
+{
+    struct http_body *b = calloc(1, sizeof *b);
+    if (!b) {
+        http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
+        return NULL;
+    }
+    b->conn = r->conn;
+    b->ops = ops;
+    b->ctx = ctx;
+    r->conn->body_stream = b;
+    return b;
+}
+
+int64_t http_body_length(const struct http_request *r)
+{
+    return r->conn->content_length;
+}
+
+void http_body_pause(struct http_body *b)
+{
+    if (b->conn && !b->paused && b->conn->body_pending) {
+        b->paused = true;
+        lws_rx_flow_control(b->conn->wsi, 0);
+    }
+}
+
+void http_body_resume(struct http_body *b)
+{
+    if (b->conn && b->paused) {
+        b->paused = false;
+        /* Called from outside lws's callbacks: apply the change now. */
+        lws_rx_flow_control(b->conn->wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+    }
+}
+
+void http_body_reply(struct http_body *b, int status, const char *content_type, struct buf *body)
+{
+    struct http_conn *c = b->conn;
+    if (c) {
+        http_body_resume(b); /* a rest of the body is drained, or the next request read */
+        c->body_stream = NULL;
+        http_reply(&c->req, status, content_type, body);
+    } else if (body) {
+        buf_free(body);
+    }
+    free(b);
+}
+
+void http_body_reply_error(struct http_body *b, int status, const char *code, const char *fmt, ...)
+{
+    struct buf e;
+    va_list ap;
+    va_start(ap, fmt);
+    error_body(&e, code, fmt, ap);
+    va_end(ap);
+    http_body_reply(b, status, "application/json", &e);
+}
+
 struct http_stream *http_stream_start(struct http_request *r, const char *content_type,
                                       const char *filename, const struct http_stream_ops *ops,
                                       void *ctx)
@@ -441,9 +557,23 @@ static int write_stream(struct http_conn *c)
     }
 }
 
+/* The next request may start once the body of this one is all read: until
+ * then lws would take the rest of the body for the next request's head. */
+static int answer_written(struct http_conn *c)
+{
+    if (c->body_pending) {
+        if (c->content_length - c->body_received > DRAIN_MAX)
+            return -1; /* not worth reading: close */
+        c->answer_done = true;
+        return 0;
+    }
+    reset_conn(c);
+    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
 static int on_writable(struct http_conn *c)
 {
-    if (!c->answered)
+    if (!c->answered || c->answer_done)
         return 0;
     if (!c->headers_sent) {
         if (write_headers(c) != 0)
@@ -461,8 +591,7 @@ static int on_writable(struct http_conn *c)
             lws_callback_on_writable(c->wsi);
         return 0;
     }
-    reset_conn(c);
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    return answer_written(c);
 }
 
 /* ---- static files ---- */
@@ -537,6 +666,31 @@ static bool is_api_path(const char *path)
            strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0;
 }
 
+/* The whole body is in: a streaming handler hears of it; the answer waits
+ * for it no longer. Returns -1 to close. */
+static int body_complete(struct http_conn *c)
+{
+    c->body_pending = false;
+    if (c->answer_done) {
+        reset_conn(c);
+        return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    }
+    struct http_body *b = c->body_stream;
+    if (b) {
+        /* Storing what came may take a while: lws must not time out. */
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        b->ops->end(b->ctx);
+    }
+    return 0;
+}
+
+static void body_data(struct http_conn *c, const char *in, size_t len)
+{
+    c->body_received += (int64_t)len;
+    if (c->body_stream)
+        c->body_stream->ops->data(c->body_stream->ctx, in, len);
+}
+
 static int dispatch(struct http_conn *c)
 {
     struct http_request *r = &c->req;
@@ -560,6 +714,8 @@ static int dispatch(struct http_conn *c)
         return rc;
     }
     c->server->route(c->server->route_ctx, r);
+    if (c->body_stream && !c->body_pending) /* a streamed route, but no body */
+        body_complete(c);
     return 0;
 }
 
@@ -605,7 +761,19 @@ static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
     char len_s[32];
     if (lws_hdr_copy(wsi, len_s, sizeof len_s, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
         atoll(len_s) > 0) {
-        if (atoll(len_s) > BODY_MAX) {
+        c->content_length = atoll(len_s);
+        c->body_pending = true;
+    }
+    struct http_server *h = c->server;
+    if (c->req.method == HTTP_POST && h->streams_body && h->streams_body(h->route_ctx, &c->req)) {
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+            conn_error(c, 411, "length_required", "send the body with a Content-Length");
+            return 0;
+        }
+        return dispatch(c); /* the handler reads the body as it comes */
+    }
+    if (c->body_pending) {
+        if (c->content_length > BODY_MAX) {
             conn_error(c, 413, "body_too_large", "request bodies are limited to %d bytes",
                        BODY_MAX);
             return 0;
@@ -664,13 +832,15 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         c->server = h;
         return on_http(c, wsi, in);
     case LWS_CALLBACK_HTTP_BODY:
-        return 0; /* no endpoint reads a body yet */
+        body_data(c, in, len);
+        return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (c->awaiting_body) {
             c->awaiting_body = false;
+            c->body_pending = false;
             return dispatch(c);
         }
-        return 0;
+        return body_complete(c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writable(c);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
@@ -751,6 +921,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->loop = loop;
     h->route = opts->route;
     h->route_ctx = opts->route_ctx;
+    h->streams_body = opts->streams_body;
     h->dashboard_dir = realpath(opts->cfg->dashboard_dir, NULL);
     if (!h->dashboard_dir)
         log_warn("http: dashboard directory %s not found; serving the API only",

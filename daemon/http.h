@@ -13,7 +13,12 @@
  * (e.g. after a query ran on a worker thread); if the client has gone away
  * meanwhile, the reply is dropped and nothing dangles. A streamed reply
  * (http_stream) pulls chunks from a producer until it says it is done, with
- * chunked transfer encoding, so memory does not grow with the response. */
+ * chunked transfer encoding, so memory does not grow with the response.
+ *
+ * Request bodies: routes that http_opts.streams_body names are dispatched as
+ * soon as the head is in and read their body as a stream (http_body_stream),
+ * with the socket paused while they work (so a 256 MiB CSV import is never
+ * held in memory). Other requests' bodies are limited to 64 KiB (413). */
 #ifndef PANTAU_HTTP_H
 #define PANTAU_HTTP_H
 
@@ -29,7 +34,14 @@ struct http_server;
 struct live;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_OTHER };
-enum http_role { ROLE_NONE, ROLE_VIEWER, ROLE_ADMIN };
+/* A ladder (CONTRACT §2): viewer reads; operator also enters data and
+ * acknowledges alerts; admin may do everything, plus rejects and reload. */
+enum http_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
+
+/* True if `role` may do what `needed` may. */
+bool http_role_allows(enum http_role role, enum http_role needed);
+/* "viewer", "operator", "admin" ("none" for ROLE_NONE). */
+const char *http_role_name(enum http_role role);
 
 #define HTTP_MAX_ARGS 32
 
@@ -80,12 +92,42 @@ struct http_stream *http_stream_start(struct http_request *r, const char *conten
 /* After HTTP_STREAM_LATER: the chunk (in the buf `next` got) is ready. */
 void http_stream_resume(struct http_stream *s);
 
+/* Streamed request body. The handler, called when the head is in, takes the
+ * body with http_body_stream (or answers at once: the body is then
+ * discarded and the connection closed after the answer). Then http.c calls
+ * `data` with each piece as it arrives, `end` once when the body is
+ * complete, or `gone` once if the client disconnects first. The handler
+ * answers exactly once with http_body_reply (also after `gone`, to free the
+ * handle), which it may do before the body is complete. */
+struct http_body_ops {
+    void (*data)(void *ctx, const char *p, size_t len);
+    void (*end)(void *ctx);
+    void (*gone)(void *ctx);
+};
+struct http_body;
+/* NULL (and an answer sent) when out of memory. */
+struct http_body *http_body_stream(struct http_request *r, const struct http_body_ops *ops,
+                                   void *ctx);
+/* Content-Length of the request, 0 without a body. */
+int64_t http_body_length(const struct http_request *r);
+/* Stop / restart reading the socket: `data` may still get what lws has
+ * already read, but no more arrives until resumed. */
+void http_body_pause(struct http_body *b);
+void http_body_resume(struct http_body *b);
+/* Frees b. After `gone`, status and body are ignored (body may be NULL). */
+void http_body_reply(struct http_body *b, int status, const char *content_type, struct buf *body);
+void http_body_reply_error(struct http_body *b, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 typedef void (*http_route_fn)(void *ctx, struct http_request *r);
+/* True for the requests whose handler streams its body (see above). */
+typedef bool (*http_streams_body_fn)(void *ctx, const struct http_request *r);
 
 struct http_opts {
     const struct cfg *cfg;
     http_route_fn route; /* /api/..., /healthz, /metrics */
     void *route_ctx;
+    http_streams_body_fn streams_body; /* NULL: none; called with route_ctx */
     struct live *live;
 };
 

@@ -34,6 +34,16 @@ struct pending {
     size_t n_presence;
 };
 
+/* The message being parsed: from the MQTT queue or from HTTP. */
+struct source {
+    const char *topic;
+    const char *payload;
+    size_t payload_len, payload_total;
+    int64_t arrival_ms;
+    const struct ingest_entry *entry; /* HTTP: told of rejections; NULL for MQTT */
+    int stored;                       /* samples appended */
+};
+
 struct ingest {
     uv_loop_t *loop;
     uv_async_t wake; /* Paho thread -> loop: the queue is no longer empty */
@@ -46,7 +56,7 @@ struct ingest {
     uint64_t budget_ns;
     int64_t retention_ms;
     struct ingest_stats stats;
-    const struct ingest_msg *current; /* the message being parsed */
+    struct source *current; /* the message being parsed */
     struct log_limit store_errors;
     struct ingest_observer observer;
     struct pending pending;
@@ -136,12 +146,14 @@ static void pending_publish(struct ingest *in)
 }
 
 /* Commits the open group; observers hear only of what committed. */
-static void commit(struct ingest *in)
+static int commit(struct ingest *in)
 {
-    if (store_commit(in->store) == 0)
+    if (store_commit(in->store) == 0) {
         pending_publish(in);
-    else
-        pending_clear(&in->pending);
+        return 0;
+    }
+    pending_clear(&in->pending);
+    return -1;
 }
 
 void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs)
@@ -174,6 +186,7 @@ static void on_sample(void *ctx, const struct parse_sample *s)
             pending_clear(&in->pending);
         return;
     }
+    in->current->stored++;
     if (in->observer.samples)
         pending_add(&in->pending, s);
 }
@@ -181,11 +194,15 @@ static void on_sample(void *ctx, const struct parse_sample *s)
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)
 {
     struct ingest *in = ctx;
-    const struct ingest_msg *m = in->current;
+    const struct source *m = in->current;
+    const struct ingest_entry *e = m->entry;
+    const char *shown = e && e->source ? e->source : m->topic;
     in->stats.rejected++;
-    rejects_add(&in->rejects, m->arrival_ms, reason, element, detail, m->data, m->payload,
+    rejects_add(&in->rejects, m->arrival_ms, reason, element, detail, shown, m->payload,
                 m->payload_len, m->payload_total);
-    log_debug("ingest: rejected %s (%s) on %s", parse_reason_name(reason), detail, m->data);
+    log_debug("ingest: rejected %s (%s) on %s", parse_reason_name(reason), detail, shown);
+    if (e && e->on_reject)
+        e->on_reject(e->ctx, reason, element, detail);
 }
 
 static void on_presence(void *ctx, const char *program, const char *unit, bool online)
@@ -202,19 +219,85 @@ static void on_presence(void *ctx, const char *program, const char *unit, bool o
     }
 }
 
-static void ingest_one(struct ingest *in, const struct ingest_msg *m)
+/* Parses one message into the open group. Returns the samples appended. */
+static int ingest_source(struct ingest *in, struct source *m)
 {
     static const struct parse_sink sink_template = {
         .on_sample = on_sample, .on_reject = on_reject, .on_presence = on_presence};
     struct parse_sink sink = sink_template;
     sink.ctx = in;
     in->current = m;
-    in->stats.messages++;
     if (m->payload_total > m->payload_len) /* truncated on arrival: too large */
         on_reject(in, PARSE_TOO_LARGE, -1, "payload over 64 KiB");
     else
-        parse_message(in->prefix, m->data, m->payload, m->payload_len, m->arrival_ms, &sink);
+        parse_message(in->prefix, m->topic, m->payload, m->payload_len, m->arrival_ms, &sink);
     in->current = NULL;
+    return m->stored;
+}
+
+static void ingest_one(struct ingest *in, const struct ingest_msg *m)
+{
+    struct source src = {.topic = m->data,
+                         .payload = m->payload,
+                         .payload_len = m->payload_len,
+                         .payload_total = m->payload_total,
+                         .arrival_ms = m->arrival_ms};
+    in->stats.messages++;
+    ingest_source(in, &src);
+}
+
+/* <prefix>/<path> into buf; false if it does not fit (then no topic it
+ * could be is valid anyway). */
+static bool entry_topic(const struct ingest *in, const struct ingest_entry *e, char *buf,
+                        size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s", in->prefix, e->path);
+    return n > 0 && (size_t)n < len;
+}
+
+int ingest_submit(struct ingest *in, const struct ingest_entry *e)
+{
+    char topic[4 * (SLUG_MAX + 2) + 256];
+    if (!entry_topic(in, e, topic, sizeof topic)) {
+        ingest_reject(in, e, PARSE_BAD_TOPIC, "topic too long");
+        return 0;
+    }
+    /* A person cannot vouch for a unit's presence; parse_message would
+     * take $status as a presence change. */
+    if (strchr(e->path, '$')) {
+        ingest_reject(in, e, PARSE_BAD_TOPIC, "$status is MQTT only");
+        return 0;
+    }
+    struct source src = {.topic = topic,
+                         .payload = e->payload,
+                         .payload_len = e->len,
+                         .payload_total = e->len,
+                         .arrival_ms = e->arrival_ms,
+                         .entry = e};
+    return ingest_source(in, &src);
+}
+
+void ingest_reject(struct ingest *in, const struct ingest_entry *e, enum parse_reason reason,
+                   const char *detail)
+{
+    char topic[4 * (SLUG_MAX + 2) + 256];
+    if (!entry_topic(in, e, topic, sizeof topic))
+        snprintf(topic, sizeof topic, "%s/(too long)", in->prefix);
+    size_t kept = e->len < REJECTS_PAYLOAD_MAX ? e->len : REJECTS_PAYLOAD_MAX;
+    struct source src = {.topic = topic,
+                         .payload = e->payload,
+                         .payload_len = kept,
+                         .payload_total = e->len,
+                         .arrival_ms = e->arrival_ms,
+                         .entry = e};
+    in->current = &src;
+    on_reject(in, reason, -1, detail);
+    in->current = NULL;
+}
+
+int ingest_commit(struct ingest *in)
+{
+    return commit(in);
 }
 
 /* Works through the queue, a batch per lock, until it is empty or the

@@ -4,7 +4,12 @@
  * Uses, but does not own, the store. Each loop turn drains the queue into one
  * store group and commits it: at most one group per turn, and under load a
  * commit at least every commit_interval_ms (the turn ends and yields to other
- * loop work, then continues). */
+ * loop work, then continues).
+ *
+ * Data entered by people over HTTP (CONTRACT §1.1) takes the same path:
+ * ingest_submit parses it with the same parse_message on the same topic
+ * form, counts rejections in the same reject log, and appends to the same
+ * store group, so observers see those samples as they see MQTT ones. */
 #ifndef PANTAU_INGEST_H
 #define PANTAU_INGEST_H
 
@@ -49,6 +54,35 @@ void ingest_stop(struct ingest *in, void (*done)(void *ctx), void *ctx);
 
 void ingest_get_stats(struct ingest *in, struct ingest_stats *out);
 const struct rejects *ingest_rejects(const struct ingest *in);
+
+/* One message entered over HTTP: a payload of CONTRACT §1 form 1, 2 or 3
+ * for the topic <prefix>/<path>. */
+struct ingest_entry {
+    const char *path; /* "<program>/<unit>/<metric>" */
+    const void *payload;
+    size_t len;
+    int64_t arrival_ms; /* the default ts and the reference for "in the future" */
+    /* Shown as the topic in the reject log; NULL: the topic. */
+    const char *source;
+    /* Told of each rejection after it is counted (element: index in an
+     * array, -1 for the whole message or a single sample). May be NULL. */
+    void (*on_reject)(void *ctx, enum parse_reason reason, int element, const char *detail);
+    void *ctx;
+};
+
+/* Parses e into the open store group (beginning one if needed). `$status`
+ * is refused (bad_topic): presence is MQTT's. Nothing is committed: call
+ * ingest_commit before answering. Returns the number of samples appended. */
+int ingest_submit(struct ingest *in, const struct ingest_entry *e);
+
+/* Counts a message refused before it could be parsed (e.g. too large, a
+ * malformed CSV row) as MQTT rejections are counted, and tells e->on_reject. */
+void ingest_reject(struct ingest *in, const struct ingest_entry *e, enum parse_reason reason,
+                   const char *detail);
+
+/* Commits the open group and tells the observers, as the MQTT path does
+ * every loop turn. Returns 0, or -1 if the group was rolled back. */
+int ingest_commit(struct ingest *in);
 
 /* One log line with the counters (for the periodic stats and shutdown). */
 void ingest_log_stats(struct ingest *in, const char *when);

@@ -18,7 +18,7 @@ static const char *const reason_names[PARSE_REASON_COUNT] = {
     [PARSE_TS_TOO_OLD] = "ts_too_old",     [PARSE_TS_IN_FUTURE] = "ts_in_future",
     [PARSE_BAD_LABELS] = "bad_labels",     [PARSE_BAD_POSITION] = "bad_position",
     [PARSE_BAD_METRIC] = "bad_metric",     [PARSE_BAD_STATUS] = "bad_status",
-    [PARSE_SERIES_LIMIT] = "series_limit",
+    [PARSE_SERIES_LIMIT] = "series_limit", [PARSE_BAD_ROW] = "bad_row",
 };
 
 const char *parse_reason_name(enum parse_reason reason)
@@ -321,7 +321,7 @@ static void parse_presence(const struct message *m, const char *payload, size_t 
 }
 
 /* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool is_json_number(const char *s, size_t n)
+bool parse_is_json_number(const char *s, size_t n)
 {
     size_t i = 0;
     if (i < n && s[i] == '-')
@@ -385,7 +385,7 @@ static char *rewrite_numbers(const char *in, size_t len, size_t *out_len)
         bool is_int = true;
         for (; i + n < len && strchr("0123456789+-.eE", in[i + n]); n++)
             is_int = is_int && !strchr(".eE", in[i + n]);
-        if (!is_json_number(in + i, n)) { /* not a number: jansson will refuse it */
+        if (!parse_is_json_number(in + i, n)) { /* not a number: jansson will refuse it */
             memcpy(out + o, in + i, n);
             o += n;
             i += n;

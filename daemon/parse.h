@@ -50,6 +50,7 @@ enum parse_reason {
     PARSE_BAD_METRIC,   /* "metric" override is not a slug */
     PARSE_BAD_STATUS,   /* $status payload other than online/offline */
     PARSE_SERIES_LIMIT, /* would start a series past [store] max_series (ingest) */
+    PARSE_BAD_ROW,      /* a CSV row that is not 6 fields (import.csv) */
     PARSE_REASON_COUNT
 };
 
@@ -82,6 +83,9 @@ struct parse_sink {
  * Returns the number of samples emitted. */
 int parse_message(const char *prefix, const char *topic, const void *payload, size_t len,
                   int64_t arrival_ms, const struct parse_sink *sink);
+
+/* True if s[0..n) is exactly one number in JSON's grammar. */
+bool parse_is_json_number(const char *s, size_t n);
 
 /* RFC 3339 date-time with offset ("2026-11-22T08:15:00+07:00",
  * "2026-11-22T01:15:00.250Z") to epoch ms. Returns 0 or -1. */
