@@ -41,7 +41,7 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/parse.c daemon/rejects.c daemon/st
              daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c
-SIM_SRCS  := daemon/sim.c daemon/publisher.c daemon/log.c daemon/util.c
+SIM_SRCS  := daemon/sim.c daemon/scenario.c daemon/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
