@@ -4,11 +4,14 @@
 #   make check         install missing Debian packages, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
 #   make demo          install, build, run broker + pantaud + simulated field units
+#                      of Lampung Tengah; REGENCY=lombok-utara (lumajang, blitar,
+#                      lombok-tengah) for another catalog in config/catalog/
 #   make bench         throughput figures (rollups, queries, export; pantaud vs. mosquitto_sub)
 #   make install       PREFIX=/usr/local DESTDIR=
 #   make deps          only install the Debian packages (root; apt-get)
 
 PREFIX  ?= /usr/local
+REGENCY ?= lampung-tengah
 DESTDIR ?=
 CC      ?= cc
 VERSION := 0.1.0
@@ -89,7 +92,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) scripts/demo
+	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query
