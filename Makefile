@@ -4,11 +4,14 @@
 #   make check         install missing Debian packages, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
 #   make demo          install, build, run broker + pantaud + simulated field units
+#                      of Lampung Tengah; REGENCY=lombok-utara (lumajang, blitar,
+#                      lombok-tengah) for another catalog in config/catalog/
 #   make bench         throughput figures (rollups, queries, export; pantaud vs. mosquitto_sub)
 #   make install       PREFIX=/usr/local DESTDIR=
 #   make deps          only install the Debian packages (root; apt-get)
 
 PREFIX  ?= /usr/local
+REGENCY ?= lampung-tengah
 DESTDIR ?=
 CC      ?= cc
 VERSION := 0.1.0
@@ -43,7 +46,7 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/api_ingest.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c
-SIM_SRCS  := daemon/sim.c daemon/publisher.c daemon/log.c daemon/util.c
+SIM_SRCS  := daemon/sim.c daemon/scenario.c daemon/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
@@ -94,7 +97,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) scripts/demo
+	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi

@@ -336,7 +336,7 @@ static const struct route routes[] = {
     {"/healthz", HTTP_GET, ROLE_NONE, get_healthz},
     {"/metrics", HTTP_GET, ROLE_VIEWER, get_metrics},
     {"/api/v1/programs", HTTP_GET, ROLE_VIEWER, get_programs},
-    {"/api/v1/programs/", HTTP_GET, ROLE_VIEWER, get_program}, /* /programs/<id> */
+    {PROGRAMS_PREFIX, HTTP_GET, ROLE_VIEWER, get_program}, /* /programs/<id> */
     {"/api/v1/dimensions", HTTP_GET, ROLE_VIEWER, get_dimensions},
     {"/api/v1/report", HTTP_GET, ROLE_VIEWER, get_report},
     {"/api/v1/series", HTTP_GET, ROLE_VIEWER, get_series},

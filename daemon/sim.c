@@ -1,11 +1,16 @@
-/* sim.c — pantau-sim, field units of three Lampung Tengah quick-win programs
- * publishing samples over MQTT as CONTRACT §1 describes:
+/* sim.c — pantau-sim, the field units of one regency's Smart City programs
+ * publishing samples over MQTT as CONTRACT §1 describes. What each regency's
+ * units are and publish is data (scenario.c, --scenario; default
+ * lampung-tengah); this file interprets it with a few generators:
  *
- *   paduka-lamteng   civil-registration vans (van-NN) touring kampung:
- *                    documents_issued {doc, kampung} with the van's position
- *   simas-bapokting  staple prices per market (pasar-*): price and stock {commodity}
- *   pjs              night waste pickup trucks (truck-NN): pickups as a bare
- *                    number, waste_kg as an object {zone}
+ *   van        a mobile service touring numbered sites (PADUKA LAMTENG's
+ *              vans in 311 kampung): documents by type {doc, kampung}
+ *   market     staple prices and stock per market {commodity}, following a
+ *              daily cycle around reference prices an office publishes
+ *   counter    a unit reporting its program's figures (toddlers fed, kg
+ *              sorted, tax potential…), as objects or bare numbers
+ *   survey     figures measured once a year (stunting prevalence, the SPBE
+ *              index), sent once at start with their historical dates
  *
  * Each unit is one MQTT connection with a retained `offline` will on its
  * $status topic and a retained `online` on connect. One thread takes the
@@ -13,8 +18,14 @@
  * schedule) and hands them to the unit's publisher. Units that go offline
  * (--offline-fraction) keep their samples with the time they were taken and
  * send them as JSON arrays when they return, as a van in a kampung without
- * signal would. Values come from per-unit generators seeded by --seed, so a
- * run's values do not depend on timing. */
+ * signal would. At start, units also send what they kept since 1 January
+ * (the program's `history`), so a year's KPIs have a year's data. The
+ * scenario's incidents (a silent van, a dropped truck, a price spike) run on
+ * a schedule from the start. Values come from per-unit generators seeded by
+ * --seed, so a run's values do not depend on timing.
+ *
+ * --ts-mode seq is for counting runs: samples get base + i ms per unit,
+ * and there is no history and there are no incidents. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -25,11 +36,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "publisher.h"
+#include "scenario.h"
 #include "util.h"
 
 #define MAX_UNITS_PER_PROGRAM 1000
@@ -42,68 +56,11 @@
 #define SEND_ATTEMPTS         10 /* each blocks up to 60 s in publisher_send */
 #define CONNECT_THREADS       64
 #define STATUS_REFRESH_S      60
+#define REFERENCE_EVERY_S     3600 /* the office republishes its reference prices */
+#define IDLE_SLEEP_MS         200  /* when no unit has a sample due */
+#define FD_SCAN_MAX           4096 /* to find a dropping unit's socket */
 #define SEQ_BASE_UNBOUNDED_MS (24LL * 3600 * 1000)
-
-/* ---- the places: approximate centres of kampung/kecamatan of Lampung Tengah ---- */
-
-struct place {
-    const char *slug;
-    double lat, lon;
-};
-
-static const struct place places[] = {
-    {"gunung-sugih", -4.9660, 105.2710},
-    {"bandar-jaya", -4.9100, 105.2180},
-    {"terbanggi-besar", -4.8930, 105.2400},
-    {"yukum-jaya", -4.9290, 105.2000},
-    {"poncowati", -4.8610, 105.2250},
-    {"seputih-banyak", -4.8020, 105.5240},
-    {"kota-gajah", -5.0300, 105.2950},
-    {"punggur", -5.0420, 105.3290},
-    {"trimurjo", -5.0800, 105.2520},
-    {"kalirejo", -5.0480, 104.9710},
-    {"padang-ratu", -4.9130, 104.9320},
-    {"seputih-mataram", -4.9900, 105.4400},
-    {"seputih-surabaya", -4.8200, 105.6950},
-    {"rumbia", -4.7400, 105.6150},
-    {"bandar-mataram", -4.6700, 105.3800},
-    {"terusan-nunyai", -4.7900, 105.2900},
-    {"anak-tuha", -4.9700, 105.0700},
-    {"bangun-rejo", -5.0400, 105.0400},
-    {"bekri", -5.0800, 105.1400},
-    {"way-pengubuan", -4.8700, 105.1600},
-    {"seputih-agung", -4.9200, 105.3600},
-    {"bumi-ratu-nuban", -5.0000, 105.1600},
-    {"selagai-lingga", -4.8500, 104.9000},
-    {"komering-agung", -4.9450, 105.2950},
-};
-#define NPLACES ((int)(sizeof places / sizeof places[0]))
-
-/* ---- programs ---- */
-
-enum program { PADUKA, SIMAS, PJS, NPROGRAMS };
-
-static const char *const program_slugs[NPROGRAMS] = {"paduka-lamteng", "simas-bapokting", "pjs"};
-
-struct commodity {
-    const char *slug;
-    double price;    /* rupiah per kg (or litre), around 2026 */
-    double vol;      /* daily-ish relative volatility of one step */
-    double stock_kg; /* a market's usual stock */
-    double round_to; /* traders quote in steps of this */
-};
-
-static const struct commodity commodities[] = {
-    {"beras-medium", 13500, 0.002, 12000, 100}, {"beras-premium", 15500, 0.002, 6000, 100},
-    {"gula-pasir", 18000, 0.002, 2500, 100},    {"minyak-goreng", 17500, 0.003, 2000, 100},
-    {"cabai-merah", 45000, 0.020, 300, 500},    {"bawang-merah", 38000, 0.012, 600, 500},
-    {"bawang-putih", 39000, 0.006, 500, 500},   {"telur-ayam", 29000, 0.005, 1500, 100},
-    {"daging-ayam", 37000, 0.006, 800, 500},    {"daging-sapi", 135000, 0.002, 250, 1000},
-};
-#define NCOMMODITIES ((int)(sizeof commodities / sizeof commodities[0]))
-
-static const char *const doc_types[] = {"ktp", "kk", "kia", "akta-lahir"};
-static const int doc_weights[] = {40, 25, 20, 15}; /* percent of documents issued */
+#define DAY_MS                (24LL * 3600 * 1000)
 
 /* ---- random numbers: splitmix64, one stream per unit ---- */
 
@@ -145,7 +102,9 @@ static double rng_gauss(struct rng *r)
 struct options {
     const char *uri;
     const char *prefix;
-    bool programs[NPROGRAMS];
+    const struct scenario *scenario;
+    const char *programs_arg; /* NULL: all of the scenario's */
+    bool programs[SCENARIO_MAX_PROGRAMS];
     int units;
     double rate;
     int64_t count;
@@ -160,14 +119,27 @@ struct options {
 
 static void usage(FILE *f)
 {
+    fprintf(f, "usage: pantau-sim [options]\n"
+               "Simulated field units of a regency's Smart City programs publishing samples to\n"
+               "pantaud over MQTT.\n\n"
+               "  --mqtt URI               broker (default tcp://127.0.0.1:1883)\n"
+               "  --prefix P               topic prefix (default pantau)\n"
+               "  --scenario ID            the regency (default lampung-tengah); one of:\n");
+    for (int i = 0; scenario_at(i); i++) {
+        const struct scenario *sc = scenario_at(i);
+        fprintf(f, "                             %-15s", sc->id);
+        const char *last = "";
+        for (int p = 0; p < sc->nprograms; p++) {
+            if (strcmp(sc->programs[p].slug, last) != 0)
+                fprintf(f, "%s%s", p ? "," : " ", sc->programs[p].slug);
+            last = sc->programs[p].slug;
+        }
+        fprintf(f, "\n");
+    }
     fprintf(f,
-            "usage: pantau-sim [options]\n"
-            "Simulated field units of Lampung Tengah publishing samples to pantaud over MQTT.\n\n"
-            "  --mqtt URI               broker (default tcp://127.0.0.1:1883)\n"
-            "  --prefix P               topic prefix (default pantau)\n"
-            "  --programs LIST          comma-separated, of paduka-lamteng,simas-bapokting,pjs\n"
-            "                           (default all)\n"
-            "  --units N                units per program, 1..%d (default 3)\n"
+            "  --programs LIST          comma-separated, of the scenario's programs (default all)\n"
+            "  --units N                units per program, 1..%d (default 3; some programs\n"
+            "                           have a fixed number, as one office)\n"
             "  --rate R                 samples per second over all units; 0 = as fast as\n"
             "                           possible (default 10)\n"
             "  --count N                stop after N samples (0 = run until SIGINT/SIGTERM)\n"
@@ -180,7 +152,8 @@ static void usage(FILE *f)
             "  --offline-secs S         length of one offline spell (default 30)\n"
             "  --ts-mode now|seq        now: samples carry the time they are taken; seq:\n"
             "                           base + i ms per unit, unique per series, so runs can\n"
-            "                           be counted exactly (pickups then go as objects)\n"
+            "                           be counted exactly (pickups then go as objects; no\n"
+            "                           history sent at start, no scheduled incidents)\n"
             "  --help                   this text\n\n"
             "One sample is one message unless its unit is offline. On exit it prints\n"
             "  pantau-sim: sent N messages (M samples) in T s: R msg/s, acked A, resent X\n"
@@ -194,27 +167,41 @@ static int bad_arg(const char *opt, const char *val, const char *want)
     return -1;
 }
 
-static int parse_programs(struct options *o, const char *list)
+/* Marks every scenario program named `slug` (a market and its reference
+ * office are two entries of one program). Returns how many. */
+static int select_program(struct options *o, const char *slug)
 {
-    char buf[256];
-    if (strlen(list) >= sizeof buf)
-        return bad_arg("programs", list, "too long");
-    strcpy(buf, list);
+    int n = 0;
+    for (int i = 0; i < o->scenario->nprograms; i++)
+        if (strcmp(o->scenario->programs[i].slug, slug) == 0) {
+            o->programs[i] = true;
+            n++;
+        }
+    return n;
+}
+
+/* Runs after every option is read, since --scenario may follow --programs. */
+static int resolve_programs(struct options *o)
+{
     memset(o->programs, 0, sizeof o->programs);
+    if (!o->programs_arg) {
+        for (int i = 0; i < o->scenario->nprograms; i++)
+            o->programs[i] = true;
+        return 0;
+    }
+    char buf[512];
+    if (strlen(o->programs_arg) >= sizeof buf)
+        return bad_arg("programs", o->programs_arg, "too long");
+    strcpy(buf, o->programs_arg);
     int n = 0;
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int i = 0;
-        while (i < NPROGRAMS && strcmp(t, program_slugs[i]) != 0)
-            i++;
-        if (i == NPROGRAMS)
-            return bad_arg("programs", t, "paduka-lamteng, simas-bapokting or pjs");
-        o->programs[i] = true;
+        if (select_program(o, t) == 0)
+            return bad_arg("programs", t, "a program of the scenario; see --help");
         n++;
     }
-    return n > 0 ? 0 : bad_arg("programs", list, "at least one program");
+    return n > 0 ? 0 : bad_arg("programs", o->programs_arg, "at least one program");
 }
-
 /* A prefix is one or more topic levels, without wildcards or empty levels. */
 static bool valid_prefix(const char *p)
 {
@@ -276,7 +263,11 @@ static int parse_string_opt(const char *name, const char *val, struct options *o
             return bad_arg(name, val, "topic levels without + # or empty levels");
         o->prefix = val;
     } else if (strcmp(name, "programs") == 0) {
-        return parse_programs(o, val);
+        o->programs_arg = val;
+    } else if (strcmp(name, "scenario") == 0) {
+        o->scenario = scenario_find(val);
+        if (!o->scenario)
+            return bad_arg(name, val, "a regency; see --help");
     } else if (strcmp(name, "ts-mode") == 0) {
         if (strcmp(val, "now") != 0 && strcmp(val, "seq") != 0)
             return bad_arg(name, val, "now or seq");
@@ -292,6 +283,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {{"mqtt", required_argument, NULL, 0},
                                              {"prefix", required_argument, NULL, 0},
+                                             {"scenario", required_argument, NULL, 0},
                                              {"programs", required_argument, NULL, 0},
                                              {"units", required_argument, NULL, 0},
                                              {"rate", required_argument, NULL, 0},
@@ -306,7 +298,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                                              {NULL, 0, NULL, 0}};
     *o = (struct options){.uri = "tcp://127.0.0.1:1883",
                           .prefix = "pantau",
-                          .programs = {true, true, true},
+                          .scenario = scenario_find("lampung-tengah"),
                           .units = 3,
                           .rate = 10,
                           .qos = 1,
@@ -329,7 +321,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "pantau-sim: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    return 0;
+    return resolve_programs(o);
 }
 
 /* ---- samples ---- */
@@ -364,23 +356,23 @@ static int format_object(const struct sample *s, const char *topic_metric, char 
 /* ---- units ---- */
 
 struct van {
-    int kampung;
+    int site;
     double lat, lon;
-    int stay_left;   /* ticks still to spend in this kampung */
+    int stay_left;   /* ticks still to spend at this site */
     int travel_left; /* ticks of the drive still ahead */
 };
 
 struct market {
-    double price[NCOMMODITIES], anchor[NCOMMODITIES], stock[NCOMMODITIES];
-};
-
-struct truck {
-    int zone;
-    double lat, lon;
+    double anchor[SCENARIO_MAX_COMMODITIES]; /* this market against the reference */
+    double noise[SCENARIO_MAX_COMMODITIES];  /* a bounded, mean-reverting walk */
+    double stock[SCENARIO_MAX_COMMODITIES];
 };
 
 struct unit {
-    enum program program;
+    const struct sim_program *spec;
+    int index;  /* within its program: 0, 1, … */
+    int nunits; /* of its program */
+    const struct sim_place *place;
     char name[SLUG_MAX + 1];
     char topic[256]; /* prefix/program/unit/ — the metric is appended */
     size_t topic_len;
@@ -388,9 +380,15 @@ struct unit {
     struct rng rng;       /* values */
     struct rng sched_rng; /* offline spells, kept apart so values do not depend on timing */
     uint64_t tick;        /* samples taken */
+    bool in_history;      /* taking the samples kept since 1 January */
     struct van van;
     struct market market;
-    struct truck truck;
+    int next_point;         /* GEN_SURVEY */
+    uint64_t next_round_ns; /* GEN_REFERENCE: when to publish the prices again */
+    const struct sim_event *events[4];
+    int nevents;
+    int sock_fd;      /* its connection's socket, for EV_DROP; -1 unknown */
+    bool dropped_now; /* in an EV_DROP spell */
 
     bool flaky, offline;
     uint64_t next_change_ns; /* when a flaky unit drops or returns */
@@ -402,9 +400,12 @@ struct unit {
 
 struct sim {
     struct options opt;
+    const struct scenario *sc;
     struct unit *units;
     int nunits;
-    int64_t seq_base_ms;
+    int next_unit; /* round robin */
+    uint64_t start_ns;
+    int64_t seq_base_ms, year_start_ms, start_ms;
     uint64_t messages, samples;
     char *payload; /* ARRAY_MAX_BYTES + slack, reused for every flushed array */
 };
@@ -446,69 +447,149 @@ static int send_status(struct sim *sim, struct unit *u, const char *status)
     return unit_send(sim, u, "$status", status, strlen(status), true);
 }
 
-/* ---- generators ---- */
+/* ---- time ---- */
 
-static void van_pick_kampung(struct unit *u)
+static int64_t tz_ms(const struct sim *sim)
 {
-    struct van *v = &u->van;
-    v->kampung = rng_int(&u->rng, NPLACES);
-    v->stay_left = 10 + rng_int(&u->rng, 30);
-    v->travel_left = 3 + rng_int(&u->rng, 4);
+    return (int64_t)sim->sc->utc_offset_min * 60000;
 }
 
-/* The van drives to a kampung (its position moving along the way), then
- * serves there for a while; documents are issued while it serves. */
-static void paduka_sample(struct unit *u, struct sample *s)
+/* Local noon of a YYYY-MM-DD date (a survey's figure), as epoch ms. */
+static int64_t local_noon_ms(const struct sim *sim, const char *date)
+{
+    unsigned y = 0, m = 0, d = 0;
+    if (sscanf(date, "%4u-%2u-%2u", &y, &m, &d) != 3)
+        return 0;
+    return util_days_from_civil(y, m, d) * DAY_MS + DAY_MS / 2 - tz_ms(sim);
+}
+
+/* 1 January of the current local year, 00:00 local. */
+static int64_t local_year_start_ms(const struct sim *sim, int64_t now_ms)
+{
+    time_t t = (time_t)((now_ms + tz_ms(sim)) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return util_days_from_civil(tm.tm_year + 1900, 1, 1) * DAY_MS - tz_ms(sim);
+}
+
+/* Hours since local midnight, for daily cycles. */
+static double local_hour(const struct sim *sim, int64_t ts)
+{
+    int64_t in_day = ((ts + tz_ms(sim)) % DAY_MS + DAY_MS) % DAY_MS;
+    return (double)in_day / 3600000.0;
+}
+
+/* ---- generators ---- */
+
+static const char *pick(struct unit *u, const char *const *values)
+{
+    int n = 0;
+    while (values[n])
+        n++;
+    return values[rng_int(&u->rng, n)];
+}
+
+/* The label's value: one of its values, or the unit's place. */
+static const char *label_value(struct unit *u, const struct sim_metric *m)
+{
+    return m->values ? pick(u, m->values) : u->place->slug;
+}
+
+static void site_name(const struct sim *sim, int k, char *out, size_t len)
+{
+    const struct scenario *sc = sim->sc;
+    if (k < sc->nplaces)
+        snprintf(out, len, "%s", sc->places[k].slug);
+    else
+        snprintf(out, len, "%s-%d", sc->places[k % sc->nplaces].slug, k / sc->nplaces + 1);
+}
+
+/* Vans split the sites between them and tour them in order, so a year of
+ * visits covers as many distinct sites as it has visits. A visit in the
+ * history is short (a day's work in a few samples); a live one lasts. */
+static void van_next_site(const struct sim *sim, struct unit *u)
+{
+    struct van *v = &u->van;
+    v->site = (v->site + 1) % u->spec->sites;
+    v->stay_left = u->in_history ? 2 + rng_int(&u->rng, 4) : 10 + rng_int(&u->rng, 30);
+    v->travel_left = u->in_history ? 1 : 3 + rng_int(&u->rng, 4);
+}
+
+static void van_site_pos(const struct sim *sim, int k, double *lat, double *lon)
+{
+    const struct sim_place *p = &sim->sc->places[k % sim->sc->nplaces];
+    double ring = k / sim->sc->nplaces; /* the kecamatan's other kampung, around it */
+    *lat = p->lat + 0.012 * ring * sin(k);
+    *lon = p->lon + 0.012 * ring * cos(k);
+}
+
+/* The van drives to its next site (its position moving along the way), then
+ * serves there; documents are issued while it serves. */
+static void van_sample(const struct sim *sim, struct unit *u, struct sample *s)
 {
     struct van *v = &u->van;
     if (v->stay_left <= 0)
-        van_pick_kampung(u);
-    const struct place *k = &places[v->kampung];
-    int docs = 0;
+        van_next_site(sim, u);
+    double lat, lon;
+    van_site_pos(sim, v->site, &lat, &lon);
+    s->has_pos = true;
     if (v->travel_left > 0) {
         double f = 1.0 / v->travel_left--;
-        v->lat += (k->lat - v->lat) * f;
-        v->lon += (k->lon - v->lon) * f;
+        double dlat = (lat - v->lat) * f, dlon = (lon - v->lon) * f;
+        v->lat += dlat;
+        v->lon += dlon;
+        s->metric = "distance_km";
+        s->value = round(hypot(dlat, dlon) * 111.0 * 10) / 10;
+        s->decimals = 1;
     } else {
-        v->lat = k->lat + rng_range(&u->rng, -0.002, 0.002);
-        v->lon = k->lon + rng_range(&u->rng, -0.002, 0.002);
+        const struct sim_metric *m = &u->spec->metrics[0];
+        char site[SLUG_MAX + 1];
+        site_name(sim, v->site, site, sizeof site);
+        v->lat = lat + rng_range(&u->rng, -0.002, 0.002);
+        v->lon = lon + rng_range(&u->rng, -0.002, 0.002);
         v->stay_left--;
-        docs = rng_unit(&u->rng) < 0.25 ? 0 : 1 + rng_int(&u->rng, 4);
+        s->metric = m->metric;
+        s->value = rng_unit(&u->rng) < 0.2 ? 0 : round(rng_range(&u->rng, m->lo, m->hi));
+        snprintf(s->labels, sizeof s->labels, "{\"%s\":\"%s\",\"%s\":\"%s\"}", m->label,
+                 pick(u, m->values), u->spec->site_label, site);
     }
-    int r = rng_int(&u->rng, 100), d = 0;
-    while (d < 3 && r >= doc_weights[d])
-        r -= doc_weights[d++];
-    s->metric = "documents_issued";
-    s->value = docs;
-    s->decimals = 0;
-    snprintf(s->labels, sizeof s->labels, "{\"doc\":\"%s\",\"kampung\":\"%s\"}", doc_types[d],
-             k->slug);
-    s->has_pos = true;
     s->lat = v->lat;
     s->lon = v->lon;
 }
 
-/* A small mean-reverting random walk, with now and then a spike (a bad
- * harvest, a holiday) that fades over the following steps. */
-static double next_price(struct unit *u, int c)
+static bool spiking(const struct sim *sim, const struct unit *u, int c, uint64_t now)
 {
+    for (int i = 0; i < u->nevents; i++) {
+        const struct sim_event *e = u->events[i];
+        if (e->kind == EV_SPIKE && strcmp(e->commodity, sim->sc->commodities[c].slug) == 0 &&
+            now >= sim->start_ns + (uint64_t)(e->at_s * 1e9) &&
+            now < sim->start_ns + (uint64_t)((e->at_s + e->for_s) * 1e9))
+            return true;
+    }
+    return false;
+}
+
+/* Reference x this market's level x a daily cycle (dear in the morning
+ * rush, cheaper by afternoon) x a bounded walk: at most about 9 % above the
+ * reference, so only a spike crosses the 10 % rule. */
+static double next_price(const struct sim *sim, struct unit *u, int c, int64_t ts)
+{
+    const struct sim_commodity *k = &sim->sc->commodities[c];
     struct market *m = &u->market;
-    const struct commodity *k = &commodities[c];
-    double p = m->price[c];
-    p += p * k->vol * rng_gauss(&u->rng) + 0.05 * (m->anchor[c] - p);
-    if (rng_unit(&u->rng) < 0.002)
-        p *= rng_range(&u->rng, 1.08, 1.25);
-    if (p < k->price * 0.5)
-        p = k->price * 0.5;
-    m->price[c] = p;
+    m->noise[c] += 0.004 * rng_gauss(&u->rng) - 0.1 * m->noise[c];
+    m->noise[c] = fmax(-0.03, fmin(0.03, m->noise[c]));
+    double cycle = 0.02 * sin(2 * M_PI * (local_hour(sim, ts) - 3) / 24);
+    double p = k->price * m->anchor[c] * (1 + cycle) * (1 + m->noise[c]);
+    if (!sim->opt.ts_seq && spiking(sim, u, c, util_mono_ns()))
+        p = k->price * rng_range(&u->rng, 1.16, 1.2);
     return round(p / k->round_to) * k->round_to;
 }
 
 /* Stock sells down and is restocked by a delivery when it runs low. */
-static double next_stock(struct unit *u, int c)
+static double next_stock(const struct sim *sim, struct unit *u, int c)
 {
     struct market *m = &u->market;
-    double base = commodities[c].stock_kg;
+    double base = sim->sc->commodities[c].stock_kg;
     m->stock[c] -= base * rng_range(&u->rng, 0.005, 0.03);
     if (m->stock[c] < base * 0.3)
         m->stock[c] += base * rng_range(&u->rng, 0.6, 0.9);
@@ -517,55 +598,96 @@ static double next_stock(struct unit *u, int c)
     return round(m->stock[c]);
 }
 
-static void simas_sample(struct unit *u, struct sample *s)
+static void market_sample(const struct sim *sim, struct unit *u, struct sample *s)
 {
-    int c = (int)(u->tick / 2 % NCOMMODITIES);
+    int c = (int)(u->tick / 2 % (uint64_t)sim->sc->ncommodities);
     bool price = u->tick % 2 == 0;
     s->metric = price ? "price" : "stock";
-    s->value = price ? next_price(u, c) : next_stock(u, c);
-    s->decimals = 0;
-    snprintf(s->labels, sizeof s->labels, "{\"commodity\":\"%s\"}", commodities[c].slug);
+    s->value = price ? next_price(sim, u, c, s->ts) : next_stock(sim, u, c);
+    snprintf(s->labels, sizeof s->labels, "{\"commodity\":\"%s\"}", sim->sc->commodities[c].slug);
 }
 
-static void pjs_sample(struct unit *u, struct sample *s)
+/* Every commodity's reference price in turn, then nothing for an hour. */
+static bool reference_sample(const struct sim *sim, struct unit *u, struct sample *s)
 {
-    struct truck *t = &u->truck;
-    const struct place *z = &places[t->zone];
-    t->lat = z->lat + rng_range(&u->rng, -0.01, 0.01);
-    t->lon = z->lon + rng_range(&u->rng, -0.01, 0.01);
-    if (u->tick % 2 == 0) {
-        s->metric = "pickups";
-        s->value = rng_int(&u->rng, 7);
-        s->decimals = 0;
-        s->bare = true;
-    } else {
-        s->metric = "waste_kg";
-        s->value = round(rng_range(&u->rng, 40, 900) * 10) / 10;
-        s->decimals = 1;
-        snprintf(s->labels, sizeof s->labels, "{\"zone\":\"%s\"}", z->slug);
+    int c = u->next_point;
+    if (c == 0 && util_mono_ns() < u->next_round_ns)
+        return false;
+    const struct sim_commodity *k = &sim->sc->commodities[c];
+    s->metric = "reference_price";
+    s->value = k->price;
+    snprintf(s->labels, sizeof s->labels, "{\"commodity\":\"%s\"}", k->slug);
+    u->next_point = (c + 1) % sim->sc->ncommodities;
+    if (u->next_point == 0)
+        u->next_round_ns = util_mono_ns() + (uint64_t)REFERENCE_EVERY_S * 1000000000u;
+    return true;
+}
+
+/* The survey's figures once each, at their dates. */
+static bool survey_sample(const struct sim *sim, struct unit *u, struct sample *s)
+{
+    const struct sim_point *p = &u->spec->points[u->next_point];
+    if (!p->date)
+        return false;
+    u->next_point++;
+    s->metric = u->spec->metrics[0].metric;
+    s->value = p->value;
+    s->decimals = u->spec->metrics[0].decimals;
+    s->ts = local_noon_ms(sim, p->date);
+    return true;
+}
+
+static void counter_sample(const struct sim *sim, struct unit *u, struct sample *s)
+{
+    int n = 0;
+    while (n < SCENARIO_MAX_METRICS && u->spec->metrics[n].metric)
+        n++;
+    const struct sim_metric *m = &u->spec->metrics[u->tick % (uint64_t)n];
+    double scale = pow(10, m->decimals);
+    s->metric = m->metric;
+    s->value = round(rng_range(&u->rng, m->lo, m->hi) * scale) / scale;
+    s->decimals = m->decimals;
+    s->bare = m->bare;
+    if (m->label && !m->bare)
+        snprintf(s->labels, sizeof s->labels, "{\"%s\":\"%s\"}", m->label, label_value(u, m));
+    if (u->spec->positioned && !m->bare) {
         s->has_pos = true;
-        s->lat = t->lat;
-        s->lon = t->lon;
+        s->lat = u->place->lat + rng_range(&u->rng, -0.01, 0.01);
+        s->lon = u->place->lon + rng_range(&u->rng, -0.01, 0.01);
     }
 }
 
-static void take_sample(struct sim *sim, struct unit *u, struct sample *s)
+/* Takes the unit's next sample at ts (a survey keeps its own dates).
+ * Returns false when the unit has nothing to send now. */
+static bool take_sample(struct sim *sim, struct unit *u, int64_t ts, struct sample *s)
 {
     memset(s, 0, sizeof *s);
-    switch (u->program) {
-    case PADUKA:
-        paduka_sample(u, s);
+    s->ts = ts;
+    bool taken = true;
+    switch (u->spec->gen) {
+    case GEN_VAN:
+        van_sample(sim, u, s);
         break;
-    case SIMAS:
-        simas_sample(u, s);
+    case GEN_MARKET:
+        market_sample(sim, u, s);
+        break;
+    case GEN_REFERENCE:
+        taken = reference_sample(sim, u, s);
+        break;
+    case GEN_SURVEY:
+        taken = survey_sample(sim, u, s);
         break;
     default:
-        pjs_sample(u, s);
+        counter_sample(sim, u, s);
         break;
     }
-    s->ts = sim->opt.ts_seq ? sim->seq_base_ms + (int64_t)u->tick : util_now_ms();
+    if (!taken)
+        return false;
+    if (sim->opt.ts_seq)
+        s->ts = sim->seq_base_ms + (int64_t)u->tick;
     u->tick++;
     sim->samples++;
+    return true;
 }
 
 /* ---- publishing samples ---- */
@@ -668,8 +790,55 @@ static int refresh_status(struct sim *sim, struct unit *u, uint64_t now)
     return send_status(sim, u, "online");
 }
 
+/* ---- scheduled incidents ---- */
+
+static bool event_active(const struct sim *sim, const struct sim_event *e, uint64_t now)
+{
+    uint64_t from = sim->start_ns + secs_ns(e->at_s);
+    return now >= from && now < from + secs_ns(e->for_s);
+}
+
+static bool silenced(const struct sim *sim, const struct unit *u, uint64_t now)
+{
+    for (int i = 0; i < u->nevents; i++)
+        if (u->events[i]->kind == EV_SILENT && event_active(sim, u->events[i], now))
+            return true;
+    return false;
+}
+
+/* Cuts the unit's TCP connection under Paho's feet, as a truck leaving
+ * coverage would: no DISCONNECT reaches the broker, so it publishes the
+ * unit's retained `offline` will. The publisher reconnects by itself; the
+ * unit keeps its samples until the spell ends. */
+static int drop_connection(struct unit *u)
+{
+    if (u->sock_fd < 0 || shutdown(u->sock_fd, SHUT_RDWR) != 0) {
+        log_warn("%s: cannot drop its connection; going offline politely", u->name);
+        return -1;
+    }
+    u->offline = true;
+    log_info("%s: connection dropped (its will marks it offline)", u->name);
+    return 0;
+}
+
+static int update_drop(struct sim *sim, struct unit *u, uint64_t now)
+{
+    bool want = false;
+    for (int i = 0; i < u->nevents; i++)
+        want |= u->events[i]->kind == EV_DROP && event_active(sim, u->events[i], now);
+    if (want == u->dropped_now)
+        return 0;
+    u->dropped_now = want;
+    if (want)
+        return drop_connection(u) == 0 ? 0 : go_offline(sim, u, now);
+    log_info("%s: back after its dropped connection", u->name);
+    return come_online(sim, u, now);
+}
+
 static int update_presence(struct sim *sim, struct unit *u, uint64_t now)
 {
+    if (!sim->opt.ts_seq && update_drop(sim, u, now) != 0)
+        return -1;
     if (u->flaky && now >= u->next_change_ns) {
         int rc = u->offline ? come_online(sim, u, now) : go_offline(sim, u, now);
         if (rc != 0)
@@ -680,38 +849,56 @@ static int update_presence(struct sim *sim, struct unit *u, uint64_t now)
 
 /* ---- setup ---- */
 
-static void unit_name(enum program prog, int i, char *out, size_t len)
+static void unit_name(const struct unit *u, char *out, size_t len)
 {
-    if (prog == PADUKA)
-        snprintf(out, len, "van-%02d", i + 1);
-    else if (prog == PJS)
-        snprintf(out, len, "truck-%02d", i + 1);
-    else if (i < NPLACES)
-        snprintf(out, len, "pasar-%s", places[i].slug);
+    const struct sim_program *p = u->spec;
+    if (p->unit_by_place)
+        snprintf(out, len, "%s%s", p->unit_prefix, u->place->slug);
+    else if (p->units == 1)
+        snprintf(out, len, "%s", p->unit_prefix);
     else
-        snprintf(out, len, "pasar-%s-%d", places[i % NPLACES].slug, i / NPLACES + 1);
+        snprintf(out, len, "%s%02d", p->unit_prefix, u->index + 1);
 }
 
-static void unit_init_state(struct unit *u, int i)
+static void unit_init_state(const struct sim *sim, struct unit *u)
 {
-    struct van *v = &u->van;
-    v->kampung = i % NPLACES;
-    v->lat = places[v->kampung].lat;
-    v->lon = places[v->kampung].lon;
-    v->stay_left = 5 + rng_int(&u->rng, 20);
-    for (int c = 0; c < NCOMMODITIES; c++) {
-        /* Each market sits a little above or below the regency's mean. */
-        u->market.anchor[c] = commodities[c].price * rng_range(&u->rng, 0.96, 1.06);
-        u->market.price[c] = u->market.anchor[c];
-        u->market.stock[c] = commodities[c].stock_kg * rng_range(&u->rng, 0.5, 1.0);
+    const struct scenario *sc = sim->sc;
+    if (u->spec->gen == GEN_VAN) {
+        /* Each van starts its tour at its own share of the sites. */
+        u->van.site = u->index * u->spec->sites / u->nunits - 1;
+        van_site_pos(sim, u->van.site + 1, &u->van.lat, &u->van.lon);
     }
-    u->truck.zone = (i * 7 + 1) % NPLACES;
+    for (int c = 0; c < sc->ncommodities; c++) {
+        /* Each market sits a little above or below the reference. */
+        u->market.anchor[c] = rng_range(&u->rng, 0.95, 1.04);
+        u->market.stock[c] = sc->commodities[c].stock_kg * rng_range(&u->rng, 0.5, 1.0);
+    }
+    for (int i = 0; i < sc->nevents && u->nevents < 4; i++) {
+        const struct sim_event *e = &sc->events[i];
+        if (strcmp(e->program, u->spec->slug) != 0 || e->unit != u->index ||
+            u->spec->gen == GEN_REFERENCE)
+            continue;
+        u->events[u->nevents++] = e;
+        /* A spiking market sits at the reference otherwise, so that the
+         * price clears the rule's 5 % bound once the spike is over. */
+        for (int c = 0; e->kind == EV_SPIKE && c < sc->ncommodities; c++)
+            if (strcmp(sc->commodities[c].slug, e->commodity) == 0)
+                u->market.anchor[c] = 0.98;
+    }
+}
+
+/* Sockets open now, to tell which one a new connection added. */
+static void socket_fds(bool *is_sock)
+{
+    struct stat st;
+    for (int fd = 0; fd < FD_SCAN_MAX; fd++)
+        is_sock[fd] = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 static int unit_connect(const struct sim *sim, struct unit *u)
 {
     char client_id[128], will_topic[300];
-    snprintf(client_id, sizeof client_id, "sim-%s-%s", program_slugs[u->program], u->name);
+    snprintf(client_id, sizeof client_id, "sim-%s-%s", u->spec->slug, u->name);
     snprintf(will_topic, sizeof will_topic, "%s$status", u->topic);
     struct publisher_opts po = {.uri = sim->opt.uri,
                                 .client_id = client_id,
@@ -720,6 +907,36 @@ static int unit_connect(const struct sim *sim, struct unit *u)
                                 .will_payload = "offline",
                                 .will_retained = 1};
     return publisher_open(&u->pub, &po);
+}
+
+/* Connects a unit that will drop its connection on its own, noting its
+ * socket: the one socket that connecting it added. */
+static int connect_dropper(const struct sim *sim, struct unit *u)
+{
+    static bool before[FD_SCAN_MAX], after[FD_SCAN_MAX];
+    socket_fds(before);
+    if (unit_connect(sim, u) != 0)
+        return -1;
+    socket_fds(after);
+    int found = 0;
+    for (int fd = 0; fd < FD_SCAN_MAX; fd++)
+        if (after[fd] && !before[fd]) {
+            u->sock_fd = fd;
+            found++;
+        }
+    if (found != 1) {
+        log_warn("%s: %d new sockets; it will go offline without dropping", u->name, found);
+        u->sock_fd = -1;
+    }
+    return 0;
+}
+
+static bool drops(const struct unit *u)
+{
+    for (int i = 0; i < u->nevents; i++)
+        if (u->events[i]->kind == EV_DROP)
+            return true;
+    return false;
 }
 
 struct connector {
@@ -733,14 +950,15 @@ static void *connect_some(void *arg)
 {
     struct connector *c = arg;
     for (int i = c->first; i < c->sim->nunits; i += c->stride)
-        if (unit_connect(c->sim, &c->sim->units[i]) != 0)
+        if (!drops(&c->sim->units[i]) && unit_connect(c->sim, &c->sim->units[i]) != 0)
             c->failed++;
     return NULL;
 }
 
 /* Connects the units from parallel threads: Paho's receive thread notices a
  * new socket only when its select() times out (up to 1 s), so connecting one
- * unit after another would cost about a second per unit. */
+ * unit after another would cost about a second per unit. Units that will
+ * drop their connection go after, one at a time, to find their sockets. */
 static int connect_all(struct sim *sim)
 {
     int nthreads = sim->nunits < CONNECT_THREADS ? sim->nunits : CONNECT_THREADS;
@@ -759,6 +977,9 @@ static int connect_all(struct sim *sim)
         log_error("cannot start connecting threads");
         return -1;
     }
+    for (int i = 0; i < sim->nunits; i++)
+        if (drops(&sim->units[i]) && connect_dropper(sim, &sim->units[i]) != 0)
+            failed++;
     if (failed) {
         log_error("%d of %d units could not connect to %s", failed, sim->nunits, sim->opt.uri);
         return -1;
@@ -769,52 +990,86 @@ static int connect_all(struct sim *sim)
     return 0;
 }
 
+static int program_units(const struct sim *sim, const struct sim_program *p)
+{
+    return p->units > 0 ? p->units : sim->opt.units;
+}
+
+static void unit_setup(struct sim *sim, struct unit *u, const struct sim_program *p, int i, int k)
+{
+    const struct scenario *sc = sim->sc;
+    u->spec = p;
+    u->index = i;
+    u->nunits = program_units(sim, p);
+    u->place = sc->nplaces ? &sc->places[i % sc->nplaces] : NULL;
+    u->sock_fd = -1;
+    unit_name(u, u->name, sizeof u->name);
+    if (p->unit_by_place && i >= sc->nplaces) /* more units than places */
+        snprintf(u->name + strlen(u->name), sizeof u->name - strlen(u->name), "-%d",
+                 i / sc->nplaces + 1);
+    int len = snprintf(u->topic, sizeof u->topic, "%s/%s/%s/", sim->opt.prefix, p->slug, u->name);
+    u->topic_len = (size_t)len;
+    u->rng.s = sim->opt.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1));
+    u->sched_rng.s = ~u->rng.s;
+    unit_init_state(sim, u);
+}
+
 static int units_create(struct sim *sim)
 {
-    int per = sim->opt.units, n = 0;
-    for (int p = 0; p < NPROGRAMS; p++)
-        n += sim->opt.programs[p] ? per : 0;
-    sim->units = calloc((size_t)n, sizeof *sim->units);
+    const struct scenario *sc = sim->sc;
+    int n = 0;
+    for (int p = 0; p < sc->nprograms; p++)
+        n += sim->opt.programs[p] ? program_units(sim, &sc->programs[p]) : 0;
+    sim->units = calloc(n > 0 ? (size_t)n : 1, sizeof *sim->units);
     if (!sim->units)
         return -1;
-    for (int p = 0, k = 0; p < NPROGRAMS; p++) {
-        for (int i = 0; sim->opt.programs[p] && i < per; i++, k++) {
-            struct unit *u = &sim->units[k];
-            u->program = (enum program)p;
-            unit_name(u->program, i, u->name, sizeof u->name);
-            int len = snprintf(u->topic, sizeof u->topic, "%s/%s/%s/", sim->opt.prefix,
-                               program_slugs[p], u->name);
-            u->topic_len = (size_t)len;
-            u->rng.s = sim->opt.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1));
-            u->sched_rng.s = ~u->rng.s;
-            unit_init_state(u, i);
+    for (int p = 0, k = 0; p < sc->nprograms; p++) {
+        for (int i = 0; sim->opt.programs[p] && i < program_units(sim, &sc->programs[p]); i++) {
+            unit_setup(sim, &sim->units[k], &sc->programs[p], i, k);
+            k++;
         }
     }
     sim->nunits = n;
     return 0;
 }
 
-/* Schedules the status refreshes and picks round(fraction * units) flaky
- * units, each given its own buffer. */
+static int unit_buffer(struct unit *u, size_t cap)
+{
+    if (u->cap >= cap)
+        return 0;
+    free(u->buf);
+    u->buf = malloc(cap * sizeof *u->buf);
+    u->cap = u->buf ? cap : 0;
+    return u->buf ? 0 : -1;
+}
+
+/* Schedules the status refreshes, picks round(fraction * units) flaky
+ * units, and gives every unit that may keep samples a buffer. */
 static int plan_presence(struct sim *sim, uint64_t now)
 {
     for (int i = 0; i < sim->nunits; i++)
         sim->units[i].status_due_ns = now + secs_ns(STATUS_REFRESH_S);
-    int want = (int)lround(sim->opt.offline_fraction * sim->nunits);
     size_t cap = OFFLINE_BUDGET / (size_t)sim->nunits;
     cap = cap < OFFLINE_CAP_MIN ? OFFLINE_CAP_MIN : cap > OFFLINE_CAP_MAX ? OFFLINE_CAP_MAX : cap;
+    int want = (int)lround(sim->opt.offline_fraction * sim->nunits);
     struct rng r = {sim->opt.seed ^ 0x5eedULL};
     for (int chosen = 0, guard = 0; chosen < want && guard < 100 * sim->nunits; guard++) {
         struct unit *u = &sim->units[rng_int(&r, sim->nunits)];
-        if (u->flaky)
+        if (u->flaky || drops(u))
             continue;
-        u->buf = malloc(cap * sizeof *u->buf);
-        if (!u->buf)
+        if (unit_buffer(u, cap) != 0)
             return -1;
-        u->cap = cap;
         u->flaky = true;
         u->next_change_ns = now + secs_ns(rng_range(&u->sched_rng, 0, 2) * sim->opt.offline_secs);
         chosen++;
+    }
+    for (int i = 0; i < sim->nunits; i++) {
+        struct unit *u = &sim->units[i];
+        if (drops(u) && unit_buffer(u, cap) != 0)
+            return -1;
+        if (!sim->opt.ts_seq && u->spec->history > 0 &&
+            unit_buffer(u, (size_t)u->spec->history) != 0)
+            return -1;
     }
     return 0;
 }
@@ -832,6 +1087,36 @@ static void set_seq_base(struct sim *sim)
                            : now - SEQ_BASE_UNBOUNDED_MS;
 }
 
+/* ---- history: what units kept since 1 January ---- */
+
+/* The unit's history samples spread evenly from 1 January to now, sent as
+ * JSON arrays as a unit returning from a long spell without signal would.
+ * Sent in full before the paced run, so a year's KPIs start with a year. */
+static int send_history(struct sim *sim, struct unit *u)
+{
+    int n = u->spec->history;
+    int64_t span = sim->start_ms - sim->year_start_ms;
+    u->in_history = true;
+    for (int k = 0; k < n && !stop_requested; k++) {
+        struct sample s;
+        int64_t ts = sim->year_start_ms + (int64_t)((k + 0.5) * (double)span / n);
+        if (take_sample(sim, u, ts, &s))
+            buffer_sample(u, &s);
+    }
+    u->in_history = false;
+    return flush_buffer(sim, u);
+}
+
+static int send_histories(struct sim *sim)
+{
+    if (sim->opt.ts_seq)
+        return 0;
+    for (int i = 0; i < sim->nunits && !stop_requested; i++)
+        if (sim->units[i].spec->history > 0 && send_history(sim, &sim->units[i]) != 0)
+            return -1;
+    return 0;
+}
+
 /* ---- run ---- */
 
 /* Sleeps until tick i's slot on the schedule; never drifts, as each slot is
@@ -846,26 +1131,54 @@ static void pace(const struct sim *sim, uint64_t start_ns, uint64_t i)
         ;
 }
 
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Takes the next sample in round robin from a unit that has one due (a
+ * silent unit, a finished survey or an office between its rounds has none),
+ * and sends or buffers it. Returns 1 when a sample was taken, 0 when no
+ * unit had one, -1 on a failed send. */
+static int next_sample(struct sim *sim, uint64_t now)
+{
+    for (int tries = 0; tries < sim->nunits; tries++) {
+        struct unit *u = &sim->units[sim->next_unit];
+        sim->next_unit = (sim->next_unit + 1) % sim->nunits;
+        if (update_presence(sim, u, now) != 0)
+            return -1;
+        if (!sim->opt.ts_seq && silenced(sim, u, now))
+            continue;
+        struct sample s;
+        if (!take_sample(sim, u, util_now_ms(), &s))
+            continue;
+        if (u->offline)
+            buffer_sample(u, &s);
+        else if (send_sample(sim, u, &s) != 0)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
 static int run(struct sim *sim, uint64_t start_ns)
 {
     const struct options *o = &sim->opt;
     uint64_t limit_ns = o->duration > 0 ? secs_ns(o->duration) : UINT64_MAX;
-    for (uint64_t i = 0; !stop_requested; i++) {
+    for (uint64_t i = 0; !stop_requested;) {
         if (o->count > 0 && i >= (uint64_t)o->count)
             break;
         pace(sim, start_ns, i);
         uint64_t now = util_mono_ns();
         if (stop_requested || now - start_ns >= limit_ns)
             break;
-        struct unit *u = &sim->units[i % (uint64_t)sim->nunits];
-        if (update_presence(sim, u, now) != 0)
+        int rc = sim->nunits > 0 ? next_sample(sim, now) : 0;
+        if (rc < 0)
             return -1;
-        struct sample s;
-        take_sample(sim, u, &s);
-        if (u->offline)
-            buffer_sample(u, &s);
-        else if (send_sample(sim, u, &s) != 0)
-            return -1;
+        if (rc == 0)
+            sleep_ms(IDLE_SLEEP_MS);
+        i += (uint64_t)rc;
     }
     return 0;
 }
@@ -950,19 +1263,26 @@ int main(int argc, char **argv)
     install_signals();
 
     int rc = 1;
+    sim.sc = sim.opt.scenario;
     sim.payload = malloc(ARRAY_MAX_BYTES + 64);
     if (!sim.payload || units_create(&sim) != 0) {
         log_error("out of memory");
         goto out;
     }
+    if (sim.nunits == 0)
+        log_info("scenario %s has no field units yet; idle until stopped", sim.sc->id);
     set_seq_base(&sim);
-    if (connect_all(&sim) != 0)
+    if (sim.nunits > 0 && connect_all(&sim) != 0)
         goto out;
-    uint64_t start = util_mono_ns();
-    if (plan_presence(&sim, start) != 0) {
+    sim.start_ms = util_now_ms();
+    sim.year_start_ms = local_year_start_ms(&sim, sim.start_ms);
+    if (sim.nunits > 0 && plan_presence(&sim, util_mono_ns()) != 0) {
         log_error("out of memory for offline buffers");
         goto out;
     }
+    if (send_histories(&sim) != 0)
+        goto out;
+    uint64_t start = sim.start_ns = util_mono_ns();
     rc = run(&sim, start) == 0 ? 0 : 1;
     if (finish(&sim) != 0)
         rc = 1;
