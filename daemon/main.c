@@ -21,6 +21,7 @@
 #include "api.h"
 #include "catalog.h"
 #include "cfg.h"
+#include "checkpoint.h"
 #include "http.h"
 #include "ingest.h"
 #include "kpi_engine.h"
@@ -40,6 +41,7 @@ struct daemon {
     struct http_server *http;
     struct query_pool *queries;
     struct kpi_engine *kpis;
+    struct checkpointer *checkpoints;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer, watchdog_timer, prune_timer;
@@ -209,7 +211,8 @@ static void on_ingest_stopped(void *ctx)
     struct daemon *d = ctx;
     d->ingest = NULL;
     kpi_engine_stop(d->kpis); /* jobs in flight finish; freed after the loop */
-    http_stop(d->http);       /* closes connections; freed after the loop ends */
+    checkpointer_stop(d->checkpoints);
+    http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
     d->store = NULL;
     close_handle((uv_handle_t *)&d->stats_timer);
@@ -397,6 +400,11 @@ static int start(struct daemon *d)
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
+    /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT
+     * on the loop: the live push does not wait for the disk. */
+    if (checkpointer_start(&d->checkpoints, d->loop, d->cfg.db_path, 1000) != 0 ||
+        store_set_autocheckpoint(d->store, false) != 0)
+        return -1;
     if (ingest_start(&d->ingest, d->loop, &d->cfg, d->store) != 0) {
         d->ingest = NULL;
         return -1;
@@ -446,6 +454,7 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     http_free(d.http); /* lws's second destroy, outside the loop */
     kpi_engine_free(d.kpis);
+    checkpointer_free(d.checkpoints);
     query_pool_close(d.queries);
     live_free(d.live);
     if (uv_loop_close(&loop) != 0)

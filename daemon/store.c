@@ -763,6 +763,12 @@ int store_test_exec(struct store *s, const char *sql)
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+int store_set_autocheckpoint(struct store *s, bool on)
+{
+    return exec_sql(s->db,
+                    on ? "PRAGMA wal_autocheckpoint = 20000" : "PRAGMA wal_autocheckpoint = 0");
+}
+
 void store_set_max_series(struct store *s, uint64_t max_series)
 {
     s->max_series = max_series;

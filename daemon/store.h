@@ -79,6 +79,10 @@ int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
 
+/* With on false, commits never checkpoint the WAL (wal_autocheckpoint = 0):
+ * pantaud leaves that to checkpoint.c, off the loop. Default on. */
+int store_set_autocheckpoint(struct store *s, bool on);
+
 /* At most this many series; default STORE_DEFAULT_MAX_SERIES. */
 void store_set_max_series(struct store *s, uint64_t max_series);
 
