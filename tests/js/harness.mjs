@@ -264,6 +264,13 @@ export async function startPantaud(broker, opts = {}) {
   };
 }
 
+// pantau-sim against `broker` with `args`; tracked for cleanup like pantaud.
+export function startSim(broker, args = []) {
+  const log = path.join(tmpdir(), `sim-${Date.now()}-${Math.random().toString(16).slice(2, 6)}.log`);
+  const child = startChild(PANTAU_SIM, ['--mqtt', broker.uri, ...args], log);
+  return { child, log, stop: (ms) => stopChild(child, ms) };
+}
+
 // A broker and a pantaud: the usual test stack.
 export async function startStack(opts = {}) {
   const broker = await startBroker();
