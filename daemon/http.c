@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "live.h"
 #include "log.h"
 
 #define WRITE_PIECE (64 * 1024) /* bytes handed to lws per writable callback */
@@ -805,7 +804,7 @@ static int refuse_upgrade(struct lws *wsi)
  * asks the vhost's default protocol, live's, to confirm an upgrade (live
  * checks the path), so live calls this hook (live_set_admit). lws's `user`
  * there is live's memory: use a connection record of our own. */
-static int admit_upgrade(void *ctx, struct lws *wsi)
+int http_admit_upgrade(void *ctx, struct lws *wsi)
 {
     struct http_conn c;
     memset(&c, 0, sizeof c);
@@ -931,8 +930,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->protocols[0].name = "http";
     h->protocols[0].callback = http_callback;
     h->protocols[0].per_session_data_size = sizeof(struct http_conn);
-    live_protocol_init(opts->live, &h->protocols[1]);
-    live_set_admit(opts->live, admit_upgrade, h);
+    h->protocols[1] = opts->ws_protocol;
     /* A client that offers no subprotocol gets the vhost's default one. */
     h->pvo_default = (struct lws_protocol_vhost_options){NULL, NULL, "default", "1"};
     h->pvo = (struct lws_protocol_vhost_options){NULL, &h->pvo_default, h->protocols[1].name, ""};

@@ -5,8 +5,9 @@
  * the static dashboard files. It parses each request (method, path, decoded
  * query arguments, role from the token) and hands /api/..., /healthz and
  * /metrics to a route handler (api.c); it writes what the handler answers.
- * Websocket upgrades on /api/v1/live are checked (path, token) here and then
- * served by live.c's protocol.
+ * Websocket upgrades are served by the protocol http_opts.ws_protocol names
+ * (live.c's); http_admit_upgrade is their token check. It knows nothing
+ * else of the websocket.
  *
  * A handler answers at once (http_reply*) or later: http_defer() returns a
  * handle the handler completes from the loop thread when its work is done
@@ -22,6 +23,7 @@
 #ifndef PANTAU_HTTP_H
 #define PANTAU_HTTP_H
 
+#include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +33,6 @@
 #include "cfg.h"
 
 struct http_server;
-struct live;
 
 enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_OTHER };
 /* A ladder (CONTRACT §2): viewer reads; operator also enters data and
@@ -128,8 +129,15 @@ struct http_opts {
     http_route_fn route; /* /api/..., /healthz, /metrics */
     void *route_ctx;
     http_streams_body_fn streams_body; /* NULL: none; called with route_ctx */
-    struct live *live;
+    /* The websocket protocol served beside HTTP (live.c fills it), made the
+     * vhost's default so clients offering no subprotocol reach it. */
+    struct lws_protocols ws_protocol;
 };
+
+/* Whether a websocket upgrade may proceed: the token check every request
+ * gets (a live_admit_fn; ctx is the http_server). 0 accept, 1 answered
+ * (401), -1 hang up. */
+int http_admit_upgrade(void *server, struct lws *wsi);
 
 /* Listens on cfg->listen. Returns 0 or -1 (logged). */
 int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts);

@@ -411,10 +411,7 @@ void ingest_stop(struct ingest *in, void (*done)(void *ctx), void *ctx)
 void ingest_get_stats(struct ingest *in, struct ingest_stats *out)
 {
     *out = in->stats;
-    pthread_mutex_lock(&in->queue.mu);
-    out->producer_waits = in->queue.producer_waits;
-    out->queued = in->queue.msgs;
-    pthread_mutex_unlock(&in->queue.mu);
+    ingest_queue_stats(&in->queue, &out->queued, &out->producer_waits);
     if (in->mqtt) {
         out->mqtt_connected = ingest_mqtt_connected(in->mqtt);
         out->mqtt_subscribed = ingest_mqtt_subscribed(in->mqtt);

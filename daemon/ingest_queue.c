@@ -102,10 +102,10 @@ void ingest_queue_close(struct ingest_queue *q)
     pthread_mutex_unlock(&q->mu);
 }
 
-size_t ingest_queue_length(struct ingest_queue *q)
+void ingest_queue_stats(struct ingest_queue *q, uint64_t *queued, uint64_t *producer_waits)
 {
     pthread_mutex_lock(&q->mu);
-    size_t n = q->msgs;
+    *queued = q->msgs;
+    *producer_waits = q->producer_waits;
     pthread_mutex_unlock(&q->mu);
-    return n;
 }

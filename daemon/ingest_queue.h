@@ -60,7 +60,7 @@ struct ingest_msg *ingest_queue_take(struct ingest_queue *q, size_t max);
 /* From now on pushes never block. */
 void ingest_queue_close(struct ingest_queue *q);
 
-/* Messages waiting (for stats). */
-size_t ingest_queue_length(struct ingest_queue *q);
+/* Messages waiting and the producer waits so far, read under the lock. */
+void ingest_queue_stats(struct ingest_queue *q, uint64_t *queued, uint64_t *producer_waits);
 
 #endif

@@ -372,13 +372,12 @@ static int start_api(struct daemon *d)
                           .started_ms = util_now_ms(),
                           .reload = reload,
                           .reload_ctx = d};
-    struct http_opts ho = {.cfg = &d->cfg,
-                           .route = api_route,
-                           .route_ctx = &d->api,
-                           .streams_body = api_streams_body,
-                           .live = d->live};
+    struct http_opts ho = {
+        .cfg = &d->cfg, .route = api_route, .route_ctx = &d->api, .streams_body = api_streams_body};
+    live_protocol_init(d->live, &ho.ws_protocol);
     if (http_start(&d->http, d->loop, &ho) != 0)
         return -1;
+    live_set_admit(d->live, http_admit_upgrade, d->http);
     d->api.http = d->http;
     return 0;
 }
