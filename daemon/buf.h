@@ -34,7 +34,7 @@ void buf_json_num(struct buf *b, double v);
 /* The identity every series object of the API and the websocket starts
  * with: {"program":..,"unit":..,"metric":..,"labels":{..} (open: the
  * caller adds its fields and the closing brace). labels_json is canonical
- * JSON already (parse.h) and goes in as is. */
+ * JSON already (sample.h) and goes in as is. */
 void buf_json_series_head(struct buf *b, const char *program, const char *unit, const char *metric,
                           const char *labels_json);
 /* s as one RFC 4180 CSV field in double quotes (inner quotes doubled). */

@@ -27,7 +27,7 @@ struct pending {
     struct pending_sample *at;
     size_t n, cap;
     struct buf text;
-    struct parse_sample *view; /* rebuilt for the observer */
+    struct sample *view; /* rebuilt for the observer */
     size_t view_cap;
     /* presence changes: "program\0unit\0" pairs */
     struct buf presence;
@@ -71,7 +71,7 @@ static size_t pending_str(struct pending *p, const char *s)
     return at;
 }
 
-static void pending_add(struct pending *p, const struct parse_sample *s)
+static void pending_add(struct pending *p, const struct sample *s)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
@@ -117,7 +117,7 @@ static void pending_publish(struct ingest *in)
     }
     if (p->n && in->observer.samples) {
         if (p->n > p->view_cap) {
-            struct parse_sample *grown = realloc(p->view, p->n * sizeof *grown);
+            struct sample *grown = realloc(p->view, p->n * sizeof *grown);
             if (!grown) {
                 pending_clear(p);
                 return;
@@ -127,12 +127,12 @@ static void pending_publish(struct ingest *in)
         }
         for (size_t i = 0; i < p->n; i++) {
             const struct pending_sample *ps = &p->at[i];
-            p->view[i] = (struct parse_sample){.program = p->text.data + ps->program,
-                                               .unit = p->text.data + ps->unit,
-                                               .metric = p->text.data + ps->metric,
-                                               .labels_json = p->text.data + ps->labels,
-                                               .ts = ps->ts,
-                                               .value = ps->value};
+            p->view[i] = (struct sample){.program = p->text.data + ps->program,
+                                         .unit = p->text.data + ps->unit,
+                                         .metric = p->text.data + ps->metric,
+                                         .labels_json = p->text.data + ps->labels,
+                                         .ts = ps->ts,
+                                         .value = ps->value};
         }
         in->observer.samples(in->observer.ctx, p->view, p->n);
     }
@@ -163,7 +163,7 @@ void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs)
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail);
 
-static void on_sample(void *ctx, const struct parse_sample *s)
+static void on_sample(void *ctx, const struct sample *s)
 {
     struct ingest *in = ctx;
     /* Past the raw horizon the sample's raw row would be pruned, and a

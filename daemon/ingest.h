@@ -38,7 +38,7 @@ struct ingest_stats {
 /* Told after each successful commit (loop thread): the group's samples in
  * arrival order (valid only during the call), and presence changes. */
 struct ingest_observer {
-    void (*samples)(void *ctx, const struct parse_sample *samples, size_t n);
+    void (*samples)(void *ctx, const struct sample *samples, size_t n);
     void (*presence)(void *ctx, const char *program, const char *unit);
     void *ctx;
 };

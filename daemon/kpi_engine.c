@@ -565,13 +565,13 @@ const struct catalog *kpi_engine_catalog(const struct kpi_engine *e)
     return e->cat->catalog;
 }
 
-void kpi_engine_samples(struct kpi_engine *e, const struct parse_sample *samples, size_t n)
+void kpi_engine_samples(struct kpi_engine *e, const struct sample *samples, size_t n)
 {
     if (e->cat->catalog->n_kpis == 0)
         return;
     int64_t now = util_now_ms();
     for (size_t i = 0; i < n; i++) {
-        const struct parse_sample *smp = &samples[i];
+        const struct sample *smp = &samples[i];
         int64_t id = store_series_id(e->opts.store, smp);
         if (id < 0)
             continue;

@@ -26,7 +26,7 @@
 
 #include "catalog.h"
 #include "kpi.h"
-#include "parse.h"
+#include "sample.h"
 
 struct kpi_engine;
 struct query_pool;
@@ -53,7 +53,7 @@ int kpi_engine_set_catalog(struct kpi_engine *e, struct catalog *catalog);
 const struct catalog *kpi_engine_catalog(const struct kpi_engine *e);
 
 /* ingest's observer: these samples committed. */
-void kpi_engine_samples(struct kpi_engine *e, const struct parse_sample *samples, size_t n);
+void kpi_engine_samples(struct kpi_engine *e, const struct sample *samples, size_t n);
 
 /* KPI `kpi` of the catalog in use, evaluated at `now` with its cached
  * current value. */

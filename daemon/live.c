@@ -187,7 +187,7 @@ static void msg_unref(struct live_msg *m)
 }
 
 /* A new message with refs 0 holding json (and, for a sample, its levels). */
-static struct live_msg *msg_new(const char *json, size_t len, const struct parse_sample *s)
+static struct live_msg *msg_new(const char *json, size_t len, const struct sample *s)
 {
     size_t lens[3] = {0, 0, 0};
     const char *levels[3] = {NULL, NULL, NULL};
@@ -226,7 +226,7 @@ static void append_sample_json(struct buf *b, const char *program, const char *u
     buf_puts(b, "}");
 }
 
-static struct live_msg *sample_msg_new(struct live *l, const struct parse_sample *s)
+static struct live_msg *sample_msg_new(struct live *l, const struct sample *s)
 {
     buf_reset(&l->sample);
     append_sample_json(&l->sample, s->program, s->unit, s->metric, s->labels_json, s->ts, s->value);
@@ -820,13 +820,13 @@ void live_set_admit(struct live *l, live_admit_fn admit, void *ctx)
     l->admit_ctx = ctx;
 }
 
-void live_publish_samples(struct live *l, const struct parse_sample *samples, size_t n)
+void live_publish_samples(struct live *l, const struct sample *samples, size_t n)
 {
     if (!l->clients)
         return;
     l->publish_gen++;
     for (size_t i = 0; i < n; i++) {
-        const struct parse_sample *s = &samples[i];
+        const struct sample *s = &samples[i];
         struct live_msg *m = NULL; /* serialized at the first client that wants it */
         for (struct live_client *c = l->clients; c; c = c->next) {
             if (!client_wants(c, s->program, s->unit, s->metric))

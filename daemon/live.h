@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parse.h"
+#include "sample.h"
 #include "store.h"
 
 struct live;
@@ -60,7 +60,7 @@ typedef int (*live_admit_fn)(void *ctx, struct lws *wsi);
 void live_set_admit(struct live *l, live_admit_fn admit, void *ctx);
 
 /* Committed samples, in arrival order. */
-void live_publish_samples(struct live *l, const struct parse_sample *samples, size_t n);
+void live_publish_samples(struct live *l, const struct sample *samples, size_t n);
 /* A unit's state changed: unit_json is the object as in /api/v1/units. */
 void live_publish_unit(struct live *l, const char *unit_json);
 /* An alert fired or resolved: alert_json is the object as in /api/v1/alerts. */

@@ -297,7 +297,7 @@ static void on_signal(uv_signal_t *s, int signum)
 }
 
 /* ingest -> live: what committed goes to the websocket clients. */
-static void on_committed_samples(void *ctx, const struct parse_sample *samples, size_t n)
+static void on_committed_samples(void *ctx, const struct sample *samples, size_t n)
 {
     struct daemon *d = ctx;
     live_publish_samples(d->live, samples, n);

@@ -226,7 +226,7 @@ static int read_labels(const json_t *labels, char *buf, const char **detail)
     return 0;
 }
 
-static int read_position(const json_t *obj, struct parse_sample *s)
+static int read_position(const json_t *obj, struct sample *s)
 {
     const json_t *lat = json_object_get(obj, "lat");
     const json_t *lon = json_object_get(obj, "lon");
@@ -243,7 +243,7 @@ static int read_position(const json_t *obj, struct parse_sample *s)
     return 0;
 }
 
-static void emit(struct message *m, const struct parse_sample *s)
+static void emit(struct message *m, const struct sample *s)
 {
     m->samples++;
     if (m->sink->on_sample)
@@ -256,10 +256,10 @@ static void parse_object(struct message *m, const json_t *obj, int element)
     char labels[PARSE_LABELS_JSON_MAX];
     const char *detail = NULL;
     enum parse_reason why;
-    struct parse_sample s = {.program = m->topic->program,
-                             .unit = m->topic->unit,
-                             .metric = m->topic->metric,
-                             .element = element};
+    struct sample s = {.program = m->topic->program,
+                       .unit = m->topic->unit,
+                       .metric = m->topic->metric,
+                       .element = element};
 
     const json_t *value = json_object_get(obj, "value");
     if (!json_is_number(value) || !isfinite(json_number_value(value))) {
@@ -463,13 +463,13 @@ int parse_message(const char *prefix, const char *topic, const void *payload, si
     if (!root)
         return 0;
     if (json_is_number(root)) {
-        struct parse_sample s = {.program = t.program,
-                                 .unit = t.unit,
-                                 .metric = t.metric,
-                                 .labels_json = "{}",
-                                 .ts = arrival_ms,
-                                 .value = json_number_value(root),
-                                 .element = -1};
+        struct sample s = {.program = t.program,
+                           .unit = t.unit,
+                           .metric = t.metric,
+                           .labels_json = "{}",
+                           .ts = arrival_ms,
+                           .value = json_number_value(root),
+                           .element = -1};
         emit(&m, &s);
     } else if (json_is_object(root)) {
         parse_object(&m, root, -1);

@@ -18,19 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sample.h"
 #include "util.h"
 
 #define PARSE_MAX_PAYLOAD     (64 * 1024) /* bytes; larger is rejected whole */
 #define PARSE_MAX_BATCH       1000        /* elements of a JSON array */
-#define PARSE_MAX_LABELS      8
-#define PARSE_LABEL_KEY_MAX   32
-#define PARSE_LABEL_VALUE_MAX 64
+#define PARSE_MAX_LABELS      SAMPLE_MAX_LABELS
+#define PARSE_LABEL_KEY_MAX   SAMPLE_LABEL_KEY_MAX
+#define PARSE_LABEL_VALUE_MAX SAMPLE_LABEL_VALUE_MAX
 #define PARSE_MIN_TS_MS       946684800000LL /* 2000-01-01T00:00:00Z */
 #define PARSE_MAX_FUTURE_MS   (5 * 60 * 1000)
-/* Room for the canonical labels JSON: 8 keys of 32 and values of 64 bytes,
- * every value byte escaped as \u00XX in the worst case, plus punctuation. */
-#define PARSE_LABELS_JSON_MAX                                                                      \
-    (2 + PARSE_MAX_LABELS * (PARSE_LABEL_KEY_MAX + 6 * PARSE_LABEL_VALUE_MAX + 6))
+#define PARSE_LABELS_JSON_MAX SAMPLE_LABELS_JSON_MAX
 
 /* Why a message or element was rejected. Names (parse_reason_name) are the
  * `reason` label of pantau_rejected_total: keep them stable. */
@@ -56,21 +54,9 @@ enum parse_reason {
 
 const char *parse_reason_name(enum parse_reason reason);
 
-/* One sample. Strings are NUL-terminated; labels_json is the canonical form
- * of the labels: compact JSON, keys sorted, "{}" when there are none. */
-struct parse_sample {
-    const char *program, *unit, *metric;
-    const char *labels_json;
-    int64_t ts; /* device time, epoch ms (arrival time if absent) */
-    double value;
-    bool has_position;
-    double lat, lon;
-    int element; /* index in a batch, -1 for a payload of one sample */
-};
-
 struct parse_sink {
     void *ctx;
-    void (*on_sample)(void *ctx, const struct parse_sample *s);
+    void (*on_sample)(void *ctx, const struct sample *s);
     /* element: index in the array, or -1 for the whole message. */
     void (*on_reject)(void *ctx, enum parse_reason reason, int element, const char *detail);
     void (*on_presence)(void *ctx, const char *program, const char *unit, bool online);

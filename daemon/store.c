@@ -10,6 +10,7 @@
 #include "db.h"
 #include "log.h"
 #include "rollup.h"
+#include "util.h"
 
 /* Migrations, in order; migration i brings user_version from i to i + 1.
  * Never edit a shipped one: add the next. */
@@ -160,7 +161,7 @@ static size_t unit_key(char *buf, size_t cap, const char *program, const char *u
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
-#define KEY_MAX (4 * SLUG_MAX + PARSE_LABELS_JSON_MAX + 8)
+#define KEY_MAX (4 * SLUG_MAX + SAMPLE_LABELS_JSON_MAX + 8)
 
 static void free_value(void *ctx, const char *key, void *value)
 {
@@ -349,8 +350,7 @@ bool store_in_group(const struct store *s, uint64_t *since_ns)
     return s->in_group;
 }
 
-static struct series *series_get(struct store *s, const struct parse_sample *smp,
-                                 int64_t arrival_ms)
+static struct series *series_get(struct store *s, const struct sample *smp, int64_t arrival_ms)
 {
     char key[KEY_MAX];
     size_t n = series_key(key, sizeof key, smp->program, smp->unit, smp->metric, smp->labels_json);
@@ -413,7 +413,7 @@ static void unit_mark_dirty(struct store *s, struct unit *u)
 }
 
 /* Overwrites an existing sample, telling the rollups the value it had. */
-static int replace_sample(struct store *s, int64_t series, const struct parse_sample *smp,
+static int replace_sample(struct store *s, int64_t series, const struct sample *smp,
                           int64_t arrival_ms)
 {
     sqlite3_stmt *st = s->stmt[ST_SAMPLE_VALUE];
@@ -442,8 +442,7 @@ static int replace_sample(struct store *s, int64_t series, const struct parse_sa
 /* Adds the sample, or replaces the one with its (series, ts). */
 static void roll_back(struct store *s);
 
-static int put_sample(struct store *s, int64_t series, const struct parse_sample *smp,
-                      int64_t arrival_ms)
+static int put_sample(struct store *s, int64_t series, const struct sample *smp, int64_t arrival_ms)
 {
     sqlite3_stmt *st = s->stmt[ST_INSERT_SAMPLE];
     sqlite3_bind_int64(st, 1, series);
@@ -459,7 +458,7 @@ static int put_sample(struct store *s, int64_t series, const struct parse_sample
     return rollup_add(s->rollup, series, smp->ts, smp->value);
 }
 
-int store_append(struct store *s, const struct parse_sample *smp, int64_t arrival_ms)
+int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms)
 {
     if (store_begin(s) != 0) {
         s->stats.lost_total++;
@@ -688,7 +687,7 @@ void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx)
     dict_each(&s->units, visit_unit, &e);
 }
 
-int64_t store_series_id(const struct store *s, const struct parse_sample *smp)
+int64_t store_series_id(const struct store *s, const struct sample *smp)
 {
     char key[KEY_MAX];
     size_t n = series_key(key, sizeof key, smp->program, smp->unit, smp->metric, smp->labels_json);

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "parse.h"
+#include "sample.h"
 
 struct store;
 
@@ -67,7 +67,7 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
  * (store_set_max_series); nothing was written. */
 #define STORE_SERIES_LIMIT       (-3)
 #define STORE_DEFAULT_MAX_SERIES 100000
-int store_append(struct store *s, const struct parse_sample *sample, int64_t arrival_ms);
+int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms. */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
@@ -130,7 +130,7 @@ typedef void (*store_unit_fn)(void *ctx, const struct store_unit_view *v);
 void store_each_series(const struct store *s, store_series_fn fn, void *ctx);
 void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx);
 /* The id of the sample's series, or -1 if the store does not know it. */
-int64_t store_series_id(const struct store *s, const struct parse_sample *sample);
+int64_t store_series_id(const struct store *s, const struct sample *sample);
 /* One unit's view (valid until the next store call), or -1 if unknown. */
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out);

@@ -45,12 +45,12 @@ static int write_catalog(const char *path)
 static int append(struct store *s, const char *program, const char *unit, const char *metric,
                   const char *labels, int64_t ts, double value)
 {
-    struct parse_sample x = {.program = program,
-                             .unit = unit,
-                             .metric = metric,
-                             .labels_json = labels,
-                             .ts = ts,
-                             .value = value};
+    struct sample x = {.program = program,
+                       .unit = unit,
+                       .metric = metric,
+                       .labels_json = labels,
+                       .ts = ts,
+                       .value = value};
     return store_append(s, &x, ts);
 }
 

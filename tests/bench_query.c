@@ -73,23 +73,23 @@ static double ingest(const char *path, int n_series, long n, int group, bool rol
         return 0;
     store_set_rollups(s, rollups);
     if (late) { /* a newer sample first: W moves ahead of everything below */
-        struct parse_sample x = {.program = "bench",
-                                 .unit = "clock",
-                                 .metric = "tick",
-                                 .labels_json = "{}",
-                                 .ts = util_now_ms() - MIN,
-                                 .value = 0};
+        struct sample x = {.program = "bench",
+                           .unit = "clock",
+                           .metric = "tick",
+                           .labels_json = "{}",
+                           .ts = util_now_ms() - MIN,
+                           .value = 0};
         store_append(s, &x, x.ts);
         store_commit(s);
     }
     uint64_t t0 = util_mono_ns();
     for (long i = 0; i < n; i++) {
-        struct parse_sample x = {.program = "simas-bapokting",
-                                 .unit = "pasar-bandar-jaya",
-                                 .metric = "price",
-                                 .labels_json = labels[i % n_series],
-                                 .ts = start + (i / n_series) * 1000,
-                                 .value = (double)(i % 9973) / 4};
+        struct sample x = {.program = "simas-bapokting",
+                           .unit = "pasar-bandar-jaya",
+                           .metric = "price",
+                           .labels_json = labels[i % n_series],
+                           .ts = start + (i / n_series) * 1000,
+                           .value = (double)(i % 9973) / 4};
         store_append(s, &x, x.ts);
         if (i % group == group - 1)
             store_commit(s);
@@ -231,12 +231,12 @@ static void bench_year(void)
     uint64_t t0 = util_mono_ns();
     long n = 0;
     for (int64_t ts = from; ts < to; ts += MIN, n++) {
-        struct parse_sample x = {.program = "pjs",
-                                 .unit = "truck-07",
-                                 .metric = "pickups",
-                                 .labels_json = "{}",
-                                 .ts = ts,
-                                 .value = (double)(n % 97)};
+        struct sample x = {.program = "pjs",
+                           .unit = "truck-07",
+                           .metric = "pickups",
+                           .labels_json = "{}",
+                           .ts = ts,
+                           .value = (double)(n % 97)};
         store_append(s, &x, ts);
         if (n % 1000 == 999)
             store_commit(s);
@@ -356,12 +356,12 @@ static void bench_export(void)
         return;
     int64_t start = util_now_ms() - 10 * DAY;
     for (long i = 0; i < 1000000; i++) {
-        struct parse_sample x = {.program = "simas-bapokting",
-                                 .unit = "pasar-bandar-jaya",
-                                 .metric = "price",
-                                 .labels_json = labels[i % 1000],
-                                 .ts = start + (i / 1000) * 1000,
-                                 .value = 14500 + (double)(i % 977) / 8};
+        struct sample x = {.program = "simas-bapokting",
+                           .unit = "pasar-bandar-jaya",
+                           .metric = "price",
+                           .labels_json = labels[i % 1000],
+                           .ts = start + (i / 1000) * 1000,
+                           .value = 14500 + (double)(i % 977) / 8};
         store_append(s, &x, x.ts);
         if (i % 5000 == 4999)
             store_commit(s);

@@ -77,12 +77,12 @@ static struct catalog *load_catalog(const char *text)
 
 static void append(struct env *e, const char *unit, const char *labels, int64_t ts, double v)
 {
-    struct parse_sample s = {.program = "paduka",
-                             .unit = unit,
-                             .metric = "docs",
-                             .labels_json = labels,
-                             .ts = ts,
-                             .value = v};
+    struct sample s = {.program = "paduka",
+                       .unit = unit,
+                       .metric = "docs",
+                       .labels_json = labels,
+                       .ts = ts,
+                       .value = v};
     store_append(e->store, &s, ts);
     store_commit(e->store);
     kpi_engine_samples(e->engine, &s, 1);

@@ -55,22 +55,22 @@ static void free_client(struct live *l, struct live_client *c)
     free(c);
 }
 
-static struct parse_sample smp(const char *program, const char *unit, const char *metric,
-                               int64_t ts, double value)
+static struct sample smp(const char *program, const char *unit, const char *metric, int64_t ts,
+                         double value)
 {
-    struct parse_sample s = {.program = program,
-                             .unit = unit,
-                             .metric = metric,
-                             .labels_json = "{}",
-                             .ts = ts,
-                             .value = value};
+    struct sample s = {.program = program,
+                       .unit = unit,
+                       .metric = metric,
+                       .labels_json = "{}",
+                       .ts = ts,
+                       .value = value};
     return s;
 }
 
 static void publish1(struct live *l, const char *program, const char *unit, const char *metric,
                      int64_t ts, double value)
 {
-    struct parse_sample s = smp(program, unit, metric, ts, value);
+    struct sample s = smp(program, unit, metric, ts, value);
     live_publish_samples(l, &s, 1);
 }
 
@@ -260,7 +260,7 @@ TEST(live_sample_json_shape)
     struct live *l = new_live(0, 0);
     struct live_client *c = l ? new_client(l) : NULL;
     CHECK(c);
-    struct parse_sample s = smp("simas-bapokting", "pasar-bandar-jaya", "price", T0, 14500.5);
+    struct sample s = smp("simas-bapokting", "pasar-bandar-jaya", "price", T0, 14500.5);
     s.labels_json = "{\"commodity\":\"beras-medium\"}";
     live_publish_samples(l, &s, 1);
     struct buf f;
@@ -397,7 +397,7 @@ TEST(live_batches_in_arrival_order)
     struct live *l = new_live(0, 0);
     struct live_client *c = l ? new_client(l) : NULL;
     CHECK(c);
-    struct parse_sample s[1000];
+    struct sample s[1000];
     for (int i = 0; i < 1000; i++)
         s[i] = smp("pjs", i % 2 ? "truck-01" : "truck-02", "pickups", T0 + i, i);
     live_publish_samples(l, s, 500);
@@ -429,7 +429,7 @@ TEST(live_frames_are_bounded)
                         k ? "," : "", k, k);
     snprintf(labels + off, sizeof labels - (size_t)off, "}");
     for (int i = 0; i < 1000; i++) {
-        struct parse_sample s = smp("pjs", "truck-01", "pickups", T0 + i, i);
+        struct sample s = smp("pjs", "truck-01", "pickups", T0 + i, i);
         s.labels_json = labels;
         live_publish_samples(l, &s, 1);
     }
@@ -501,7 +501,7 @@ TEST(live_one_burst_is_not_dropped)
     struct live *l = new_live(5, 0);
     struct live_client *c = l ? new_client(l) : NULL;
     CHECK(c);
-    struct parse_sample s[20];
+    struct sample s[20];
     for (int i = 0; i < 20; i++)
         s[i] = smp("pjs", "truck-07", "pickups", T0 + i, i);
     live_publish_samples(l, s, 20);
@@ -604,7 +604,7 @@ TEST(live_snapshot_from_store)
     unlink(path);
     struct store *s;
     CHECK(store_open(&s, path) == 0);
-    struct parse_sample in[] = {
+    struct sample in[] = {
         smp("simas-bapokting", "pasar-a", "price", T0, 14000),
         smp("simas-bapokting", "pasar-a", "price", T0 + 60000, 14500),
         smp("simas-bapokting", "pasar-b", "price", T0, 15000),

@@ -76,7 +76,7 @@ static char *dup_str(struct collect *c, const char *s)
     return d;
 }
 
-static void on_sample(void *ctx, const struct parse_sample *s)
+static void on_sample(void *ctx, const struct sample *s)
 {
     struct collect *c = ctx;
     if (c->ns == c->cap_s) {

@@ -111,12 +111,12 @@ static int64_t slot_ts(int k)
 
 static int put(struct store *s, int series, int k, double v)
 {
-    struct parse_sample x = {.program = "simas-bapokting",
-                             .unit = units[series],
-                             .metric = "price",
-                             .labels_json = labels[series],
-                             .ts = slot_ts(k),
-                             .value = v};
+    struct sample x = {.program = "simas-bapokting",
+                       .unit = units[series],
+                       .metric = "price",
+                       .labels_json = labels[series],
+                       .ts = slot_ts(k),
+                       .value = v};
     model.present[series][k] = true;
     model.value[series][k] = v;
     return store_append(s, &x, slot_ts(k));
@@ -334,12 +334,12 @@ static void fill_grid(const char *path, int64_t start, int hours, int64_t every)
     if (store_open(&s, path) != 0)
         return;
     for (int64_t t = 0; t < hours * HOUR; t += every) {
-        struct parse_sample x = {.program = "pjs",
-                                 .unit = "truck-07",
-                                 .metric = "pickups",
-                                 .labels_json = "{}",
-                                 .ts = start + t,
-                                 .value = 1};
+        struct sample x = {.program = "pjs",
+                           .unit = "truck-07",
+                           .metric = "pickups",
+                           .labels_json = "{}",
+                           .ts = start + t,
+                           .value = 1};
         store_append(s, &x, start + t);
     }
     store_close(s);
@@ -446,12 +446,12 @@ TEST(query_agg_kinds)
     struct store *s;
     CHECK(store_open(&s, p) == 0);
     for (size_t i = 0; i < 5; i++) {
-        struct parse_sample x = {.program = "pjs",
-                                 .unit = "truck-07",
-                                 .metric = "pickups",
-                                 .labels_json = "{}",
-                                 .ts = m + in[i].at,
-                                 .value = in[i].v};
+        struct sample x = {.program = "pjs",
+                           .unit = "truck-07",
+                           .metric = "pickups",
+                           .labels_json = "{}",
+                           .ts = m + in[i].at,
+                           .value = in[i].v};
         CHECK(store_append(s, &x, m) == 0);
         CHECK(store_commit(s) == 0);
     }
@@ -471,12 +471,12 @@ TEST(query_agg_kinds)
             got_free(&g);
         }
         /* A later sample moves the watermark past the minute. */
-        struct parse_sample later = {.program = "pjs",
-                                     .unit = "truck-07",
-                                     .metric = "other",
-                                     .labels_json = "{}",
-                                     .ts = m + HOUR,
-                                     .value = 0};
+        struct sample later = {.program = "pjs",
+                               .unit = "truck-07",
+                               .metric = "other",
+                               .labels_json = "{}",
+                               .ts = m + HOUR,
+                               .value = 0};
         CHECK(store_append(s, &later, m) == 0);
         CHECK(store_commit(s) == 0);
     }
@@ -553,12 +553,12 @@ TEST(query_points_at_most_n)
 static void add_series(struct store *s, const char *program, const char *unit, const char *metric,
                        const char *labels_json, int64_t ts, double v)
 {
-    struct parse_sample x = {.program = program,
-                             .unit = unit,
-                             .metric = metric,
-                             .labels_json = labels_json,
-                             .ts = ts,
-                             .value = v};
+    struct sample x = {.program = program,
+                       .unit = unit,
+                       .metric = metric,
+                       .labels_json = labels_json,
+                       .ts = ts,
+                       .value = v};
     store_append(s, &x, ts);
 }
 

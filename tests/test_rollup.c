@@ -40,19 +40,19 @@ static int64_t slot_ts(int slot)
     return T0 + (int64_t)slot * GRID;
 }
 
-static struct parse_sample sample_of(int series, int64_t ts, double v)
+static struct sample sample_of(int series, int64_t ts, double v)
 {
-    return (struct parse_sample){.program = "paduka-lamteng",
-                                 .unit = "van-03",
-                                 .metric = "documents_issued",
-                                 .labels_json = series_labels[series],
-                                 .ts = ts,
-                                 .value = v};
+    return (struct sample){.program = "paduka-lamteng",
+                           .unit = "van-03",
+                           .metric = "documents_issued",
+                           .labels_json = series_labels[series],
+                           .ts = ts,
+                           .value = v};
 }
 
 static int put(struct store *s, struct model *m, int series, int slot, double v)
 {
-    struct parse_sample x = sample_of(series, slot_ts(slot), v);
+    struct sample x = sample_of(series, slot_ts(slot), v);
     m->present[series][slot] = true;
     m->value[series][slot] = v;
     return store_append(s, &x, slot_ts(slot));
@@ -373,7 +373,7 @@ static void fill_days(struct store *s, int days)
 {
     for (int64_t t = 0; t < days * DAY; t += 5 * ROLLUP_MINUTE_MS) {
         for (int series = 0; series < 2; series++) {
-            struct parse_sample x = sample_of(series, T0 + t, (double)(t / 300000 % 7));
+            struct sample x = sample_of(series, T0 + t, (double)(t / 300000 % 7));
             store_append(s, &x, T0 + t);
         }
         if (t % ROLLUP_HOUR_MS == 0)
@@ -446,7 +446,7 @@ TEST(rollup_late_sample_below_raw_horizon)
     CHECK_INT(n_m, 1);
     CHECK_INT(n_h, 12);
 
-    struct parse_sample late = sample_of(0, minute + 50000, 100);
+    struct sample late = sample_of(0, minute + 50000, 100);
     CHECK(store_append(s, &late, now) == 0);
     CHECK(store_commit(s) == 0);
     char sql[256];

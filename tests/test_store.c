@@ -16,14 +16,14 @@ static const char *fresh_db(const char *name)
     return db_path;
 }
 
-static struct parse_sample sample(const char *metric, const char *labels, int64_t ts, double v)
+static struct sample sample(const char *metric, const char *labels, int64_t ts, double v)
 {
-    struct parse_sample s = {.program = "simas-bapokting",
-                             .unit = "pasar-bandar-jaya",
-                             .metric = metric,
-                             .labels_json = labels,
-                             .ts = ts,
-                             .value = v};
+    struct sample s = {.program = "simas-bapokting",
+                       .unit = "pasar-bandar-jaya",
+                       .metric = metric,
+                       .labels_json = labels,
+                       .ts = ts,
+                       .value = v};
     return s;
 }
 
@@ -60,8 +60,8 @@ TEST(store_duplicate_replaces)
     struct store *s;
     const char *p = fresh_db("dup");
     CHECK(store_open(&s, p) == 0);
-    struct parse_sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
-    struct parse_sample b = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14700);
+    struct sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
+    struct sample b = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14700);
     CHECK(store_append(s, &a, T0 + 5) == 0);
     CHECK(store_commit(s) == 0);
     CHECK(store_append(s, &b, T0 + 9) == 0);
@@ -79,9 +79,9 @@ TEST(store_labels_make_distinct_series)
     struct store *s;
     const char *p = fresh_db("labels");
     CHECK(store_open(&s, p) == 0);
-    struct parse_sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
-    struct parse_sample b = sample("price", "{\"commodity\":\"gula-pasir\"}", T0, 17000);
-    struct parse_sample c = sample("price", "{}", T0, 1);
+    struct sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
+    struct sample b = sample("price", "{\"commodity\":\"gula-pasir\"}", T0, 17000);
+    struct sample c = sample("price", "{}", T0, 1);
     CHECK(store_append(s, &a, T0) == 0);
     CHECK(store_append(s, &b, T0) == 0);
     CHECK(store_append(s, &c, T0) == 0);
@@ -102,12 +102,12 @@ TEST(store_late_and_out_of_order)
     /* Arrival order 3, 1, 2 (an offline buffer flushed late). */
     int64_t order[] = {3, 1, 2};
     for (int i = 0; i < 3; i++) {
-        struct parse_sample x = sample("stock", "{}", T0 + order[i] * 1000, (double)order[i]);
+        struct sample x = sample("stock", "{}", T0 + order[i] * 1000, (double)order[i]);
         CHECK(store_append(s, &x, T0 + 10000 + i) == 0);
     }
     CHECK(store_commit(s) == 0);
     /* A sample older than all of them, in a later group. */
-    struct parse_sample old = sample("stock", "{}", T0 - 86400000, 0.5);
+    struct sample old = sample("stock", "{}", T0 - 86400000, 0.5);
     CHECK(store_append(s, &old, T0 + 20000) == 0);
     CHECK(store_commit(s) == 0);
     store_close(s);
@@ -123,7 +123,7 @@ TEST(store_reopen_keeps_series_and_units)
     struct store *s;
     const char *p = fresh_db("reopen");
     CHECK(store_open(&s, p) == 0);
-    struct parse_sample a = sample("price", "{\"commodity\":\"cabai-merah\"}", T0, 52000);
+    struct sample a = sample("price", "{\"commodity\":\"cabai-merah\"}", T0, 52000);
     a.has_position = true;
     a.lat = -4.9;
     a.lon = 105.2;
@@ -137,7 +137,7 @@ TEST(store_reopen_keeps_series_and_units)
     CHECK_INT(st.series, 1);
     CHECK_INT(st.units, 1);
     /* The same series after reopening: an id from the cache, not a new row. */
-    struct parse_sample b = sample("price", "{\"commodity\":\"cabai-merah\"}", T0 + 60000, 53000);
+    struct sample b = sample("price", "{\"commodity\":\"cabai-merah\"}", T0 + 60000, 53000);
     CHECK(store_append(s, &b, T0 + 60000) == 0);
     CHECK(store_commit(s) == 0);
     store_close(s);
@@ -170,7 +170,7 @@ TEST(store_many_series_one_group)
     CHECK(store_open(&s, p) == 0);
     for (int i = 0; i < 5000; i++) {
         snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 500);
-        struct parse_sample x = sample("documents_issued", labels, T0 + i, i);
+        struct sample x = sample("documents_issued", labels, T0 + i, i);
         CHECK(store_append(s, &x, T0 + i) == 0);
     }
     CHECK(store_commit(s) == 0);
@@ -200,7 +200,7 @@ TEST(store_health_recovers_by_probe)
                        "CREATE TRIGGER fail BEFORE INSERT ON samples BEGIN "
                        "SELECT RAISE(ABORT, 'injected failure'); END",
                        NULL, NULL, NULL) == SQLITE_OK);
-    struct parse_sample a = sample("price", "{}", T0, 1);
+    struct sample a = sample("price", "{}", T0, 1);
     CHECK(store_append(s, &a, T0) != 0);
     CHECK(store_commit(s) == 0); /* the group commits; the sample is counted lost */
     struct store_stats st;
@@ -232,7 +232,7 @@ TEST(store_full_disk_mid_group)
     for (int g = 0; g < 20; g++) {
         for (int i = 0; i < 200; i++) {
             snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
-            struct parse_sample x = sample("documents_issued", labels, T0 + g * 1000 + i, i);
+            struct sample x = sample("documents_issued", labels, T0 + g * 1000 + i, i);
             if (store_append(s, &x, T0) == 0)
                 stored++;
             else
@@ -261,7 +261,7 @@ TEST(store_refuses_series_past_the_limit)
     int refused = 0;
     for (int i = 0; i < 5; i++) {
         snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
-        struct parse_sample x = sample("documents_issued", labels, T0, i);
+        struct sample x = sample("documents_issued", labels, T0, i);
         int rc = store_append(s, &x, T0);
         if (rc == STORE_SERIES_LIMIT)
             refused++;
@@ -269,7 +269,7 @@ TEST(store_refuses_series_past_the_limit)
             CHECK_INT(rc, 0);
     }
     /* Known series still take samples. */
-    struct parse_sample again = sample("documents_issued", "{\"kampung\":\"k0\"}", T0 + 1, 9);
+    struct sample again = sample("documents_issued", "{\"kampung\":\"k0\"}", T0 + 1, 9);
     CHECK_INT(store_append(s, &again, T0), 0);
     CHECK(store_commit(s) == 0);
     struct store_stats st;
