@@ -10,6 +10,7 @@
 #include "query.h"
 #include "rollup.h"
 #include "store.h"
+#include "util.h"
 
 #define MIN  INT64_C(60000)
 #define HOUR INT64_C(3600000)

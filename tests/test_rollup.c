@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "rollup.h"
 #include "store.h"
+#include "util.h"
 
 static char db_path[512];
 

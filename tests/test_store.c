@@ -5,6 +5,7 @@
 #include "check.h"
 #include "harness.h"
 #include "store.h"
+#include "util.h"
 
 static char db_path[512];
 
