@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "inifile.h"
+#include "store.h"
 #include "util.h"
 
 enum entry_type { T_STR, T_URI, T_PREFIX, T_LISTEN, T_INT, T_INT64, T_LEVEL, T_BOOL, T_TOKEN };
@@ -74,7 +75,7 @@ int cfg_defaults(struct cfg *c)
     c->commit_interval_ms = 50;
     c->log_level = LOG_LVL_INFO;
     c->stats_interval_s = 60;
-    c->max_series = 100000;
+    c->max_series = STORE_DEFAULT_MAX_SERIES;
     c->live_queue = 10000;
     c->live_max_clients = 1000;
     c->unit_stale_after_s = 900;

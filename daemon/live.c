@@ -774,15 +774,16 @@ static int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 int live_init(struct live **out, struct store *store, const struct live_opts *opts)
 {
     struct live *l = calloc(1, sizeof *l);
-    const char *version = opts && opts->version ? opts->version : PANTAU_VERSION;
+    const char *version = opts->version ? opts->version : PANTAU_VERSION;
     if (!l || !(l->version = strdup(version))) {
         free(l);
         log_error("live: out of memory");
         return -1;
     }
     l->store = store;
-    l->queue_max = opts && opts->queue_max ? opts->queue_max : 10000;
-    l->max_clients = opts && opts->max_clients ? opts->max_clients : 1000;
+    /* The defaults are the configuration's ([live] queue, max_clients). */
+    l->queue_max = opts->queue_max;
+    l->max_clients = opts->max_clients;
     buf_init(&l->frame, LWS_PRE);
     buf_init(&l->sample, 0);
     *out = l;

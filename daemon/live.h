@@ -34,8 +34,8 @@
 struct live;
 
 struct live_opts {
-    size_t queue_max;   /* entries pending per client; default 10000 */
-    size_t max_clients; /* further upgrades are refused; default 1000 */
+    size_t queue_max;   /* entries pending per client (> 0) */
+    size_t max_clients; /* further upgrades are refused (> 0) */
     const char *version;
 };
 

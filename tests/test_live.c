@@ -28,7 +28,9 @@ size_t live__client_pending(const struct live_client *c);
 static struct live *new_live(size_t queue_max, size_t max_clients)
 {
     struct live *l = NULL;
-    struct live_opts o = {.queue_max = queue_max, .max_clients = max_clients, .version = "9.9.9"};
+    struct live_opts o = {.queue_max = queue_max ? queue_max : 10000,
+                          .max_clients = max_clients ? max_clients : 1000,
+                          .version = "9.9.9"};
     if (live_init(&l, NULL, &o) != 0)
         return NULL;
     return l;
@@ -617,7 +619,8 @@ TEST(live_snapshot_from_store)
     CHECK(store_commit(s) == 0);
 
     struct live *l = NULL;
-    CHECK(live_init(&l, s, NULL) == 0);
+    struct live_opts o = {.queue_max = 10000, .max_clients = 10};
+    CHECK(live_init(&l, s, &o) == 0);
     struct live_client *c = new_client(l);
     CHECK(c);
     publish1(l, "simas-bapokting", "pasar-a", "price", T0 - 5, 1); /* pending: superseded */
