@@ -236,14 +236,16 @@ struct pending {
     char id[SLUG_MAX + 1];
 };
 
-static void reply_error(struct http_deferred *d, int status, const char *code, const char *msg)
+/* A finished JSON body as the answer, or a 500 when building it ran out of
+ * memory. */
+static void reply_json(struct http_deferred *d, struct buf *b)
 {
-    struct buf b;
-    buf_init(&b, 0);
-    buf_printf(&b, "{\"error\":\"%s\",\"message\":", code);
-    buf_json_str(&b, msg);
-    buf_puts(&b, "}\n");
-    http_deferred_reply(d, status, JSON, &b);
+    if (buf_failed(b)) {
+        buf_free(b);
+        http_deferred_reply_error(d, 500, "out_of_memory", "out of memory");
+    } else {
+        http_deferred_reply(d, 200, JSON, b);
+    }
 }
 
 static void answer(void *ctx)
@@ -254,13 +256,13 @@ static void answer(void *ctx)
     struct buf b;
     int prog = p->view == VIEW_PROGRAM ? catalog_find_program(c, p->id) : 0;
     if (prog < 0) {
-        reply_error(p->reply, 404, "not_found", "no such program");
+        http_deferred_reply_error(p->reply, 404, "not_found", "no such program: %s", p->id);
         free(p);
         return;
     }
     if (snapshot_take(&s, c, p->api->kpis, util_now_ms(), NULL) != 0) {
         snapshot_free(&s);
-        reply_error(p->reply, 500, "out_of_memory", "out of memory");
+        http_deferred_reply_error(p->reply, 500, "out_of_memory", "out of memory");
         free(p);
         return;
     }
@@ -279,12 +281,7 @@ static void answer(void *ctx)
     }
     buf_puts(&b, "}\n");
     snapshot_free(&s);
-    if (buf_failed(&b)) {
-        buf_free(&b);
-        reply_error(p->reply, 500, "out_of_memory", "out of memory");
-    } else {
-        http_deferred_reply(p->reply, 200, JSON, &b);
-    }
+    reply_json(p->reply, &b);
     free(p);
 }
 
@@ -300,7 +297,7 @@ static void start_view(struct api *a, struct http_request *r, enum view view, co
     p->view = view;
     snprintf(p->id, sizeof p->id, "%s", id ? id : "");
     if (kpi_engine_sync(a->kpis, answer, p) != 0) {
-        reply_error(p->reply, 500, "out_of_memory", "out of memory");
+        http_deferred_reply_error(p->reply, 500, "out_of_memory", "out of memory");
         free(p);
     }
 }
@@ -337,8 +334,9 @@ static void report_done(void *ctx, const struct kpi_report *r)
     struct snapshot s = {0};
     if (r->status != 0 || snapshot_take(&s, r->catalog, NULL, r->to, r) != 0) {
         snapshot_free(&s);
-        reply_error(q->reply, 503, "unavailable",
-                    "the report could not be computed (database busy or catalog reloaded); retry");
+        http_deferred_reply_error(
+            q->reply, 503, "unavailable",
+            "the report could not be computed (database busy or catalog reloaded); retry");
         free(q);
         return;
     }
@@ -353,12 +351,7 @@ static void report_done(void *ctx, const struct kpi_report *r)
     programs_array(&b, &s, r);
     buf_puts(&b, ",\"alerts\":[]}\n");
     snapshot_free(&s);
-    if (buf_failed(&b)) {
-        buf_free(&b);
-        reply_error(q->reply, 500, "out_of_memory", "out of memory");
-    } else {
-        http_deferred_reply(q->reply, 200, JSON, &b);
-    }
+    reply_json(q->reply, &b);
     free(q);
 }
 
@@ -393,7 +386,8 @@ void api_report(struct api *a, struct http_request *r)
     }
     q->generated_at = util_now_ms();
     if (kpi_engine_report(a->kpis, from, to, report_done, q) != 0) {
-        reply_error(q->reply, 503, "unavailable", "cannot start the report now; retry");
+        http_deferred_reply_error(q->reply, 503, "unavailable",
+                                  "cannot start the report now; retry");
         free(q);
     }
 }

@@ -200,27 +200,19 @@ static void free_call(struct query_call *c)
 static void query_done(struct query_job *job)
 {
     struct query_call *c = (struct query_call *)job;
-    struct buf err;
-    buf_init(&err, 0);
     if (job->status != 0) {
-        buf_puts(&err, "{\"error\":\"unavailable\",\"message\":\"the database cannot be read\"}\n");
-        http_deferred_reply(c->reply, 503, "application/json", &err);
+        http_deferred_reply_error(c->reply, 503, "unavailable", "the database cannot be read");
     } else if (c->status == QUERY_EABORT && c->n_points > RAW_POINTS_MAX) {
-        buf_printf(&err,
-                   "{\"error\":\"too_many_points\",\"message\":\"more than %d samples; narrow "
-                   "[from, to] or use step or points\"}\n",
-                   RAW_POINTS_MAX);
-        http_deferred_reply(c->reply, 400, "application/json", &err);
+        http_deferred_reply_error(c->reply, 400, "too_many_points",
+                                  "more than %d samples; narrow [from, to] or use step or points",
+                                  RAW_POINTS_MAX);
     } else if (c->status != QUERY_OK || buf_failed(&c->body)) {
         int code = c->status == QUERY_EINVAL ? 400 : 500;
-        buf_printf(&err, "{\"error\":\"%s\",\"message\":", code == 400 ? "bad_query" : "internal");
-        buf_json_str(&err, c->error[0] ? c->error : "the query failed");
-        buf_puts(&err, "}\n");
-        http_deferred_reply(c->reply, code, "application/json", &err);
+        http_deferred_reply_error(c->reply, code, code == 400 ? "bad_query" : "internal", "%s",
+                                  c->error[0] ? c->error : "the query failed");
     } else {
         http_deferred_reply(c->reply, 200, "application/json", &c->body);
     }
-    buf_free(&err);
     free_call(c);
 }
 

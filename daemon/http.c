@@ -365,6 +365,17 @@ void http_deferred_reply(struct http_deferred *d, int status, const char *conten
     free(d);
 }
 
+void http_deferred_reply_error(struct http_deferred *d, int status, const char *code,
+                               const char *fmt, ...)
+{
+    struct buf b;
+    va_list ap;
+    va_start(ap, fmt);
+    error_body(&b, code, fmt, ap);
+    va_end(ap);
+    http_deferred_reply(d, status, "application/json", &b);
+}
+
 /* ---- streamed request bodies ---- */
 
 struct http_body *http_body_stream(struct http_request *r, const struct http_body_ops *ops,

@@ -74,6 +74,9 @@ struct http_deferred;
 struct http_deferred *http_defer(struct http_request *r);
 void http_deferred_reply(struct http_deferred *d, int status, const char *content_type,
                          struct buf *body);
+/* The JSON error {"error": code, "message": ...} as the deferred answer. */
+void http_deferred_reply_error(struct http_deferred *d, int status, const char *code,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 bool http_deferred_gone(const struct http_deferred *d); /* client disconnected */
 
 /* Streamed answer: status 200, chunked. `next` is called on the loop thread

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -708,4 +709,53 @@ double harness_sql_double(const char *db_path, const char *sql)
     }
     sqlite3_close(db);
     return v;
+}
+
+const char *harness_bin_dir(void)
+{
+    static char dir[PATH_MAX];
+    if (!dir[0]) {
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+        if (n <= 0)
+            return ".";
+        dir[n] = '\0';
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    return dir;
+}
+
+int harness_write_tmp(char path[64], const char *text)
+{
+    snprintf(path, 64, "/tmp/pantau-test-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    close(fd);
+    if (w < 0 || (size_t)w != n) {
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+void harness_problem(void *problems, const char *file, int line, const char *problem)
+{
+    struct harness_problems *ps = problems;
+    if (ps->n < HARNESS_MAX_PROBLEMS) {
+        snprintf(ps->p[ps->n].file, sizeof ps->p[ps->n].file, "%s", file ? file : "(null)");
+        ps->p[ps->n].line = line;
+        snprintf(ps->p[ps->n].text, sizeof ps->p[ps->n].text, "%s", problem ? problem : "(null)");
+    }
+    ps->n++;
+}
+
+void harness_problems_dump(const struct harness_problems *ps)
+{
+    fprintf(stderr, "    %d problem(s) reported\n", ps->n);
+    for (int i = 0; i < ps->n && i < HARNESS_MAX_PROBLEMS; i++)
+        fprintf(stderr, "    %s:%d: %s\n", ps->p[i].file, ps->p[i].line, ps->p[i].text);
 }

@@ -62,6 +62,28 @@ double harness_sql_double(const char *db_path, const char *sql);
  * last value seen. */
 int64_t harness_wait_sql_int(const char *db_path, const char *sql, int64_t want, int timeout_ms);
 
+/* The directory of the running test binary (.../build/tests), where the
+ * binaries under test are found as ../pantaud. */
+const char *harness_bin_dir(void);
+
+/* Writes `text` to a fresh file /tmp/pantau-test-XXXXXX; path gets its name.
+ * Returns 0 or -1. */
+int harness_write_tmp(char path[64], const char *text);
+
+/* Records the problems a parser reports (cfg_report_fn, catalog_report_fn). */
+#define HARNESS_MAX_PROBLEMS 32
+struct harness_problems {
+    int n;
+    struct {
+        char file[256];
+        int line;
+        char text[512];
+    } p[HARNESS_MAX_PROBLEMS];
+};
+void harness_problem(void *problems, const char *file, int line, const char *problem);
+/* Prints them to stderr (after a failed check). */
+void harness_problems_dump(const struct harness_problems *ps);
+
 /* Kills every process still alive and removes the temp dir. Idempotent. */
 void harness_cleanup(void);
 

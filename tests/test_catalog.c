@@ -13,69 +13,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- a report callback that records every problem ---- */
-
-#define MAX_PROBLEMS 32
-
-struct problems {
-    int n;
-    struct {
-        char file[256];
-        int line;
-        char text[512];
-    } p[MAX_PROBLEMS];
-};
-
-static void report(void *ctx, const char *file, int line, const char *problem)
-{
-    struct problems *ps = ctx;
-    if (ps->n < MAX_PROBLEMS) {
-        snprintf(ps->p[ps->n].file, sizeof ps->p[ps->n].file, "%s", file ? file : "(null)");
-        ps->p[ps->n].line = line;
-        snprintf(ps->p[ps->n].text, sizeof ps->p[ps->n].text, "%s", problem ? problem : "(null)");
-    }
-    ps->n++;
-}
-
-static void dump(const struct problems *ps)
-{
-    fprintf(stderr, "    %d problem(s) reported\n", ps->n);
-    for (int i = 0; i < ps->n && i < MAX_PROBLEMS; i++)
-        fprintf(stderr, "    %s:%d: %s\n", ps->p[i].file, ps->p[i].line, ps->p[i].text);
-}
-
-static int write_tmp(char path[64], const char *text)
-{
-    snprintf(path, 64, "/tmp/pantau-test-catalog-XXXXXX");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return -1;
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    close(fd);
-    if (w < 0 || (size_t)w != n) {
-        unlink(path);
-        return -1;
-    }
-    return 0;
-}
-
-/* Loads `text` as a catalog; returns catalog_load's result. path keeps the
- * (removed) file's name for matching problems. */
-static int load_text(struct catalog **c, const char *text, struct problems *ps, char path[64])
+static int load_text(struct catalog **c, const char *text, struct harness_problems *ps,
+                     char path[64])
 {
     memset(ps, 0, sizeof *ps);
-    if (write_tmp(path, text) != 0)
+    if (harness_write_tmp(path, text) != 0)
         return -101;
-    int n = catalog_load(c, path, report, ps);
+    int n = catalog_load(c, path, harness_problem, ps);
     unlink(path);
     return n;
 }
 
 /* True if a problem at `line` contains `phrase`, reported against `path`. */
-static bool has_problem(const struct problems *ps, const char *path, int line, const char *phrase)
+static bool has_problem(const struct harness_problems *ps, const char *path, int line,
+                        const char *phrase)
 {
-    for (int i = 0; i < ps->n && i < MAX_PROBLEMS; i++)
+    for (int i = 0; i < ps->n && i < HARNESS_MAX_PROBLEMS; i++)
         if (ps->p[i].line == line && strstr(ps->p[i].text, phrase) &&
             strcmp(ps->p[i].file, path) == 0)
             return true;
@@ -158,11 +111,11 @@ static const char full_catalog[] =
 TEST(catalog_full_valid)
 {
     struct catalog *c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, full_catalog, &ps, path);
     if (n != 0)
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK_INT(n, 0);
     CHECK(c);
     CHECK_STR(c->path, path);
@@ -289,7 +242,7 @@ TEST(catalog_full_valid)
 TEST(catalog_minimal_defaults)
 {
     struct catalog *c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     CHECK_INT(load_text(&c, "[regency]\nid = r\nname = R\n", &ps, path), 0);
     CHECK_INT(c->tz_offset_ms, 7 * 3600000LL);
@@ -318,7 +271,7 @@ TEST(catalog_dates_in_each_time_zone)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[512], path[64];
         struct catalog *c;
-        struct problems ps;
+        struct harness_problems ps;
         snprintf(text, sizeof text,
                  "[kpi p/k]\nname = K\nmetric = m\nagg = sum\nperiod = total\ntarget = 1\n"
                  "start = 2024-02-29\ndeadline = 2024-02-29\n"
@@ -328,7 +281,7 @@ TEST(catalog_dates_in_each_time_zone)
         int n = load_text(&c, text, &ps, path);
         if (n != 0) {
             fprintf(stderr, "  timezone %s:\n", cases[i].tz);
-            dump(&ps);
+            harness_problems_dump(&ps);
         }
         CHECK_INT(n, 0);
         CHECK_INT(c->tz_offset_ms, cases[i].offset);
@@ -577,13 +530,13 @@ TEST(catalog_bad_table)
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
         const struct bad_case *bc = &bad_cases[i];
         struct catalog *c = (struct catalog *)1;
-        struct problems ps;
+        struct harness_problems ps;
         char path[64];
         int n = load_text(&c, bc->text, &ps, path);
         if (n != 1 || !has_problem(&ps, path, bc->line, bc->phrase)) {
             fprintf(stderr, "  case \"%s\": want exactly %s:%d: ...%s...\n", bc->name, path,
                     bc->line, bc->phrase);
-            dump(&ps);
+            harness_problems_dump(&ps);
         }
         CHECK_INT(n, 1);
         CHECK(has_problem(&ps, path, bc->line, bc->phrase));
@@ -629,16 +582,16 @@ TEST(catalog_reports_every_problem)
                 {21, "unknown section [widget]"},
                 {22, "expected [section] or key = value"}};
     struct catalog *c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, text, &ps, path);
     if (n != (int)(sizeof want / sizeof want[0]))
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK_INT(n, sizeof want / sizeof want[0]);
     CHECK(c == NULL);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!has_problem(&ps, path, want[i].line, want[i].phrase)) {
-            dump(&ps);
+            harness_problems_dump(&ps);
             CHECK_FAIL_("no problem at line %d with \"%s\"", want[i].line, want[i].phrase);
         }
     }
@@ -647,8 +600,8 @@ TEST(catalog_reports_every_problem)
 TEST(catalog_missing_file)
 {
     struct catalog *c = (struct catalog *)1;
-    struct problems ps = {0};
-    CHECK_INT(catalog_load(&c, "/nonexistent/catalog.ini", report, &ps), 1);
+    struct harness_problems ps = {0};
+    CHECK_INT(catalog_load(&c, "/nonexistent/catalog.ini", harness_problem, &ps), 1);
     CHECK(c == NULL);
     CHECK_INT(ps.p[0].line, 0);
     CHECK_STR(ps.p[0].file, "/nonexistent/catalog.ini");
@@ -659,7 +612,7 @@ TEST(catalog_missing_file)
 TEST(catalog_empty_sections)
 {
     struct catalog *c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, "[regency]\n[program p]\n[kpi p/k]\n[rule r]\n", &ps, path);
     CHECK(has_problem(&ps, path, 1, "missing required key \"id\""));
@@ -676,7 +629,7 @@ TEST(catalog_empty_sections)
 TEST(catalog_edge_values)
 {
     struct catalog *c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c,
                       BASE "stale_after = 0\n"                               /* 7 */
@@ -690,7 +643,7 @@ TEST(catalog_edge_values)
                            "severity = info\n",
                       &ps, path);
     if (n != 0)
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK_INT(n, 0);
     CHECK_INT(c->programs[0].stale_after_ms, 0);
     CHECK_INT(c->kpis[0].agg, KPI_UNITS);
@@ -756,25 +709,10 @@ TEST(catalog_match_series_cases)
 
 /* ---- the real binary ---- */
 
-static const char *bin_dir(void)
-{
-    static char dir[PATH_MAX];
-    if (!dir[0]) {
-        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-        if (n <= 0)
-            return ".";
-        dir[n] = '\0';
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-    }
-    return dir; /* .../build/tests */
-}
-
 static int run_check(const char *catalog, const char *log)
 {
     char bin[PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(bin, sizeof bin, "%s/../pantaud", harness_bin_dir());
     char *argv[] = {bin, "--check-config", "--catalog", (char *)catalog, NULL};
     pid_t pid = harness_spawn(argv, log, NULL);
     if (pid <= 0)

@@ -4,69 +4,20 @@
  * removed afterwards. */
 #include "cfg.h"
 #include "check.h"
+#include "harness.h"
 
 #include <limits.h>
 #include <stdbool.h>
 #include <unistd.h>
 
-/* ---- a report callback that records every problem ---- */
-
-#define MAX_PROBLEMS 32
-
-struct problems {
-    int n;
-    struct {
-        char file[256];
-        int line;
-        char text[512];
-    } p[MAX_PROBLEMS];
-};
-
-static void report(void *ctx, const char *file, int line, const char *problem)
-{
-    struct problems *ps = ctx;
-    if (ps->n < MAX_PROBLEMS) {
-        snprintf(ps->p[ps->n].file, sizeof ps->p[ps->n].file, "%s", file ? file : "(null)");
-        ps->p[ps->n].line = line;
-        snprintf(ps->p[ps->n].text, sizeof ps->p[ps->n].text, "%s", problem ? problem : "(null)");
-    }
-    ps->n++;
-}
-
-static void dump(const struct problems *ps)
-{
-    fprintf(stderr, "    %d problem(s) reported\n", ps->n);
-    for (int i = 0; i < ps->n && i < MAX_PROBLEMS; i++)
-        fprintf(stderr, "    %s:%d: %s\n", ps->p[i].file, ps->p[i].line, ps->p[i].text);
-}
-
-/* Writes `text` to a fresh file under /tmp; path gets its name. */
-static int write_tmp(char path[64], const char *text)
-{
-    snprintf(path, 64, "/tmp/pantau-test-cfg-XXXXXX");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return -1;
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    close(fd);
-    if (w < 0 || (size_t)w != n) {
-        unlink(path);
-        return -1;
-    }
-    return 0;
-}
-
-/* Loads `text` as a config file over the defaults. Returns cfg_load's result;
- * the file is removed before returning (strings in c must survive that). */
-static int load_text(struct cfg *c, const char *text, struct problems *ps, char path[64])
+static int load_text(struct cfg *c, const char *text, struct harness_problems *ps, char path[64])
 {
     memset(ps, 0, sizeof *ps);
     if (cfg_defaults(c) != 0)
         return -100;
-    if (write_tmp(path, text) != 0)
+    if (harness_write_tmp(path, text) != 0)
         return -101;
-    int n = cfg_load(c, path, report, ps);
+    int n = cfg_load(c, path, harness_problem, ps);
     unlink(path);
     return n;
 }
@@ -119,12 +70,12 @@ TEST(defaults_header)
 TEST(defaults_validate)
 {
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     CHECK_INT(cfg_defaults(&c), 0);
-    int n = cfg_validate(&c, report, &ps);
+    int n = cfg_validate(&c, harness_problem, &ps);
     cfg_free(&c);
     if (n != 0)
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK_INT(n, 0);
     CHECK_INT(ps.n, 0);
 }
@@ -162,7 +113,8 @@ static const char full_file[] = "; pantaud test config\n"
                                 "level = debug\n"
                                 "stats_interval = 0\n";
 
-static void check_full(const struct cfg *c, const struct problems *ps, int n, const char *path)
+static void check_full(const struct cfg *c, const struct harness_problems *ps, int n,
+                       const char *path)
 {
     CHECK_INT(n, 0);
     CHECK_INT(ps->n, 0);
@@ -191,19 +143,19 @@ static void check_full(const struct cfg *c, const struct problems *ps, int n, co
 TEST(load_valid_full)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, full_file, &ps, path);
     check_full(&c, &ps, n, path);
     if (check_failed_)
-        dump(&ps);
-    struct problems pv = {0};
-    int nv = cfg_validate(&c, report, &pv);
+        harness_problems_dump(&ps);
+    struct harness_problems pv = {0};
+    int nv = cfg_validate(&c, harness_problem, &pv);
     cfg_free(&c);
     CHECK_INT(nv, 0);
 }
 
-static void check_partial(const struct cfg *c, const struct problems *ps, int n)
+static void check_partial(const struct cfg *c, const struct harness_problems *ps, int n)
 {
     CHECK_INT(n, 0);
     CHECK_INT(ps->n, 0);
@@ -218,19 +170,19 @@ static void check_partial(const struct cfg *c, const struct problems *ps, int n)
 TEST(load_partial_keeps_defaults)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, "[mqtt]\nkeepalive = 10\n", &ps, path);
     check_partial(&c, &ps, n);
     if (check_failed_)
-        dump(&ps);
+        harness_problems_dump(&ps);
     cfg_free(&c);
 }
 
 TEST(load_empty_file_valid)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, "", &ps, path);
     bool ok = n == 0 && ps.n == 0 && c.mqtt_uri && strcmp(c.mqtt_uri, "tcp://127.0.0.1:1883") == 0;
@@ -243,19 +195,19 @@ TEST(load_over_current_values)
     /* cfg_load reads the file "over the current values": what the file does
      * not set keeps what was there before, not the default. */
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     char path[64];
     CHECK_INT(cfg_defaults(&c), 0);
-    int s = cfg_set(&c, "store", "path", "/tmp/earlier.db", report, &ps);
-    int w = write_tmp(path, "[http]\nlisten = 127.0.0.1:9999\n");
-    int n = w == 0 ? cfg_load(&c, path, report, &ps) : -1;
+    int s = cfg_set(&c, "store", "path", "/tmp/earlier.db", harness_problem, &ps);
+    int w = harness_write_tmp(path, "[http]\nlisten = 127.0.0.1:9999\n");
+    int n = w == 0 ? cfg_load(&c, path, harness_problem, &ps) : -1;
     if (w == 0)
         unlink(path);
     bool ok = s == 0 && n == 0 && ps.n == 0 && c.db_path &&
               strcmp(c.db_path, "/tmp/earlier.db") == 0 && c.listen &&
               strcmp(c.listen, "127.0.0.1:9999") == 0;
     if (!ok)
-        dump(&ps);
+        harness_problems_dump(&ps);
     cfg_free(&c);
     CHECK(ok);
 }
@@ -273,13 +225,13 @@ TEST(load_every_log_level)
         char text[64];
         snprintf(text, sizeof text, "[log]\nlevel = %s\n", levels[i].name);
         struct cfg c;
-        struct problems ps;
+        struct harness_problems ps;
         char path[64];
         int n = load_text(&c, text, &ps, path);
         enum log_level got = c.log_level;
         cfg_free(&c);
         if (n != 0)
-            dump(&ps);
+            harness_problems_dump(&ps);
         CHECK_INT(n, 0);
         CHECK_INT(got, levels[i].level);
     }
@@ -296,7 +248,7 @@ struct bad_line {
 static void run_bad_line(const struct bad_line *b)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, b->text, &ps, path);
     cfg_free(&c);
@@ -305,7 +257,7 @@ static void run_bad_line(const struct bad_line *b)
     if (!ok) {
         fprintf(stderr, "    expected 1 problem at %s:%d naming \"%s\", cfg_load returned %d\n",
                 path, b->line, b->word ? b->word : "", n);
-        dump(&ps);
+        harness_problems_dump(&ps);
     }
     CHECK(ok);
 }
@@ -347,14 +299,14 @@ BAD_LINES(BAD_TEST)
 TEST(err_unknown_section)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, "[mqtt]\nkeepalive = 5\n[bogus]\nx = 1\n", &ps, path);
     cfg_free(&c);
     bool ok = n == 1 && ps.n == 1 && (ps.p[0].line == 3 || ps.p[0].line == 4) &&
               contains(ps.p[0].text, "bogus");
     if (!ok)
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK(ok);
 }
 
@@ -363,13 +315,13 @@ TEST(err_unknown_section)
 TEST(err_unterminated_section)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, "[mqtt\nkeepalive = 5\n", &ps, path);
     cfg_free(&c);
     bool ok = n >= 1 && ps.n == n && ps.p[0].line == 1;
     if (!ok)
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK(ok);
 }
 
@@ -377,7 +329,7 @@ TEST(err_unterminated_section)
 static void check_lines(const char *text, const int *lines, int nlines)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, text, &ps, path);
     cfg_free(&c);
@@ -389,7 +341,7 @@ static void check_lines(const char *text, const int *lines, int nlines)
         for (int i = 0; i < nlines; i++)
             fprintf(stderr, " %d", lines[i]);
         fprintf(stderr, "; cfg_load returned %d\n", n);
-        dump(&ps);
+        harness_problems_dump(&ps);
     }
     CHECK(ok);
 }
@@ -423,21 +375,21 @@ TEST(err_three_problems_with_syntax_errors)
 TEST(err_missing_file)
 {
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     const char *path = "/tmp/pantau-test-no-such-dir/pantau.ini";
     CHECK_INT(cfg_defaults(&c), 0);
-    int n = cfg_load(&c, path, report, &ps);
+    int n = cfg_load(&c, path, harness_problem, &ps);
     bool ok = n == 1 && ps.n == 1 && ps.p[0].line == 0 && strcmp(ps.p[0].file, path) == 0 &&
               c.mqtt_uri && strcmp(c.mqtt_uri, "tcp://127.0.0.1:1883") == 0;
     if (!ok)
-        dump(&ps);
+        harness_problems_dump(&ps);
     cfg_free(&c);
     CHECK(ok);
 }
 
 /* ---- cfg_set: command-line overrides ---- */
 
-static void check_overrides(const struct cfg *c, const struct problems *ps, const int *rc)
+static void check_overrides(const struct cfg *c, const struct harness_problems *ps, const int *rc)
 {
     for (int i = 0; i < 4; i++)
         CHECK_INT(rc[i], 0);
@@ -451,28 +403,28 @@ static void check_overrides(const struct cfg *c, const struct problems *ps, cons
 TEST(set_overrides_file)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, full_file, &ps, path);
     CHECK_INT(n, 0);
     int rc[4];
-    rc[0] = cfg_set(&c, "mqtt", "uri", "ssl://broker.example:8883", report, &ps);
-    rc[1] = cfg_set(&c, "store", "path", "/tmp/override.db", report, &ps);
-    rc[2] = cfg_set(&c, "http", "listen", "[::1]:9000", report, &ps);
-    rc[3] = cfg_set(&c, "mqtt", "keepalive", "12", report, &ps);
+    rc[0] = cfg_set(&c, "mqtt", "uri", "ssl://broker.example:8883", harness_problem, &ps);
+    rc[1] = cfg_set(&c, "store", "path", "/tmp/override.db", harness_problem, &ps);
+    rc[2] = cfg_set(&c, "http", "listen", "[::1]:9000", harness_problem, &ps);
+    rc[3] = cfg_set(&c, "mqtt", "keepalive", "12", harness_problem, &ps);
     check_overrides(&c, &ps, rc);
     if (check_failed_)
-        dump(&ps);
+        harness_problems_dump(&ps);
     cfg_free(&c);
 }
 
 TEST(set_value_is_copied)
 {
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     char buf[32] = "/tmp/a.db";
     CHECK_INT(cfg_defaults(&c), 0);
-    int rc = cfg_set(&c, "store", "path", buf, report, &ps);
+    int rc = cfg_set(&c, "store", "path", buf, harness_problem, &ps);
     strcpy(buf, "XXXXXXXXX");
     bool ok = rc == 0 && c.db_path && strcmp(c.db_path, "/tmp/a.db") == 0;
     cfg_free(&c);
@@ -482,13 +434,13 @@ TEST(set_value_is_copied)
 static void set_bad(const char *section, const char *key, const char *value)
 {
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     CHECK_INT(cfg_defaults(&c), 0);
-    int rc = cfg_set(&c, section, key, value, report, &ps);
+    int rc = cfg_set(&c, section, key, value, harness_problem, &ps);
     bool ok = rc == -1 && ps.n == 1 && strcmp(ps.p[0].file, "command line") == 0;
     if (!ok) {
         fprintf(stderr, "    cfg_set(%s, %s, %s) returned %d\n", section, key, value, rc);
-        dump(&ps);
+        harness_problems_dump(&ps);
     }
     cfg_free(&c);
     CHECK(ok);
@@ -509,16 +461,16 @@ TEST(set_unknown_key)
 TEST(validate_open_listen_needs_tokens)
 {
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     CHECK_INT(cfg_defaults(&c), 0);
-    CHECK_INT(cfg_set(&c, "http", "listen", "0.0.0.0:8080", report, &ps), 0);
-    int without = cfg_validate(&c, report, &ps);
-    CHECK_INT(cfg_set(&c, "http", "open", "yes", report, &ps), 0);
-    int opened = cfg_validate(&c, report, &ps);
-    CHECK_INT(cfg_set(&c, "http", "open", "no", report, &ps), 0);
-    CHECK_INT(cfg_set(&c, "auth", "viewer", "0123456789abcdef", report, &ps), 0);
-    int with_token = cfg_validate(&c, report, &ps);
-    CHECK_INT(cfg_set(&c, "http", "listen", "[::1]:8080", report, &ps), 0);
+    CHECK_INT(cfg_set(&c, "http", "listen", "0.0.0.0:8080", harness_problem, &ps), 0);
+    int without = cfg_validate(&c, harness_problem, &ps);
+    CHECK_INT(cfg_set(&c, "http", "open", "yes", harness_problem, &ps), 0);
+    int opened = cfg_validate(&c, harness_problem, &ps);
+    CHECK_INT(cfg_set(&c, "http", "open", "no", harness_problem, &ps), 0);
+    CHECK_INT(cfg_set(&c, "auth", "viewer", "0123456789abcdef", harness_problem, &ps), 0);
+    int with_token = cfg_validate(&c, harness_problem, &ps);
+    CHECK_INT(cfg_set(&c, "http", "listen", "[::1]:8080", harness_problem, &ps), 0);
     cfg_free(&c);
     CHECK_INT(without, 1);
     CHECK_INT(opened, 0);
@@ -528,7 +480,7 @@ TEST(validate_open_listen_needs_tokens)
 TEST(err_short_token_names_line)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     int n = load_text(&c, "[auth]\nadmin = 0123456789abcdef\nviewer = short\n", &ps, path);
     int tokens = c.n_tokens;
@@ -553,13 +505,13 @@ TEST(set_bad_log_level)
 TEST(validate_bad_listen)
 {
     struct cfg c;
-    struct problems ps = {0};
+    struct harness_problems ps = {0};
     CHECK_INT(cfg_defaults(&c), 0);
-    int rc = cfg_set(&c, "http", "listen", "nonsense", report, &ps);
-    int nv = rc == 0 ? cfg_validate(&c, report, &ps) : 0;
+    int rc = cfg_set(&c, "http", "listen", "nonsense", harness_problem, &ps);
+    int nv = rc == 0 ? cfg_validate(&c, harness_problem, &ps) : 0;
     cfg_free(&c);
     if (!(rc == -1 || nv >= 1))
-        dump(&ps);
+        harness_problems_dump(&ps);
     CHECK(rc == -1 || nv >= 1);
     CHECK(ps.n >= 1);
 }
@@ -640,7 +592,7 @@ TEST(split_host_buffer_bound)
 TEST(catalog_file_key)
 {
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     CHECK_INT(cfg_defaults(&c), 0);
     CHECK(c.catalog_path == NULL);
@@ -649,7 +601,7 @@ TEST(catalog_file_key)
     CHECK_INT(n, 0);
     CHECK_STR(c.catalog_path, "/etc/pantau/catalog.ini");
     /* --catalog FILE is this override. */
-    CHECK_INT(cfg_set(&c, "catalog", "file", "/tmp/other.ini", report, &ps), 0);
+    CHECK_INT(cfg_set(&c, "catalog", "file", "/tmp/other.ini", harness_problem, &ps), 0);
     CHECK_STR(c.catalog_path, "/tmp/other.ini");
     cfg_free(&c);
     n = load_text(&c, "[catalog]\nfile =\npath = x\n", &ps, path);
@@ -666,12 +618,12 @@ TEST(free_after_load_and_sets)
 {
     /* Every string replaced by a load and by cfg_set is freed once (ASan). */
     struct cfg c;
-    struct problems ps;
+    struct harness_problems ps;
     char path[64];
     load_text(&c, full_file, &ps, path);
-    cfg_set(&c, "mqtt", "uri", "tcp://a:1", report, &ps);
-    cfg_set(&c, "mqtt", "uri", "tcp://b:2", report, &ps);
-    cfg_set(&c, "mqtt", "password", "x", report, &ps);
+    cfg_set(&c, "mqtt", "uri", "tcp://a:1", harness_problem, &ps);
+    cfg_set(&c, "mqtt", "uri", "tcp://b:2", harness_problem, &ps);
+    cfg_set(&c, "mqtt", "password", "x", harness_problem, &ps);
     cfg_free(&c);
     CHECK(1);
 }

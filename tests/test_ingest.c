@@ -20,28 +20,13 @@ struct daemon_proc {
     char db[512], log[512], conf[512];
 };
 
-static const char *bin_dir(void)
-{
-    static char dir[PATH_MAX];
-    if (!dir[0]) {
-        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-        if (n <= 0)
-            return ".";
-        dir[n] = '\0';
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-    }
-    return dir; /* .../build/tests */
-}
-
 /* Starts pantaud against broker b; `extra_ini` (may be NULL) goes into a
  * config file. Waits for the subscription. Returns 0 or -1. */
 static int daemon_start(struct daemon_proc *d, const struct broker *b, const char *name,
                         const char *extra_ini)
 {
     char bin[PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(bin, sizeof bin, "%s/../pantaud", harness_bin_dir());
     if (!d->db[0]) {
         snprintf(d->db, sizeof d->db, "%s/%s.db", harness_tmpdir(), name);
         snprintf(d->log, sizeof d->log, "%s/%s.log", harness_tmpdir(), name);
@@ -282,7 +267,7 @@ TEST(ingest_backpressure_and_stop_under_load)
 TEST(ingest_check_config_reports_lines)
 {
     char bin[PATH_MAX + 32], conf[512], log[512];
-    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(bin, sizeof bin, "%s/../pantaud", harness_bin_dir());
     snprintf(conf, sizeof conf, "%s/bad.ini", harness_tmpdir());
     snprintf(log, sizeof log, "%s/bad.log", harness_tmpdir());
     FILE *f = fopen(conf, "w");
@@ -302,7 +287,7 @@ TEST(ingest_check_config_reports_lines)
 
     /* The example config shipped for operators is valid as it stands. */
     char example[PATH_MAX + 64];
-    snprintf(example, sizeof example, "%s/../../config/pantau.ini", bin_dir());
+    snprintf(example, sizeof example, "%s/../../config/pantau.ini", harness_bin_dir());
     char *example_argv[] = {bin, "--check-config", "-c", example, NULL};
     pid = harness_spawn(example_argv, log, NULL);
     status = harness_stop(pid, 0, 5000);
@@ -333,7 +318,7 @@ TEST(ingest_refuses_a_taken_http_port)
     socklen_t len = sizeof sa;
     CHECK(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
     snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", ntohs(sa.sin_port));
-    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(bin, sizeof bin, "%s/../pantaud", harness_bin_dir());
     snprintf(db, sizeof db, "%s/taken.db", harness_tmpdir());
     snprintf(log, sizeof log, "%s/taken.log", harness_tmpdir());
     char *argv[] = {bin, "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
@@ -404,7 +389,7 @@ TEST(ingest_over_tls)
 
     /* Without the CA the broker's certificate is not trusted: no connection. */
     char bin[PATH_MAX + 32], db[512], log[512];
-    snprintf(bin, sizeof bin, "%s/../pantaud", bin_dir());
+    snprintf(bin, sizeof bin, "%s/../pantaud", harness_bin_dir());
     snprintf(db, sizeof db, "%s/untrusted.db", dir);
     snprintf(log, sizeof log, "%s/untrusted.log", dir);
     char listen_arg[32];

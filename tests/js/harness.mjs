@@ -264,6 +264,20 @@ export async function startPantaud(broker, opts = {}) {
   };
 }
 
+// An HTTP request whose answer may be JSON: {status, text, json (null when
+// not JSON)}. Bounded by ms.
+export async function fetchJson(url, { method = 'GET', headers = {}, body, ms = 10000 } = {}) {
+  const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(ms) });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, text, json };
+}
+
 // pantau-sim against `broker` with `args`; tracked for cleanup like pantaud.
 export function startSim(broker, args = []) {
   const log = path.join(tmpdir(), `sim-${Date.now()}-${Math.random().toString(16).slice(2, 6)}.log`);

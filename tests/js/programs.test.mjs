@@ -62,6 +62,7 @@ import {
   PANTAUD,
   assert,
   assertEq,
+  fetchJson,
   freePort,
   mqttPublisher,
   openClient,
@@ -441,16 +442,8 @@ for (const c of [CAT_B, CAT_B2]) for (const p of c.programs) for (const k of p.k
 
 // ---- HTTP and checks ---------------------------------------------------------------
 
-async function get(base, p) {
-  const res = await fetch(base + p, { signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, text, json };
+function get(base, p) {
+  return fetchJson(base + p, { ms: 5000 });
 }
 
 // A GET with the interval in which the daemon's T lies.
