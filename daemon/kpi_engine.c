@@ -125,20 +125,24 @@ static size_t metric_key(char *buf, size_t cap, const char *program, const char 
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
+/* Appends kpi to the list under key. A new list replaces the old one only
+ * once the dict holds it, so a failure leaves the dict as it was. */
 static int list_append(struct dict *d, const char *key, size_t len, int kpi)
 {
     struct kpi_list *old = dict_get(d, key, len);
     int n = old ? old->n : 0;
-    struct kpi_list *l = realloc(old, sizeof *l + (size_t)(n + 1) * sizeof l->kpi[0]);
+    struct kpi_list *l = malloc(sizeof *l + (size_t)(n + 1) * sizeof l->kpi[0]);
     if (!l)
         return -1;
+    if (old)
+        memcpy(l->kpi, old->kpi, (size_t)n * sizeof l->kpi[0]);
     l->n = n + 1;
     l->kpi[n] = kpi;
-    if (l != old && dict_put(d, key, len, l) != 0) {
-        /* old (if any) was moved by realloc: the dict must not keep it */
+    if (dict_put(d, key, len, l) != 0) {
         free(l);
         return -1;
     }
+    free(old);
     return 0;
 }
 
