@@ -20,12 +20,21 @@ struct cat_ref {
     int refs;
 };
 
-/* One series a KPI matches, with its aggregate over the KPI's period. */
+/* One series a KPI matches, with its aggregate over the KPI's period up to
+ * read_to. A read goes up to the newest ts committed when it was asked for
+ * (seen_to; never past T), so a sample newer than read_to is one it has not
+ * counted: the next read covers (read_to, seen_to] and merges. A sample at or
+ * before read_to (late, or replacing one already read) makes the series
+ * `full`: read again from the period's start. So under steady ingest a read
+ * costs what arrived since the last one. */
 struct kpi_series {
     int64_t id;
     char *key; /* the unit (units), the counted label's value (distinct), else NULL */
     struct rollup_agg agg;
-    bool dirty; /* read again at the next job */
+    int64_t read_to; /* INT64_MIN: nothing read yet */
+    int64_t seen_to; /* the newest ts committed, as far as the engine was told */
+    bool dirty;      /* read at the next job */
+    bool full;       /* ... from the period's start */
 };
 
 struct kpi_state {
@@ -169,9 +178,16 @@ static void mark_dirty(struct kpi_engine *e, struct kpi_state *k, struct kpi_ser
     }
 }
 
+/* Read again from the period's start. */
+static void mark_full(struct kpi_engine *e, struct kpi_state *k, struct kpi_series *s)
+{
+    s->full = true;
+    mark_dirty(e, k, s);
+}
+
 /* Adds a series to KPI i (if new); returns it, or NULL when out of memory. */
 static struct kpi_series *add_series(struct kpi_engine *e, int i, int64_t id, const char *unit,
-                                     const char *labels)
+                                     const char *labels, int64_t newest_ts)
 {
     struct kpi_state *k = &e->kpis[i];
     uintptr_t slot = (uintptr_t)dict_get(&k->by_id, (const char *)&id, sizeof id);
@@ -186,7 +202,7 @@ static struct kpi_series *add_series(struct kpi_engine *e, int i, int64_t id, co
         k->cap_series = cap;
     }
     struct kpi_series *s = &k->series[k->n_series];
-    *s = (struct kpi_series){.id = id};
+    *s = (struct kpi_series){.id = id, .read_to = INT64_MIN, .seen_to = newest_ts, .full = true};
     rollup_agg_init(&s->agg);
     s->key = series_key_for(&e->cat->catalog->kpis[i], unit, labels);
     if (dict_put(&k->by_id, (const char *)&id, sizeof id, (void *)(uintptr_t)(k->n_series + 1))) {
@@ -230,7 +246,8 @@ static void add_known_series(void *ctx, const struct store_series_view *v)
     struct kpi_engine *e = ctx;
     const struct kpi_list *r = route_of(e, v->id, v->program, v->unit, v->metric, v->labels_json);
     for (int j = 0; r && j < r->n; j++)
-        if (!add_series(e, r->kpi[j], v->id, v->unit, v->labels_json))
+        if (!add_series(e, r->kpi[j], v->id, v->unit, v->labels_json,
+                        v->has_last ? v->last_ts : INT64_MIN))
             log_limited(&e->errors, LOG_LVL_ERROR, "kpi: out of memory for a series");
 }
 
@@ -308,10 +325,12 @@ static void notify_changes(struct kpi_engine *e, int64_t now)
 
 struct job_item {
     int kpi;
-    int64_t from, to; /* the range read: [period_from, min(period_to, T)] */
     int64_t period_from;
     size_t n;
     int64_t *ids;
+    int64_t *from;   /* per series: the period's start, or just after what was read */
+    int64_t *to;     /* per series: the end of the range read */
+    bool *merge;     /* per series: out adds to what was read (else replaces it) */
     uint32_t *slots; /* index in the KPI's series */
     struct rollup_agg *out;
 };
@@ -335,6 +354,9 @@ static void job_free(struct kpi_job *j)
 {
     for (size_t i = 0; i < j->n_items; i++) {
         free(j->items[i].ids);
+        free(j->items[i].from);
+        free(j->items[i].to);
+        free(j->items[i].merge);
         free(j->items[i].slots);
         free(j->items[i].out);
     }
@@ -348,7 +370,7 @@ static void job_work(struct query_job *qj, struct query_db *db)
     struct kpi_job *j = (struct kpi_job *)qj;
     for (size_t i = 0; i < j->n_items && j->status == 0; i++) {
         struct job_item *it = &j->items[i];
-        if (query_aggregate(db, it->ids, it->n, it->from, it->to, it->out) != QUERY_OK)
+        if (query_aggregate(db, it->ids, it->from, it->to, it->n, it->out) != QUERY_OK)
             j->status = -1;
     }
 }
@@ -367,7 +389,9 @@ static struct kpi_job *job_new(struct kpi_engine *e, size_t max_items)
     return j;
 }
 
-/* Item for KPI i over [from, to]: the dirty series, or all of them. */
+/* Item for KPI i: all its series over [from, to] (a report), or the dirty
+ * ones, each from where its last read ended unless it is full, up to the
+ * newest ts committed for it (at most `to`). */
 static int job_add_item(struct kpi_job *j, struct kpi_state *k, int i, int64_t from, int64_t to,
                         bool all)
 {
@@ -375,16 +399,25 @@ static int job_add_item(struct kpi_job *j, struct kpi_state *k, int i, int64_t f
     for (size_t s = 0; s < k->n_series; s++)
         n += all || k->series[s].dirty;
     struct job_item *it = &j->items[j->n_items++];
-    *it = (struct job_item){.kpi = i, .from = from, .to = to, .period_from = k->period_from};
-    it->ids = malloc((n ? n : 1) * sizeof *it->ids);
-    it->slots = malloc((n ? n : 1) * sizeof *it->slots);
-    it->out = malloc((n ? n : 1) * sizeof *it->out);
-    if (!it->ids || !it->slots || !it->out)
+    *it = (struct job_item){.kpi = i, .period_from = k->period_from};
+    size_t cap = n ? n : 1;
+    it->ids = malloc(cap * sizeof *it->ids);
+    it->from = malloc(cap * sizeof *it->from);
+    it->to = malloc(cap * sizeof *it->to);
+    it->merge = malloc(cap * sizeof *it->merge);
+    it->slots = malloc(cap * sizeof *it->slots);
+    it->out = malloc(cap * sizeof *it->out);
+    if (!it->ids || !it->from || !it->to || !it->merge || !it->slots || !it->out)
         return -1;
     for (size_t s = 0; s < k->n_series; s++) {
-        if (!all && !k->series[s].dirty)
+        const struct kpi_series *se = &k->series[s];
+        if (!all && !se->dirty)
             continue;
-        it->ids[it->n] = k->series[s].id;
+        bool merge = !all && !se->full && se->read_to != INT64_MIN;
+        it->ids[it->n] = se->id;
+        it->from[it->n] = merge && se->read_to + 1 > from ? se->read_to + 1 : from;
+        it->to[it->n] = all || se->seen_to > to ? to : se->seen_to;
+        it->merge[it->n] = merge;
         it->slots[it->n++] = (uint32_t)s;
     }
     return 0;
@@ -426,7 +459,9 @@ static void refresh_done(struct query_job *qj)
             for (size_t s = 0; s < it->n; s++) {
                 struct kpi_series *se = &k->series[it->slots[s]];
                 if (qj->status != 0 || j->status != 0)
-                    mark_dirty(e, k, se);
+                    mark_full(e, k, se);
+                else if (it->merge[s])
+                    rollup_agg_merge(&se->agg, &it->out[s]);
                 else
                     se->agg = it->out[s];
             }
@@ -460,8 +495,14 @@ static void submit_refresh(struct kpi_engine *e)
             job_free(j);
             return;
         }
-        for (size_t s = 0; s < k->n_series; s++)
-            k->series[s].dirty = false;
+        /* Read up to its `to` from now on: a sample at or before it that
+         * commits while the job runs makes the series full again. */
+        const struct job_item *it = &j->items[j->n_items - 1];
+        for (size_t s = 0; s < it->n; s++) {
+            struct kpi_series *se = &k->series[it->slots[s]];
+            se->read_to = it->to[s];
+            se->dirty = se->full = false;
+        }
         k->dirty = false;
     }
     e->n_dirty = 0;
@@ -476,7 +517,7 @@ static void submit_refresh(struct kpi_engine *e)
         for (size_t i = 0; i < j->n_items; i++)
             for (size_t s = 0; s < j->items[i].n; s++) {
                 struct kpi_state *k = &e->kpis[j->items[i].kpi];
-                mark_dirty(e, k, &k->series[j->items[i].slots[s]]);
+                mark_full(e, k, &k->series[j->items[i].slots[s]]);
             }
         job_free(j);
     }
@@ -502,7 +543,7 @@ static void roll_periods(struct kpi_engine *e, int64_t now)
         for (size_t s = 0; s < k->n_series; s++) {
             if (rolled)
                 rollup_agg_init(&k->series[s].agg);
-            mark_dirty(e, k, &k->series[s]);
+            mark_full(e, k, &k->series[s]);
         }
         if (rolled)
             fold(e, i);
@@ -585,14 +626,20 @@ void kpi_engine_samples(struct kpi_engine *e, const struct sample *samples, size
             struct kpi_state *k = &e->kpis[r->kpi[j]];
             /* Known to the KPI even when this sample lies in another period:
              * the series is read again whenever the period rolls over. */
-            struct kpi_series *s = add_series(e, r->kpi[j], id, smp->unit, smp->labels_json);
+            struct kpi_series *s =
+                add_series(e, r->kpi[j], id, smp->unit, smp->labels_json, smp->ts);
             if (!s) {
                 log_limited(&e->errors, LOG_LVL_ERROR, "kpi: out of memory for a series");
                 continue;
             }
             if (smp->ts < k->period_from || smp->ts > k->period_to)
                 continue; /* another period's sample: current does not move */
-            mark_dirty(e, k, s);
+            if (smp->ts > s->seen_to)
+                s->seen_to = smp->ts;
+            if (smp->ts <= s->read_to)
+                mark_full(e, k, s); /* late, or replacing a sample already read */
+            else
+                mark_dirty(e, k, s);
             if (smp->ts > now && smp->ts < k->recheck_at)
                 k->recheck_at = smp->ts; /* counts once T reaches it */
         }

@@ -640,17 +640,21 @@ static int series_last_ts(struct query_db *q, int64_t series, bool *has, int64_t
  * exactly as a query's buckets are (whole hours and minutes from rollups). */
 static int aggregate_series(struct bucketer *b, int64_t series, int64_t from, int64_t to)
 {
-    bool has_last;
-    int64_t last, first;
-    int status = series_last_ts(b->q, series, &has_last, &last);
-    if (status == QUERY_OK && has_last)
-        status = first_ts(b->q, series, &first);
-    if (status != QUERY_OK || !has_last)
-        return status;
-    if (first > from)
-        from = first;
-    if (last < to)
-        to = last;
+    /* An unbounded end (a `total` period) is clipped to the series' data;
+     * a bounded range is read as it is (a short one costs a few seeks). */
+    if (from == INT64_MIN || to == INT64_MAX) {
+        bool has_last;
+        int64_t last, first;
+        int status = series_last_ts(b->q, series, &has_last, &last);
+        if (status == QUERY_OK && has_last)
+            status = first_ts(b->q, series, &first);
+        if (status != QUERY_OK || !has_last)
+            return status;
+        if (first > from)
+            from = first;
+        if (last < to)
+            to = last;
+    }
     if (from > to)
         return QUERY_OK;
     b->series = series;
@@ -665,14 +669,12 @@ static int aggregate_series(struct bucketer *b, int64_t series, int64_t from, in
     return b->status;
 }
 
-int query_aggregate(struct query_db *q, const int64_t *series, size_t n, int64_t from, int64_t to,
-                    struct rollup_agg *out)
+int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *from,
+                    const int64_t *to, size_t n, struct rollup_agg *out)
 {
     q->error[0] = '\0';
     for (size_t i = 0; i < n; i++)
         rollup_agg_init(&out[i]);
-    if (from > to)
-        return QUERY_OK;
     struct bucketer b = {.q = q};
     int status = begin_read(q);
     if (status != QUERY_OK)
@@ -681,7 +683,8 @@ int query_aggregate(struct query_db *q, const int64_t *series, size_t n, int64_t
         return end_read(q, db_fail(q, "reading horizons"));
     for (size_t i = 0; i < n && status == QUERY_OK; i++) {
         b.total = &out[i];
-        status = aggregate_series(&b, series[i], from, to);
+        if (from[i] <= to[i])
+            status = aggregate_series(&b, series[i], from[i], to[i]);
     }
     return end_read(q, status);
 }

@@ -115,15 +115,15 @@ int query_run(struct query_db *q, const struct query_req *req, const struct quer
 int query_series_list(struct query_db *q, const struct query_filter *f,
                       int (*fn)(void *ctx, const struct query_series *s), void *ctx);
 
-/* The aggregate of each series' samples with ts in [from, to] (inclusive;
+/* The aggregate of each series' samples with ts in [from[i], to[i]] (inclusive;
  * from may be INT64_MIN and to INT64_MAX for all time), answered like one
  * bucket of query_run: whole hours and minutes from the rollups, raw samples
- * for the edges. out[i] belongs to series[i]; a series with no sample in the
+ * for the edges. out[i] belongs to series[i]; a series with no sample in its
  * range (or unknown) gets an empty aggregate. One read transaction: a
  * consistent snapshot. Returns a query_status. */
 struct rollup_agg;
-int query_aggregate(struct query_db *q, const int64_t *series, size_t n, int64_t from, int64_t to,
-                    struct rollup_agg *out);
+int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *from,
+                    const int64_t *to, size_t n, struct rollup_agg *out);
 
 /* Export of raw samples in bounded chunks with flat memory: each call reads
  * at most max_rows rows after the cursor (series id, then ts order), in a

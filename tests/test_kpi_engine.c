@@ -32,7 +32,9 @@ static const char catalog_text[] =
     "[kpi paduka/vans]\nname = Van\nmetric = docs\nunits = van-01, van-02\nagg = units\n"
     "period = 2026-01-01..2026-01-31\ntarget = 2\n\n"
     "[kpi paduka/latest]\nname = Terakhir\nmetric = docs\nagg = last\n"
-    "period = total\nstart = 2025-01-01\ndeadline = 2027-01-01\ntarget = 50\n";
+    "period = total\nstart = 2025-01-01\ndeadline = 2027-01-01\ntarget = 50\n\n"
+    "[kpi paduka/running]\nname = Berjalan\nmetric = docs\nunits = van-09\nagg = sum\n"
+    "period = total\nstart = 2020-01-01\ndeadline = 2040-01-01\ntarget = 1000\n";
 
 struct env {
     uv_loop_t loop;
@@ -165,6 +167,39 @@ TEST(kpi_engine_current_with_filters_late_and_duplicates)
     env_close(&e);
 }
 
+/* Samples newer than the last read are added to it; a replacement or a late
+ * sample makes the series read again from the start. */
+TEST(kpi_engine_incremental_reads_stay_exact)
+{
+    struct env e;
+    CHECK(env_open(&e) == 0);
+    const char *l = "{\"doc\":\"kk\"}";
+    int64_t t = util_now_ms() - 60000;
+    bool has;
+    append(&e, "van-09", l, t, 1);
+    CHECK(sync_engine(&e));
+    CHECK_DBL(current(&e, 5, &has), 1);
+    usleep(5000);
+    append(&e, "van-09", l, util_now_ms(), 2); /* after the last read: merged */
+    CHECK(sync_engine(&e));
+    CHECK_DBL(current(&e, 5, &has), 3);
+    usleep(5000);
+    append(&e, "van-09", l, util_now_ms(), 4);
+    append(&e, "van-09", l, t, 5); /* replaces the first: 5 + 2 + 4 */
+    CHECK(sync_engine(&e));
+    CHECK_DBL(current(&e, 5, &has), 11);
+    append(&e, "van-09", l, t + 1000, 10); /* late */
+    CHECK(sync_engine(&e));
+    CHECK_DBL(current(&e, 5, &has), 21);
+    for (int i = 0; i < 50; i++) { /* many small reads in a row */
+        usleep(2000);
+        append(&e, "van-09", l, util_now_ms(), 1);
+        CHECK(sync_engine(&e));
+    }
+    CHECK_DBL(current(&e, 5, &has), 71);
+    env_close(&e);
+}
+
 static void on_report(void *ctx, const struct kpi_report *r)
 {
     struct env *e = ctx;
@@ -221,4 +256,5 @@ TEST(kpi_engine_catalog_swap_and_changed)
 }
 
 TEST_MAIN(CASE(kpi_engine_current_with_filters_late_and_duplicates),
-          CASE(kpi_engine_report_as_of_two_times), CASE(kpi_engine_catalog_swap_and_changed))
+          CASE(kpi_engine_incremental_reads_stay_exact), CASE(kpi_engine_report_as_of_two_times),
+          CASE(kpi_engine_catalog_swap_and_changed))
