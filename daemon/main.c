@@ -1,14 +1,17 @@
 /* main.c — pantaud: wires the modules together and orders start-up and
  * shutdown. One libuv loop; see docs/ARCHITECTURE.md.
  *
- * Start:    config -> store -> live -> ingest (MQTT connects in the
- *           background) -> api + http (listening)
+ * Start:    config + catalog -> store (+ checkpointer) -> ingest (MQTT
+ *           connects in the background) -> live -> query pool -> KPI engine
+ *           -> api + http (listening)
  * SIGTERM/SIGINT: ingest stops (disconnect, drain, commit, last live push)
- *           -> http stops (connections close) -> store closes -> handles
- *           close -> uv_run returns -> http and live freed -> exit 0. A
- *           second signal while stopping exits at once with status 1.
+ *           -> KPI engine and checkpointer stop -> http stops (connections
+ *           close) -> store closes -> handles close -> uv_run returns ->
+ *           everything freed -> exit 0. A second signal while stopping exits
+ *           at once with status 1.
  * SIGHUP (or POST /api/v1/reload): re-reads the config file's log level and
- *           tokens; other settings need a restart. */
+ *           tokens and the catalog, applied together or not at all; other
+ *           settings need a restart. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
