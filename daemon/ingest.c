@@ -19,7 +19,7 @@
  * `text`; `at` holds their offsets (pointers would move as text grows). */
 struct pending_sample {
     size_t program, unit, metric, labels;
-    int64_t ts;
+    int64_t ts, series;
     double value;
 };
 
@@ -71,7 +71,7 @@ static size_t pending_str(struct pending *p, const char *s)
     return at;
 }
 
-static void pending_add(struct pending *p, const struct sample *s)
+static void pending_add(struct pending *p, const struct sample *s, int64_t series)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
@@ -87,6 +87,7 @@ static void pending_add(struct pending *p, const struct sample *s)
     ps->metric = pending_str(p, s->metric);
     ps->labels = pending_str(p, s->labels_json);
     ps->ts = s->ts;
+    ps->series = series;
     ps->value = s->value;
 }
 
@@ -132,7 +133,8 @@ static void pending_publish(struct ingest *in)
                                          .metric = p->text.data + ps->metric,
                                          .labels_json = p->text.data + ps->labels,
                                          .ts = ps->ts,
-                                         .value = ps->value};
+                                         .value = ps->value,
+                                         .series = ps->series};
         }
         in->observer.samples(in->observer.ctx, p->view, p->n);
     }
@@ -174,7 +176,8 @@ static void on_sample(void *ctx, const struct sample *s)
         return;
     }
     in->stats.samples++;
-    int rc = store_append(in->store, s, in->current->arrival_ms);
+    int64_t series;
+    int rc = store_append(in->store, s, in->current->arrival_ms, &series);
     if (rc == STORE_SERIES_LIMIT) {
         on_reject(ctx, PARSE_SERIES_LIMIT, s->element, "too many series ([store] max_series)");
         return;
@@ -188,7 +191,7 @@ static void on_sample(void *ctx, const struct sample *s)
     }
     in->current->stored++;
     if (in->observer.samples)
-        pending_add(&in->pending, s);
+        pending_add(&in->pending, s, series);
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)

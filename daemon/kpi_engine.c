@@ -617,9 +617,9 @@ void kpi_engine_samples(struct kpi_engine *e, const struct sample *samples, size
     int64_t now = util_now_ms();
     for (size_t i = 0; i < n; i++) {
         const struct sample *smp = &samples[i];
-        int64_t id = store_series_id(e->opts.store, smp);
-        if (id < 0)
-            continue;
+        int64_t id = smp->series;
+        if (id <= 0)
+            continue; /* not from the store */
         const struct kpi_list *r =
             route_of(e, id, smp->program, smp->unit, smp->metric, smp->labels_json);
         for (int j = 0; r && j < r->n; j++) {

@@ -52,7 +52,7 @@ int kpi_engine_set_catalog(struct kpi_engine *e, struct catalog *catalog);
 /* The catalog in use (valid until the next kpi_engine_set_catalog). */
 const struct catalog *kpi_engine_catalog(const struct kpi_engine *e);
 
-/* ingest's observer: these samples committed. */
+/* ingest's observer: these samples committed (with their series ids). */
 void kpi_engine_samples(struct kpi_engine *e, const struct sample *samples, size_t n);
 
 /* KPI `kpi` of the catalog in use, evaluated at `now` with its cached

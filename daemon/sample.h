@@ -26,7 +26,8 @@ struct sample {
     double value;
     bool has_position;
     double lat, lon;
-    int element; /* index in a batch, -1 for a payload of one sample */
+    int element;    /* index in a batch, -1 for a payload of one sample */
+    int64_t series; /* the store's id of its series once stored; 0 before */
 };
 
 #endif

@@ -458,7 +458,7 @@ static int put_sample(struct store *s, int64_t series, const struct sample *smp,
     return rollup_add(s->rollup, series, smp->ts, smp->value);
 }
 
-int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms)
+int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, int64_t *series_id)
 {
     if (store_begin(s) != 0) {
         s->stats.lost_total++;
@@ -486,6 +486,8 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms)
         return -1;
     }
     s->group_samples++;
+    if (series_id)
+        *series_id = se->id;
 
     /* The series' "last" is the sample with the latest device time, not the
      * latest arrival: a flushed offline buffer must not move it back. */
@@ -685,14 +687,6 @@ void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx)
 {
     struct each_unit_ctx e = {fn, ctx};
     dict_each(&s->units, visit_unit, &e);
-}
-
-int64_t store_series_id(const struct store *s, const struct sample *smp)
-{
-    char key[KEY_MAX];
-    size_t n = series_key(key, sizeof key, smp->program, smp->unit, smp->metric, smp->labels_json);
-    const struct series *se = n ? dict_get(&s->series, key, n) : NULL;
-    return se ? se->id : -1;
 }
 
 int store_get_unit(const struct store *s, const char *program, const char *unit,

@@ -61,13 +61,15 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
  * with a position, moves it. Returns 0; -1 if this sample was not stored
  * (logged, rate-limited, counted lost); STORE_GROUP_LOST if SQLite rolled
  * back the whole open group (every sample of it is lost; the next append
- * starts a new group). */
+ * starts a new group). On 0, *series_id (if not NULL) is the id of the
+ * sample's series. */
 #define STORE_GROUP_LOST (-2)
 /* ... or STORE_SERIES_LIMIT: the sample would start a series past the limit
  * (store_set_max_series); nothing was written. */
 #define STORE_SERIES_LIMIT       (-3)
 #define STORE_DEFAULT_MAX_SERIES 100000
-int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms);
+int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms,
+                 int64_t *series_id);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms. */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
@@ -129,8 +131,6 @@ typedef void (*store_unit_fn)(void *ctx, const struct store_unit_view *v);
 /* Every series / unit known, in no particular order. Loop thread. */
 void store_each_series(const struct store *s, store_series_fn fn, void *ctx);
 void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx);
-/* The id of the sample's series, or -1 if the store does not know it. */
-int64_t store_series_id(const struct store *s, const struct sample *sample);
 /* One unit's view (valid until the next store call), or -1 if unknown. */
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out);

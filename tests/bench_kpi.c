@@ -51,7 +51,7 @@ static int append(struct store *s, const char *program, const char *unit, const 
                        .labels_json = labels,
                        .ts = ts,
                        .value = value};
-    return store_append(s, &x, ts);
+    return store_append(s, &x, ts, NULL);
 }
 
 int main(int argc, char **argv)

@@ -80,7 +80,7 @@ static double ingest(const char *path, int n_series, long n, int group, bool rol
                            .labels_json = "{}",
                            .ts = util_now_ms() - MIN,
                            .value = 0};
-        store_append(s, &x, x.ts);
+        store_append(s, &x, x.ts, NULL);
         store_commit(s);
     }
     uint64_t t0 = util_mono_ns();
@@ -91,7 +91,7 @@ static double ingest(const char *path, int n_series, long n, int group, bool rol
                            .labels_json = labels[i % n_series],
                            .ts = start + (i / n_series) * 1000,
                            .value = (double)(i % 9973) / 4};
-        store_append(s, &x, x.ts);
+        store_append(s, &x, x.ts, NULL);
         if (i % group == group - 1)
             store_commit(s);
     }
@@ -238,7 +238,7 @@ static void bench_year(void)
                            .labels_json = "{}",
                            .ts = ts,
                            .value = (double)(n % 97)};
-        store_append(s, &x, ts);
+        store_append(s, &x, ts, NULL);
         if (n % 1000 == 999)
             store_commit(s);
     }
@@ -363,7 +363,7 @@ static void bench_export(void)
                            .labels_json = labels[i % 1000],
                            .ts = start + (i / 1000) * 1000,
                            .value = 14500 + (double)(i % 977) / 8};
-        store_append(s, &x, x.ts);
+        store_append(s, &x, x.ts, NULL);
         if (i % 5000 == 4999)
             store_commit(s);
     }

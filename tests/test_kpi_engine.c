@@ -85,7 +85,7 @@ static void append(struct env *e, const char *unit, const char *labels, int64_t 
                        .labels_json = labels,
                        .ts = ts,
                        .value = v};
-    store_append(e->store, &s, ts);
+    store_append(e->store, &s, ts, &s.series); /* as ingest hands it on */
     store_commit(e->store);
     kpi_engine_samples(e->engine, &s, 1);
 }

@@ -615,7 +615,7 @@ TEST(live_snapshot_from_store)
     };
     in[4].labels_json = "{\"zone\":\"z1\"}";
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
-        CHECK(store_append(s, &in[i], T0) == 0);
+        CHECK(store_append(s, &in[i], T0, NULL) == 0);
     CHECK(store_commit(s) == 0);
 
     struct live *l = NULL;

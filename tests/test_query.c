@@ -120,7 +120,7 @@ static int put(struct store *s, int series, int k, double v)
                        .value = v};
     model.present[series][k] = true;
     model.value[series][k] = v;
-    return store_append(s, &x, slot_ts(k));
+    return store_append(s, &x, slot_ts(k), NULL);
 }
 
 static int64_t fl(int64_t x, int64_t m)
@@ -341,7 +341,7 @@ static void fill_grid(const char *path, int64_t start, int hours, int64_t every)
                            .labels_json = "{}",
                            .ts = start + t,
                            .value = 1};
-        store_append(s, &x, start + t);
+        store_append(s, &x, start + t, NULL);
     }
     store_close(s);
 }
@@ -453,7 +453,7 @@ TEST(query_agg_kinds)
                            .labels_json = "{}",
                            .ts = m + in[i].at,
                            .value = in[i].v};
-        CHECK(store_append(s, &x, m) == 0);
+        CHECK(store_append(s, &x, m, NULL) == 0);
         CHECK(store_commit(s) == 0);
     }
     struct query_db *q;
@@ -478,7 +478,7 @@ TEST(query_agg_kinds)
                                .labels_json = "{}",
                                .ts = m + HOUR,
                                .value = 0};
-        CHECK(store_append(s, &later, m) == 0);
+        CHECK(store_append(s, &later, m, NULL) == 0);
         CHECK(store_commit(s) == 0);
     }
     CHECK(harness_sql_int(p, "SELECT value FROM store_meta WHERE key = 'watermark'") > m);
@@ -560,7 +560,7 @@ static void add_series(struct store *s, const char *program, const char *unit, c
                        .labels_json = labels_json,
                        .ts = ts,
                        .value = v};
-    store_append(s, &x, ts);
+    store_append(s, &x, ts, NULL);
 }
 
 static const char *filters_db(void)

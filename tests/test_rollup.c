@@ -56,7 +56,7 @@ static int put(struct store *s, struct model *m, int series, int slot, double v)
     struct sample x = sample_of(series, slot_ts(slot), v);
     m->present[series][slot] = true;
     m->value[series][slot] = v;
-    return store_append(s, &x, slot_ts(slot));
+    return store_append(s, &x, slot_ts(slot), NULL);
 }
 
 /* ---- brute force -------------------------------------------------------- */
@@ -375,7 +375,7 @@ static void fill_days(struct store *s, int days)
     for (int64_t t = 0; t < days * DAY; t += 5 * ROLLUP_MINUTE_MS) {
         for (int series = 0; series < 2; series++) {
             struct sample x = sample_of(series, T0 + t, (double)(t / 300000 % 7));
-            store_append(s, &x, T0 + t);
+            store_append(s, &x, T0 + t, NULL);
         }
         if (t % ROLLUP_HOUR_MS == 0)
             store_commit(s);
@@ -448,7 +448,7 @@ TEST(rollup_late_sample_below_raw_horizon)
     CHECK_INT(n_h, 12);
 
     struct sample late = sample_of(0, minute + 50000, 100);
-    CHECK(store_append(s, &late, now) == 0);
+    CHECK(store_append(s, &late, now, NULL) == 0);
     CHECK(store_commit(s) == 0);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT sum_value FROM rollup_1m WHERE series = 1 AND ts = %lld",
@@ -467,7 +467,7 @@ TEST(rollup_late_sample_below_raw_horizon)
     /* Its raw row is still there (until the next prune): a redelivery with a
      * changed value replaces it, as a delta. */
     late.value = 40;
-    CHECK(store_append(s, &late, now) == 0);
+    CHECK(store_append(s, &late, now, NULL) == 0);
     CHECK(store_commit(s) == 0);
     CHECK_INT(sql_int(p, "SELECT n FROM rollup_1m WHERE series = 1 AND ts = %lld", minute), 2);
     CHECK_INT(sql_int(p, "SELECT n FROM rollup_1h WHERE series = 1 AND ts = %lld", hour), 13);

@@ -63,10 +63,10 @@ TEST(store_duplicate_replaces)
     CHECK(store_open(&s, p) == 0);
     struct sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
     struct sample b = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14700);
-    CHECK(store_append(s, &a, T0 + 5) == 0);
+    CHECK(store_append(s, &a, T0 + 5, NULL) == 0);
     CHECK(store_commit(s) == 0);
-    CHECK(store_append(s, &b, T0 + 9) == 0);
-    CHECK(store_append(s, &b, T0 + 9) == 0); /* twice in one group, too */
+    CHECK(store_append(s, &b, T0 + 9, NULL) == 0);
+    CHECK(store_append(s, &b, T0 + 9, NULL) == 0); /* twice in one group, too */
     CHECK(store_commit(s) == 0);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 1);
@@ -83,9 +83,9 @@ TEST(store_labels_make_distinct_series)
     struct sample a = sample("price", "{\"commodity\":\"beras-medium\"}", T0, 14500);
     struct sample b = sample("price", "{\"commodity\":\"gula-pasir\"}", T0, 17000);
     struct sample c = sample("price", "{}", T0, 1);
-    CHECK(store_append(s, &a, T0) == 0);
-    CHECK(store_append(s, &b, T0) == 0);
-    CHECK(store_append(s, &c, T0) == 0);
+    CHECK(store_append(s, &a, T0, NULL) == 0);
+    CHECK(store_append(s, &b, T0, NULL) == 0);
+    CHECK(store_append(s, &c, T0, NULL) == 0);
     CHECK(store_commit(s) == 0);
     struct store_stats st;
     store_get_stats(s, &st);
@@ -104,12 +104,12 @@ TEST(store_late_and_out_of_order)
     int64_t order[] = {3, 1, 2};
     for (int i = 0; i < 3; i++) {
         struct sample x = sample("stock", "{}", T0 + order[i] * 1000, (double)order[i]);
-        CHECK(store_append(s, &x, T0 + 10000 + i) == 0);
+        CHECK(store_append(s, &x, T0 + 10000 + i, NULL) == 0);
     }
     CHECK(store_commit(s) == 0);
     /* A sample older than all of them, in a later group. */
     struct sample old = sample("stock", "{}", T0 - 86400000, 0.5);
-    CHECK(store_append(s, &old, T0 + 20000) == 0);
+    CHECK(store_append(s, &old, T0 + 20000, NULL) == 0);
     CHECK(store_commit(s) == 0);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
@@ -128,7 +128,7 @@ TEST(store_reopen_keeps_series_and_units)
     a.has_position = true;
     a.lat = -4.9;
     a.lon = 105.2;
-    CHECK(store_append(s, &a, T0) == 0);
+    CHECK(store_append(s, &a, T0, NULL) == 0);
     CHECK(store_presence(s, "simas-bapokting", "pasar-bandar-jaya", true, T0 + 1) == 0);
     store_close(s); /* commits the open group */
 
@@ -139,7 +139,7 @@ TEST(store_reopen_keeps_series_and_units)
     CHECK_INT(st.units, 1);
     /* The same series after reopening: an id from the cache, not a new row. */
     struct sample b = sample("price", "{\"commodity\":\"cabai-merah\"}", T0 + 60000, 53000);
-    CHECK(store_append(s, &b, T0 + 60000) == 0);
+    CHECK(store_append(s, &b, T0 + 60000, NULL) == 0);
     CHECK(store_commit(s) == 0);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 1);
@@ -172,7 +172,7 @@ TEST(store_many_series_one_group)
     for (int i = 0; i < 5000; i++) {
         snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 500);
         struct sample x = sample("documents_issued", labels, T0 + i, i);
-        CHECK(store_append(s, &x, T0 + i) == 0);
+        CHECK(store_append(s, &x, T0 + i, NULL) == 0);
     }
     CHECK(store_commit(s) == 0);
     store_close(s);
@@ -202,7 +202,7 @@ TEST(store_health_recovers_by_probe)
                        "SELECT RAISE(ABORT, 'injected failure'); END",
                        NULL, NULL, NULL) == SQLITE_OK);
     struct sample a = sample("price", "{}", T0, 1);
-    CHECK(store_append(s, &a, T0) != 0);
+    CHECK(store_append(s, &a, T0, NULL) != 0);
     CHECK(store_commit(s) == 0); /* the group commits; the sample is counted lost */
     struct store_stats st;
     store_get_stats(s, &st);
@@ -234,7 +234,7 @@ TEST(store_full_disk_mid_group)
         for (int i = 0; i < 200; i++) {
             snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
             struct sample x = sample("documents_issued", labels, T0 + g * 1000 + i, i);
-            if (store_append(s, &x, T0) == 0)
+            if (store_append(s, &x, T0, NULL) == 0)
                 stored++;
             else
                 failed++;
@@ -263,7 +263,7 @@ TEST(store_refuses_series_past_the_limit)
     for (int i = 0; i < 5; i++) {
         snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
         struct sample x = sample("documents_issued", labels, T0, i);
-        int rc = store_append(s, &x, T0);
+        int rc = store_append(s, &x, T0, NULL);
         if (rc == STORE_SERIES_LIMIT)
             refused++;
         else
@@ -271,7 +271,7 @@ TEST(store_refuses_series_past_the_limit)
     }
     /* Known series still take samples. */
     struct sample again = sample("documents_issued", "{\"kampung\":\"k0\"}", T0 + 1, 9);
-    CHECK_INT(store_append(s, &again, T0), 0);
+    CHECK_INT(store_append(s, &again, T0, NULL), 0);
     CHECK(store_commit(s) == 0);
     struct store_stats st;
     store_get_stats(s, &st);
