@@ -39,11 +39,11 @@ static void json_time(struct buf *b, int64_t t)
 static void regency_json(struct buf *b, const struct catalog *c)
 {
     char tz[8];
-    catalog_format_tz(c ? c->tz_offset_ms : 7 * 3600000LL, tz);
+    catalog_format_tz(c->tz_offset_ms, tz);
     buf_puts(b, "{\"id\":");
-    json_opt_str(b, c ? c->regency_id : NULL);
+    json_opt_str(b, c->regency_id);
     buf_puts(b, ",\"name\":");
-    json_opt_str(b, c ? c->regency_name : NULL);
+    json_opt_str(b, c->regency_name);
     buf_printf(b, ",\"timezone\":\"%s\"}", tz);
 }
 

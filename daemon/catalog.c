@@ -977,17 +977,24 @@ static void finish(struct parse *p)
     convert_dates(p->c);
 }
 
+struct catalog *catalog_empty(void)
+{
+    struct catalog *c = calloc(1, sizeof *c);
+    if (c)
+        c->tz_offset_ms = WIB_MS;
+    return c;
+}
+
 int catalog_load(struct catalog **out, const char *path, catalog_report_fn report, void *ctx)
 {
     static const struct inifile_ops ops = {on_section, on_key, on_file_problem};
     struct parse p = {.path = path, .report = report, .ctx = ctx, .kind = S_IGNORED};
 
     *out = NULL;
-    if (!(p.c = calloc(1, sizeof *p.c)) || !(p.c->path = strdup(path))) {
+    if (!(p.c = catalog_empty()) || !(p.c->path = strdup(path))) {
         catalog_free(p.c);
         return -1;
     }
-    p.c->tz_offset_ms = WIB_MS;
     if (inifile_read(path, &ops, &p) == 0)
         finish(&p);
     for (int i = 0; i < p.c->n_kpis; i++)

@@ -141,6 +141,10 @@ typedef void (*catalog_report_fn)(void *ctx, const char *file, int line, const c
  * problems *out is NULL. Returns -1 only when out of memory. */
 int catalog_load(struct catalog **out, const char *path, catalog_report_fn report, void *ctx);
 
+/* A catalog with no regency and no programs, in WIB: what pantaud runs with
+ * when none is configured. NULL when out of memory. */
+struct catalog *catalog_empty(void);
+
 /* NULL is a no-op. */
 void catalog_free(struct catalog *c);
 

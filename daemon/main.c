@@ -326,10 +326,8 @@ static int start_kpis(struct daemon *d)
 {
     struct catalog *c = d->catalog;
     d->catalog = NULL;
-    if (!c && !(c = calloc(1, sizeof *c)))
+    if (!c && !(c = catalog_empty()))
         return -1;
-    if (!c->path)
-        c->tz_offset_ms = 7 * 3600 * 1000LL; /* WIB */
     struct kpi_engine_opts ko = {.loop = d->loop,
                                  .store = d->store,
                                  .pool = d->queries,
