@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "kpi_engine.h"
 #include "log.h"
 #include "parse.h"
@@ -102,6 +103,14 @@ static void get_metrics(struct api *a, struct http_request *r)
     metric(&b, "pantau_mqtt_connects_total", "counter", "Connections made to the broker.",
            is.mqtt_connects);
     metric(&b, "pantau_database_writable", "gauge", "0 after a failed commit.", ss.writable);
+    if (a->checkpoints) {
+        struct checkpoint_stats cs;
+        checkpointer_get_stats(a->checkpoints, &cs);
+        metric(&b, "pantau_checkpoints_total", "counter",
+               "WAL checkpoints run (off the loop, on a worker thread).", cs.runs);
+        metric(&b, "pantau_wal_frames", "gauge", "Frames in the WAL at the last checkpoint.",
+               cs.wal_frames > 0 ? (uint64_t)cs.wal_frames : 0);
+    }
     metric(&b, "pantau_ws_clients", "gauge", "Live websocket clients.", ls.clients);
     metric(&b, "pantau_ws_frames_total", "counter", "Samples frames sent.", ls.frames_sent);
     metric(&b, "pantau_ws_samples_total", "counter", "Samples sent to websocket clients.",

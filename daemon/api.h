@@ -17,6 +17,7 @@
 #include "live.h"
 #include "store.h"
 
+struct checkpointer;
 struct kpi_engine;
 struct query_pool;
 
@@ -26,8 +27,9 @@ struct api {
     struct ingest *ingest;
     struct live *live;
     struct http_server *http;
-    struct query_pool *queries; /* NULL: query endpoints answer 503 */
-    struct kpi_engine *kpis;    /* the catalog's programs and KPIs */
+    struct query_pool *queries;       /* NULL: query endpoints answer 503 */
+    struct kpi_engine *kpis;          /* the catalog's programs and KPIs */
+    struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
     uv_loop_t *loop;
     int64_t started_ms;
     /* POST /api/v1/reload: returns the number of problems (0 = reloaded). */

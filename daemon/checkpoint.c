@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "util.h"
 
 struct checkpointer {
     uv_loop_t *loop;
@@ -17,8 +16,7 @@ struct checkpointer {
     sqlite3 *db; /* used only by the worker while `running` */
     bool running, stopping;
     /* Written by the worker, read on the loop after it is done. */
-    int rc, log_frames, copied;
-    uint64_t duration_us;
+    int rc, log_frames;
     struct checkpoint_stats stats;
     struct log_limit errors;
 };
@@ -26,17 +24,14 @@ struct checkpointer {
 static void run_checkpoint(uv_work_t *w)
 {
     struct checkpointer *c = w->data;
-    uint64_t t0 = util_mono_ns();
     c->rc = SQLITE_OK;
     if (!c->db) {
         c->rc = sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE, NULL);
         if (c->rc != SQLITE_OK)
             return;
     }
-    c->log_frames = c->copied = 0;
-    c->rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &c->log_frames,
-                                      &c->copied);
-    c->duration_us = (util_mono_ns() - t0) / 1000;
+    c->log_frames = 0;
+    c->rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &c->log_frames, NULL);
 }
 
 static void close_db(struct checkpointer *c)
@@ -52,9 +47,7 @@ static void checkpoint_done(uv_work_t *w, int status)
     c->running = false;
     if (status == 0 && c->rc == SQLITE_OK) {
         c->stats.runs++;
-        c->stats.frames_copied += (uint64_t)(c->copied > 0 ? c->copied : 0);
         c->stats.wal_frames = c->log_frames;
-        c->stats.last_duration_us = c->duration_us;
     } else if (status == 0 && c->rc != SQLITE_BUSY) {
         log_limited(&c->errors, LOG_LVL_WARN, "checkpoint: %s",
                     c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(c->rc));

@@ -19,10 +19,8 @@
 struct checkpointer;
 
 struct checkpoint_stats {
-    uint64_t runs;          /* checkpoints run */
-    uint64_t frames_copied; /* WAL frames copied into the database */
-    int64_t wal_frames;     /* frames in the WAL at the last run */
-    uint64_t last_duration_us;
+    uint64_t runs;      /* checkpoints run */
+    int64_t wal_frames; /* frames in the WAL at the last run */
 };
 
 /* Starts checkpointing `db_path` every interval_ms. Returns 0 or -1. */

@@ -364,6 +364,7 @@ static int start_api(struct daemon *d)
     if (start_kpis(d) != 0)
         return -1;
     d->api = (struct api){.kpis = d->kpis,
+                          .checkpoints = d->checkpoints,
                           .cfg = &d->cfg,
                           .store = d->store,
                           .ingest = d->ingest,

@@ -163,8 +163,16 @@ const cases = [
         'pantau_rejected_total{reason="bad_json"}',
         'pantau_ws_clients',
         'pantau_mqtt_connected 1',
+        'pantau_checkpoints_total',
+        'pantau_wal_frames',
       ])
         assert(r.text.includes(name), `has ${name}`);
+      // Checkpoints run once a second off the loop: some have run by now.
+      const ran = await until(async () => {
+        const m = /^pantau_checkpoints_total (\d+)$/m.exec((await get(base, '/metrics')).text);
+        return m && Number(m[1]) > 0;
+      }, 5000, 'a checkpoint to run');
+      assert(ran, 'checkpoints run');
       const out = await new Promise((resolve) => {
         const p = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>
           resolve({ code: err ? err.code || 1 : 0, text: stdout + stderr }),
