@@ -81,6 +81,14 @@ int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
 
+/* The write connection, for modules that keep their own tables in the same
+ * database (alert_store.h, webhook.h). Loop thread only, and only outside a
+ * group: a group never stays open across loop callbacks (ingest and the
+ * HTTP entry commit before returning), so a module's own BEGIN ... COMMIT
+ * is a transaction of its own. */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
+
 /* With on false, commits never checkpoint the WAL (wal_autocheckpoint = 0):
  * pantaud leaves that to checkpoint.c, off the loop. Default on. */
 int store_set_autocheckpoint(struct store *s, bool on);
