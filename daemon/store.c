@@ -520,7 +520,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
 }
 
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
-                   int64_t ts_ms)
+                   int64_t ts_ms, bool heard)
 {
     if (store_begin(s) != 0)
         return -1;
@@ -529,7 +529,7 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
         return -1;
     u->online = online;
     u->status_ts = ts_ms;
-    if (ts_ms > u->last_seen)
+    if (heard && ts_ms > u->last_seen)
         u->last_seen = ts_ms;
     unit_mark_dirty(s, u);
     return 0;

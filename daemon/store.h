@@ -71,9 +71,10 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
 int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms,
                  int64_t *series_id);
 
-/* Records a unit's presence ($status online/offline) at time ts_ms. */
+/* Records a unit's presence ($status online/offline) at time ts_ms; with
+ * heard, the unit also counts as heard from then (last_seen). */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
-                   int64_t ts_ms);
+                   int64_t ts_ms, bool heard);
 
 /* Commits the open group (no-op without one). On failure the group is rolled
  * back, its samples counted as lost, and -1 returned. */
