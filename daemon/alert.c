@@ -4,7 +4,22 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+
+void alert_record_free(struct alert_record *a)
+{
+    if (!a)
+        return;
+    free(a->rule);
+    free(a->program);
+    free(a->unit);
+    free(a->metric);
+    free(a->labels_json);
+    free(a->message);
+    free(a->acked_by);
+    free(a->ack_note);
+}
 
 bool alert_holds(const struct catalog_rule *r, double value, double ref)
 {

@@ -16,6 +16,25 @@
 
 #include "catalog.h"
 
+/* One alert as CONTRACT §6's ALERT object describes it. Strings are owned
+ * (alert_record_free); unit is NULL only if a rule ever fires on no unit,
+ * metric and labels_json are NULL for a silent rule's alert. Times are epoch
+ * ms; resolved_at and acked_at are 0 when absent. */
+struct alert_record {
+    int64_t id;
+    char *rule, *program, *unit, *metric, *labels_json;
+    int64_t series; /* the store's series id; 0 for a silent alert */
+    enum rule_severity severity;
+    int64_t since, fired_at, resolved_at;
+    bool has_value, has_reference, has_deviation;
+    double value, reference, deviation;
+    char *message;
+    int64_t acked_at;
+    char *acked_by, *ack_note; /* NULL until acknowledged */
+};
+
+void alert_record_free(struct alert_record *a); /* its strings; NULL is a no-op */
+
 /* One rule's state on one series (value rules) or one unit (silent). */
 struct alert_run {
     bool running; /* the condition holds since `since`; not fired yet */
