@@ -4,12 +4,18 @@
  * the same alert with a lower id is left) and whose alert has nothing in
  * flight, as many as there are free transfer slots; then it arms the wake
  * timer at the earliest later next_at among the heads. It runs at start, on
- * kick, after each finished transfer and when the wake timer fires, never in
- * between: while nothing is due and nothing is in flight the module is idle.
+ * kick, when the wake timer fires, after a delivery (the alert's next row is
+ * due) and after a failure only if due rows were left waiting for a slot: a
+ * failed attempt itself just moves the wake timer earlier if its retry is
+ * sooner. While nothing is due and nothing is in flight the module is idle.
  *
- * The scans run over at most max_pending rows and read the (alert, id) index
- * for the head test; the outbox is small and changes only on alert
- * transitions. The rest is curl's multi-socket pattern: curl says which
+ * Cost: the two queries of a pump scan the outbox (at most max_pending rows;
+ * the (alert, id) index answers the head test), a few ms at 10,000 rows.
+ * Rows due within `slack` (a quarter of first_retry_ms, at most 1 s) are
+ * sent together, so a backlog of failing alerts wakes the module a few
+ * times a second at most, not once per row.
+ *
+ * The rest is curl's multi-socket pattern: curl says which
  * socket to watch for what (on_curl_socket) and when to call it back
  * (on_curl_timer); the loop tells curl what happened (on_poll,
  * on_curl_timeout); finished transfers are collected by check_done. */
@@ -80,7 +86,9 @@ static const char *const sql[N_ST] = {
     /* Columns in the order of enum due_col. */
     [ST_DUE] = "SELECT id, alert, attempts, created, body FROM webhook_outbox AS o "
                "WHERE next_at <= ?1 AND " HEAD " ORDER BY id LIMIT ?2",
-    [ST_NEXT] = "SELECT min(next_at) FROM webhook_outbox AS o WHERE next_at > ?1 AND " HEAD,
+    /* Heads from the index alone, then one rowid lookup each. */
+    [ST_NEXT] = "SELECT min(o.next_at) FROM (SELECT min(id) AS id FROM webhook_outbox "
+                "GROUP BY alert) AS h JOIN webhook_outbox AS o ON o.id = h.id WHERE o.next_at > ?1",
     [ST_DELETE] = "DELETE FROM webhook_outbox WHERE id = ?1",
     [ST_RETRY] = "UPDATE webhook_outbox SET attempts = ?2, next_at = ?3, last_error = ?4 "
                  "WHERE id = ?1",
@@ -102,12 +110,15 @@ struct webhook {
     CURLM *multi;
     uv_timer_t curl_timer; /* curl's own timeouts */
     uv_timer_t wake_timer; /* the earliest next_at, or the end of a hold */
+    int64_t wake_at;       /* ms, while wake_timer is active */
+    int64_t slack_ms;      /* rows due this soon are sent now */
     struct xfer xfers[WEBHOOK_MAX_INFLIGHT];
     int inflight;
     struct sock *socks;
     int64_t undeleted[UNDELETED];
     int n_undeleted;
     int64_t hold_until; /* ms; after a failed SQLite call or curl_multi_add_handle */
+    bool repump;        /* due rows wait for a slot or for their alert's transfer */
     bool stopping;
     struct webhook_stats stats;
     struct log_limit fail_log, drop_log, db_log;
@@ -215,6 +226,8 @@ static bool given_up(struct webhook *w, int64_t id, int64_t created, int64_t now
     return true;
 }
 
+static void arm_wake_sooner(struct webhook *w, int64_t at);
+
 static void failed(struct webhook *w, const struct xfer *x, const char *why)
 {
     int64_t now = util_now_ms(), attempts = x->attempts + 1;
@@ -230,7 +243,8 @@ static void failed(struct webhook *w, const struct xfer *x, const char *why)
     sqlite3_bind_int64(st, 2, attempts);
     sqlite3_bind_int64(st, 3, now + delay);
     sqlite3_bind_text(st, 4, why, -1, SQLITE_TRANSIENT);
-    run(w, ST_RETRY); /* on failure the row stays due: tried again after the hold */
+    if (run(w, ST_RETRY) == 0) /* else the row stays due: tried again after the hold */
+        arm_wake_sooner(w, now + delay);
 }
 
 static void release(struct webhook *w, struct xfer *x)
@@ -241,14 +255,16 @@ static void release(struct webhook *w, struct xfer *x)
     w->inflight--;
 }
 
-/* A finished transfer: 2xx deletes the row, anything else is a failed attempt. */
-static void finish(struct webhook *w, struct xfer *x, CURLcode rc)
+/* A finished transfer: 2xx deletes the row, anything else is a failed
+ * attempt. Returns true if it was delivered. */
+static bool finish(struct webhook *w, struct xfer *x, CURLcode rc)
 {
     long code = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     bool answered = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x->answer_cut);
     char why[CURL_ERROR_SIZE + 32];
-    if (answered && code >= 200 && code <= 299)
+    bool ok = answered && code >= 200 && code <= 299;
+    if (ok)
         delivered(w, x);
     else {
         if (answered)
@@ -258,6 +274,7 @@ static void finish(struct webhook *w, struct xfer *x, CURLcode rc)
         failed(w, x, why);
     }
     release(w, x);
+    return ok;
 }
 
 /* ---- curl, driven by the loop ---- */
@@ -268,7 +285,7 @@ static void check_done(struct webhook *w)
 {
     CURLMsg *m;
     int left;
-    bool any = false;
+    bool again = false;
     while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
@@ -277,11 +294,12 @@ static void check_done(struct webhook *w)
         void *p = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
         curl_multi_remove_handle(w->multi, easy);
-        finish(w, p, rc);
-        any = true;
+        /* After a delivery the alert's next row is due; a free slot matters
+         * only if due rows are waiting for one. */
+        again |= finish(w, p, rc) || w->repump;
     }
-    if (any)
-        pump(w); /* a slot is free, and the alert's next row may be due */
+    if (again)
+        pump(w);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)
@@ -414,12 +432,12 @@ struct due {
     char *body;
 };
 
-static bool alert_in_flight(const struct webhook *w, int64_t alert)
+static const struct xfer *alert_in_flight(const struct webhook *w, int64_t alert)
 {
     for (int i = 0; i < WEBHOOK_MAX_INFLIGHT; i++)
         if (w->xfers[i].busy && w->xfers[i].alert == alert)
-            return true;
-    return false;
+            return &w->xfers[i];
+    return NULL;
 }
 
 static struct xfer *free_slot(struct webhook *w)
@@ -479,22 +497,39 @@ static int read_due(struct webhook *w, int64_t now, struct due *d, int max)
     return n;
 }
 
-/* Starts what is due. Returns true if rows were given up, which may have
- * made other rows heads: the caller pumps again soon. */
-static bool start_due(struct webhook *w, int64_t now)
+/* Whether due row d can go now; sets w->repump if it must wait for a
+ * transfer to finish. */
+static bool can_start(struct webhook *w, const struct due *d)
 {
-    /* Enough rows that in-flight and undeleted heads cannot hide a due one. */
-    enum { MAX = 2 * WEBHOOK_MAX_INFLIGHT + UNDELETED };
+    const struct xfer *busy = alert_in_flight(w, d->alert);
+    if (busy && busy->id == d->id)
+        return false; /* it is this very row, in flight */
+    if (busy || !free_slot(w)) {
+        /* The alert's head in flight was dropped by the bound: this row waits
+         * for that transfer, not for a timer. Or there is no slot. */
+        w->repump = true;
+        return false;
+    }
+    return !is_undeleted(w, d->id); /* those are retried after the hold */
+}
+
+/* Starts what is due by `until`. Returns true if rows were given up, which
+ * may have made other rows heads: the caller pumps again soon. */
+static bool start_due(struct webhook *w, int64_t now, int64_t until)
+{
+    /* Enough rows that in-flight and undeleted heads cannot hide a due one,
+     * and one more to see whether any is left waiting for a slot. */
+    enum { MAX = 2 * WEBHOOK_MAX_INFLIGHT + UNDELETED + 1 };
     struct due d[MAX];
     bool gave_up = false;
-    int n = read_due(w, now, d, WEBHOOK_MAX_INFLIGHT + w->inflight + w->n_undeleted);
+    w->repump = false;
+    int n = read_due(w, until, d, WEBHOOK_MAX_INFLIGHT + w->inflight + w->n_undeleted + 1);
     for (int i = 0; i < n; i++) {
-        struct xfer *x = free_slot(w);
-        if (!alert_in_flight(w, d[i].alert) && !is_undeleted(w, d[i].id)) {
+        if (can_start(w, &d[i])) {
             if (given_up(w, d[i].id, d[i].created, now))
                 gave_up = true;
-            else if (x) {
-                start_xfer(w, x, &d[i]);
+            else {
+                start_xfer(w, free_slot(w), &d[i]);
                 continue; /* the body is the transfer's now */
             }
         }
@@ -508,41 +543,53 @@ static void on_wake(uv_timer_t *t)
     pump(t->data);
 }
 
-/* Arms the wake timer at the earliest later next_at of a head (none: off). */
-static void schedule_next(struct webhook *w, int64_t now)
+/* The wake timer at `at` (ms, wall clock: next_at's clock). */
+static void arm_wake(struct webhook *w, int64_t at)
+{
+    int64_t now = util_now_ms();
+    uv_timer_start(&w->wake_timer, on_wake, at > now ? (uint64_t)(at - now) : 0, 0);
+    w->wake_at = at;
+}
+
+static void arm_wake_sooner(struct webhook *w, int64_t at)
+{
+    if (!uv_is_active((uv_handle_t *)&w->wake_timer) || at < w->wake_at)
+        arm_wake(w, at);
+}
+
+/* Arms the wake timer at the earliest next_at of a head after `after`
+ * (none: off). */
+static void schedule_next(struct webhook *w, int64_t after)
 {
     sqlite3_stmt *st = w->st[ST_NEXT];
-    int64_t delay = -1;
-    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 1, after);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        delay = sqlite3_column_int64(st, 0) - now;
-    else if (rc != SQLITE_ROW) {
+        arm_wake(w, sqlite3_column_int64(st, 0));
+    else if (rc == SQLITE_ROW)
+        uv_timer_stop(&w->wake_timer);
+    else {
         db_failed(w, st);
-        delay = HOLD_MS;
+        arm_wake(w, w->hold_until);
     }
     sqlite3_reset(st);
-    if (delay < 0)
-        uv_timer_stop(&w->wake_timer);
-    else
-        uv_timer_start(&w->wake_timer, on_wake, (uint64_t)delay, 0);
 }
 
 static void pump(struct webhook *w)
 {
     if (w->stopping)
         return;
-    int64_t now = util_now_ms();
+    int64_t now = util_now_ms(), until = now + w->slack_ms;
     if (now >= w->hold_until && w->n_undeleted)
         retry_undeleted(w);
-    if (now >= w->hold_until && start_due(w, now)) {
-        uv_timer_start(&w->wake_timer, on_wake, 0, 0); /* the rows behind are heads now */
+    if (now >= w->hold_until && start_due(w, now, until)) {
+        arm_wake(w, now); /* the rows behind those given up are heads now */
         return;
     }
     if (now < w->hold_until) /* SQLite or curl failed a moment ago, maybe just now */
-        uv_timer_start(&w->wake_timer, on_wake, (uint64_t)(w->hold_until - now), 0);
-    else
-        schedule_next(w, now);
+        arm_wake(w, w->hold_until);
+    else if (!w->repump) /* else a finishing transfer pumps */
+        schedule_next(w, until);
 }
 
 /* ---- the interface ---- */
@@ -561,6 +608,12 @@ static void fill_defaults(struct webhook_opts *o)
         o->give_up_ms = DEFAULT_GIVE;
     if (o->timeout_ms <= 0)
         o->timeout_ms = DEFAULT_TOUT;
+}
+
+/* Up to a quarter of the shortest backoff early: harmless, and it batches. */
+static int64_t slack_ms(const struct webhook_opts *o)
+{
+    return o->first_retry_ms / 4 < 1000 ? o->first_retry_ms / 4 : 1000;
 }
 
 static struct curl_slist *make_headers(const char *token)
@@ -618,10 +671,23 @@ static bool url_ok(const char *url)
     return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
 }
 
+/* A token goes into a header line: no control characters (CR, LF). */
+static bool token_ok(const char *token)
+{
+    for (const char *p = token; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 int webhook_start(struct webhook **out, const struct webhook_opts *o)
 {
     if (!url_ok(o->url)) {
         log_error("webhook: the URL must start with http:// or https://");
+        return -1;
+    }
+    if (!token_ok(o->token)) {
+        log_error("webhook: the token holds a control character");
         return -1;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -636,6 +702,7 @@ int webhook_start(struct webhook **out, const struct webhook_opts *o)
     w->o = *o;
     w->o.url = w->o.token = NULL;
     fill_defaults(&w->o);
+    w->slack_ms = slack_ms(&w->o);
     if (!(w->url = strdup(o->url)) || setup_curl(w, o->token) != 0 ||
         db_prepare_all(w->db, sql, w->st, N_ST, "webhook") != 0) {
         log_error("webhook: cannot set up");
@@ -729,9 +796,13 @@ void webhook_stop(struct webhook *w)
             curl_multi_remove_handle(w->multi, w->xfers[i].easy);
             release(w, &w->xfers[i]); /* the row stays as it was */
         }
-    free_parts(w);   /* closes curl's connections, finalizes before store_close */
-    while (w->socks) /* any curl did not ask us to remove */
+    /* Our polls go before curl closes its sockets (an fd is never watched
+     * after close), and curl forgets them so it cannot hand them back. */
+    while (w->socks) {
+        curl_multi_assign(w->multi, w->socks->fd, NULL);
         sock_close(w->socks);
+    }
+    free_parts(w); /* closes curl's connections, finalizes before store_close */
     uv_close((uv_handle_t *)&w->curl_timer, NULL);
     uv_close((uv_handle_t *)&w->wake_timer, NULL);
 }
