@@ -42,7 +42,6 @@
 /* One transfer slot; its easy handle is configured once and reused, so that
  * curl keeps connections to the endpoint alive between notifications. */
 struct xfer {
-    struct webhook *w;
     CURL *easy;
     bool busy;
     int64_t id, alert, attempts, created;
@@ -405,7 +404,6 @@ static size_t on_answer(char *data, size_t size, size_t n, void *userp)
 static int setup_easy(struct webhook *w, struct xfer *x)
 {
     CURL *e = x->easy = curl_easy_init();
-    x->w = w;
     if (!e)
         return -1;
     int bad = 0;

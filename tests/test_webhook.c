@@ -9,6 +9,7 @@
  * loop shows. Every wait is bounded in time. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <strings.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@
 
 /* ---- the receiver ---- */
 
-enum action { ANSWER_200, ANSWER_500, CLOSE, HANG, GARBAGE };
+enum action { ANSWER_200, ANSWER_500, CLOSE, HANG, GARBAGE, REDIRECT, ANSWER_200_HUGE };
 
 #define MAX_REQS 64
 
@@ -99,6 +100,32 @@ static void respond(struct conn *c, const char *text)
     conn_close(c);
 }
 
+/* 200 with a 1 MiB body, more than the module reads. */
+static void on_huge_written(uv_write_t *req, int status)
+{
+    conn_close(req->data);
+    free(req);
+}
+
+static void respond_huge(struct conn *c)
+{
+    enum { BODY = 1 << 20 };
+    static char text[BODY + 128];
+    int head = snprintf(text, sizeof text, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", BODY);
+    memset(text + head, 'x', BODY);
+    uv_write_t *req = malloc(sizeof *req);
+    uv_buf_t b = uv_buf_init(text, (unsigned)(head + BODY));
+    if (!req) {
+        conn_close(c);
+        return;
+    }
+    req->data = c;
+    if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, on_huge_written) != 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
 static void act(struct conn *c, enum action a)
 {
     switch (a) {
@@ -113,6 +140,13 @@ static void act(struct conn *c, enum action a)
         break;
     case CLOSE:
         conn_close(c);
+        break;
+    case REDIRECT:
+        respond(c, "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n"
+                   "Connection: close\r\n\r\n");
+        break;
+    case ANSWER_200_HUGE:
+        respond_huge(c);
         break;
     case HANG:
         break;
@@ -238,6 +272,7 @@ static struct webhook_opts opts(struct env *e, char url[64])
 static int env_open(struct env *e, const char *db_name, bool fresh, decide_fn decide)
 {
     memset(e, 0, sizeof *e);
+    signal(SIGPIPE, SIG_IGN); /* as in pantaud: a peer that hung up is an error, not a signal */
     snprintf(e->db, sizeof e->db, "%s/%s.db", harness_tmpdir(), db_name);
     if (fresh)
         unlink(e->db);
@@ -567,6 +602,36 @@ TEST(webhook_https_speaks_tls)
     CHECK_INT(env_close(&e), 0);
 }
 
+/* Alert 1 is redirected, alert 2 accepted with a body too long to read. */
+static enum action redirect_or_huge(struct rx *rx, const struct req *r)
+{
+    return strcmp(r->body, "moved") == 0 ? REDIRECT : ANSWER_200_HUGE;
+}
+
+TEST(webhook_redirect_fails_long_answer_is_cut)
+{
+    struct env e;
+    char url[64];
+    CHECK(env_open(&e, "answers", true, redirect_or_huge) == 0);
+    struct webhook_opts o = opts(&e, url);
+    o.first_retry_ms = 5000;
+    CHECK(env_start(&e, &o) == 0);
+    CHECK(enqueue(&e, 1, "moved") == 0);
+    CHECK(enqueue(&e, 2, "long") == 0);
+    webhook_kick(e.hook);
+    want_delivered = 1;
+    CHECK(run_until(&e, delivered_enough, 5000));
+    want_failures = 1;
+    CHECK(run_until(&e, failed_enough, 5000));
+    run_for(&e, 100);
+    CHECK_INT(e.rx.n_reqs, 2); /* nobody went to /elsewhere */
+    CHECK_INT(sql_int(&e, "SELECT count(*) FROM webhook_outbox WHERE alert = 1 AND "
+                          "last_error = 'HTTP status 302'"),
+              1);
+    CHECK_INT(stats(&e).pending, 1);
+    CHECK_INT(env_close(&e), 0);
+}
+
 TEST(webhook_bound_drops_oldest)
 {
     struct env e;
@@ -742,7 +807,8 @@ TEST_MAIN(CASE(webhook_delivers_in_order_with_headers),
           CASE(webhook_keeps_order_per_alert_while_others_go),
           CASE(webhook_dead_or_garbage_endpoint_does_not_stall_the_loop),
           CASE(webhook_at_most_four_in_flight_the_rest_follow), CASE(webhook_https_speaks_tls),
-          CASE(webhook_bound_drops_oldest), CASE(webhook_rolled_back_enqueue_leaves_nothing),
-          CASE(webhook_gives_up_old_rows), CASE(webhook_restart_sends_what_was_left),
+          CASE(webhook_redirect_fails_long_answer_is_cut), CASE(webhook_bound_drops_oldest),
+          CASE(webhook_rolled_back_enqueue_leaves_nothing), CASE(webhook_gives_up_old_rows),
+          CASE(webhook_restart_sends_what_was_left),
           CASE(webhook_busy_database_is_retried_not_resent),
           CASE(webhook_refuses_other_schemes_and_bad_tokens))
