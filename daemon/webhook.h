@@ -46,18 +46,20 @@ struct webhook_opts {
 struct webhook_stats {
     uint64_t delivered; /* rows answered with 2xx */
     uint64_t failures;  /* failed attempts */
-    uint64_t dropped;   /* rows deleted unsent: over max_pending or older than give_up_ms */
-    uint64_t pending;   /* rows in the outbox now */
+    uint64_t dropped;   /* rows deleted unsent: over max_pending or older than give_up_ms
+                         * (counted when deleted, even if the caller then rolls back) */
+    uint64_t pending;   /* rows in the outbox now (recounted at each kick) */
 };
 
 /* Prepares the statements and starts sending what the outbox holds. Returns
  * 0 and *out, or -1 (logged; *out untouched). */
 int webhook_start(struct webhook **out, const struct webhook_opts *o);
 
-/* Inserts one notification for alert_id, due at once, inside the caller's
- * open transaction if there is one (a savepoint of its own otherwise), then
- * deletes the oldest rows beyond max_pending (counted as dropped). Nothing is
- * sent before webhook_kick. Returns 0, or -1 (logged) with nothing written. */
+/* Inserts one notification for alert_id (body: the whole JSON, copied),
+ * created and due at now_ms, inside the caller's open transaction if there is
+ * one (a savepoint of its own otherwise), then deletes the oldest rows beyond
+ * max_pending (counted as dropped). Returns 0, or -1 (logged) with nothing
+ * written. The row goes out at the next kick (or any later pump). */
 int webhook_enqueue(struct webhook *w, int64_t alert_id, const char *body, int64_t now_ms);
 
 /* Committed rows are waiting: sends what is due now. Call after COMMIT. */
