@@ -3,10 +3,11 @@
  * SQLite file opened through the store (so the schema is the store's).
  *
  * The receiver reads one request per connection, records it and then does
- * what the case's decide() says: answer 200 or 500, close without a word,
- * never answer, or answer with bytes that are not HTTP. A 10 ms ticker runs
- * beside it all and records the longest gap between its ticks, so a stalled
- * loop shows. Every wait is bounded in time. */
+ * what the case's decide() says: answer 200 (also with a body longer than the
+ * module reads), 500 or 302, close without a word, never answer, or answer
+ * with bytes that are not HTTP; it hangs up on a TLS handshake. A 10 ms
+ * ticker runs beside it all and records the longest gap between its ticks,
+ * so a stalled loop shows. Every wait is bounded in time. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <signal.h>
