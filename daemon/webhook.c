@@ -112,7 +112,6 @@ struct webhook {
     int64_t wake_at;       /* ms, while wake_timer is active */
     int64_t slack_ms;      /* rows due this soon are sent now */
     struct xfer xfers[WEBHOOK_MAX_INFLIGHT];
-    int inflight;
     struct sock *socks;
     int64_t undeleted[UNDELETED];
     int n_undeleted;
@@ -246,12 +245,11 @@ static void failed(struct webhook *w, const struct xfer *x, const char *why)
         arm_wake_sooner(w, now + delay);
 }
 
-static void release(struct webhook *w, struct xfer *x)
+static void release(struct xfer *x)
 {
     free(x->body);
     x->body = NULL;
     x->busy = false;
-    w->inflight--;
 }
 
 /* A finished transfer: 2xx deletes the row, anything else is a failed
@@ -272,7 +270,7 @@ static bool finish(struct webhook *w, struct xfer *x, CURLcode rc)
             snprintf(why, sizeof why, "%s", x->err[0] ? x->err : curl_easy_strerror(rc));
         failed(w, x, why);
     }
-    release(w, x);
+    release(x);
     return ok;
 }
 
@@ -464,10 +462,9 @@ static void start_xfer(struct webhook *w, struct xfer *x, struct due *d)
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
     x->busy = true;
-    w->inflight++;
     if (curl_multi_add_handle(w->multi, x->easy) != CURLM_OK) {
         log_limited(&w->fail_log, LOG_LVL_WARN, "webhook: cannot start a transfer");
-        release(w, x); /* the row stays due; the pump after the hold tries again */
+        release(x); /* the row stays due; the pump after the hold tries again */
         w->hold_until = util_now_ms() + HOLD_MS;
     }
 }
@@ -525,7 +522,7 @@ static bool start_due(struct webhook *w, int64_t now, int64_t until)
     struct due d[MAX];
     bool gave_up = false;
     w->repump = false;
-    int n = read_due(w, until, d, WEBHOOK_MAX_INFLIGHT + w->inflight + w->n_undeleted + 1);
+    int n = read_due(w, until, d, 2 * WEBHOOK_MAX_INFLIGHT + w->n_undeleted + 1);
     for (int i = 0; i < n; i++) {
         if (can_start(w, &d[i])) {
             if (given_up(w, d[i].id, d[i].created, now))
@@ -796,7 +793,7 @@ void webhook_stop(struct webhook *w)
     for (int i = 0; i < WEBHOOK_MAX_INFLIGHT; i++)
         if (w->xfers[i].busy) {
             curl_multi_remove_handle(w->multi, w->xfers[i].easy);
-            release(w, &w->xfers[i]); /* the row stays as it was */
+            release(&w->xfers[i]); /* the row stays as it was */
         }
     /* Our polls go before curl closes its sockets (an fd is never watched
      * after close), and curl forgets them so it cannot hand them back. */
