@@ -9,6 +9,7 @@
 #   make bench         throughput figures (rollups, queries, export; pantaud vs. mosquitto_sub)
 #   make install       PREFIX=/usr/local DESTDIR=
 #   make deps          only install the Debian packages (root; apt-get)
+#   V=1                show each compiler command in full
 
 PREFIX  ?= /usr/local
 REGENCY ?= lampung-tengah
@@ -46,7 +47,7 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/api_ingest.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
-             daemon/checkpoint.c
+             daemon/checkpoint.c daemon/backup.c
 SIM_SRCS  := daemon/sim.c daemon/scenario.c daemon/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
 
@@ -58,6 +59,18 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # Websocket and browser tests run on node (packages in tests/js/package.json).
 JS_TESTS  := $(sort $(wildcard tests/js/*.test.mjs))
 
+# Shell tests: the package, the unit, the broker's ACL, the man pages, the field-unit guide.
+SH_TESTS  := $(sort $(wildcard tests/sh/test_*.sh))
+
+# Quiet compile lines unless V=1.
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-5s %s\n' '$(1)' '$(2)'
+endif
+
 PANTAUD := $(BUILD)/pantaud
 SIM     := $(BUILD)/pantau-sim
 
@@ -66,26 +79,32 @@ all: $(PANTAUD) $(SIM)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(PANTAUD): $(CORE_OBJS) $(BUILD)/daemon/main.o
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(SIM): $(SIM_OBJS)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(sort $(CORE_OBJS) $(TEST_LIB_OBJS))
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Integration tests start the real binaries.
 $(TEST_BINS): | $(PANTAUD) $(SIM)
 
 # Figures, not cases: no check.o (its main has no TEST_MAIN).
 $(BUILD)/tests/bench_query: $(BUILD)/tests/bench_query.o $(CORE_OBJS) $(BUILD)/tests/harness.o
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Installs only what is missing; a no-op on a machine that has everything.
 deps:
@@ -94,7 +113,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
 	@BUILD=$(BUILD) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
-		scripts/run-tests $(TEST_BINS) $(JS_TESTS)
+		scripts/run-tests $(TEST_BINS) $(SH_TESTS) $(JS_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
