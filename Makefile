@@ -122,7 +122,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
-	@BUILD=$(BUILD) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
 		scripts/run-tests $(TEST_BINS) $(SH_TESTS) $(JS_TESTS)
 
 demo: deps
