@@ -7,7 +7,8 @@
 # A test sources it, calls t_begin, runs `t_ok NAME` / `t_fail NAME WHY`
 # (or `t_check NAME CMD...`), and ends with t_end.
 set -u
-T_NAME=$(basename "$0" .sh)
+# The summary names the script as scripts/run-tests does: its file name.
+T_NAME=$(basename "$0")
 T_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T_BUILD=${BUILD:-build}
 case $T_BUILD in /*) ;; *) T_BUILD=$T_ROOT/$T_BUILD ;; esac
@@ -28,7 +29,7 @@ t_cleanup() {
 }
 
 t_begin() {
-    T_TMP=$(mktemp -d "/tmp/pantau-$T_NAME-XXXXXX")
+    T_TMP=$(mktemp -d "/tmp/pantau-${T_NAME%.sh}-XXXXXX")
     trap t_cleanup EXIT
     trap 'exit 1' INT TERM
 }
