@@ -72,9 +72,12 @@ JS_TESTS  := $(sort $(wildcard tests/js/*.test.mjs))
 # Shell tests: the package, the unit, the broker's ACL, the man pages, the field-unit guide.
 SH_TESTS  := $(sort $(wildcard tests/sh/test_*.sh))
 
-# Quiet compile lines unless V=1.
+# Quiet compile lines unless V=1; none at all with make -s.
 ifeq ($(V),1)
 Q :=
+say :=
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+Q := @
 say :=
 else
 Q := @
