@@ -7,10 +7,21 @@
 #                      of Lampung Tengah; REGENCY=lombok-utara (lumajang, blitar,
 #                      lombok-tengah) for another catalog in config/catalog/
 #   make bench         throughput figures (rollups, queries, export; pantaud vs. mosquitto_sub)
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (make uninstall removes the same set)
+#   make deb           build ../pantau_$(VERSION)_amd64.deb into $(BUILD)/deb/ (dpkg-buildpackage)
 #   make deps          only install the Debian packages (root; apt-get)
+#   V=1                show each compiler command in full
 
 PREFIX  ?= /usr/local
+# Configuration is always under /etc: systemd's ConfigurationDirectory= is.
+SYSCONFDIR ?= /etc
+STATEDIR   ?= /var/lib/pantau
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/pantau
+DOCDIR     ?= $(PREFIX)/share/doc/pantau
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 REGENCY ?= lampung-tengah
 DESTDIR ?=
 CC      ?= cc
@@ -47,7 +58,7 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
              daemon/checkpoint.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
-             daemon/api_alerts.c daemon/presence.c daemon/webhook.c
+             daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c
 SIM_SRCS  := daemon/sim.c daemon/scenario.c daemon/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
 
@@ -59,34 +70,55 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # Websocket and browser tests run on node (packages in tests/js/package.json).
 JS_TESTS  := $(sort $(wildcard tests/js/*.test.mjs))
 
+# Shell tests: the package, the unit, the broker's ACL, the man pages, the field-unit guide.
+SH_TESTS  := $(sort $(wildcard tests/sh/test_*.sh))
+
+# Quiet compile lines unless V=1; none at all with make -s.
+ifeq ($(V),1)
+Q :=
+say :=
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+Q := @
+say :=
+else
+Q := @
+say = @printf '  %-5s %s\n' '$(1)' '$(2)'
+endif
+
 PANTAUD := $(BUILD)/pantaud
 SIM     := $(BUILD)/pantau-sim
 
-.PHONY: all check demo bench install uninstall clean deps format fmt-check
+.PHONY: all check demo bench install uninstall deb clean deps format fmt-check
 all: $(PANTAUD) $(SIM)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(PANTAUD): $(CORE_OBJS) $(BUILD)/daemon/main.o
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(SIM): $(SIM_OBJS)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(sort $(CORE_OBJS) $(TEST_LIB_OBJS))
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Integration tests start the real binaries.
 $(TEST_BINS): | $(PANTAUD) $(SIM)
 
 # Figures, not cases: no check.o (its main has no TEST_MAIN).
 $(BUILD)/tests/bench_query: $(BUILD)/tests/bench_query.o $(CORE_OBJS) $(BUILD)/tests/harness.o
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Installs only what is missing; a no-op on a machine that has everything.
 deps:
@@ -94,8 +126,8 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
-	@BUILD=$(BUILD) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
-		scripts/run-tests $(TEST_BINS) $(JS_TESTS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
+		scripts/run-tests $(TEST_BINS) $(SH_TESTS) $(JS_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -105,18 +137,85 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
 	@BUILD=$(BUILD) scripts/bench
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pantau
-	install -m 0755 $(PANTAUD) $(SIM) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 config/pantau.ini $(DESTDIR)$(PREFIX)/share/pantau/pantau.ini.example
-	install -m 0644 config/mosquitto.conf $(DESTDIR)$(PREFIX)/share/pantau/mosquitto.conf.example
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 systemd/pantaud.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+# What is installed, and where: the binaries, the configuration and the seed
+# catalogs (never overwritten: an operator's edits win; the .deb makes them
+# conffiles), the unit and the sysusers.d entry (generated from templates with
+# these paths), man pages, the docs and examples, and the dashboard's built
+# files when there are any.
+MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
+CATALOGS  := $(sort $(wildcard config/catalog/*.ini))
+DOCS      := README.md docs/FIELD-UNITS.md
+# The dashboard's build output (dashboard/ builds into build/dashboard); the
+# .deb (BUILD=build-deb) takes build/'s when its own build dir has none.
+DASHBOARD ?= $(firstword $(wildcard $(BUILD)/dashboard build/dashboard))
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+            -e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
-uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/pantaud $(DESTDIR)$(PREFIX)/bin/pantau-sim
-	rm -rf $(DESTDIR)$(PREFIX)/share/pantau
-	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/pantaud.service
+$(BUILD)/pantaud.service: systemd/pantaud.service.in Makefile
+	@mkdir -p $(BUILD)
+	$(Q)$(SUBST) $< > $@
+
+$(BUILD)/pantau.sysusers: systemd/pantau.sysusers.in Makefile
+	@mkdir -p $(BUILD)
+	$(Q)$(SUBST) $< > $@
+
+# The shipped pantau.ini documents every default; the installed one keeps the
+# database in the state directory and serves the installed dashboard.
+$(BUILD)/pantau.ini: config/pantau.ini Makefile
+	@mkdir -p $(BUILD)
+	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' \
+	    -e 's|^dashboard = ./dashboard|dashboard = $(DATADIR)/dashboard|' $< > $@
+
+GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
+
+install: all $(GENERATED)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/pantau/catalog \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PANTAUD) $(SIM) $(DESTDIR)$(BINDIR)/
+	@for f in $(BUILD)/pantau.ini $(CATALOGS); do \
+	    case $$f in *catalog/*) d=$(DESTDIR)$(SYSCONFDIR)/pantau/catalog ;; *) d=$(DESTDIR)$(SYSCONFDIR)/pantau ;; esac; \
+	    if [ -e $$d/$$(basename $$f) ]; then echo "kept $$d/$$(basename $$f)"; \
+	    else echo "install -m 0644 $$f $$d/"; install -m 0644 $$f $$d/; fi; \
+	done
+	install -m 0644 $(BUILD)/pantaud.service $(DESTDIR)$(UNITDIR)/pantaud.service
+	install -m 0644 $(BUILD)/pantau.sysusers $(DESTDIR)$(SYSUSERSDIR)/pantau.conf
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 config/mosquitto/mosquitto.conf $(DESTDIR)$(DOCDIR)/examples/mosquitto.conf
+	install -m 0644 config/mosquitto/acl $(DESTDIR)$(DOCDIR)/examples/mosquitto.acl
+	install -m 0644 systemd/pantau-backup.service systemd/pantau-backup.timer $(DESTDIR)$(DOCDIR)/examples/
+ifneq ($(DASHBOARD),)
+	install -d $(DESTDIR)$(DATADIR)/dashboard
+	cp -R --no-preserve=ownership $(DASHBOARD)/. $(DESTDIR)$(DATADIR)/dashboard/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/dashboard
+endif
+
+# Removes what install put there. The configuration and the catalogs only
+# when they are as shipped: an operator's edits are never deleted.
+uninstall: $(BUILD)/pantau.ini
+	rm -f $(DESTDIR)$(BINDIR)/pantaud $(DESTDIR)$(BINDIR)/pantau-sim
+	rm -f $(DESTDIR)$(UNITDIR)/pantaud.service $(DESTDIR)$(SYSUSERSDIR)/pantau.conf
+	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+	@for f in $(BUILD)/pantau.ini $(CATALOGS); do \
+	    case $$f in *catalog/*) i=$(DESTDIR)$(SYSCONFDIR)/pantau/catalog/$$(basename $$f) ;; *) i=$(DESTDIR)$(SYSCONFDIR)/pantau/$$(basename $$f) ;; esac; \
+	    if cmp -s $$f $$i; then rm -f $$i; elif [ -e $$i ]; then echo "kept $$i (changed)"; fi; \
+	done
+	-@rmdir $(DESTDIR)$(SYSCONFDIR)/pantau/catalog $(DESTDIR)$(SYSCONFDIR)/pantau 2>/dev/null || true
+
+# ../pantau_$(VERSION)_amd64.deb, built by debian/rules (in build-deb/, with
+# Debian's hardening flags), written to $(BUILD)/deb/ rather than the parent
+# directory.
+DEB_OUT ?= $(abspath $(BUILD))/deb
+deb:
+	@mkdir -p $(DEB_OUT)
+	DEB_OUT=$(DEB_OUT) dpkg-buildpackage -us -uc -b \
+	    --buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+	    --buildinfo-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.buildinfo \
+	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
 format:
 	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h
@@ -125,6 +224,6 @@ fmt-check:
 	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-deb
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

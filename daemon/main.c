@@ -11,7 +11,9 @@
  *           at once with status 1.
  * SIGHUP (or POST /api/v1/reload): re-reads the config file's log level and
  *           tokens and the catalog, applied together or not at all; other
- *           settings need a restart. */
+ *           settings need a restart.
+ * --backup PATH: no daemon; copies the configured database to PATH and exits
+ *           (backup.h). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include "alert_engine.h"
 #include "api.h"
+#include "backup.h"
 #include "catalog.h"
 #include "cfg.h"
 #include "checkpoint.h"
@@ -51,7 +54,9 @@ struct daemon {
     struct checkpointer *checkpoints;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t stats_timer, watchdog_timer, prune_timer;
+    uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer;
+    uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
+    const char *backup_path;            /* --backup PATH: copy the database, exit */
     bool stopping;
     int exit_code;
 };
@@ -67,6 +72,7 @@ static void usage(FILE *out)
                  "      --catalog FILE    the program catalog; overrides [catalog] file\n"
                  "      --check-config    validate the configuration and the catalog, print\n"
                  "                        file:line: problem for each error, exit 0 if valid\n"
+                 "      --backup PATH     copy the database (while pantaud runs) to PATH, exit\n"
                  "  -V, --version         print the version\n"
                  "  -h, --help            this help\n");
 }
@@ -81,7 +87,7 @@ static void report_problem(void *ctx, const char *file, int line, const char *pr
         fprintf(stderr, "%s:%d: %s\n", file, line, problem);
 }
 
-enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CATALOG, OPT_CHECK };
+enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CATALOG, OPT_CHECK, OPT_BACKUP };
 
 /* Returns 0 to run, 1 to exit 0 (help, version, valid --check-config),
  * -1 to exit non-zero. */
@@ -94,6 +100,7 @@ static int configure(struct daemon *d, int argc, char **argv)
                                              {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                                              {"catalog", required_argument, NULL, OPT_CATALOG},
                                              {"check-config", no_argument, NULL, OPT_CHECK},
+                                             {"backup", required_argument, NULL, OPT_BACKUP},
                                              {"version", no_argument, NULL, 'V'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -127,6 +134,9 @@ static int configure(struct daemon *d, int argc, char **argv)
         case OPT_CHECK:
             check_only = true;
             break;
+        case OPT_BACKUP:
+            d->backup_path = optarg;
+            break;
         case 'V':
             printf("pantaud %s\n", PANTAU_VERSION);
             return 1;
@@ -159,9 +169,11 @@ static int configure(struct daemon *d, int argc, char **argv)
     if (problems)
         fprintf(stderr, "pantaud: %d problem%s in the configuration\n", problems,
                 problems == 1 ? "" : "s");
-    /* Even after config problems, so --check-config lists the catalog's too. */
+    /* Even after config problems, so --check-config lists the catalog's too.
+     * A backup needs only the database's path: a catalog's problems must not
+     * stop it. */
     int catalog_problems = 0;
-    if (d->cfg.catalog_path &&
+    if (d->cfg.catalog_path && !d->backup_path &&
         catalog_load(&d->catalog, d->cfg.catalog_path, report_problem, &catalog_problems) < 0) {
         fprintf(stderr, "pantaud: out of memory\n");
         return -1;
@@ -188,6 +200,27 @@ static void on_stats_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     ingest_log_stats(d->ingest, "periodic");
+}
+
+/* `systemctl status pantaud` shows the last STATUS= line: ingest's figures
+ * and the rate since the previous one. */
+#define STATUS_INTERVAL_MS 10000
+static void on_status_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    struct ingest_stats st;
+    ingest_get_stats(d->ingest, &st);
+    uint64_t now = uv_now(d->loop);
+    double secs = (double)(now - d->status_ms) / 1000.0;
+    double rate = secs > 0 ? (double)(st.samples - d->status_samples) / secs : 0;
+    d->status_samples = st.samples;
+    d->status_ms = now;
+    sd_notifyf(0, "STATUS=%llu samples (%.1f/s), %llu rejected, %llu queued; broker %s",
+               (unsigned long long)st.samples, rate, (unsigned long long)st.rejected,
+               (unsigned long long)st.queued,
+               st.mqtt_subscribed  ? "subscribed"
+               : st.mqtt_connected ? "connected"
+                                   : "not connected");
 }
 
 /* Retention in small bites, so a big delete never stalls the loop: 5000
@@ -227,6 +260,7 @@ static void on_ingest_stopped(void *ctx)
     close_handle((uv_handle_t *)&d->stats_timer);
     close_handle((uv_handle_t *)&d->watchdog_timer);
     close_handle((uv_handle_t *)&d->prune_timer);
+    close_handle((uv_handle_t *)&d->status_timer);
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
@@ -244,6 +278,7 @@ static void begin_stop(struct daemon *d, const char *why)
     sd_notify(0, "STOPPING=1");
     uv_timer_stop(&d->stats_timer);
     uv_timer_stop(&d->prune_timer);
+    uv_timer_stop(&d->status_timer);
     if (d->ingest)
         ingest_stop(d->ingest, on_ingest_stopped, d);
     else
@@ -451,8 +486,10 @@ static int start(struct daemon *d)
     uv_timer_init(d->loop, &d->stats_timer);
     uv_timer_init(d->loop, &d->watchdog_timer);
     uv_timer_init(d->loop, &d->prune_timer);
+    uv_timer_init(d->loop, &d->status_timer);
     d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
     d->stats_timer.data = d->watchdog_timer.data = d->prune_timer.data = d;
+    d->status_timer.data = d;
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
@@ -480,10 +517,29 @@ static int start(struct daemon *d)
     if (sd_watchdog_enabled(0, &watchdog_us) > 0)
         uv_timer_start(&d->watchdog_timer, on_watchdog_timer, watchdog_us / 2000,
                        watchdog_us / 2000);
+    /* Only under systemd (Type=notify): elsewhere nobody reads it. */
+    if (getenv("NOTIFY_SOCKET")) {
+        d->status_ms = uv_now(d->loop);
+        uv_timer_start(&d->status_timer, on_status_timer, STATUS_INTERVAL_MS, STATUS_INTERVAL_MS);
+    }
     sd_notify(0, "READY=1");
     log_info("pantaud %s: broker %s, prefix %s, database %s", PANTAU_VERSION, d->cfg.mqtt_uri,
              d->cfg.mqtt_prefix, d->cfg.db_path);
     return 0;
+}
+
+/* --backup PATH: no loop, no broker; the copy and an exit status. */
+static int run_backup(struct daemon *d)
+{
+    char err[512];
+    int rc = backup_run(d->cfg.db_path, d->backup_path, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "pantaud: backup failed: %s\n", err);
+    else
+        printf("pantaud: %s copied to %s\n", d->cfg.db_path, d->backup_path);
+    catalog_free(d->catalog);
+    cfg_free(&d->cfg);
+    return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -499,6 +555,8 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     log_set_level(d.cfg.log_level);
+    if (d.backup_path)
+        return run_backup(&d);
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0) {
         log_error("cannot create the event loop");
