@@ -1013,7 +1013,8 @@ static int newest_first(const void *x, const void *y)
 void alert_engine_each_firing(struct alert_engine *e, const char *program, alert_engine_fn fn,
                               void *ctx)
 {
-    qsort(e->firing, e->n_firing, sizeof e->firing[0], newest_first);
+    if (e->n_firing > 1)
+        qsort(e->firing, e->n_firing, sizeof e->firing[0], newest_first);
     for (size_t i = 0; i < e->n_firing; i++)
         if (!program || strcmp(program, e->firing[i]->r.program) == 0)
             fn(ctx, &e->firing[i]->r);
@@ -1022,6 +1023,8 @@ void alert_engine_each_firing(struct alert_engine *e, const char *program, alert
 int alert_engine_each_in(struct alert_engine *e, int64_t from, int64_t to, const char *program,
                          int limit, alert_engine_fn fn, void *ctx)
 {
+    if (e->stopped)
+        return -1;
     flush(e, true);
     return alert_store_each_in(e->db, from, to, program, limit, fn, ctx);
 }
@@ -1085,6 +1088,8 @@ static int ack_stored(struct alert_engine *e, int64_t id, const char *role, cons
 int alert_engine_ack(struct alert_engine *e, int64_t id, const char *role, const char *note,
                      struct alert_record *out)
 {
+    if (e->stopped)
+        return -1;
     flush(e, false); /* a resolved alert still queued is written first */
     for (size_t i = 0; i < e->n_firing; i++) {
         struct alert *a = e->firing[i];
@@ -1137,6 +1142,8 @@ void alert_engine_stop(struct alert_engine *e)
         return;
     e->stopped = true;
     flush(e, true);
+    alert_store_close(e->db); /* its statements, before the store closes the connection */
+    e->db = NULL;
     uv_timer_stop(&e->timer);
     uv_close((uv_handle_t *)&e->timer, NULL);
 }

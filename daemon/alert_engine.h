@@ -93,7 +93,9 @@ void alert_engine_firing_counts(const struct alert_engine *e, uint64_t out[3]);
 void alert_engine_each_fired_total(const struct alert_engine *e,
                                    void (*fn)(void *ctx, const char *rule, uint64_t n), void *ctx);
 
-/* Writes what is pending and stops the timer; free after uv_run returns. */
+/* Writes what is pending, finalizes its statements (call it before
+ * store_close) and stops the timer; free after uv_run returns. After stop,
+ * reads and acknowledgements answer -1. */
 void alert_engine_stop(struct alert_engine *e);
 void alert_engine_free(struct alert_engine *e); /* NULL is a no-op */
 

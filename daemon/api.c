@@ -13,6 +13,7 @@
 #include "presence.h"
 #include "rejects.h"
 #include "util.h"
+#include "webhook.h"
 
 #define JSON "application/json"
 
@@ -134,6 +135,18 @@ static void get_metrics(struct api *a, struct http_request *r)
     }
     if (a->alerts)
         alert_metrics(&b, a->alerts);
+    if (a->webhook) {
+        struct webhook_stats ws;
+        webhook_get_stats(a->webhook, &ws);
+        metric(&b, "pantau_webhook_delivered_total", "counter",
+               "Alert notifications the webhook answered with 2xx.", ws.delivered);
+        metric(&b, "pantau_webhook_failures_total", "counter",
+               "Failed webhook attempts (each retried with backoff).", ws.failures);
+        metric(&b, "pantau_webhook_dropped_total", "counter",
+               "Notifications dropped unsent (outbox full, or older than 25 h).", ws.dropped);
+        metric(&b, "pantau_webhook_pending", "gauge", "Notifications waiting in the outbox.",
+               ws.pending);
+    }
     metric(&b, "pantau_ws_clients", "gauge", "Live websocket clients.", ls.clients);
     metric(&b, "pantau_ws_frames_total", "counter", "Samples frames sent.", ls.frames_sent);
     metric(&b, "pantau_ws_samples_total", "counter", "Samples sent to websocket clients.",

@@ -22,6 +22,7 @@ struct alert_record;
 struct checkpointer;
 struct kpi_engine;
 struct query_pool;
+struct webhook;
 
 struct api {
     const struct cfg *cfg;
@@ -32,6 +33,7 @@ struct api {
     struct query_pool *queries;       /* NULL: query endpoints answer 503 */
     struct kpi_engine *kpis;          /* the catalog's programs and KPIs */
     struct alert_engine *alerts;      /* the catalog's rules and the alerts */
+    struct webhook *webhook;          /* NULL without [alerts] webhook */
     struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
     uv_loop_t *loop;
     int64_t started_ms;

@@ -11,7 +11,18 @@
 #include "store.h"
 #include "util.h"
 
-enum entry_type { T_STR, T_URI, T_PREFIX, T_LISTEN, T_INT, T_INT64, T_LEVEL, T_BOOL, T_TOKEN };
+enum entry_type {
+    T_STR,
+    T_URI,
+    T_URL,
+    T_PREFIX,
+    T_LISTEN,
+    T_INT,
+    T_INT64,
+    T_LEVEL,
+    T_BOOL,
+    T_TOKEN
+};
 
 struct entry {
     const char *section, *key;
@@ -51,6 +62,8 @@ static const struct entry entries[] = {
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
     {"catalog", "file", T_STR, F(catalog_path), 0, 0},
+    {"alerts", "webhook", T_URL, F(alerts_webhook), 0, 0},
+    {"alerts", "webhook_token", T_STR, F(alerts_webhook_token), 0, 0},
 };
 #undef F
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
@@ -97,9 +110,11 @@ void cfg_free(struct cfg *c)
     free(c->tokens);
     c->tokens = NULL;
     c->n_tokens = 0;
-    char **strs[] = {&c->mqtt_uri,      &c->mqtt_client_id, &c->mqtt_prefix,    &c->mqtt_username,
-                     &c->mqtt_password, &c->mqtt_ca_file,   &c->mqtt_cert_file, &c->mqtt_key_file,
-                     &c->db_path,       &c->listen,         &c->dashboard_dir,  &c->catalog_path};
+    char **strs[] = {&c->mqtt_uri,       &c->mqtt_client_id,      &c->mqtt_prefix,
+                     &c->mqtt_username,  &c->mqtt_password,       &c->mqtt_ca_file,
+                     &c->mqtt_cert_file, &c->mqtt_key_file,       &c->db_path,
+                     &c->listen,         &c->dashboard_dir,       &c->catalog_path,
+                     &c->alerts_webhook, &c->alerts_webhook_token};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -210,6 +225,13 @@ static int apply_entry(struct cfg *c, const struct entry *e, const char *value, 
         if (!is_broker_uri(value)) {
             snprintf(problem, plen, "%s: \"%s\" is not a broker URI (tcp://HOST:PORT, ssl://...)",
                      e->key, value);
+            return -1;
+        }
+        break;
+    case T_URL: /* what the webhook POSTs to: no other scheme, no spaces */
+        if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
+            strlen(value) <= 8 || strpbrk(value, " \t\r\n")) {
+            snprintf(problem, plen, "%s: \"%s\" is not an http:// or https:// URL", e->key, value);
             return -1;
         }
         break;

@@ -72,6 +72,9 @@ struct cfg {
     /* [catalog] */
     char *catalog_path; /* NULL: no catalog */
 
+    char *alerts_webhook;       /* NULL: no notifications; else http:// or https:// */
+    char *alerts_webhook_token; /* NULL: no Authorization header; never logged */
+
     const char *path; /* the file loaded, or NULL (not owned) */
     /* Where listen and password were set, for cfg_validate's messages:
      * (path, line) from a file, ("command line", 0), or (NULL, 0). */

@@ -38,6 +38,7 @@
 #include "query_pool.h"
 #include "store.h"
 #include "util.h"
+#include "webhook.h"
 
 struct daemon {
     uv_loop_t *loop;
@@ -51,6 +52,7 @@ struct daemon {
     struct kpi_engine *kpis;
     struct alert_engine *alerts;
     struct presence *presence;
+    struct webhook *webhook; /* NULL without [alerts] webhook */
     struct checkpointer *checkpoints;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
@@ -253,6 +255,7 @@ static void on_ingest_stopped(void *ctx)
     kpi_engine_stop(d->kpis);     /* jobs in flight finish; freed after the loop */
     alert_engine_stop(d->alerts); /* writes what is pending */
     presence_stop(d->presence);
+    webhook_stop(d->webhook); /* its rows stay in the outbox for the next start */
     checkpointer_stop(d->checkpoints);
     http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
@@ -365,14 +368,60 @@ static void on_alert_changed(void *ctx, const char *event, const struct alert_re
     buf_free(&b);
 }
 
+/* alert engine -> webhook: the body POSTed for a transition. */
+static char *alert_note(void *ctx, const char *event, const struct alert_record *a)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"event\":\"%s\",\"alert\":", event);
+    api_alert_json(&b, a);
+    buf_puts(&b, "}");
+    if (buf_failed(&b)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return b.data; /* taken */
+}
+
+/* Inside the alert engine's transaction: into the outbox with the change. */
+static int alert_note_persist(void *ctx, int64_t alert_id, const char *body)
+{
+    struct daemon *d = ctx;
+    return webhook_enqueue(d->webhook, alert_id, body, util_now_ms());
+}
+
+static void alert_notes_persisted(void *ctx)
+{
+    struct daemon *d = ctx;
+    webhook_kick(d->webhook);
+}
+
+static int start_webhook(struct daemon *d)
+{
+    if (!d->cfg.alerts_webhook)
+        return 0;
+    struct webhook_opts wo = {.loop = d->loop,
+                              .db = store_db(d->store),
+                              .url = d->cfg.alerts_webhook,
+                              .token = d->cfg.alerts_webhook_token};
+    return webhook_start(&d->webhook, &wo);
+}
+
 /* The rules of the catalog the KPI engine holds (it owns the catalog). */
 static int start_alerts(struct daemon *d)
 {
+    if (start_webhook(d) != 0)
+        return -1;
     struct alert_engine_opts ao = {.loop = d->loop,
                                    .store = d->store,
                                    .changed = on_alert_changed,
                                    .ctx = d,
                                    .retention_days = d->cfg.retention_days};
+    if (d->webhook) {
+        ao.note = alert_note;
+        ao.persist_note = alert_note_persist;
+        ao.persisted = alert_notes_persisted;
+    }
     return alert_engine_start(&d->alerts, &ao, kpi_engine_catalog(d->kpis));
 }
 
@@ -458,6 +507,7 @@ static int start_api(struct daemon *d)
         return -1;
     d->api = (struct api){.kpis = d->kpis,
                           .alerts = d->alerts,
+                          .webhook = d->webhook,
                           .checkpoints = d->checkpoints,
                           .cfg = &d->cfg,
                           .store = d->store,
@@ -574,6 +624,7 @@ int main(int argc, char **argv)
     kpi_engine_free(d.kpis);
     alert_engine_free(d.alerts);
     presence_free(d.presence);
+    webhook_free(d.webhook);
     checkpointer_free(d.checkpoints);
     query_pool_close(d.queries);
     live_free(d.live);
