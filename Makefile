@@ -34,7 +34,8 @@ PAHO_LIBS  := -lpaho-mqtt3as
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
-CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' -Idaemon
+CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' \
+            -DPANTAU_DATADIR='"$(PREFIX)/share/pantau"' -Idaemon
 CFLAGS  += -std=c11 $(OPTFLAGS) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
