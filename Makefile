@@ -1,6 +1,7 @@
 # pantau — one Makefile for the daemon, the simulator, the tests and the demo.
 #
 #   make               build build/pantaud and build/pantau-sim
+#   make dashboard     bundle the dashboard into build/dashboard (node; esbuild from npm)
 #   make check         install missing Debian packages, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
 #   make demo          install, build, run broker + pantaud + simulated field units
@@ -61,9 +62,19 @@ JS_TESTS  := $(sort $(wildcard tests/js/*.test.mjs))
 
 PANTAUD := $(BUILD)/pantaud
 SIM     := $(BUILD)/pantau-sim
+# The dashboard (dashboard/src, plain JS modules) bundled by esbuild into
+# $(BUILD)/dashboard: index.html + assets/app-<hash>.{js,css}. pantaud
+# serves the directory beside its binary (see [http] dashboard).
+DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs dashboard/package-lock.json
+DASHBOARD := $(BUILD)/dashboard/index.html
 
-.PHONY: all check demo bench install uninstall clean deps format fmt-check
+.PHONY: all check demo bench install uninstall clean deps format fmt-check dashboard
 all: $(PANTAUD) $(SIM)
+
+dashboard: $(DASHBOARD)
+
+$(DASHBOARD): $(DASH_SRCS)
+	node dashboard/build.mjs $(BUILD)/dashboard
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -93,20 +104,22 @@ deps:
 	@scripts/deps
 
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@$(MAKE) --no-print-directory all dashboard $(TEST_BINS)
 	@BUILD=$(BUILD) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
 		scripts/run-tests $(TEST_BINS) $(JS_TESTS)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all dashboard
 	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
 	@BUILD=$(BUILD) scripts/bench
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pantau
+install: all dashboard
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pantau/dashboard/assets
+	install -m 0644 $(BUILD)/dashboard/index.html $(DESTDIR)$(PREFIX)/share/pantau/dashboard/
+	install -m 0644 $(BUILD)/dashboard/assets/* $(DESTDIR)$(PREFIX)/share/pantau/dashboard/assets/
 	install -m 0755 $(PANTAUD) $(SIM) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 config/pantau.ini $(DESTDIR)$(PREFIX)/share/pantau/pantau.ini.example
 	install -m 0644 config/mosquitto.conf $(DESTDIR)$(PREFIX)/share/pantau/mosquitto.conf.example
