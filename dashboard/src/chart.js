@@ -30,8 +30,9 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
 
   async function load() {
     const my = ++seq;
-    const n = points || width();
-    const q = qs({ program: programId, metric: kpi.metric, from: Math.round(from), to: Math.round(to), points: n, agg: dailyAgg(kpi), ...labelParams(kpi) });
+    // points: 'raw' asks for every sample (?points=raw, to inspect or test).
+    const sampling = points === 'raw' ? {} : { points: points || width(), agg: dailyAgg(kpi) };
+    const q = qs({ program: programId, metric: kpi.metric, from: Math.round(from), to: Math.round(to), ...sampling, ...labelParams(kpi) });
     const r = await get(`/api/v1/query?${q}`);
     if (my !== seq) return;
     // Several series (units, label values): one line of their per-bucket total or mean.
@@ -56,6 +57,7 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
     draw(xs, ys);
     info.textContent = `${t('points', { n: num(keys.length) })} · ${dateTime(from)} – ${dateTime(to)}`;
     box.dataset.points = String(keys.length);
+    box.dataset.drawnAt = String(performance.now());
   }
 
   function draw(xs, ys) {

@@ -34,7 +34,7 @@ function dimensionCard(d) {
 function lastLine(p) {
   const s = state.lastByProgram.get(p.id);
   if (!s) return '';
-  return `${t('lastSample')}: ${s.metric} ${num(s.value)} · ${s.unit} · ${timeOrDate(s.ts)}`;
+  return `${t('lastSample')}: ${s.metric} ${num(s.value, 2)} · ${s.unit} · ${timeOrDate(s.ts)}`;
 }
 
 function tile(p) {

@@ -125,7 +125,9 @@ function build() {
     ),
   );
   if (k) {
-    const points = Number(new URLSearchParams(location.search).get('points')) || undefined;
+    // ?points=N overrides the chart's N (its width in px); ?points=raw: every sample.
+    const pp = new URLSearchParams(location.search).get('points');
+    const points = pp === 'raw' ? 'raw' : Number(pp) || undefined;
     requestAnimationFrame(() => {
       if (root && chartBox.isConnected) chart = createChart(chartBox, p.id, k, { range: rangeMs, points });
     });
