@@ -70,7 +70,10 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
     const fg = css.getPropertyValue('--fg').trim() || '#222';
     const grid = css.getPropertyValue('--grid').trim() || '#ccc';
     const line = css.getPropertyValue('--accent').trim() || '#1565c0';
-    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
+    // Axis type follows the page's (large on the wall).
+    const px = Math.round(parseFloat(css.fontSize) * 0.8) || 12;
+    const font = `${px}px system-ui, 'DejaVu Sans', sans-serif`;
+    const axis = { stroke: fg, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
     plot = new uPlot(
       {
         width: width(),
@@ -78,8 +81,8 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'UTC'),
         scales: { x: { time: true, auto: false, range: () => [from / 1000, to / 1000] } },
         axes: [
-          { ...axis, values: (u, splits) => splits.map((s) => shortTime(s * 1000, to - from)) },
-          { ...axis, size: 70, values: (u, splits) => splits.map((v) => num(v)) },
+          { ...axis, space: px * 5, values: (u, splits) => splits.map((s) => shortTime(s * 1000, to - from)) },
+          { ...axis, size: px * 6, values: (u, splits) => splits.map((v) => num(v)) },
         ],
         series: [{ label: t('when'), value: (u, v) => (v === null ? '–' : dateTime(v * 1000)) }, { label: kpi.name, stroke: line, width: 2, points: { show: false }, value: (u, v) => num(v) }],
         cursor: { drag: { x: true, y: false } },

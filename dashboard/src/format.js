@@ -95,7 +95,7 @@ export function clock(ms) {
   return `${p.hour}${sep()}${p.minute}${sep()}${p.second}`;
 }
 export function longDate(ms) {
-  return fmt('dlong', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(ms));
+  return fmt('dlong', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(ms));
 }
 // The regency's local day number (for "today" and midnights).
 export function localDay(ms) {

@@ -8,7 +8,7 @@ import { t } from '../i18n.js';
 import { go } from '../nav.js';
 import { loadSparkline, sparkline } from '../sparkline.js';
 import { state } from '../state.js';
-import { badge, statusClass } from '../status.js';
+import { badge, statusClass, statusWord } from '../status.js';
 
 let root = null;
 let tiles = new Map(); // program id -> {last}
@@ -34,7 +34,8 @@ function dimensionCard(d) {
 function lastLine(p) {
   const s = state.lastByProgram.get(p.id);
   if (!s) return '';
-  return `${t('lastSample')}: ${s.metric} ${num(s.value, 2)} · ${s.unit} · ${timeOrDate(s.ts)}`;
+  // When it arrived (a unit flushing its offline buffer sends old ts).
+  return `${t('lastSample')}: ${s.metric} ${num(s.value, 2)} · ${s.unit} · ${timeOrDate(s.arrived)}`;
 }
 
 function tile(p) {
@@ -60,7 +61,7 @@ function tile(p) {
           h(
             'div',
             { class: 'tile-foot' },
-            h('span', null, `${t('progress')} ${pct(k.progress)}`),
+            h('span', null, `${t('progress')} ${pct(k.progress)} · `, h('span', { class: `${statusClass(k.status)}-t` }, statusWord(k.status))),
             h('span', null, `${t('deadline')} ${k.deadline ? dateTime(k.deadline).split(' ').slice(0, 3).join(' ') : '–'}`),
           ),
           p.kpis.length > 1 ? h('div', { class: 'tile-more' }, `+${p.kpis.length - 1} ${t('kpi').toLowerCase()} · ${t('progress').toLowerCase()} ${pct(p.progress)}`) : null,
