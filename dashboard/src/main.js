@@ -21,6 +21,13 @@ import report from './views/report.js';
 
 const MODULES = { ringkasan: overview, program, harga: prices, unit: units, peringatan: alerts, input, laporan: report };
 const params = new URLSearchParams(location.search);
+// Opened with ?access_token=: pantaud has set the HttpOnly cookie that
+// authorizes everything after; the token leaves the address bar.
+if (params.has('access_token')) {
+  params.delete('access_token');
+  const q = params.toString();
+  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);
+}
 const kiosk = params.get('kiosk') === '1';
 const rotateS = Math.max(5, Number(params.get('rotate')) || 20);
 setLang(params.get('lang') || 'id');

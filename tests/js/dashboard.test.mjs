@@ -146,6 +146,35 @@ const cases = [
     40000,
   ],
   [
+    'auth: opened with ?access_token=, the HttpOnly cookie carries the page, its API calls and websocket',
+    async (ctx) => {
+      const token = 'viewer-token-0123456789abcdef';
+      const sec = await startPantaud(ctx.broker, { config: `${CONFIG}[auth]\nviewer = ${token}\n` });
+      const base = `http://127.0.0.1:${sec.httpPort}`;
+      const context = await ctx.browser.newContext();
+      try {
+        const page = await context.newPage();
+        const problems = [];
+        page.on('pageerror', (e) => problems.push(e.message));
+        page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+        assertEq((await fetch(`${base}/`)).status, 401, 'the page without a token');
+        await page.goto(`${base}/?access_token=${token}`);
+        await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+        await page.waitForSelector('.tile[data-program="paduka-lamteng"]', { timeout: 5000 });
+        assert(!page.url().includes(token), `the token left the address bar: ${page.url()}`);
+        const [cookie] = await context.cookies(base);
+        assert(cookie?.name === 'pantau_token' && cookie.httpOnly, `HttpOnly cookie: ${JSON.stringify(cookie)}`);
+        assert(!(await page.evaluate(() => document.cookie)).includes(token), 'scripts cannot read it');
+        await page.reload();
+        await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+        assertEq(problems, [], 'console errors');
+      } finally {
+        await context.close();
+        await sec.stop();
+      }
+    },
+  ],
+  [
     'screenshots with the simulated field units: kiosk 1920x1080 and laptop 1366x768, both languages',
     async (ctx) => {
       ctx.sim = startSim(ctx.broker, ['--scenario', 'lampung-tengah', '--units', '4', '--rate', '4']);
