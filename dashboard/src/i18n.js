@@ -64,6 +64,7 @@ const T = {
   period: { id: 'Periode', en: 'Period' },
   lastSample: { id: 'Data terakhir', en: 'Latest data' },
   none: { id: '–', en: '–' },
+  more: { id: '… dan {n} lagi', en: '… and {n} more' },
   noPrograms: { id: 'Belum ada program di katalog.', en: 'No programs in the catalog.' },
   chooseProgram: { id: 'Pilih program', en: 'Choose a program' },
   history: { id: 'Riwayat {kpi}', en: 'History of {kpi}' },

@@ -20,3 +20,9 @@ export function route() {
 export function go(view, arg) {
   location.hash = arg ? `${view}/${arg}` : view;
 }
+
+// Wall mode (?kiosk=1): views show what fits a screen read from afar.
+export const isKiosk = () => document.documentElement.classList.contains('kiosk');
+// A wall shows at most this many rows of a list (the worst first) and says
+// how many more there are.
+export const WALL_ROWS = 24;

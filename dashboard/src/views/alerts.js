@@ -1,13 +1,16 @@
 // views/alerts.js — Peringatan: the full list with filters (state, period,
 // program: /api/v1/alerts?state=all&from=&to=&program=), live transitions,
 // and an acknowledge button for operators.
-import { ackButton } from '../alerts.js';
+import { ackButton, activeAlerts } from '../alerts.js';
 import { get, qs } from '../api.js';
 import { fill, h } from '../dom.js';
-import { dateTime, fromIsoDay, isoDay, num, signedPct } from '../format.js';
+import { dateTime, fromIsoDay, isoDay, num, signedPct, timeOrDate } from '../format.js';
 import { t } from '../i18n.js';
+import { isKiosk } from '../nav.js';
 import { state } from '../state.js';
 import { badge } from '../status.js';
+
+const WALL_ALERTS = 15; // rows a room can read
 
 let root = null;
 let filter = { state: 'active', from: null, to: null, program: '' };
@@ -31,7 +34,10 @@ async function fetchAll() {
 }
 
 function build() {
-  const rows = shown();
+  // The wall shows the firing alerts, worst first, without the filters.
+  const wall = isKiosk();
+  const all = wall ? activeAlerts(state.alerts) : shown();
+  const rows = wall ? all.slice(0, WALL_ALERTS) : all;
   const form = h(
     'form',
     {
@@ -56,14 +62,14 @@ function build() {
   };
   fill(root,
     h('h1', null, t('alerts')),
-    form,
+    wall ? null : form,
     note ? h('p', { class: 'note', role: 'status' }, note) : null,
     rows.length
       ? h(
           'table',
-          { class: 'grid alerts' },
+          { class: 'grid alerts', style: `--n:${rows.length + 1}` },
           h('caption', { class: 'sr-only' }, t('alerts')),
-          h('thead', null, h('tr', null, ['severity', 'message', 'program', 'value', 'deviation', 'firedAt', 'resolvedAt', 'state', 'ack'].map((c) => h('th', { scope: 'col' }, t(c))))),
+          h('thead', null, h('tr', null, (wall ? ['severity', 'message', 'value', 'deviation', 'firedAt'] : ['severity', 'message', 'program', 'value', 'deviation', 'firedAt', 'resolvedAt', 'state', 'ack']).map((c) => h('th', { scope: 'col' }, t(c))))),
           h(
             'tbody',
             null,
@@ -73,18 +79,19 @@ function build() {
                 { class: a.state === 'firing' ? `firing ${a.severity}` : null, 'data-alert': a.id },
                 h('td', null, badge(a.severity)),
                 h('th', { scope: 'row' }, a.message || a.rule),
-                h('td', null, [a.program, a.unit].filter(Boolean).join(' / ')),
+                wall ? null : h('td', null, [a.program, a.unit].filter(Boolean).join(' / ')),
                 h('td', { class: 'num' }, num(a.value)),
                 h('td', { class: 'num' }, signedPct(a.deviation)),
-                h('td', null, dateTime(a.fired_at)),
-                h('td', null, a.resolved_at ? dateTime(a.resolved_at) : '–'),
-                h('td', null, a.state === 'firing' ? t('firing') : t('resolved')),
-                h('td', null, ackButton(a, report)),
+                h('td', null, wall ? timeOrDate(a.fired_at) : dateTime(a.fired_at)),
+                wall ? null : h('td', null, a.resolved_at ? dateTime(a.resolved_at) : '–'),
+                wall ? null : h('td', null, a.state === 'firing' ? t('firing') : t('resolved')),
+                wall ? null : h('td', null, ackButton(a, report)),
               ),
             ),
           ),
         )
       : h('p', { class: 'muted' }, t('noAlerts')),
+    all.length > rows.length ? h('p', { class: 'muted more' }, t('more', { n: num(all.length - rows.length) })) : null,
   );
 }
 

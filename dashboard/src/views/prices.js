@@ -8,6 +8,7 @@ import { get, qs } from '../api.js';
 import { fill, h } from '../dom.js';
 import { localMidnight, num, signedPct, timeOrDate, tzOffset } from '../format.js';
 import { t } from '../i18n.js';
+import { WALL_ROWS, isKiosk } from '../nav.js';
 import { seriesKey, state } from '../state.js';
 
 const SPIKE = 0.1;
@@ -39,7 +40,8 @@ function rows() {
 const pretty = (slug) => (slug || '–').replace(/-/g, ' ');
 
 function build() {
-  const list = rows();
+  const all = rows();
+  const list = isKiosk() ? all.slice(0, WALL_ROWS) : all;
   const n = list.length;
   // On the wall every row must fit: the row height follows the count.
   fill(root,
@@ -73,6 +75,7 @@ function build() {
           ),
         )
       : h('p', { class: 'muted' }, t('noPrices')),
+    all.length > n ? h('p', { class: 'muted more' }, t('more', { n: num(all.length - n) })) : null,
   );
 }
 
