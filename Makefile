@@ -117,6 +117,7 @@ bench: deps
 	@BUILD=$(BUILD) scripts/bench
 
 install: all dashboard
+	rm -rf $(DESTDIR)$(PREFIX)/share/pantau/dashboard   # no stale hashed assets
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pantau/dashboard/assets
 	install -m 0644 $(BUILD)/dashboard/index.html $(DESTDIR)$(PREFIX)/share/pantau/dashboard/
 	install -m 0644 $(BUILD)/dashboard/assets/* $(DESTDIR)$(PREFIX)/share/pantau/dashboard/assets/

@@ -72,12 +72,12 @@ function renderNav() {
 function renderConn() {
   el.conn.dataset.state = state.conn;
   text(el.conn.querySelector('.conn-text'), t(state.conn === 'live' ? 'connLive' : state.conn === 'connecting' ? 'connConnecting' : 'connLost'));
-  // Stale: not connected, or connected but nothing heard for 2 minutes.
-  const silent = state.conn === 'live' && state.lastData && Date.now() - state.lastData > 120e3;
-  const stale = state.conn === 'lost' || silent;
+  // Stale: the websocket is down (a live one is pinged every 10 s and
+  // dropped when silent for 25 s; a quiet regency is not stale).
+  const stale = state.conn === 'lost';
   el.stale.hidden = !stale;
   document.documentElement.classList.toggle('is-stale', stale);
-  if (stale) text(el.stale, `⚠ ${t('stale', { t: timeOrDate(silent ? state.lastData : state.connSince) })}`);
+  if (stale) text(el.stale, `⚠ ${t('stale', { t: timeOrDate(state.connSince) })}`);
 }
 
 function renderClock() {

@@ -14,7 +14,6 @@ export const state = {
   alerts: new Map(), // id -> ALERT (firing ones, and recent transitions)
   latest: new Map(), // series key -> {program, unit, metric, labels, ts, value}
   lastByProgram: new Map(), // program -> the latest sample that arrived for it
-  lastData: 0, // arrival (client clock) of the latest frame
   conn: 'connecting',
   connSince: Date.now(),
 };
@@ -67,7 +66,6 @@ export function onSamples(samples, fromSnapshot) {
     const p = state.lastByProgram.get(s.program);
     if (!fromSnapshot && (!p || p.arrived <= Date.now())) state.lastByProgram.set(s.program, { ...s, arrived: Date.now() });
   }
-  state.lastData = Date.now();
   invalidate('samples');
 }
 export function onKpi(programId, kpi) {
