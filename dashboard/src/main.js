@@ -8,7 +8,7 @@ import { clock, longDate, timeOrDate, tzLabel } from './format.js';
 import { getLang, setLang, t } from './i18n.js';
 import { KIOSK_ROTATION, VIEWS, go, route } from './nav.js';
 import { invalidate, onPaint } from './render.js';
-import { loadAll, state } from './state.js';
+import { loadAll, loadSeries, state } from './state.js';
 import { startLive } from './live.js';
 import { renderTicker } from './ticker.js';
 import overview from './views/overview.js';
@@ -122,7 +122,7 @@ async function start() {
   renderClock();
   renderTicker(el.ticker);
   try {
-    await loadAll();
+    await Promise.all([loadAll(), loadSeries()]);
   } catch {
     /* the websocket's connect retries and re-fetches */
   }

@@ -52,8 +52,10 @@ export async function loadSeries() {
   }
   invalidate('samples');
 }
+// After every (re)connect; the latest samples come with the websocket's
+// snapshot (loadSeries is for the first paint only).
 export function loadAll() {
-  return Promise.all([loadPrograms(), loadUnits(), loadAlerts(), loadSeries()]);
+  return Promise.all([loadPrograms(), loadUnits(), loadAlerts()]);
 }
 
 // ---- live frames (CONTRACT §3) ----
@@ -63,8 +65,7 @@ export function onSamples(samples, fromSnapshot) {
     const prev = state.latest.get(key);
     if (prev && prev.ts > s.ts) continue; // a late sample is not the latest
     state.latest.set(key, s);
-    const p = state.lastByProgram.get(s.program);
-    if (!fromSnapshot && (!p || p.arrived <= Date.now())) state.lastByProgram.set(s.program, { ...s, arrived: Date.now() });
+    if (!fromSnapshot) state.lastByProgram.set(s.program, { ...s, arrived: Date.now() });
   }
   invalidate('samples');
 }

@@ -102,6 +102,7 @@ export default {
     timer = setInterval(() => loadYesterday().catch(() => {}), 300e3);
   },
   paint(what) {
+    if (!(what.has('samples') || what.has('alerts') || what.has('lang'))) return;
     // Prices arrive often: rebuild at most twice a second.
     if (what.has('lang') || Date.now() - lastBuild > 500) {
       lastBuild = Date.now();
