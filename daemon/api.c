@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert_engine.h"
 #include "checkpoint.h"
 #include "kpi_engine.h"
 #include "log.h"
 #include "parse.h"
+#include "presence.h"
 #include "rejects.h"
 #include "util.h"
 
@@ -64,6 +66,25 @@ static void metric(struct buf *b, const char *name, const char *type, const char
                (unsigned long long)value);
 }
 
+static void fired_total(void *ctx, const char *rule, uint64_t n)
+{
+    buf_printf(ctx, "pantau_alerts_fired_total{rule=\"%s\"} %llu\n", rule, (unsigned long long)n);
+}
+
+static void alert_metrics(struct buf *b, const struct alert_engine *e)
+{
+    uint64_t firing[3];
+    alert_engine_firing_counts(e, firing);
+    buf_puts(b, "# HELP pantau_alerts_firing Alerts firing now, by severity.\n"
+                "# TYPE pantau_alerts_firing gauge\n");
+    for (int i = SEVERITY_INFO; i <= SEVERITY_CRITICAL; i++)
+        buf_printf(b, "pantau_alerts_firing{severity=\"%s\"} %llu\n", catalog_severity_name(i),
+                   (unsigned long long)firing[i]);
+    buf_puts(b, "# HELP pantau_alerts_fired_total Alerts fired since start, by rule.\n"
+                "# TYPE pantau_alerts_fired_total counter\n");
+    alert_engine_each_fired_total(e, fired_total, b);
+}
+
 static void get_metrics(struct api *a, struct http_request *r)
 {
     struct ingest_stats is;
@@ -111,6 +132,8 @@ static void get_metrics(struct api *a, struct http_request *r)
         metric(&b, "pantau_wal_frames", "gauge", "Frames in the WAL at the last checkpoint.",
                cs.wal_frames > 0 ? (uint64_t)cs.wal_frames : 0);
     }
+    if (a->alerts)
+        alert_metrics(&b, a->alerts);
     metric(&b, "pantau_ws_clients", "gauge", "Live websocket clients.", ls.clients);
     metric(&b, "pantau_ws_frames_total", "counter", "Samples frames sent.", ls.frames_sent);
     metric(&b, "pantau_ws_samples_total", "counter", "Samples sent to websocket clients.",
@@ -143,21 +166,6 @@ static void get_dimensions(struct api *a, struct http_request *r)
 static void get_report(struct api *a, struct http_request *r)
 {
     api_report(a, r);
-}
-
-/* ---- /api/v1/alerts: the rules engine comes later ---- */
-
-static void get_alerts(struct api *a, struct http_request *r)
-{
-    const char *state = http_arg(r, "state");
-    if (state && strcmp(state, "active") != 0 && strcmp(state, "all") != 0) {
-        http_reply_error(r, 400, "bad_parameter", "state must be active or all");
-        return;
-    }
-    struct buf b;
-    buf_init(&b, 0);
-    buf_puts(&b, "{\"alerts\":[]}\n");
-    http_reply(r, 200, JSON, &b);
 }
 
 /* ---- /api/v1/series: from the store's in-memory cache ---- */
@@ -236,22 +244,14 @@ int64_t api_unit_stale_ms(const struct api *a, const char *program)
     return a->cfg->unit_stale_after_s * 1000LL;
 }
 
-/* offline: its last $status said so; stale: not heard from for stale_after;
- * online otherwise. */
-static const char *unit_status(const struct store_unit_view *u, int64_t now, int64_t stale_ms)
-{
-    if (u->online == 0)
-        return "offline";
-    return now - u->last_seen > stale_ms ? "stale" : "online";
-}
-
 void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now, int64_t stale_ms)
 {
     buf_puts(b, "{\"program\":");
     buf_json_str(b, u->program);
     buf_puts(b, ",\"unit\":");
     buf_json_str(b, u->unit);
-    buf_printf(b, ",\"status\":\"%s\",\"last_seen\":", unit_status(u, now, stale_ms));
+    buf_printf(b, ",\"status\":\"%s\",\"last_seen\":",
+               presence_status_name(presence_status_of(u, now, stale_ms)));
     if (u->last_seen)
         buf_printf(b, "%lld", (long long)u->last_seen);
     else
@@ -352,7 +352,8 @@ static const struct route routes[] = {
     {"/api/v1/query", HTTP_GET, ROLE_VIEWER, get_query},
     {"/api/v1/export.csv", HTTP_GET, ROLE_VIEWER, get_export},
     {"/api/v1/units", HTTP_GET, ROLE_VIEWER, get_units},
-    {"/api/v1/alerts", HTTP_GET, ROLE_VIEWER, get_alerts},
+    {"/api/v1/alerts", HTTP_GET, ROLE_VIEWER, api_alerts},
+    {"/api/v1/alerts/", HTTP_POST, ROLE_OPERATOR, api_alert_ack}, /* <id>/ack */
     {"/api/v1/rejects", HTTP_GET, ROLE_ADMIN, get_rejects},
     {"/api/v1/reload", HTTP_POST, ROLE_ADMIN, post_reload},
     {"/api/v1/ingest/", HTTP_POST, ROLE_OPERATOR, api_ingest}, /* a path under it */

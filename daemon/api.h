@@ -17,6 +17,8 @@
 #include "live.h"
 #include "store.h"
 
+struct alert_engine;
+struct alert_record;
 struct checkpointer;
 struct kpi_engine;
 struct query_pool;
@@ -29,6 +31,7 @@ struct api {
     struct http_server *http;
     struct query_pool *queries;       /* NULL: query endpoints answer 503 */
     struct kpi_engine *kpis;          /* the catalog's programs and KPIs */
+    struct alert_engine *alerts;      /* the catalog's rules and the alerts */
     struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
     uv_loop_t *loop;
     int64_t started_ms;
@@ -40,7 +43,12 @@ struct api {
 /* The http_route_fn: ctx is a struct api. */
 void api_route(void *ctx, struct http_request *r);
 
-/* GET /api/v1/query and /api/v1/export.csv (api_query.c). */
+/* GET /api/v1/query and /api/v1/export.csv (api_query.c), and the time
+ * arguments every endpoint reads the same way: api_time_arg undoes the
+ * form decoding of '+' (RFC 3339 offsets), api_read_range reads from/to
+ * with CONTRACT §2's defaults (answering 400 itself when false). */
+const char *api_time_arg(struct http_request *r, const char *name, char *buf, size_t len);
+bool api_read_range(struct http_request *r, int64_t *from, int64_t *to);
 void api_query(struct api *a, struct http_request *r);
 void api_export(struct api *a, struct http_request *r);
 
@@ -57,6 +65,18 @@ void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_e
 /* How long a unit of `program` may be silent before it is stale: the
  * program's stale_after in the catalog, else [units] stale_after. */
 int64_t api_unit_stale_ms(const struct api *a, const char *program);
+
+/* GET /api/v1/alerts and POST /api/v1/alerts/<id>/ack (api_alerts.c);
+ * the ack reads its body as a stream. */
+void api_alerts(struct api *a, struct http_request *r);
+void api_alert_ack(struct api *a, struct http_request *r);
+bool api_alert_ack_path(const char *path); /* for api_streams_body */
+/* One ALERT object (CONTRACT §6), also the payload of alert frames and of
+ * webhook notifications. */
+void api_alert_json(struct buf *b, const struct alert_record *a);
+/* For the report: every alert whose firing overlaps [from, to], as a JSON
+ * array. */
+void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to);
 
 /* POST /api/v1/ingest/<program>/<unit>/<metric> and POST /api/v1/import.csv
  * (api_ingest.c, CONTRACT §1.1); both read their bodies as streams, so

@@ -324,6 +324,7 @@ void api_dimensions(struct api *a, struct http_request *r)
 /* ---- /report ----------------------------------------------------------------- */
 
 struct report_req {
+    struct api *a;
     struct http_deferred *reply;
     int64_t generated_at;
 };
@@ -349,7 +350,9 @@ static void report_done(void *ctx, const struct kpi_report *r)
     dimensions_array(&b, &s);
     buf_puts(&b, ",\"programs\":");
     programs_array(&b, &s, r);
-    buf_puts(&b, ",\"alerts\":[]}\n");
+    buf_puts(&b, ",\"alerts\":");
+    api_alerts_array(q->a, &b, r->from, r->to);
+    buf_puts(&b, "}\n");
     snapshot_free(&s);
     reply_json(q->reply, &b);
     free(q);
@@ -357,7 +360,8 @@ static void report_done(void *ctx, const struct kpi_report *r)
 
 static int time_arg(struct http_request *r, const char *name, int64_t *out)
 {
-    const char *v = http_arg(r, name);
+    char buf[64];
+    const char *v = api_time_arg(r, name, buf, sizeof buf);
     if (!v) {
         http_reply_error(r, 400, "bad_parameter", "%s is required", name);
         return -1;
@@ -384,6 +388,7 @@ void api_report(struct api *a, struct http_request *r)
         http_reply_error(r, 500, "out_of_memory", "out of memory");
         return;
     }
+    q->a = a;
     q->generated_at = util_now_ms();
     if (kpi_engine_report(a->kpis, from, to, report_done, q) != 0) {
         http_deferred_reply_error(q->reply, 503, "unavailable",

@@ -75,7 +75,7 @@ static bool read_filter(struct http_request *r, struct query_filter *f, bool nee
 /* A form-decoded query string turns a literal '+' into a space, so
  * "tz=+07:00" or "from=...T08:15:00+07:00" as written in CONTRACT §2 arrive
  * with a space, which is never valid there: read it as the '+' it was. */
-static const char *time_arg(struct http_request *r, const char *name, char *buf, size_t len)
+const char *api_time_arg(struct http_request *r, const char *name, char *buf, size_t len)
 {
     const char *v = http_arg(r, name);
     if (!v || !strchr(v, ' '))
@@ -86,22 +86,27 @@ static const char *time_arg(struct http_request *r, const char *name, char *buf,
     return buf;
 }
 
-static bool read_range(struct http_request *r, struct query_req *q)
+bool api_read_range(struct http_request *r, int64_t *from_ms, int64_t *to_ms)
 {
     char from_buf[64], to_buf[64];
-    const char *from = time_arg(r, "from", from_buf, sizeof from_buf);
-    const char *to = time_arg(r, "to", to_buf, sizeof to_buf);
-    q->to = util_now_ms();
+    const char *from = api_time_arg(r, "from", from_buf, sizeof from_buf);
+    const char *to = api_time_arg(r, "to", to_buf, sizeof to_buf);
+    *to_ms = util_now_ms();
     if (to &&
-        (parse_time_param(to, &q->to) != 0 || q->to < -QUERY_TS_LIMIT || q->to > QUERY_TS_LIMIT))
+        (parse_time_param(to, to_ms) != 0 || *to_ms < -QUERY_TS_LIMIT || *to_ms > QUERY_TS_LIMIT))
         return bad(r, "to", "epoch milliseconds or RFC 3339 with offset");
-    q->from = q->to - DAY_MS;
-    if (from && (parse_time_param(from, &q->from) != 0 || q->from < -QUERY_TS_LIMIT ||
-                 q->from > QUERY_TS_LIMIT))
+    *from_ms = *to_ms - DAY_MS;
+    if (from && (parse_time_param(from, from_ms) != 0 || *from_ms < -QUERY_TS_LIMIT ||
+                 *from_ms > QUERY_TS_LIMIT))
         return bad(r, "from", "epoch milliseconds or RFC 3339 with offset");
-    if (q->from > q->to)
+    if (*from_ms > *to_ms)
         return bad(r, "from", "must not be after to");
     return true;
+}
+
+static bool read_range(struct http_request *r, struct query_req *q)
+{
+    return api_read_range(r, &q->from, &q->to);
 }
 
 static bool read_buckets(struct http_request *r, struct query_params *p)
@@ -109,7 +114,7 @@ static bool read_buckets(struct http_request *r, struct query_params *p)
     struct query_req *q = &p->req;
     const char *step = http_arg(r, "step"), *points = http_arg(r, "points");
     char tz_buf[16];
-    const char *agg = http_arg(r, "agg"), *tz = time_arg(r, "tz", tz_buf, sizeof tz_buf);
+    const char *agg = http_arg(r, "agg"), *tz = api_time_arg(r, "tz", tz_buf, sizeof tz_buf);
     int64_t n;
     if (step && (util_parse_int(step, 1, 100LL * 366 * DAY_MS, &q->step) != 0))
         return bad(r, "step", "a positive number of milliseconds");

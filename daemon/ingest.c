@@ -40,6 +40,7 @@ struct source {
     const char *payload;
     size_t payload_len, payload_total;
     int64_t arrival_ms;
+    bool retained;                    /* MQTT: replayed by the broker on subscribe */
     const struct ingest_entry *entry; /* HTTP: told of rejections; NULL for MQTT */
     int stored;                       /* samples appended */
 };
@@ -212,7 +213,15 @@ static void on_presence(void *ctx, const char *program, const char *unit, bool o
 {
     struct ingest *in = ctx;
     in->stats.presence++;
-    if (store_presence(in->store, program, unit, online, in->current->arrival_ms) == 0 &&
+    /* A retained $status the broker replays when pantaud (re)subscribes is
+     * not the unit speaking: it may correct the status, but it is not
+     * "heard from" (last_seen, silence) for a unit already known. */
+    struct store_unit_view known;
+    bool replay = in->current->retained && store_get_unit(in->store, program, unit, &known) == 0 &&
+                  known.last_seen > 0;
+    if (replay && known.online == (int)online)
+        return;
+    if (store_presence(in->store, program, unit, online, in->current->arrival_ms, !replay) == 0 &&
         in->observer.presence) {
         buf_puts(&in->pending.presence, program);
         buf_append(&in->pending.presence, "", 1);
@@ -244,7 +253,8 @@ static void ingest_one(struct ingest *in, const struct ingest_msg *m)
                          .payload = m->payload,
                          .payload_len = m->payload_len,
                          .payload_total = m->payload_total,
-                         .arrival_ms = m->arrival_ms};
+                         .arrival_ms = m->arrival_ms,
+                         .retained = m->retained};
     in->stats.messages++;
     ingest_source(in, &src);
 }

@@ -62,7 +62,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     /* An oversize payload is rejected anyway: keep what the reject log shows. */
     size_t keep = total > PARSE_MAX_PAYLOAD ? 1024 : total;
 
-    if (ingest_queue_push(m->queue, topic, tlen, msg->payload, keep, total, arrival) != 0) {
+    if (ingest_queue_push(m->queue, topic, tlen, msg->payload, keep, total, arrival,
+                          msg->retained != 0) != 0) {
         /* Out of memory: returning 0 makes Paho deliver it again later. */
         return 0;
     }

@@ -39,7 +39,8 @@ static bool is_full(const struct ingest_queue *q)
 }
 
 int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_len,
-                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms)
+                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms,
+                      bool retained)
 {
     size_t size = sizeof(struct ingest_msg) + topic_len + 1 + keep_len;
     struct ingest_msg *m = malloc(size);
@@ -48,6 +49,7 @@ int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_le
     m->next = NULL;
     m->size = size;
     m->arrival_ms = arrival_ms;
+    m->retained = retained;
     m->payload_len = keep_len;
     m->payload_total = total_len;
     memcpy(m->data, topic, topic_len);

@@ -23,6 +23,7 @@
 struct ingest_msg {
     struct ingest_msg *next;
     int64_t arrival_ms;
+    bool retained;        /* the broker replayed a retained message on (re)subscribe */
     size_t size;          /* of this allocation, for the byte bound */
     size_t payload_len;   /* bytes stored in payload */
     size_t payload_total; /* bytes the message had (> payload_len when truncated) */
@@ -51,7 +52,8 @@ void ingest_queue_destroy(struct ingest_queue *q);
  * the message really had). Blocks while full unless closed. Returns 0 or -1
  * (out of memory). Any thread. */
 int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_len,
-                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms);
+                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms,
+                      bool retained);
 
 /* Detaches up to max messages (oldest first) as a NULL-terminated list the
  * caller frees with free(); wakes blocked producers. NULL when empty. */

@@ -846,12 +846,13 @@ void live_publish_samples(struct live *l, const struct sample *samples, size_t n
             client_want_write(c);
 }
 
-/* Queues one complete frame for every client whose filters select it:
- * program NULL means every client; a NULL unit matches any unit (a kpi
- * frame counts as a sample of any unit and metric of its program). In order
- * with the samples around it. */
+/* Queues one complete frame for every client whose filters select it as a
+ * sample of program/unit/metric would be selected; a NULL unit or metric
+ * matches any (a kpi frame counts as a sample of any unit and metric of its
+ * program, a unit frame as any metric of its unit). In order with the
+ * samples around it. */
 static void publish_frame_json(struct live *l, const char *what, const char *frame, size_t len,
-                               const char *program, const char *unit)
+                               const char *program, const char *unit, const char *metric)
 {
     if (!l->clients)
         return;
@@ -862,7 +863,7 @@ static void publish_frame_json(struct live *l, const char *what, const char *fra
         return;
     }
     for (struct live_client *c = l->clients; c; c = c->next) {
-        if (program && !client_wants(c, program, unit, NULL))
+        if (!client_wants(c, program, unit, metric))
             continue;
         client_push(l, c, m);
         client_want_write(c);
@@ -871,9 +872,9 @@ static void publish_frame_json(struct live *l, const char *what, const char *fra
         free(m);
 }
 
-/* An alert or unit frame goes to every client (their filters are about
- * samples). */
-static void publish_frame(struct live *l, const char *type, const char *object_json)
+/* {"type": type, type: object}, selected as a sample of program/unit/metric. */
+static void publish_frame(struct live *l, const char *type, const char *object_json,
+                          const char *program, const char *unit, const char *metric)
 {
     struct buf b;
     buf_init(&b, 0);
@@ -881,7 +882,7 @@ static void publish_frame(struct live *l, const char *type, const char *object_j
     if (buf_failed(&b))
         log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", type);
     else
-        publish_frame_json(l, type, b.data, b.len, NULL, NULL);
+        publish_frame_json(l, type, b.data, b.len, program, unit, metric);
     buf_free(&b);
 }
 
@@ -897,18 +898,19 @@ void live_publish_kpi(struct live *l, const char *program, const char *kpi_json)
     if (buf_failed(&b))
         log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a kpi frame");
     else
-        publish_frame_json(l, "kpi", b.data, b.len, program, NULL);
+        publish_frame_json(l, "kpi", b.data, b.len, program, NULL, NULL);
     buf_free(&b);
 }
 
-void live_publish_unit(struct live *l, const char *unit_json)
+void live_publish_unit(struct live *l, const char *program, const char *unit, const char *unit_json)
 {
-    publish_frame(l, "unit", unit_json);
+    publish_frame(l, "unit", unit_json, program, unit, NULL);
 }
 
-void live_publish_alert(struct live *l, const char *alert_json)
+void live_publish_alert(struct live *l, const char *program, const char *unit, const char *metric,
+                        const char *alert_json)
 {
-    publish_frame(l, "alert", alert_json);
+    publish_frame(l, "alert", alert_json, program, unit, metric);
 }
 
 void live_get_stats(const struct live *l, struct live_stats *out)

@@ -15,7 +15,10 @@
  * oldest go, and the client gets {"type":"dropped","count":N} before its
  * next samples. A client that stops reading costs at most its queue (plus
  * what lws buffers for one frame) and never delays ingest or other clients.
- * Alert and unit frames go to every client, in order with its samples.
+ * Alert, unit and kpi frames go, in order with the samples, to the clients
+ * whose filters select them as CONTRACT §3 says: as a sample of the alert's
+ * program/unit/metric (a silent alert: any metric of its unit), a unit
+ * frame as any metric of that unit, a kpi frame as any of its program.
  *
  * Snapshot: {"op":"subscribe",...,"snapshot":true} makes the next frame the
  * client gets one samples frame with the latest sample of every series the
@@ -62,9 +65,12 @@ void live_set_admit(struct live *l, live_admit_fn admit, void *ctx);
 /* Committed samples, in arrival order. */
 void live_publish_samples(struct live *l, const struct sample *samples, size_t n);
 /* A unit's state changed: unit_json is the object as in /api/v1/units. */
-void live_publish_unit(struct live *l, const char *unit_json);
-/* An alert fired or resolved: alert_json is the object as in /api/v1/alerts. */
-void live_publish_alert(struct live *l, const char *alert_json);
+void live_publish_unit(struct live *l, const char *program, const char *unit,
+                       const char *unit_json);
+/* An alert fired, resolved or was acknowledged: alert_json is the object as
+ * in /api/v1/alerts; metric NULL for a silent alert. */
+void live_publish_alert(struct live *l, const char *program, const char *unit, const char *metric,
+                        const char *alert_json);
 /* A KPI's current or status changed: kpi_json is the KPI object as in
  * /api/v1/programs. Goes to clients whose filters match any unit and
  * metric of the program. */

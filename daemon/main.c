@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "alert_engine.h"
 #include "api.h"
 #include "catalog.h"
 #include "cfg.h"
@@ -30,6 +31,7 @@
 #include "kpi_engine.h"
 #include "live.h"
 #include "log.h"
+#include "presence.h"
 #include "query_pool.h"
 #include "store.h"
 #include "util.h"
@@ -44,6 +46,8 @@ struct daemon {
     struct http_server *http;
     struct query_pool *queries;
     struct kpi_engine *kpis;
+    struct alert_engine *alerts;
+    struct presence *presence;
     struct checkpointer *checkpoints;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
@@ -213,7 +217,9 @@ static void on_ingest_stopped(void *ctx)
 {
     struct daemon *d = ctx;
     d->ingest = NULL;
-    kpi_engine_stop(d->kpis); /* jobs in flight finish; freed after the loop */
+    kpi_engine_stop(d->kpis);     /* jobs in flight finish; freed after the loop */
+    alert_engine_stop(d->alerts); /* writes what is pending */
+    presence_stop(d->presence);
     checkpointer_stop(d->checkpoints);
     http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
@@ -272,7 +278,8 @@ static int reload(void *ctx)
         }
         if (catalog && d->kpis) {
             int n = catalog->n_programs;
-            if (kpi_engine_set_catalog(d->kpis, catalog) != 0)
+            if (kpi_engine_set_catalog(d->kpis, catalog) != 0 ||
+                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))))
                 problems++;
             else
                 log_info("reload: catalog %s applied (%d program(s))", d->cfg.catalog_path, n);
@@ -305,6 +312,33 @@ static void on_committed_samples(void *ctx, const struct sample *samples, size_t
     struct daemon *d = ctx;
     live_publish_samples(d->live, samples, n);
     kpi_engine_samples(d->kpis, samples, n);
+    if (d->alerts) /* NULL while starting or after a failed start */
+        alert_engine_samples(d->alerts, samples, n);
+    if (d->presence)
+        presence_samples(d->presence, samples, n);
+}
+
+/* alert engine -> live: an alert fired, resolved or was acknowledged. */
+static void on_alert_changed(void *ctx, const char *event, const struct alert_record *a)
+{
+    struct daemon *d = ctx;
+    struct buf b;
+    buf_init(&b, 0);
+    api_alert_json(&b, a);
+    if (!buf_failed(&b))
+        live_publish_alert(d->live, a->program, a->unit, a->metric, b.data);
+    buf_free(&b);
+}
+
+/* The rules of the catalog the KPI engine holds (it owns the catalog). */
+static int start_alerts(struct daemon *d)
+{
+    struct alert_engine_opts ao = {.loop = d->loop,
+                                   .store = d->store,
+                                   .changed = on_alert_changed,
+                                   .ctx = d,
+                                   .retention_days = d->cfg.retention_days};
+    return alert_engine_start(&d->alerts, &ao, kpi_engine_catalog(d->kpis));
 }
 
 /* kpi engine -> live: a KPI's current or status changed. */
@@ -336,18 +370,42 @@ static int start_kpis(struct daemon *d)
     return kpi_engine_start(&d->kpis, &ko, c);
 }
 
+/* ingest -> a $status arrived. */
 static void on_presence(void *ctx, const char *program, const char *unit)
 {
     struct daemon *d = ctx;
-    struct store_unit_view v;
+    if (d->alerts)
+        alert_engine_presence(d->alerts, program, unit);
+    if (d->presence)
+        presence_status(d->presence, program, unit);
+}
+
+/* presence -> live: a unit appeared or its status changed. */
+static void on_unit_changed(void *ctx, const struct store_unit_view *u, int64_t now)
+{
+    struct daemon *d = ctx;
     struct buf b;
-    if (store_get_unit(d->store, program, unit, &v) != 0)
-        return;
     buf_init(&b, 0);
-    api_unit_json(&b, &v, util_now_ms(), api_unit_stale_ms(&d->api, program));
+    api_unit_json(&b, u, now, api_unit_stale_ms(&d->api, u->program));
     if (!buf_failed(&b))
-        live_publish_unit(d->live, b.data);
+        live_publish_unit(d->live, u->program, u->unit, b.data);
     buf_free(&b);
+}
+
+static int64_t unit_stale_ms(void *ctx, const char *program)
+{
+    struct daemon *d = ctx;
+    return api_unit_stale_ms(&d->api, program);
+}
+
+static int start_presence(struct daemon *d)
+{
+    struct presence_opts po = {.loop = d->loop,
+                               .store = d->store,
+                               .stale_ms = unit_stale_ms,
+                               .changed = on_unit_changed,
+                               .ctx = d};
+    return presence_start(&d->presence, &po);
 }
 
 static int start_api(struct daemon *d)
@@ -361,9 +419,10 @@ static int start_api(struct daemon *d)
     ingest_set_observer(d->ingest, &obs);
     if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
         return -1;
-    if (start_kpis(d) != 0)
+    if (start_kpis(d) != 0 || start_alerts(d) != 0)
         return -1;
     d->api = (struct api){.kpis = d->kpis,
+                          .alerts = d->alerts,
                           .checkpoints = d->checkpoints,
                           .cfg = &d->cfg,
                           .store = d->store,
@@ -381,7 +440,7 @@ static int start_api(struct daemon *d)
         return -1;
     live_set_admit(d->live, http_admit_upgrade, d->http);
     d->api.http = d->http;
-    return 0;
+    return start_presence(d);
 }
 
 static int start(struct daemon *d)
@@ -455,6 +514,8 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     http_free(d.http); /* lws's second destroy, outside the loop */
     kpi_engine_free(d.kpis);
+    alert_engine_free(d.alerts);
+    presence_free(d.presence);
     checkpointer_free(d.checkpoints);
     query_pool_close(d.queries);
     live_free(d.live);

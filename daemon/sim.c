@@ -114,6 +114,7 @@ struct options {
     bool seeded;
     double offline_fraction;
     double offline_secs;
+    double incident_speed; /* scheduled incidents come this many times sooner and shorter */
     bool ts_seq;
 };
 
@@ -150,6 +151,9 @@ static void usage(FILE *f)
             "                           times, buffer their samples and send them as JSON\n"
             "                           arrays on return (default 0)\n"
             "  --offline-secs S         length of one offline spell (default 30)\n"
+            "  --incident-speed N       the scenario's incidents (a price spike, a silent van,\n"
+            "                           a dropped connection) start N times sooner and last\n"
+            "                           N times shorter (default 1; for tests and quick looks)\n"
             "  --ts-mode now|seq        now: samples carry the time they are taken; seq:\n"
             "                           base + i ms per unit, unique per series, so runs can\n"
             "                           be counted exactly (pickups then go as objects; no\n"
@@ -248,6 +252,10 @@ static int parse_number_opt(const char *name, const char *val, struct options *o
         if (util_parse_double(val, &d) != 0 || d <= 0 || d > 1e6)
             return bad_arg(name, val, "seconds > 0");
         o->offline_secs = d;
+    } else if (strcmp(name, "incident-speed") == 0) {
+        if (util_parse_double(val, &d) != 0 || d < 1 || d > 1e6)
+            return bad_arg(name, val, "a factor >= 1");
+        o->incident_speed = d;
     }
     return 0;
 }
@@ -294,6 +302,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                                              {"offline-fraction", required_argument, NULL, 0},
                                              {"offline-secs", required_argument, NULL, 0},
                                              {"ts-mode", required_argument, NULL, 0},
+                                             {"incident-speed", required_argument, NULL, 0},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     *o = (struct options){.uri = "tcp://127.0.0.1:1883",
@@ -302,7 +311,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                           .units = 3,
                           .rate = 10,
                           .qos = 1,
-                          .offline_secs = 30};
+                          .offline_secs = 30,
+                          .incident_speed = 1};
     int idx, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
@@ -557,13 +567,25 @@ static void van_sample(const struct sim *sim, struct unit *u, struct sample *s)
     s->lon = v->lon;
 }
 
+static uint64_t secs_ns(double s)
+{
+    return (uint64_t)(s * 1e9);
+}
+
+/* A scheduled incident is under way (sooner and shorter by --incident-speed). */
+static bool event_active(const struct sim *sim, const struct sim_event *e, uint64_t now)
+{
+    double speed = sim->opt.incident_speed;
+    uint64_t from = sim->start_ns + secs_ns(e->at_s / speed);
+    return now >= from && now < from + secs_ns(e->for_s / speed);
+}
+
 static bool spiking(const struct sim *sim, const struct unit *u, int c, uint64_t now)
 {
     for (int i = 0; i < u->nevents; i++) {
         const struct sim_event *e = u->events[i];
         if (e->kind == EV_SPIKE && strcmp(e->commodity, sim->sc->commodities[c].slug) == 0 &&
-            now >= sim->start_ns + (uint64_t)(e->at_s * 1e9) &&
-            now < sim->start_ns + (uint64_t)((e->at_s + e->for_s) * 1e9))
+            event_active(sim, e, now))
             return true;
     }
     return false;
@@ -750,11 +772,6 @@ static int flush_buffer(struct sim *sim, struct unit *u)
 
 /* ---- presence ---- */
 
-static uint64_t secs_ns(double s)
-{
-    return (uint64_t)(s * 1e9);
-}
-
 static int go_offline(struct sim *sim, struct unit *u, uint64_t now)
 {
     /* A unit that loses its signal cannot say so; the broker's will would.
@@ -791,12 +808,6 @@ static int refresh_status(struct sim *sim, struct unit *u, uint64_t now)
 }
 
 /* ---- scheduled incidents ---- */
-
-static bool event_active(const struct sim *sim, const struct sim_event *e, uint64_t now)
-{
-    uint64_t from = sim->start_ns + secs_ns(e->at_s);
-    return now >= from && now < from + secs_ns(e->for_s);
-}
 
 static bool silenced(const struct sim *sim, const struct unit *u, uint64_t now)
 {

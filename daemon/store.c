@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert_store.h"
 #include "dict.h"
 #include "db.h"
 #include "log.h"
@@ -37,6 +38,8 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (program, unit)) WITHOUT ROWID;",
     /* 1 -> 2: 1-minute and 1-hour rollups and their horizons (rollup.h). */
     rollup_migration_sql,
+    /* 2 -> 3: alerts and the webhook outbox (alert_store.h). */
+    alert_migration_sql,
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -517,7 +520,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
 }
 
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
-                   int64_t ts_ms)
+                   int64_t ts_ms, bool heard)
 {
     if (store_begin(s) != 0)
         return -1;
@@ -526,7 +529,7 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
         return -1;
     u->online = online;
     u->status_ts = ts_ms;
-    if (ts_ms > u->last_seen)
+    if (heard && ts_ms > u->last_seen)
         u->last_seen = ts_ms;
     unit_mark_dirty(s, u);
     return 0;
@@ -616,6 +619,11 @@ int store_commit(struct store *s)
         log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
     s->stats.writable = true;
     return 0;
+}
+
+struct sqlite3 *store_db(struct store *s)
+{
+    return s->db;
 }
 
 void store_get_stats(const struct store *s, struct store_stats *out)

@@ -71,15 +71,24 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
 int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms,
                  int64_t *series_id);
 
-/* Records a unit's presence ($status online/offline) at time ts_ms. */
+/* Records a unit's presence ($status online/offline) at time ts_ms; with
+ * heard, the unit also counts as heard from then (last_seen). */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
-                   int64_t ts_ms);
+                   int64_t ts_ms, bool heard);
 
 /* Commits the open group (no-op without one). On failure the group is rolled
  * back, its samples counted as lost, and -1 returned. */
 int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* The write connection, for modules that keep their own tables in the same
+ * database (alert_store.h, webhook.h). Loop thread only, and only outside a
+ * group: a group never stays open across loop callbacks (ingest and the
+ * HTTP entry commit before returning), so a module's own BEGIN ... COMMIT
+ * is a transaction of its own. */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
 
 /* With on false, commits never checkpoint the WAL (wal_autocheckpoint = 0):
  * pantaud leaves that to checkpoint.c, off the loop. Default on. */

@@ -559,8 +559,9 @@ TEST(live_unit_and_alert_frames_keep_order)
     CHECK(c);
     CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"pjs/#\"]}"), 0);
     publish1(l, "pjs", "truck-07", "pickups", T0, 1);
-    live_publish_unit(l, "{\"program\":\"pjs\",\"unit\":\"truck-07\",\"status\":\"offline\"}");
-    live_publish_alert(l, "{\"id\":7,\"state\":\"firing\"}");
+    live_publish_unit(l, "pjs", "truck-07",
+                      "{\"program\":\"pjs\",\"unit\":\"truck-07\",\"status\":\"offline\"}");
+    live_publish_alert(l, "pjs", "truck-07", "pickups", "{\"id\":7,\"state\":\"firing\"}");
     publish1(l, "pjs", "truck-07", "pickups", T0 + 1, 2);
     static const char *const want[] = {"samples", "unit", "alert", "samples"};
     for (int i = 0; i < 4; i++) {
@@ -668,13 +669,44 @@ TEST(live_snapshot_from_store)
     store_close(s);
 }
 
+/* CONTRACT §3: "an alert frame as a sample of the alert's program/unit/
+ * metric (a silent alert: any metric of its unit), a unit frame as any
+ * metric of that unit". */
+TEST(live_alert_and_unit_frames_follow_filters)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"simas/+/price\"]}"), 0);
+    live_publish_alert(l, "simas", "pasar-a", "price", "{\"id\":1}");   /* matches */
+    live_publish_alert(l, "simas", "pasar-a", "stock", "{\"id\":2}");   /* other metric */
+    live_publish_alert(l, "simas", "pasar-b", NULL, "{\"id\":3}");      /* silent: any metric */
+    live_publish_alert(l, "pjs", "truck-07", NULL, "{\"id\":4}");       /* other program */
+    live_publish_unit(l, "simas", "pasar-a", "{\"unit\":\"pasar-a\"}"); /* any metric */
+    live_publish_unit(l, "pjs", "truck-07", "{\"unit\":\"truck-07\"}");
+    static const char *const want[] = {"alert", "alert", "unit"};
+    static const int ids[] = {1, 3, 0};
+    for (int i = 0; i < 3; i++) {
+        json_t *f = next_frame(l, c);
+        CHECK(f);
+        CHECK_STR(frame_type(f), want[i]);
+        if (ids[i])
+            CHECK_INT(json_integer_value(json_object_get(json_object_get(f, "alert"), "id")),
+                      ids[i]);
+        json_decref(f);
+    }
+    CHECK(next_frame(l, c) == NULL);
+    free_client(l, c);
+    live_free(l);
+}
+
 TEST(live_no_clients_no_work)
 {
     struct live *l = new_live(0, 0);
     CHECK(l);
     publish1(l, "pjs", "truck-07", "pickups", T0, 1);
-    live_publish_unit(l, "{}");
-    live_publish_alert(l, "{}");
+    live_publish_unit(l, "pjs", "truck-07", "{}");
+    live_publish_alert(l, "pjs", "truck-07", NULL, "{}");
     struct live_stats st;
     live_get_stats(l, &st);
     CHECK_INT(st.samples_dropped, 0);
@@ -683,8 +715,9 @@ TEST(live_no_clients_no_work)
     live_free(NULL);
 }
 
-TEST_MAIN(CASE(live_filter_match_table), CASE(live_kpi_frames_follow_program_filters),
-          CASE(live_filter_valid_table), CASE(live_hello_first), CASE(live_sample_json_shape),
+TEST_MAIN(CASE(live_filter_match_table), CASE(live_alert_and_unit_frames_follow_filters),
+          CASE(live_kpi_frames_follow_program_filters), CASE(live_filter_valid_table),
+          CASE(live_hello_first), CASE(live_sample_json_shape),
           CASE(live_everything_until_subscribe_then_filters), CASE(live_ping_pong),
           CASE(live_bad_requests_get_errors), CASE(live_max_clients),
           CASE(live_batches_in_arrival_order), CASE(live_frames_are_bounded),

@@ -210,13 +210,13 @@ static void poison_commits(const char *path)
 
 /* ---- cases ---------------------------------------------------------------- */
 
-TEST(rollup_schema_version_2)
+TEST(rollup_schema_version)
 {
     struct store *s;
     const char *p = fresh_db("schema");
     CHECK(store_open(&s, p) == 0);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), 2);
+    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), 3);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('rollup_1m','rollup_1h','store_meta')"),
               3);
@@ -547,7 +547,7 @@ TEST(rollup_floor_and_ceil)
     }
 }
 
-TEST_MAIN(CASE(rollup_schema_version_2), CASE(rollup_random_matches_brute_force),
+TEST_MAIN(CASE(rollup_schema_version), CASE(rollup_random_matches_brute_force),
           CASE(rollup_late_and_duplicates_table), CASE(rollup_replace_twice_in_one_group),
           CASE(rollup_prune_bounded_and_rollups_stay), CASE(rollup_late_sample_below_raw_horizon),
           CASE(rollup_migration_backfills_existing_samples), CASE(rollup_floor_and_ceil))

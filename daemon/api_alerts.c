@@ -1,0 +1,246 @@
+/* api_alerts.c — GET /api/v1/alerts and POST /api/v1/alerts/<id>/ack
+ * (CONTRACT §2, §6): firing alerts from the engine's memory, a period's
+ * alerts from the database, acknowledgement with an optional note. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert_engine.h"
+#include "api.h"
+#include "util.h"
+
+#define JSON         "application/json"
+#define ALERTS_PATH  "/api/v1/alerts/"
+#define ACK_BODY_MAX 4096
+#define NOTE_MAX     1000 /* bytes */
+#define ALERTS_LIMIT 10000
+
+static void put_time(struct buf *b, const char *key, int64_t ms)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (ms)
+        buf_printf(b, "%lld", (long long)ms);
+    else
+        buf_puts(b, "null");
+}
+
+static void put_real(struct buf *b, const char *key, bool has, double v)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (has)
+        buf_json_num(b, v);
+    else
+        buf_puts(b, "null");
+}
+
+static void put_text(struct buf *b, const char *key, const char *v)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (v)
+        buf_json_str(b, v);
+    else
+        buf_puts(b, "null");
+}
+
+void api_alert_json(struct buf *b, const struct alert_record *a)
+{
+    buf_printf(b, "{\"id\":%lld", (long long)a->id);
+    put_text(b, "rule", a->rule);
+    put_text(b, "severity", catalog_severity_name(a->severity));
+    put_text(b, "program", a->program);
+    put_text(b, "unit", a->unit);
+    put_text(b, "metric", a->metric);
+    buf_printf(b, ",\"labels\":%s", a->labels_json ? a->labels_json : "null");
+    put_text(b, "state", a->resolved_at ? "resolved" : "firing");
+    put_time(b, "since", a->since);
+    put_time(b, "fired_at", a->fired_at);
+    put_time(b, "resolved_at", a->resolved_at);
+    put_real(b, "value", a->has_value, a->value);
+    put_real(b, "reference", a->has_reference, a->reference);
+    put_real(b, "deviation", a->has_deviation, a->deviation);
+    put_text(b, "message", a->message);
+    put_time(b, "acked_at", a->acked_at);
+    put_text(b, "acked_by", a->acked_by);
+    put_text(b, "ack_note", a->ack_note);
+    buf_puts(b, "}");
+}
+
+struct listing {
+    struct buf *b;
+    size_t n;
+};
+
+static void list_one(void *ctx, const struct alert_record *a)
+{
+    struct listing *l = ctx;
+    buf_puts(l->b, l->n++ ? ",\n" : "\n");
+    api_alert_json(l->b, a);
+}
+
+void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to)
+{
+    struct listing l = {b, 0};
+    buf_puts(b, "[");
+    if (a->alerts)
+        alert_engine_each_in(a->alerts, from, to, NULL, ALERTS_LIMIT, list_one, &l);
+    buf_puts(b, "]");
+}
+
+void api_alerts(struct api *a, struct http_request *r)
+{
+    const char *state = http_arg(r, "state"), *program = http_arg(r, "program");
+    bool all = state && strcmp(state, "all") == 0;
+    if (state && !all && strcmp(state, "active") != 0) {
+        http_reply_error(r, 400, "bad_parameter", "state must be active or all");
+        return;
+    }
+    if (program && !util_is_slug(program, strlen(program))) {
+        http_reply_error(r, 400, "bad_parameter",
+                         "program must be a slug ([a-z0-9][a-z0-9_-]{0,63})");
+        return;
+    }
+    int64_t from, to;
+    if (!api_read_range(r, &from, &to))
+        return;
+    struct buf b;
+    struct listing l = {&b, 0};
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"alerts\":[");
+    if (a->alerts && !all)
+        alert_engine_each_firing(a->alerts, program, list_one, &l);
+    else if (a->alerts &&
+             alert_engine_each_in(a->alerts, from, to, program, ALERTS_LIMIT, list_one, &l) != 0) {
+        buf_free(&b);
+        http_reply_error(r, 503, "unavailable", "the alerts could not be read; retry");
+        return;
+    }
+    buf_puts(&b, "]}\n");
+    http_reply(r, 200, JSON, &b);
+}
+
+/* ---- POST /api/v1/alerts/<id>/ack ---- */
+
+struct ack_req {
+    struct api *a;
+    struct http_body *body;
+    int64_t id;
+    enum http_role role;
+    struct buf text;
+    bool too_large;
+};
+
+static void ack_free(struct ack_req *q)
+{
+    buf_free(&q->text);
+    free(q);
+}
+
+static void ack_data(void *ctx, const char *p, size_t len)
+{
+    struct ack_req *q = ctx;
+    if (q->text.len + len > ACK_BODY_MAX)
+        q->too_large = true;
+    else
+        buf_append(&q->text, p, len);
+}
+
+/* The optional {"note": "..."}: 0 with *note (NULL when none), or -1 after
+ * answering 400. */
+static int read_note(struct ack_req *q, json_t **doc, const char **note)
+{
+    *doc = NULL;
+    *note = NULL;
+    if (q->text.len == 0)
+        return 0;
+    json_error_t err;
+    *doc = json_loadb(q->text.data, q->text.len, 0, &err);
+    json_t *n = json_is_object(*doc) ? json_object_get(*doc, "note") : NULL;
+    if (!json_is_object(*doc) || (n && !json_is_string(n) && !json_is_null(n))) {
+        http_body_reply_error(q->body, 400, "bad_json",
+                              "the body must be a JSON object {\"note\": \"...\"}");
+        return -1;
+    }
+    *note = json_string_value(n);
+    if (*note && strlen(*note) > NOTE_MAX) {
+        http_body_reply_error(q->body, 400, "bad_parameter", "note is limited to %d bytes",
+                              NOTE_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static void ack_end(void *ctx)
+{
+    struct ack_req *q = ctx;
+    json_t *doc = NULL;
+    const char *note;
+    if (q->too_large) {
+        http_body_reply_error(q->body, 413, "too_large", "the body is limited to %d bytes",
+                              ACK_BODY_MAX);
+    } else if (read_note(q, &doc, &note) == 0) {
+        struct alert_record rec;
+        int found = q->a->alerts
+                        ? alert_engine_ack(q->a->alerts, q->id, http_role_name(q->role), note, &rec)
+                        : 0;
+        if (found == 0) {
+            http_body_reply_error(q->body, 404, "not_found", "no alert %lld", (long long)q->id);
+        } else if (found < 0) {
+            http_body_reply_error(q->body, 503, "unavailable", "the database cannot be written");
+        } else {
+            struct buf b;
+            buf_init(&b, 0);
+            buf_puts(&b, "{\"alert\":");
+            api_alert_json(&b, &rec);
+            buf_puts(&b, "}\n");
+            alert_record_free(&rec);
+            http_body_reply(q->body, 200, JSON, &b);
+        }
+    }
+    json_decref(doc);
+    ack_free(q);
+}
+
+static void ack_gone(void *ctx)
+{
+    struct ack_req *q = ctx;
+    http_body_reply(q->body, 0, NULL, NULL);
+    ack_free(q);
+}
+
+static const struct http_body_ops ack_ops = {ack_data, ack_end, ack_gone};
+
+/* "<digits>/ack" after the prefix: the id, or 0. */
+static int64_t ack_id(const char *rest)
+{
+    char *end;
+    if (*rest < '1' || *rest > '9')
+        return 0;
+    long long id = strtoll(rest, &end, 10);
+    return strcmp(end, "/ack") == 0 && id > 0 ? id : 0;
+}
+
+bool api_alert_ack_path(const char *path)
+{
+    return strncmp(path, ALERTS_PATH, strlen(ALERTS_PATH)) == 0;
+}
+
+void api_alert_ack(struct api *a, struct http_request *r)
+{
+    int64_t id = ack_id(r->path + strlen(ALERTS_PATH));
+    if (!id) {
+        http_reply_error(r, 404, "not_found", "no such endpoint: %s (POST %s<id>/ack)", r->path,
+                         ALERTS_PATH);
+        return;
+    }
+    struct ack_req *q = calloc(1, sizeof *q);
+    if (!q) {
+        http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
+        return;
+    }
+    q->a = a;
+    q->id = id;
+    q->role = r->role;
+    buf_init(&q->text, 0);
+    if (!(q->body = http_body_stream(r, &ack_ops, q)))
+        ack_free(q);
+}
