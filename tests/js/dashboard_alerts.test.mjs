@@ -1,8 +1,6 @@
 // dashboard_alerts.pending.mjs — the dashboard's alerts (CONTRACT §6 ALERT,
 // §3 {"type":"alert","alert":ALERT}, §2 /alerts and /alerts/<id>/ack) in a
-// real browser. Written against the contract while the alert engine is
-// being built on main: rename it to dashboard_alerts.test.mjs (make check
-// runs tests/js/*.test.mjs) once /api/v1/alerts answers real alerts.
+// real browser, against a real pantaud (its alert engine) and mosquitto.
 //
 // Uses the Lampung Tengah catalog's rule stok-beras-menipis (below = 4000,
 // clear = 6000, for 0, severity info, message "Stok beras medium di {unit}
@@ -19,7 +17,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { assert, mqttPublisher, repoRoot, runCases, startBroker, startPantaud } from './harness.mjs';
 
-const FILE = 'dashboard_alerts.pending.mjs';
+const FILE = 'dashboard_alerts.test.mjs';
 const CATALOG = path.join(repoRoot, 'config/catalog/lampung-tengah.ini');
 const VIEWER = 'viewer-token-0123456789';
 const OPERATOR = 'operator-token-0123456789';
