@@ -1,4 +1,4 @@
-// dashboard_alerts.pending.mjs — the dashboard's alerts (CONTRACT §6 ALERT,
+// dashboard_alerts.test.mjs — the dashboard's alerts (CONTRACT §6 ALERT,
 // §3 {"type":"alert","alert":ALERT}, §2 /alerts and /alerts/<id>/ack) in a
 // real browser, against a real pantaud (its alert engine) and mosquitto.
 //
