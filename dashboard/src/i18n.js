@@ -158,7 +158,3 @@ export function t(key, vars) {
   if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   return s;
 }
-export function has(key) {
-  return key in T;
-}
-export const TABLE = T;

@@ -6,14 +6,13 @@ import { loadAll, onAlert, onKpi, onSamples, onUnit, setConn } from './state.js'
 
 let ws = null;
 let attempt = 0;
-let pingTimer = null;
 let lastFrame = 0;
 
 export function startLive() {
   connect();
   // A dead TCP connection (pantaud's host gone) shows no close: ping, and
   // give up on a socket that answers nothing for 25 s.
-  pingTimer = setInterval(() => {
+  setInterval(() => {
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     if (Date.now() - lastFrame > 25000) ws.close();
     else ws.send('{"op":"ping"}');
@@ -72,9 +71,4 @@ function retry() {
   const delay = Math.min(10000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
   attempt++;
   setTimeout(connect, attempt === 1 ? 500 : delay);
-}
-
-export function stopLive() {
-  clearInterval(pingTimer);
-  ws?.close();
 }

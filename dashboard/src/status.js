@@ -4,8 +4,8 @@
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
-// Worst first, as a program's health orders them.
-export const KPI_STATUSES = ['missed', 'worsening', 'off_track', 'at_risk', 'not_started', 'no_data', 'on_track', 'achieved'];
+// Every status kpi.c writes (missed worsening off_track at_risk
+// not_started no_data on_track achieved), unit presence, alert severity.
 const CLASS = {
   achieved: 'good',
   on_track: 'good',

@@ -5,7 +5,6 @@
 import { fill, h, text } from '../dom.js';
 import { dateTime, num, pct, timeOrDate, withUnit } from '../format.js';
 import { t } from '../i18n.js';
-import { go } from '../nav.js';
 import { loadSparkline, sparkline } from '../sparkline.js';
 import { state } from '../state.js';
 import { badge, statusClass, statusWord } from '../status.js';
