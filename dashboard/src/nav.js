@@ -25,4 +25,4 @@ export function go(view, arg) {
 export const isKiosk = () => document.documentElement.classList.contains('kiosk');
 // A wall shows at most this many rows of a list (the worst first) and says
 // how many more there are.
-export const WALL_ROWS = 24;
+export const WALL_ROWS = 18;

@@ -69,7 +69,7 @@ function build() {
           'table',
           { class: 'grid alerts', style: `--n:${rows.length + 1}` },
           h('caption', { class: 'sr-only' }, t('alerts')),
-          h('thead', null, h('tr', null, (wall ? ['severity', 'message', 'value', 'deviation', 'firedAt'] : ['severity', 'message', 'program', 'value', 'deviation', 'firedAt', 'resolvedAt', 'state', 'ack']).map((c) => h('th', { scope: 'col' }, t(c))))),
+          h('thead', null, h('tr', null, (wall ? ['severity', 'message', 'firedAt'] : ['severity', 'message', 'program', 'value', 'deviation', 'firedAt', 'resolvedAt', 'state', 'ack']).map((c) => h('th', { scope: 'col' }, t(c))))),
           h(
             'tbody',
             null,
@@ -80,8 +80,9 @@ function build() {
                 h('td', null, badge(a.severity)),
                 h('th', { scope: 'row' }, a.message || a.rule),
                 wall ? null : h('td', null, [a.program, a.unit].filter(Boolean).join(' / ')),
-                h('td', { class: 'num' }, num(a.value)),
-                h('td', { class: 'num' }, signedPct(a.deviation)),
+                // On the wall the message (which names value and deviation) gets the width.
+                wall ? null : h('td', { class: 'num' }, num(a.value)),
+                wall ? null : h('td', { class: 'num' }, signedPct(a.deviation)),
                 h('td', null, wall ? timeOrDate(a.fired_at) : dateTime(a.fired_at)),
                 wall ? null : h('td', null, a.resolved_at ? dateTime(a.resolved_at) : '–'),
                 wall ? null : h('td', null, a.state === 'firing' ? t('firing') : t('resolved')),

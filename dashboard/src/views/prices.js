@@ -43,6 +43,9 @@ function build() {
   const all = rows();
   const list = isKiosk() ? all.slice(0, WALL_ROWS) : all;
   const n = list.length;
+  // "Change today" needs yesterday's prices; without any, no column of dashes.
+  const changes = list.some((r) => r.change !== null);
+  const cols = ['commodity', 'market', 'price', 'reference', 'deviation', ...(changes ? ['changeToday'] : []), 'updated'];
   // On the wall every row must fit: the row height follows the count.
   fill(root,
     h('h1', null, t('pricesTitle')),
@@ -54,7 +57,7 @@ function build() {
           h(
             'thead',
             null,
-            h('tr', null, ['commodity', 'market', 'price', 'reference', 'deviation', 'changeToday', 'updated'].map((c) => h('th', { scope: 'col', class: ['price', 'reference', 'deviation', 'changeToday'].includes(c) ? 'num' : null }, t(c)))),
+            h('tr', null, cols.map((c) => h('th', { scope: 'col', class: ['price', 'reference', 'deviation', 'changeToday'].includes(c) ? 'num' : null }, t(c)))),
           ),
           h(
             'tbody',
@@ -68,7 +71,7 @@ function build() {
                 h('td', { class: 'num' }, `Rp ${num(r.s.value)}`),
                 h('td', { class: 'num' }, r.ref ? `Rp ${num(r.ref.value)}` : '–'),
                 h('td', { class: `num ${r.dev === null ? '' : r.dev >= SPIKE ? 'bad-t' : r.dev > 0 ? 'warn-t' : 'good-t'}` }, signedPct(r.dev)),
-                h('td', { class: 'num' }, r.change === null ? '–' : `${r.change > 0 ? '+' : r.change < 0 ? '−' : ''}${num(Math.abs(r.change))}`),
+                changes ? h('td', { class: 'num' }, r.change === null ? '–' : `${r.change > 0 ? '+' : r.change < 0 ? '−' : ''}${num(Math.abs(r.change))}`) : null,
                 h('td', null, timeOrDate(r.s.ts)),
               ),
             ),
