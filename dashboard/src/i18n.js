@@ -62,6 +62,7 @@ const T = {
   status: { id: 'Status', en: 'Status' },
   kpi: { id: 'Indikator', en: 'KPI' },
   period: { id: 'Periode', en: 'Period' },
+  moreKpis: { id: '+{n} indikator lain · capaian program {p}', en: '+{n} more KPIs · program progress {p}' },
   lastSample: { id: 'Data terakhir', en: 'Latest data' },
   none: { id: '–', en: '–' },
   more: { id: '… dan {n} lagi', en: '… and {n} more' },
@@ -96,6 +97,7 @@ const T = {
   unitsSummary: { id: '{online} daring, {stale} diam, {offline} luring', en: '{online} online, {stale} stale, {offline} offline' },
   noUnits: { id: 'Belum ada unit.', en: 'No units yet.' },
   // alerts
+  alertsN: { id: '⚠ {n} peringatan', en: '⚠ {n} alerts' },
   noAlerts: { id: 'Tidak ada peringatan aktif', en: 'No active alerts' },
   ack: { id: 'Tangani', en: 'Acknowledge' },
   ackNote: { id: 'Catatan', en: 'Note' },

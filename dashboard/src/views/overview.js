@@ -4,7 +4,7 @@
 // sample that arrived for it).
 import { fill, h, text } from '../dom.js';
 import { dateTime, num, pct, timeOrDate, withUnit } from '../format.js';
-import { t } from '../i18n.js';
+import { getLang, t } from '../i18n.js';
 import { loadSparkline, sparkline } from '../sparkline.js';
 import { state } from '../state.js';
 import { badge, statusClass, statusWord } from '../status.js';
@@ -23,7 +23,8 @@ function dimensionCard(d) {
     'div',
     { class: 'dim' },
     h('div', { class: 'dim-name' }, d.name),
-    h('div', { class: 'dim-sub' }, t(d.id)),
+    // "Smart Governance" is its name in both languages; Indonesian readers also get "Tata Kelola".
+    getLang() === 'id' ? h('div', { class: 'dim-sub' }, t(d.id)) : null,
     h('div', { class: 'dim-count' }, t('dimPrograms', { running: num(d.running), programs: num(d.programs) })),
     bar(d.progress, 'on_track'),
     h('div', { class: 'dim-pct' }, `${t('progress')} ${pct(d.progress)}`),
@@ -37,6 +38,13 @@ function lastLine(p) {
   return `${t('lastSample')}: ${s.metric} ${num(s.value, 2)} · ${s.unit} · ${timeOrDate(s.arrived)}`;
 }
 
+// A program with firing alerts says so on its tile, whatever its KPIs say.
+function firing(programId) {
+  let n = 0;
+  for (const a of state.alerts.values()) if (a.state === 'firing' && a.program === programId) n++;
+  return n ? h('span', { class: 'badge bad tile-alerts' }, t('alertsN', { n: num(n) })) : null;
+}
+
 function tile(p) {
   const k = p.kpis[0];
   const last = h('div', { class: 'tile-last', 'data-program': p.id }, lastLine(p));
@@ -45,7 +53,7 @@ function tile(p) {
     'a',
     { class: `tile ${statusClass(p.health)}`, href: `#program/${p.id}`, 'data-program': p.id },
     h('div', { class: 'tile-head' }, h('span', { class: 'tile-name' }, p.name), badge(p.health || 'no_data')),
-    h('div', { class: 'tile-agency' }, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')),
+    h('div', { class: 'tile-agency' }, h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')), firing(p.id)),
     k
       ? [
           h('div', { class: 'tile-kpi' }, k.name),
@@ -63,7 +71,7 @@ function tile(p) {
             h('span', null, `${t('progress')} ${pct(k.progress)} · `, h('span', { class: `${statusClass(k.status)}-t` }, statusWord(k.status))),
             h('span', null, `${t('deadline')} ${k.deadline ? dateTime(k.deadline).split(' ').slice(0, 3).join(' ') : '–'}`),
           ),
-          p.kpis.length > 1 ? h('div', { class: 'tile-more' }, `+${p.kpis.length - 1} ${t('kpi').toLowerCase()} · ${t('progress').toLowerCase()} ${pct(p.progress)}`) : null,
+          p.kpis.length > 1 ? h('div', { class: 'tile-more' }, t('moreKpis', { n: p.kpis.length - 1, p: pct(p.progress) })) : null,
         ]
       : h('div', { class: 'tile-kpi' }, t('no_data')),
     last,
@@ -96,7 +104,7 @@ export default {
     sparkTimer = setInterval(refreshSparklines, 600e3);
   },
   paint(what) {
-    if (what.has('programs') || what.has('lang')) {
+    if (what.has('programs') || what.has('lang') || what.has('alerts')) {
       const had = tiles.size;
       build();
       if (!had && state.programs.length) refreshSparklines();
