@@ -98,6 +98,7 @@ function show() {
   el.main.scrollTop = 0;
   mod.mount(el.main, r.arg);
   renderNav();
+  if (kiosk) requestAnimationFrame(fitWall);
 }
 
 function toggleLang() {
@@ -107,12 +108,31 @@ function toggleLang() {
   invalidate('lang');
 }
 
+// The wall must not scroll or clip: when a view's content is taller than
+// the window after a paint, shrink its type (--fit) until it fits.
+function fitWall() {
+  const m = el.main;
+  const fits = () => m.scrollHeight <= m.clientHeight + 1 && m.scrollWidth <= m.clientWidth + 1;
+  m.style.removeProperty('--fit');
+  if (fits()) return;
+  let lo = 0.4;
+  let hi = 1;
+  for (let i = 0; i < 7; i++) {
+    const mid = (lo + hi) / 2;
+    m.style.setProperty('--fit', String(mid));
+    if (fits()) lo = mid;
+    else hi = mid;
+  }
+  m.style.setProperty('--fit', String(lo));
+}
+
 onPaint((what) => {
   if (what.has('lang') || what.has('programs')) renderNav();
   if (what.has('lang') || what.has('conn') || what.has('tick') || what.has('samples')) renderConn();
   if (what.has('lang') || what.has('tick')) renderClock();
   if (what.has('lang') || what.has('alerts')) renderTicker(el.ticker);
   current?.mod.paint(what);
+  if (kiosk && what.size > (what.has('tick') ? 1 : 0)) fitWall();
 });
 
 async function start() {
