@@ -219,8 +219,8 @@ const cases = [
             return m.scrollHeight > m.clientHeight + 1 || m.scrollWidth > m.clientWidth + 1;
           });
           assert(!clipped, `${v} at ${viewport.width}x${viewport.height}: the view is clipped`);
+          if (viewport.width === 3840) await page.screenshot({ path: path.join(SHOTS, `${v}-kiosk-3840x2160-id.png`) });
         }
-        if (viewport.width === 3840) await page.screenshot({ path: path.join(SHOTS, 'overview-kiosk-3840x2160-id.png') });
         assertEq(problems, [], 'console errors');
         await page.close();
       }
