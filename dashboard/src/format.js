@@ -49,6 +49,7 @@ export function compact(v) {
   return fmt('nc', { notation: 'compact', maximumFractionDigits: 1 }).format(v);
 }
 export function withUnit(v, unit) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
   if (unit === 'Rp') return `Rp ${compact(v)}`;
   if (unit === '%') return `${num(v)} %`;
   return unit ? `${compact(v)} ${unit}` : compact(v);
