@@ -12,7 +12,10 @@
 //     pantaud stops, and green again when it returns, without a reload.
 //  4. kiosk mode: every rotated view fits 1920×1080 and 3840×2160 (the
 //     document's scroll size is the window's).
-//  5. a 10,000-point chart renders (the Program view's uPlot, raw samples).
+//  5. a 10,000-point chart renders (the Program view's uPlot, raw samples);
+//     a drag zooms (the range is asked again).
+//  5b. Input data: a survey figure (decimal comma) and a CSV upload are
+//     stored; the CSV's rejected line is named.
 //  6. axe-core: no serious or critical violation on any view.
 //  7. the report prints to an A4 PDF; its first page names the regency,
 //     the period and the dimensions.
@@ -258,10 +261,47 @@ const cases = [
       assert(n >= 10000, `points drawn: ${n}`);
       assert(await page.$('#chart canvas'), 'a canvas');
       await page.screenshot({ path: path.join(SHOTS, 'program-10000-points.png') });
+      // Zoom: a drag over the middle fifth asks that range again.
+      const info = await page.textContent('.chart-info');
+      const box = await page.$eval('#chart .u-over', (e) => {
+        const r = e.getBoundingClientRect();
+        return { x: r.x, y: r.y, w: r.width, h: r.height };
+      });
+      await page.mouse.move(box.x + box.w * 0.4, box.y + box.h / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.w * 0.6, box.y + box.h / 2, { steps: 5 });
+      await page.mouse.up();
+      await page.waitForFunction((before) => document.querySelector('.chart-info').textContent !== before, info, { timeout: 5000 });
+      const zoomed = Number(await page.getAttribute('#chart', 'data-points'));
+      assert(zoomed > 1000 && zoomed < 3000, `the zoomed range holds a fifth of the points: ${zoomed}`);
       assertEq(problems, [], 'console errors');
       await page.close();
     },
     60000,
+  ],
+  [
+    'input data: a survey figure and a CSV upload are stored',
+    async (ctx) => {
+      const { page, problems } = await open(ctx, '/#input');
+      await page.selectOption('form.entry select[name=program]', 'grebek-stunting');
+      await page.fill('form.entry input[name=unit]', 'dinkes-lamteng');
+      await page.fill('form.entry input[name=metric]', 'prevalensi');
+      await page.fill('form.entry input[name=value]', '17,4');
+      await page.fill('form.entry input[name=labels]', 'kecamatan=gunung-sugih');
+      await page.click('form.entry button[type=submit] >> text=Kirim');
+      await page.waitForSelector('text=Tersimpan: 1', { timeout: 5000 });
+      const q = await fetch(`${ctx.base}/api/v1/series?program=grebek-stunting&metric=prevalensi`).then((r) => r.json());
+      assertEq(q.series.map((x) => [x.unit, x.labels, x.last_value]), [['dinkes-lamteng', { kecamatan: 'gunung-sugih' }, 17.4]], 'the figure');
+      const csv = path.join(tmpdir(), 'survei.csv');
+      const ts = Date.now() - 86400e3;
+      fs.writeFileSync(csv, `ts,program,unit,metric,labels,value\r\n${ts},grebek-stunting,dinkes-lamteng,prevalensi,"{""kecamatan"":""bandar-jaya""}",21.5\r\n${ts},grebek-stunting,dinkes-lamteng,prevalensi,"{""kecamatan"":""seputih""}",x\r\n`);
+      await page.setInputFiles('form.entry input[type=file]', csv);
+      await page.click('form.entry button[type=submit] >> text=Unggah');
+      await page.waitForSelector('text=Tersimpan 1, ditolak 1', { timeout: 5000 });
+      assert((await page.textContent('main')).includes('baris 3'), 'the rejected line is named');
+      assertEq(problems, [], 'console errors');
+      await page.close();
+    },
   ],
   [
     'axe-core: no serious or critical violation on any view (laptop and kiosk)',
