@@ -112,7 +112,9 @@ function toggleLang() {
 // the window after a paint, shrink its type (--fit) until it fits.
 function fitWall() {
   const m = el.main;
-  const fits = () => m.scrollHeight <= m.clientHeight + 1 && m.scrollWidth <= m.clientWidth + 1;
+  const clipped = (e) => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1;
+  // main, and the overview's tiles (which clip what does not fit them).
+  const fits = () => !clipped(m) && ![...m.querySelectorAll('.tile')].some(clipped);
   m.style.removeProperty('--fit');
   if (fits()) return;
   let lo = 0.4;
@@ -126,13 +128,25 @@ function fitWall() {
   m.style.setProperty('--fit', String(lo));
 }
 
+// At most once a second (each try is a layout).
+let fitAt = 0;
+let fitTimer = null;
+function fitSoon() {
+  if (fitTimer) return;
+  fitTimer = setTimeout(() => {
+    fitTimer = null;
+    fitAt = Date.now();
+    fitWall();
+  }, Math.max(0, 1000 - (Date.now() - fitAt)));
+}
+
 onPaint((what) => {
   if (what.has('lang') || what.has('programs')) renderNav();
   if (what.has('lang') || what.has('conn') || what.has('tick') || what.has('samples')) renderConn();
   if (what.has('lang') || what.has('tick')) renderClock();
   if (what.has('lang') || what.has('alerts')) renderTicker(el.ticker);
   current?.mod.paint(what);
-  if (kiosk && what.size > (what.has('tick') ? 1 : 0)) fitWall();
+  if (kiosk && what.size > (what.has('tick') ? 1 : 0)) fitSoon();
 });
 
 async function start() {

@@ -52,8 +52,8 @@ function tile(p) {
   return h(
     'a',
     { class: `tile ${statusClass(p.health)}`, href: `#program/${p.id}`, 'data-program': p.id },
-    h('div', { class: 'tile-head' }, h('span', { class: 'tile-name' }, p.name), badge(p.health || 'no_data')),
-    h('div', { class: 'tile-agency' }, h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')), firing(p.id)),
+    h('div', { class: 'tile-head' }, h('span', { class: 'tile-name' }, p.name)),
+    h('div', { class: 'tile-agency' }, h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')), firing(p.id), badge(p.health || 'no_data')),
     k
       ? [
           h('div', { class: 'tile-kpi' }, k.name),
