@@ -88,10 +88,10 @@ const cases = [
   [
     'overview: no console error, no other host; an MQTT value on its tile in id-ID within 1 s',
     async (ctx) => {
-      const t0 = Date.now();
+      const loadStart = Date.now();
       const { page, problems } = await open(ctx, '/');
       await page.waitForSelector('.tile[data-program="grebek-stunting"]');
-      console.log(`  # page load -> tiles and a live websocket: ${Date.now() - t0} ms`);
+      console.log(`  # page load -> tiles and a live websocket: ${Date.now() - loadStart} ms`);
       // Record in the page when the value first shows (a MutationObserver).
       await page.evaluate(() => {
         window.__seen = 0;
