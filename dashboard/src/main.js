@@ -1,7 +1,8 @@
 // main.js — the dashboard's shell: header (regency, views, language switch,
 // connection indicator, clock in WIB/WITA/WIT), the current view, the alerts
 // ticker; URL parameters ?lang=en, ?kiosk=1 (wall mode: dark, large type,
-// views rotate every ?rotate=SECONDS, default 20), ?view= is the hash.
+// views rotate every ?rotate=SECONDS, default 20), ?points=N|raw (the
+// Program chart's resolution); the view is the hash (#harga, #program/<id>).
 import './style.css';
 import { fill, h, text } from './dom.js';
 import { clock, longDate, timeOrDate, tzLabel } from './format.js';
