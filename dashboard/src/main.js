@@ -166,9 +166,22 @@ async function start() {
   setInterval(() => invalidate('tick'), 1000);
   startLive();
   if (kiosk) {
+    // A view with nothing to show (no price series, no firing alert) is
+    // skipped: the ticker already says "Tidak ada peringatan aktif".
+    const worth = {
+      harga: () => [...state.latest.values()].some((s) => s.metric === 'price'),
+      unit: () => state.units.size > 0,
+      peringatan: () => [...state.alerts.values()].some((a) => a.state === 'firing'),
+    };
     setInterval(() => {
       const i = KIOSK_ROTATION.indexOf(current?.id);
-      go(KIOSK_ROTATION[(i + 1) % KIOSK_ROTATION.length]);
+      for (let k = 1; k <= KIOSK_ROTATION.length; k++) {
+        const next = KIOSK_ROTATION[(i + k) % KIOSK_ROTATION.length];
+        if (!worth[next] || worth[next]()) {
+          go(next);
+          break;
+        }
+      }
     }, rotateS * 1000);
   }
 }

@@ -11,7 +11,7 @@
 //  3. the connection indicator turns red (and the stale mark shows) when
 //     pantaud stops, and green again when it returns, without a reload.
 //  4. kiosk mode: every rotated view fits 1920×1080 and 3840×2160 (the
-//     document's scroll size is the window's).
+//     document's scroll size is the window's, no tile clipped); it rotates.
 //  5. a 10,000-point chart renders (the Program view's uPlot, raw samples);
 //     a drag zooms (the range is asked again).
 //  5b. Input data: a survey figure (decimal comma) and a CSV upload are
@@ -225,6 +225,15 @@ const cases = [
           );
           assert(!clipped, `${v} at ${viewport.width}x${viewport.height}: the view is clipped`);
           if (viewport.width === 3840) await page.screenshot({ path: path.join(SHOTS, `${v}-kiosk-3840x2160-id.png`) });
+        }
+        if (viewport.width === 1920) {
+          // The rotation moves on by itself (?rotate=5: every 5 s) to a
+          // view with something to show (a price, here).
+          const pub = await mqttPublisher(ctx.broker);
+          await pub.publish('pantau/simas-bapokting/pasar-uji/price', JSON.stringify({ value: 14000, labels: { commodity: 'beras-medium' } }));
+          await pub.close();
+          await page.goto(`${ctx.base}/?kiosk=1&rotate=5#ringkasan`);
+          await page.waitForFunction(() => location.hash !== '#ringkasan' && location.hash !== '', null, { timeout: 8000 });
         }
         assertEq(problems, [], 'console errors');
         await page.close();
