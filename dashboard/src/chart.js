@@ -18,8 +18,9 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
   let plot = null;
   let seq = 0;
   const info = h('div', { class: 'chart-info', 'aria-live': 'polite' });
+  const cursor = h('div', { class: 'chart-cursor' }); // the value under the pointer
   const area = h('div', { class: 'chart-area' });
-  box.append(area, info);
+  box.append(area, h('div', { class: 'chart-foot' }, info, cursor));
 
   function width() {
     return Math.max(300, Math.floor(area.clientWidth || box.clientWidth || 800));
@@ -55,7 +56,10 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
       ys[i] = mean ? s / c : s;
     });
     draw(xs, ys);
-    info.textContent = `${t('points', { n: num(keys.length) })} · ${dateTime(from)} – ${dateTime(to)}`;
+    // What a point is: a KPI counting units or label values is drawn as
+    // its samples per interval, and says so.
+    const what = t(points === 'raw' ? 'agg_raw' : `agg_${dailyAgg(kpi)}`);
+    info.textContent = `${kpi.metric}: ${what} · ${t('points', { n: num(keys.length) })} · ${dateTime(from)} – ${dateTime(to)}`;
     box.dataset.points = String(keys.length);
     box.dataset.drawnAt = String(performance.now());
   }
@@ -86,8 +90,14 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
         ],
         series: [{ label: t('when'), value: (u, v) => (v === null ? '–' : dateTime(v * 1000)) }, { label: kpi.name, stroke: line, width: 2, points: { show: false }, value: (u, v) => num(v) }],
         cursor: { drag: { x: true, y: false } },
-        legend: { show: true },
+        legend: { show: false },
         hooks: {
+          setCursor: [
+            (u) => {
+              const i = u.cursor.idx;
+              cursor.textContent = i === null || i === undefined || u.data[0][i] === undefined ? '' : `${dateTime(u.data[0][i] * 1000)}: ${num(u.data[1][i])}`;
+            },
+          ],
           setSelect: [
             (u) => {
               if (u.select.width < 5) return;
