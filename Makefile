@@ -1,6 +1,7 @@
 # pantau — one Makefile for the daemon, the simulator, the tests and the demo.
 #
 #   make               build build/pantaud and build/pantau-sim
+#   make dashboard     bundle the dashboard into build/dashboard (node; esbuild from npm)
 #   make check         install missing Debian packages, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
 #   make demo          install, build, run broker + pantaud + simulated field units
@@ -45,7 +46,8 @@ PAHO_LIBS  := -lpaho-mqtt3as
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
-CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' -Idaemon
+CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' \
+            -DPANTAU_DATADIR='"$(DATADIR)"' -Idaemon
 CFLAGS  += -std=c11 $(OPTFLAGS) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
@@ -87,9 +89,19 @@ endif
 
 PANTAUD := $(BUILD)/pantaud
 SIM     := $(BUILD)/pantau-sim
+# The dashboard (dashboard/src, plain JS modules) bundled by esbuild into
+# $(BUILD)/dashboard: index.html + assets/app-<hash>.{js,css}. pantaud
+# serves the directory beside its binary (see [http] dashboard).
+DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs dashboard/package-lock.json
+DASHBOARD := $(BUILD)/dashboard/index.html
 
-.PHONY: all check demo bench install uninstall deb clean deps format fmt-check
+.PHONY: all check demo bench install uninstall deb clean deps format fmt-check dashboard
 all: $(PANTAUD) $(SIM)
+
+dashboard: $(DASHBOARD)
+
+$(DASHBOARD): $(DASH_SRCS)
+	node dashboard/build.mjs $(BUILD)/dashboard
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -125,12 +137,12 @@ deps:
 	@scripts/deps
 
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@$(MAKE) --no-print-directory all dashboard $(TEST_BINS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
 		scripts/run-tests $(TEST_BINS) $(SH_TESTS) $(JS_TESTS)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all dashboard
 	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
@@ -145,9 +157,11 @@ bench: deps
 MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
 CATALOGS  := $(sort $(wildcard config/catalog/*.ini))
 DOCS      := README.md docs/FIELD-UNITS.md
-# The dashboard's build output (dashboard/ builds into build/dashboard); the
-# .deb (BUILD=build-deb) takes build/'s when its own build dir has none.
-DASHBOARD ?= $(firstword $(wildcard $(BUILD)/dashboard build/dashboard))
+# The dashboard is built first when its npm packages are there (make deps);
+# a build without them (a .deb builder with no node) installs build/'s
+# dashboard if there is one, else none.
+INSTALL_DASHBOARD := $(if $(wildcard dashboard/node_modules),dashboard)
+DASHBOARD_DIR = $(firstword $(wildcard $(BUILD)/dashboard build/dashboard))
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
@@ -168,7 +182,7 @@ $(BUILD)/pantau.ini: config/pantau.ini Makefile
 
 GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
 
-install: all $(GENERATED)
+install: all $(INSTALL_DASHBOARD) $(GENERATED)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/pantau/catalog \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/examples \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
@@ -187,11 +201,11 @@ install: all $(GENERATED)
 	install -m 0644 config/mosquitto/mosquitto.conf $(DESTDIR)$(DOCDIR)/examples/mosquitto.conf
 	install -m 0644 config/mosquitto/acl $(DESTDIR)$(DOCDIR)/examples/mosquitto.acl
 	install -m 0644 systemd/pantau-backup.service systemd/pantau-backup.timer $(DESTDIR)$(DOCDIR)/examples/
-ifneq ($(DASHBOARD),)
-	install -d $(DESTDIR)$(DATADIR)/dashboard
-	cp -R --no-preserve=ownership $(DASHBOARD)/. $(DESTDIR)$(DATADIR)/dashboard/
-	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/dashboard
-endif
+	@d='$(DASHBOARD_DIR)'; if [ -n "$$d" ]; then \
+	    echo "install dashboard $$d -> $(DESTDIR)$(DATADIR)/dashboard"; \
+	    rm -rf $(DESTDIR)$(DATADIR)/dashboard; install -d $(DESTDIR)$(DATADIR)/dashboard; \
+	    cp -R --no-preserve=ownership $$d/. $(DESTDIR)$(DATADIR)/dashboard/; \
+	    chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/dashboard; fi
 
 # Removes what install put there. The configuration and the catalogs only
 # when they are as shipped: an operator's edits are never deleted.

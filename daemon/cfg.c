@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
 
 #include "inifile.h"
 #include "store.h"
@@ -78,6 +80,30 @@ static int replace_str(char **slot, const char *value)
     return 0;
 }
 
+#ifndef PANTAU_DATADIR
+#define PANTAU_DATADIR "/usr/local/share/pantau"
+#endif
+
+/* The default [http] dashboard: "dashboard" beside the executable when it
+ * is a directory (build/pantaud run from the tree serves build/dashboard,
+ * what the Makefile builds there), else the installed copy,
+ * $(PREFIX)/share/pantau/dashboard (PANTAU_DATADIR, set at build time). */
+static int default_dashboard(char **slot)
+{
+    char exe[4096];
+    size_t len = sizeof exe;
+    if (uv_exepath(exe, &len) == 0) {
+        char *slash = strrchr(exe, '/');
+        struct stat st;
+        if (slash && (size_t)(slash - exe) + sizeof "/dashboard" <= sizeof exe) {
+            strcpy(slash, "/dashboard");
+            if (stat(exe, &st) == 0 && S_ISDIR(st.st_mode))
+                return replace_str(slot, exe);
+        }
+    }
+    return replace_str(slot, PANTAU_DATADIR "/dashboard");
+}
+
 int cfg_defaults(struct cfg *c)
 {
     memset(c, 0, sizeof *c);
@@ -96,7 +122,7 @@ int cfg_defaults(struct cfg *c)
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||
-        replace_str(&c->dashboard_dir, "./dashboard")) {
+        default_dashboard(&c->dashboard_dir)) {
         cfg_free(c);
         return -1;
     }

@@ -54,9 +54,9 @@ struct cfg {
     int commit_interval_ms; /* 50: longest a transaction stays open under load */
     int64_t max_series;     /* 100000: new series past this are refused */
     /* [http] */
-    char *listen;             /* 127.0.0.1:8080 */
-    char *dashboard_dir;      /* ./dashboard */
-    int http_open;            /* 0: without tokens, refuse a non-loopback listen */
+    char *listen;        /* 127.0.0.1:8080 */
+    char *dashboard_dir; /* <exe dir>/dashboard if there, else $(PREFIX)/share/pantau/dashboard */
+    int http_open;       /* 0: without tokens, refuse a non-loopback listen */
     int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
     /* [auth] */
     struct cfg_token *tokens;

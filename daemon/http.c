@@ -634,10 +634,14 @@ static int serve_static(struct http_conn *c, bool set_cookie)
     }
     const char *mime = lws_get_mimetype(real, NULL);
     bool html = mime && strcmp(mime, "text/html") == 0;
-    /* HTML revalidates (a new dashboard shows at once); assets cache briefly. */
+    /* HTML revalidates (a new dashboard shows at once); files under
+     * /assets/ carry a hash of their content in their name (the build
+     * writes them so) and never change; anything else caches briefly. */
+    const char *cache = html                                ? "no-cache"
+                        : strncmp(path, "/assets/", 8) == 0 ? "public, max-age=31536000, immutable"
+                                                            : "max-age=300";
     char headers[768];
-    int hlen = snprintf(headers, sizeof headers, "%s",
-                        html ? "cache-control: no-cache\r\n" : "cache-control: max-age=300\r\n");
+    int hlen = snprintf(headers, sizeof headers, "cache-control: %s\r\n", cache);
     char buf[300];
     const char *token = set_cookie ? query_token(c, buf, sizeof buf) : NULL;
     if (token && strlen(token) < 256)

@@ -361,7 +361,10 @@ const cases = [
       assert(/javascript/.test(js.headers.get('content-type')), `js MIME ${js.headers.get('content-type')}`);
       const css = await get(base, '/assets/style.css');
       assert(css.headers.get('content-type').startsWith('text/css'), 'css MIME');
-      assert(/max-age/.test(css.headers.get('cache-control')), 'assets cached');
+      // Files under /assets/ are content-hashed by the build: cached for good.
+      assertEq(css.headers.get('cache-control'), 'public, max-age=31536000, immutable', 'assets immutable');
+      expectError(await get(base, '/assets/app-0000.js'), 404, 'not_found');
+      expectError(await get(base, '/nothing.html'), 404, 'not_found');
       for (const evil of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/.hidden']) {
         const raw = await rawRequest(open.httpPort, `GET ${evil} HTTP/1.1\r\nHost: x\r\n\r\n`);
         assert(!raw.includes('outside the dashboard'), `no traversal via ${evil}`);
