@@ -174,11 +174,11 @@ $(BUILD)/pantau.sysusers: systemd/pantau.sysusers.in Makefile
 	$(Q)$(SUBST) $< > $@
 
 # The shipped pantau.ini documents every default; the installed one keeps the
-# database in the state directory and serves the installed dashboard.
+# database in the state directory (pantaud finds the installed dashboard in
+# $(DATADIR) by itself: PANTAU_DATADIR).
 $(BUILD)/pantau.ini: config/pantau.ini Makefile
 	@mkdir -p $(BUILD)
-	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' \
-	    -e 's|^dashboard = ./dashboard|dashboard = $(DATADIR)/dashboard|' $< > $@
+	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' $< > $@
 
 GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
 
