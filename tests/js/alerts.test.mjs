@@ -4,10 +4,12 @@
 // cabai merah price spike at a market fires harga-melonjak, an operator
 // acknowledges it, it resolves when the spike ends, and every transition
 // reaches a websocket client subscribed to that program (and not one
-// subscribed elsewhere); the silent van fires paduka-van-diam and its unit
-// goes stale; roles guard the acknowledgement; a restart keeps the firing
-// alert without firing it again.
+// subscribed elsewhere) and a local webhook receiver that fails its first
+// two attempts; the silent van fires paduka-van-diam and its unit goes
+// stale; roles guard the acknowledgement; a restart keeps the firing alert
+// without firing it again.
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import {
   assert,
@@ -40,6 +42,30 @@ function testCatalog() {
   const file = path.join(tmpdir(), 'alerts-catalog.ini');
   fs.writeFileSync(file, text);
   return file;
+}
+
+const HOOK_TOKEN = 'kirim-ke-telegram-0123456789';
+
+// A webhook receiver that answers 500 to its first two requests, then 200.
+function startReceiver() {
+  const got = [];
+  let attempts = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      attempts++;
+      if (attempts <= 2) {
+        res.writeHead(500).end('not yet');
+        return;
+      }
+      got.push({ at: Date.now(), auth: req.headers.authorization, type: req.headers['content-type'],
+        body: JSON.parse(body) });
+      res.writeHead(204).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
+    resolve({ server, got, attempts: () => attempts, port: server.address().port })));
 }
 
 const auth = (token) => ({ Authorization: `Bearer ${token}` });
@@ -119,6 +145,21 @@ const cases = [
       const rep = await fetchJson(api(ctx, `/report?from=${r.fired_at - 1000}&to=${Date.now()}`), { headers: auth(VIEWER) });
       assertEq(rep.status, 200, 'report');
       assert(rep.json.alerts.some((x) => x.id === a.id), 'the report lists the period\'s alert');
+
+      // the webhook: every transition of this alert, in order, after two failed attempts
+      const hook = ctx.receiver;
+      const events = await until(() => {
+        const e = hook.got.filter((g) => g.body.alert.id === a.id).map((g) => g.body.event);
+        return e.includes('resolved') ? e : null;
+      }, 30000, 'the webhook receiving the resolved notification');
+      assertEq(events, ['firing', 'acked', 'resolved'], 'notifications of the alert, in order');
+      assert(hook.attempts() >= hook.got.length + 2, 'the first two attempts failed and were retried');
+      for (const g of hook.got) {
+        assertEq(g.auth, `Bearer ${HOOK_TOKEN}`, 'Authorization');
+        assertEq(g.type, 'application/json', 'Content-Type');
+      }
+      const m2 = await fetchJson(`http://127.0.0.1:${ctx.pd.httpPort}/metrics`, { headers: auth(VIEWER) });
+      assert(/pantau_webhook_failures_total [2-9]/.test(m2.text), 'pantau_webhook_failures_total counts the failures');
     },
     70000,
   ],
@@ -168,8 +209,10 @@ runCases(FILE, cases, {
   totalMs: 170000,
   before: async () => {
     const broker = await startBroker();
+    const receiver = await startReceiver();
     const pdOpts = {
-      config: `[store]\nretention_days = 400\n[auth]\nviewer = ${VIEWER}\noperator = ${OPERATOR}\nadmin = ${ADMIN}\n`,
+      config: `[store]\nretention_days = 400\n[auth]\nviewer = ${VIEWER}\noperator = ${OPERATOR}\nadmin = ${ADMIN}\n`
+        + `[alerts]\nwebhook = http://127.0.0.1:${receiver.port}/pantau\nwebhook_token = ${HOOK_TOKEN}\n`,
       args: ['--catalog', testCatalog()],
     };
     const pd = await startPantaud(broker, pdOpts);
@@ -180,12 +223,13 @@ runCases(FILE, cases, {
     await paduka.subscribe(['paduka-lamteng/+/+']);
     const sim = startSim(broker, ['--scenario', 'lampung-tengah', '--units', '3', '--rate', '100',
       '--incident-speed', '30', '--duration', '170']);
-    return { broker, pd, pdOpts, simas, paduka, sim };
+    return { broker, pd, pdOpts, simas, paduka, sim, receiver };
   },
   after: async (ctx) => {
     ctx.simas?.close();
     ctx.paduka?.close();
     ctx.after?.close();
     await ctx.sim?.stop(5000);
+    ctx.receiver?.server.close();
   },
 });
