@@ -329,19 +329,29 @@ static void get_rejects(struct api *a, struct http_request *r)
     http_reply(r, 200, JSON, &b);
 }
 
+/* 200 {"reloaded":true}, or 422 with the problems that kept the running
+ * configuration and catalog: {"error","message","problems":[{"file",
+ * "line","problem"}...]}. */
 static void post_reload(struct api *a, struct http_request *r)
 {
-    int problems = a->reload ? a->reload(a->reload_ctx) : -1;
-    if (problems != 0) {
-        http_reply_error(r, 500, "reload_failed",
-                         "the configuration has %d problem(s); see the log; nothing changed",
-                         problems);
+    struct buf list, b;
+    buf_init(&list, 0);
+    buf_init(&b, 0);
+    int problems = a->reload(a->reload_ctx, &list);
+    if (problems == 0) {
+        buf_puts(&b, "{\"reloaded\":true}\n");
+        buf_free(&list);
+        http_reply(r, 200, JSON, &b);
         return;
     }
-    struct buf b;
-    buf_init(&b, 0);
-    buf_puts(&b, "{\"reloaded\":true}\n");
-    http_reply(r, 200, JSON, &b);
+    buf_printf(&b,
+               "{\"error\":\"reload_failed\",\"message\":\"%d problem%s in the configuration or "
+               "the catalog; nothing changed\",\"problems\":[",
+               problems, problems == 1 ? "" : "s");
+    buf_append(&b, list.data ? list.data : "", list.len);
+    buf_puts(&b, "]}\n");
+    buf_free(&list);
+    http_reply(r, 422, JSON, &b);
 }
 
 static void get_query(struct api *a, struct http_request *r)

@@ -37,8 +37,10 @@ struct api {
     struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
     uv_loop_t *loop;
     int64_t started_ms;
-    /* POST /api/v1/reload: returns the number of problems (0 = reloaded). */
-    int (*reload)(void *ctx);
+    /* POST /api/v1/reload: returns the number of problems (0 = reloaded),
+     * each appended to `problems` as {"file","line","problem"} (comma-
+     * separated, no brackets). */
+    int (*reload)(void *ctx, struct buf *problems);
     void *reload_ctx;
 };
 

@@ -288,26 +288,49 @@ static void begin_stop(struct daemon *d, const char *why)
         on_ingest_stopped(d);
 }
 
+/* A reload's problems: logged, counted, and listed as JSON objects
+ * {"file","line","problem"} for POST /api/v1/reload (json may be NULL). */
+struct reload_problems {
+    int count;
+    struct buf *json;
+};
+
+static void reload_problem(void *ctx, const char *file, int line, const char *problem)
+{
+    struct reload_problems *p = ctx;
+    log_error("reload: %s:%d: %s", file, line, problem);
+    if (p->json) {
+        buf_puts(p->json, p->count ? "," : "");
+        buf_puts(p->json, "{\"file\":");
+        buf_json_str(p->json, file);
+        buf_printf(p->json, ",\"line\":%d,\"problem\":", line);
+        buf_json_str(p->json, problem);
+        buf_puts(p->json, "}");
+    }
+    p->count++;
+}
+
 /* Re-reads what can change without a restart: the config file's log level
  * and tokens, and the catalog. Both are read and checked before either is
  * applied, so a file with errors changes nothing. Returns the number of
- * problems (0 = applied). */
-static int reload(void *ctx)
+ * problems (0 = applied), each logged as file:line: problem and, with
+ * problems_json, appended to it as a JSON object. */
+static int reload(void *ctx, struct buf *problems_json)
 {
     struct daemon *d = ctx;
     struct cfg fresh;
     struct catalog *catalog = NULL;
-    int problems = 0;
+    struct reload_problems rp = {0, problems_json};
     if (cfg_defaults(&fresh) != 0)
         return 1;
     if (d->cfg.path) {
-        cfg_load(&fresh, d->cfg.path, report_problem, &problems);
-        cfg_validate(&fresh, report_problem, &problems);
+        cfg_load(&fresh, d->cfg.path, reload_problem, &rp);
+        cfg_validate(&fresh, reload_problem, &rp);
     }
     /* The catalog named at start-up (--catalog wins over the file). */
-    if (d->cfg.catalog_path &&
-        catalog_load(&catalog, d->cfg.catalog_path, report_problem, &problems) < 0)
-        problems++;
+    if (d->cfg.catalog_path && catalog_load(&catalog, d->cfg.catalog_path, reload_problem, &rp) < 0)
+        reload_problem(&rp, d->cfg.catalog_path, 0, "out of memory");
+    int problems = rp.count;
     if (problems == 0) {
         if (d->cfg.path) {
             log_set_level(fresh.log_level);
@@ -338,7 +361,7 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
     if (signum == SIGHUP) {
-        reload(d);
+        reload(d, NULL);
         return;
     }
     begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
