@@ -60,7 +60,9 @@ export function pct(v, digits = 0) {
 }
 export function signedPct(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return `${v > 0 ? '+' : v < 0 ? '−' : ''}${num(Math.abs(v * 100), 1)} %`;
+  // Always one decimal, so a column of deviations lines up: "−1,0 %".
+  const f = fmt('n1fixed', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  return `${v > 0 ? '+' : v < 0 ? '−' : ''}${f.format(Math.abs(v * 100))} %`;
 }
 
 function parts(ms, opts) {

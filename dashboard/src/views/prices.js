@@ -67,7 +67,7 @@ function build() {
                 'tr',
                 { class: r.spike ? 'spike' : null },
                 h('th', { scope: 'row' }, pretty(r.s.labels?.commodity), r.spike ? h('span', { class: 'badge bad' }, `▲ ${t('spike')}`) : null),
-                h('td', null, pretty(r.s.unit)),
+                h('td', { class: 'market' }, pretty(r.s.unit)),
                 h('td', { class: 'num' }, `Rp ${num(r.s.value)}`),
                 h('td', { class: 'num' }, r.ref ? `Rp ${num(r.ref.value)}` : '–'),
                 h('td', { class: `num ${r.dev === null ? '' : r.dev >= SPIKE ? 'bad-t' : r.dev > 0 ? 'warn-t' : 'good-t'}` }, signedPct(r.dev)),
