@@ -141,5 +141,6 @@ t_pantaud() {
     PANTAUD_LOG=$T_TMP/$1.log
     t_spawn "$PANTAUD_LOG" "$T_PANTAUD" -c "$2"
     PANTAUD_PID=$BG_PID
-    t_wait_log "$PANTAUD_LOG" "mqtt: subscribed" 10
+    # generous: under ASan on a loaded 2-core machine a start can take seconds
+    t_wait_log "$PANTAUD_LOG" "mqtt: subscribed" 30
 }
