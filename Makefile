@@ -146,7 +146,7 @@ demo: deps
 	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
+	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
 	@BUILD=$(BUILD) scripts/bench
 
 # What is installed, and where: the binaries, the configuration and the seed
