@@ -1,6 +1,10 @@
 // state.js — what the dashboard knows, bounded: the programs and dimensions
 // (as the API last gave them, patched by kpi frames), units, alerts (at most
-// MAX_ALERTS), and the latest sample of each series. Nothing grows per sample.
+// MAX_ALERTS), the latest sample of each series a view shows (the price
+// board's), and per program the latest sample that arrived. Nothing grows
+// per sample, nor with series no view shows: a regency's field units make
+// new series all day (every kampung a van visits), and a wall screen that
+// kept one entry per series would grow for weeks.
 import { get, qs } from './api.js';
 import { setTimezone } from './format.js';
 import { invalidate } from './render.js';
@@ -12,11 +16,16 @@ export const state = {
   dimensions: [],
   units: new Map(), // "program/unit" -> unit
   alerts: new Map(), // id -> ALERT (firing ones, and recent transitions)
-  latest: new Map(), // series key -> {program, unit, metric, labels, ts, value}
+  latest: new Map(), // series key -> {program, unit, metric, labels, ts, value}; shown series only
   lastByProgram: new Map(), // program -> the latest sample that arrived for it
   conn: 'connecting',
   connSince: Date.now(),
 };
+
+// The series whose latest sample a view shows: the price board's prices and
+// their references (views/prices.js).
+const SHOWN_METRICS = new Set(['price', 'reference_price']);
+const shown = (s) => SHOWN_METRICS.has(s.metric);
 
 export function seriesKey(s) {
   const l = s.labels ? Object.keys(s.labels).sort().map((k) => `${k}=${s.labels[k]}`).join(',') : '';
@@ -46,7 +55,7 @@ export async function loadAlerts() {
 export async function loadSeries() {
   const s = await get('/api/v1/series');
   for (const x of s.series) {
-    if (x.last_ts === null) continue;
+    if (x.last_ts === null || !shown(x)) continue;
     const sample = { program: x.program, unit: x.unit, metric: x.metric, labels: x.labels, ts: x.last_ts, value: x.last_value };
     state.latest.set(seriesKey(sample), sample);
   }
@@ -61,11 +70,12 @@ export function loadAll() {
 // ---- live frames (CONTRACT §3) ----
 export function onSamples(samples, fromSnapshot) {
   for (const s of samples) {
+    if (!fromSnapshot) state.lastByProgram.set(s.program, { ...s, arrived: Date.now() });
+    if (!shown(s)) continue;
     const key = seriesKey(s);
     const prev = state.latest.get(key);
     if (prev && prev.ts > s.ts) continue; // a late sample is not the latest
     state.latest.set(key, s);
-    if (!fromSnapshot) state.lastByProgram.set(s.program, { ...s, arrived: Date.now() });
   }
   invalidate('samples');
 }
