@@ -365,9 +365,11 @@ static void step_slot(struct alert_engine *e, struct route *rt, int i)
         s->alert = NULL;
         if (!a)
             return;
+        /* value, reference and deviation are the resolving sample's (§6);
+         * the message stays what it said while firing ("… 16,7 % di atas
+         * acuan"), which a resolving value would make read wrong. */
         set_values(a, rule, rt->latest_value, s->ref);
         a->r.resolved_at = at;
-        render(e, a, rule, rt);
         a->resolved = true;
         remove_firing(e, a);
         transition(e, "resolved", a);

@@ -217,6 +217,10 @@ TEST(reference_rule_fires_after_for_and_resolves_at_clear)
     CHECK_STR(e.events[2].name, "resolved");
     CHECK_INT(e.events[2].at, T0 + 19 * MINUTE);
     CHECK_INT(count_rows(&e, "resolved_at = 1796217540000 AND value = 47250"), 1);
+    /* the message keeps what it said while firing (48.000 was the last) */
+    CHECK_INT(count_rows(&e, "message = 'Harga cabai-merah di pasar-a 48.000 (6,7 % di atas "
+                             "acuan 45.000)'"),
+              1);
     env_close(&e);
 }
 
