@@ -300,7 +300,7 @@ const cases = [
       await page.fill('form.entry input[name=value]', '17,4');
       await page.fill('form.entry input[name=labels]', 'kecamatan=gunung-sugih');
       await page.click('form.entry button[type=submit] >> text=Kirim');
-      await page.waitForSelector('text=Tersimpan: 1', { timeout: 5000 });
+      await page.waitForSelector('text=Tersimpan: 1', { timeout: 15000 });
       const q = await fetch(`${ctx.base}/api/v1/series?program=grebek-stunting&metric=prevalensi`).then((r) => r.json());
       assertEq(q.series.map((x) => [x.unit, x.labels, x.last_value]), [['dinkes-lamteng', { kecamatan: 'gunung-sugih' }, 17.4]], 'the figure');
       const csv = path.join(tmpdir(), 'survei.csv');
@@ -308,7 +308,7 @@ const cases = [
       fs.writeFileSync(csv, `ts,program,unit,metric,labels,value\r\n${ts},grebek-stunting,dinkes-lamteng,prevalensi,"{""kecamatan"":""bandar-jaya""}",21.5\r\n${ts},grebek-stunting,dinkes-lamteng,prevalensi,"{""kecamatan"":""seputih""}",x\r\n`);
       await page.setInputFiles('form.entry input[type=file]', csv);
       await page.click('form.entry button[type=submit] >> text=Unggah');
-      await page.waitForSelector('text=Tersimpan 1, ditolak 1', { timeout: 5000 });
+      await page.waitForSelector('text=Tersimpan 1, ditolak 1', { timeout: 15000 });
       assert((await page.textContent('main')).includes('baris 3'), 'the rejected line is named');
       assertEq(problems, [], 'console errors');
       await page.close();
