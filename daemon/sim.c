@@ -855,6 +855,10 @@ static int update_presence(struct sim *sim, struct unit *u, uint64_t now)
         if (rc != 0)
             return rc;
     }
+    /* A silent unit says nothing at all, not even its periodic `online`:
+     * pantaud hears from a unit by its samples and its $status alike. */
+    if (!sim->opt.ts_seq && silenced(sim, u, now))
+        return 0;
     return refresh_status(sim, u, now);
 }
 
