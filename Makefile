@@ -56,7 +56,7 @@ LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
 CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/parse.c daemon/rejects.c daemon/store.c \
              daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
-             daemon/api_ingest.c \
+             daemon/api_ingest.c daemon/csv.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
              daemon/checkpoint.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
