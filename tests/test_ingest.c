@@ -44,7 +44,7 @@ static int daemon_start(struct daemon_proc *d, const struct broker *b, const cha
     char old[600];
     snprintf(old, sizeof old, "%s.old", d->log);
     rename(d->log, old);
-    char *argv[] = {bin, "-c", d->conf, "--log-level", "info", NULL};
+    char *argv[] = {bin, "--allow-root", "-c", d->conf, "--log-level", "info", NULL};
     d->pid = harness_spawn(argv, d->log, NULL);
     if (d->pid < 0)
         return -1;
