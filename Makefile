@@ -113,7 +113,7 @@ DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs
 DASHBOARD := $(BUILD)/dashboard/index.html
 
 .PHONY: all check demo bench install uninstall deb clean deps format fmt-check dashboard \
-        fuzz fuzz-build fuzz-smoke
+        fuzz fuzz-build fuzz-bins fuzz-smoke
 all: $(PANTAUD) $(SIM)
 
 dashboard: $(DASHBOARD)
