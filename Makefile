@@ -7,6 +7,8 @@
 #   make demo          install, build, run broker + pantaud + simulated field units
 #                      of Lampung Tengah; REGENCY=lombok-utara (lumajang, blitar,
 #                      lombok-tengah) for another catalog in config/catalog/
+#   make fuzz          libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS=60 each;
+#                      make fuzz-smoke runs each for 5 s (CI)
 #   make bench         throughput figures (rollups, queries, export; pantaud vs. mosquitto_sub)
 #   make install       PREFIX=/usr/local DESTDIR= (make uninstall removes the same set)
 #   make deb           build ../pantau_$(VERSION)_amd64.deb into $(BUILD)/deb/ (dpkg-buildpackage)
@@ -28,7 +30,15 @@ DESTDIR ?=
 CC      ?= cc
 VERSION := 0.1.0
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# libFuzzer targets (tests/fuzz/): clang, every object instrumented.
+CC       := clang
+BUILD    ?= build-fuzz
+OPTFLAGS ?= -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+# SQL split over lines in a statement table is on purpose.
+CLANG_WARN := -Wno-string-concatenation
+else ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
 OPTFLAGS ?= -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -45,7 +55,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PAHO_LIBS  := -lpaho-mqtt3as
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wno-unused-parameter
+           -Wno-unused-parameter $(CLANG_WARN)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' \
             -DPANTAU_DATADIR='"$(DATADIR)"' -Idaemon
 CFLAGS  += -std=c11 $(OPTFLAGS) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
@@ -56,7 +66,7 @@ LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
 CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/parse.c daemon/rejects.c daemon/store.c \
              daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
-             daemon/api_ingest.c \
+             daemon/api_ingest.c daemon/csv.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
              daemon/checkpoint.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
@@ -71,6 +81,13 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # Websocket and browser tests run on node (packages in tests/js/package.json).
 JS_TESTS  := $(sort $(wildcard tests/js/*.test.mjs))
+
+# libFuzzer targets (make fuzz): one per parser of outside input.
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
 
 # Shell tests: the package, the unit, the broker's ACL, the man pages, the field-unit guide.
 SH_TESTS  := $(sort $(wildcard tests/sh/test_*.sh))
@@ -95,7 +112,8 @@ SIM     := $(BUILD)/pantau-sim
 DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs dashboard/package-lock.json
 DASHBOARD := $(BUILD)/dashboard/index.html
 
-.PHONY: all check demo bench install uninstall deb clean deps format fmt-check dashboard
+.PHONY: all check demo bench install uninstall deb clean deps format fmt-check dashboard \
+        fuzz fuzz-build fuzz-bins fuzz-smoke
 all: $(PANTAUD) $(SIM)
 
 dashboard: $(DASHBOARD)
@@ -131,6 +149,27 @@ $(BUILD)/tests/bench_query: $(BUILD)/tests/bench_query.o $(CORE_OBJS) $(BUILD)/t
 $(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+# The fuzz targets, built with clang in build-fuzz/ (FUZZ=1 sets the flags).
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_SRCS:%.c=$(BUILD)/%.o)
+
+# Each target for FUZZ_SECONDS (default 60) from its seeds in
+# tests/fuzz/corpus/<target>/; what it finds new is kept in build-fuzz/corpus/.
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz build-fuzz $(FUZZ_TARGETS)
+
+# A few seconds each: CI's check that the targets build and the seeds pass.
+fuzz-smoke: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) scripts/fuzz build-fuzz $(FUZZ_TARGETS)
 
 # Installs only what is missing; a no-op on a machine that has everything.
 deps:
@@ -232,12 +271,13 @@ deb:
 	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
 format:
-	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h
+	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
 
 fmt-check:
-	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h
+	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c \
+	    tests/fuzz/*.h
 
 clean:
-	rm -rf build build-san build-deb
+	rm -rf build build-san build-deb build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -51,8 +51,22 @@ void api_route(void *ctx, struct http_request *r);
  * arguments every endpoint reads the same way: api_time_arg undoes the
  * form decoding of '+' (RFC 3339 offsets), api_read_range reads from/to
  * with CONTRACT §2's defaults (answering 400 itself when false). */
-const char *api_time_arg(struct http_request *r, const char *name, char *buf, size_t len);
+const char *api_time_arg(const struct http_request *r, const char *name, char *buf, size_t len);
 bool api_read_range(struct http_request *r, int64_t *from, int64_t *to);
+
+struct query_req;
+
+/* The first bad parameter of a request: its name (pointing into the request
+ * or static) and why, for the 400 answer. */
+struct api_bad {
+    const char *param, *why;
+};
+/* The query's parameters of /query (export false) or /export.csv (true),
+ * checked: filters, from/to (to defaulting to now_ms), and for /query step,
+ * points, agg and tz. Pure: answers nothing; on false *bad says why. *q's
+ * strings point into the request. */
+bool api_query_params(const struct http_request *r, int64_t now_ms, bool export,
+                      struct query_req *q, struct api_bad *bad);
 void api_query(struct api *a, struct http_request *r);
 void api_export(struct api *a, struct http_request *r);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "csv.h"
 #include "log.h"
 #include "parse.h"
 #include "util.h"
@@ -22,10 +23,9 @@
 #define INGEST_PATH       "/api/v1/ingest/"
 #define IMPORT_PATH       "/api/v1/import.csv"
 #define IMPORT_HEADER     "ts,program,unit,metric,labels,value"
-#define IMPORT_FIELDS     6
+#define IMPORT_FIELDS     CSV_FIELDS
 #define IMPORT_STEP_ROWS  4096            /* rows parsed before the socket pauses */
 #define IMPORT_BUDGET_NS  (10 * 1000000u) /* storing, per loop turn */
-#define IMPORT_ROW_MAX    (16 * 1024)     /* bytes of one row; longer is bad_row */
 #define IMPORT_LISTED     100             /* rejections listed in the answer */
 #define IMPORT_SOURCE_MAX 200             /* "import.csv line L: p/u/m" */
 
@@ -155,19 +155,6 @@ void api_ingest(struct api *a, struct http_request *r)
 
 /* ---- POST /api/v1/import.csv ---- */
 
-/* An RFC 4180 reader fed byte by byte, so a row may span any number of
- * body pieces and lines. Fields of the current row are kept NUL-terminated
- * in `row`, at most IMPORT_ROW_MAX bytes. */
-struct csv {
-    enum { CSV_FIELD_START, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE } state;
-    struct buf row;
-    size_t field_at[IMPORT_FIELDS + 1]; /* start of each field in row */
-    int n_fields;                       /* fields ended so far */
-    bool too_long, has_nul, unterminated, in_row;
-    int64_t line;     /* of the byte being read, 1-based */
-    int64_t row_line; /* where the current row started */
-};
-
 /* A parsed row waiting in the step buffer, followed by path and payload. */
 struct step_row {
     int64_t line;
@@ -195,7 +182,7 @@ struct import {
 static void import_closed(uv_handle_t *h)
 {
     struct import *imp = h->data;
-    buf_free(&imp->csv.row);
+    csv_free(&imp->csv);
     buf_free(&imp->step);
     buf_free(&imp->rejected);
     buf_free(&imp->scratch);
@@ -234,12 +221,6 @@ static void import_rejected(void *ctx, enum parse_reason reason, int element, co
 }
 
 /* ---- the rows, CSV -> step ---- */
-
-static const char *csv_field(const struct csv *c, int i, size_t *len)
-{
-    *len = c->field_at[i + 1] - c->field_at[i] - 1;
-    return c->row.data + c->field_at[i];
-}
 
 static void step_add(struct import *imp, int64_t line, int reason, const char *detail,
                      const char *path, size_t path_len, const struct buf *payload)
@@ -358,79 +339,6 @@ static bool import_record(struct import *imp)
     return true;
 }
 
-static void csv_row_start(struct csv *c)
-{
-    buf_reset(&c->row);
-    c->n_fields = 0;
-    c->field_at[0] = 0;
-    c->too_long = c->has_nul = c->unterminated = false;
-    c->in_row = true;
-    c->row_line = c->line;
-    c->state = CSV_FIELD_START;
-}
-
-static void csv_char(struct csv *c, char ch)
-{
-    if (c->row.len >= IMPORT_ROW_MAX) {
-        c->too_long = true;
-        return;
-    }
-    c->has_nul |= ch == '\0';
-    buf_append(&c->row, &ch, 1);
-}
-
-static void csv_field_end(struct csv *c)
-{
-    buf_append(&c->row, "", 1);
-    if (c->n_fields < IMPORT_FIELDS)
-        c->field_at[c->n_fields + 1] = c->row.len;
-    c->n_fields++;
-    c->state = CSV_FIELD_START;
-}
-
-/* One byte. Returns 1 when it ended a record, else 0. Outside quotes a CR
- * is dropped, so CRLF and LF rows both read. */
-static int csv_byte(struct csv *c, char ch)
-{
-    if (!c->in_row)
-        csv_row_start(c);
-    int ended = 0;
-    switch (c->state) {
-    case CSV_QUOTED:
-        if (ch == '"')
-            c->state = CSV_QUOTE;
-        else
-            csv_char(c, ch);
-        break;
-    case CSV_QUOTE:
-        if (ch == '"') {
-            csv_char(c, '"');
-            c->state = CSV_QUOTED;
-            break;
-        }
-        /* The quoted part ended: read on as outside quotes. */
-        /* fall through */
-    case CSV_FIELD_START:
-    case CSV_UNQUOTED:
-        if (ch == '"' && c->state == CSV_FIELD_START) {
-            c->state = CSV_QUOTED;
-        } else if (ch == ',') {
-            csv_field_end(c);
-        } else if (ch == '\n') {
-            csv_field_end(c);
-            c->in_row = false;
-            ended = 1;
-        } else if (ch != '\r') {
-            csv_char(c, ch); /* a stray quote is kept as text */
-            c->state = CSV_UNQUOTED;
-        }
-        break;
-    }
-    if (ch == '\n')
-        c->line++;
-    return ended;
-}
-
 static void import_turn(uv_idle_t *h);
 
 static void import_pause_for_step(struct import *imp)
@@ -539,13 +447,8 @@ static void import_end(void *ctx)
     struct import *imp = ctx;
     struct csv *c = &imp->csv;
     imp->ended = true;
-    if (c->in_row) { /* the last row had no line end */
-        c->unterminated = c->state == CSV_QUOTED;
-        csv_field_end(c);
-        c->in_row = false;
-        if (!import_record(imp))
-            return;
-    }
+    if (csv_end(c) && !import_record(imp)) /* the last row had no line end */
+        return;
     if (!imp->header_seen) {
         import_fail(imp, 400, "bad_header", "the first line must be " IMPORT_HEADER);
         return;
@@ -576,8 +479,7 @@ void api_import(struct api *a, struct http_request *r)
         return;
     }
     imp->a = a;
-    imp->csv.line = 1;
-    buf_init(&imp->csv.row, 0);
+    csv_init(&imp->csv);
     buf_init(&imp->step, 0);
     buf_init(&imp->rejected, 0);
     buf_init(&imp->scratch, 0);

@@ -15,10 +15,9 @@
 #define POINTS_MAX     100000
 #define EXPORT_CHUNK   5000 /* rows per worker round trip of an export */
 
-/* What both endpoints accept: filters and range. */
+/* The checked parameters of either endpoint. */
 struct query_params {
     struct query_req req;
-    bool has_agg;
 };
 
 /* "+07:00" / "-03:30" -> ms. */
@@ -36,37 +35,46 @@ static int parse_tz(const char *s, int64_t *out)
     return 0;
 }
 
+/* Records the first bad parameter; always false, for `return bad_arg(...)`. */
+static bool bad_arg(struct api_bad *b, const char *param, const char *why)
+{
+    b->param = param;
+    b->why = why;
+    return false;
+}
+
 static bool bad(struct http_request *r, const char *param, const char *why)
 {
     http_reply_error(r, 400, "bad_parameter", "%s: %s", param, why);
     return false;
 }
 
-static bool read_filter(struct http_request *r, struct query_filter *f, bool need_program_metric)
+static bool read_filter(const struct http_request *r, struct query_filter *f,
+                        bool need_program_metric, struct api_bad *b)
 {
     static const char *const slugs[] = {"program", "unit", "metric"};
     const char **fields[] = {&f->program, &f->unit, &f->metric};
     for (int i = 0; i < 3; i++) {
         const char *v = http_arg(r, slugs[i]);
         if (v && !util_is_slug(v, strlen(v)))
-            return bad(r, slugs[i], "must be a slug ([a-z0-9][a-z0-9_-]{0,63})");
+            return bad_arg(b, slugs[i], "must be a slug ([a-z0-9][a-z0-9_-]{0,63})");
         *fields[i] = v;
     }
     if (need_program_metric && !f->program)
-        return bad(r, "program", "required");
+        return bad_arg(b, "program", "required");
     if (need_program_metric && !f->metric)
-        return bad(r, "metric", "required");
+        return bad_arg(b, "metric", "required");
     for (int i = 0; i < r->n_args; i++) {
         const struct http_arg *a = &r->args[i];
         if (strncmp(a->name, "label.", 6) != 0)
             continue;
         if (!util_is_label_key(a->name + 6))
-            return bad(r, a->name, "label keys are [a-z0-9_]{1,32}");
+            return bad_arg(b, a->name, "label keys are [a-z0-9_]{1,32}");
         size_t vlen = strlen(a->value);
         if (vlen == 0 || vlen > 64)
-            return bad(r, a->name, "label values are 1-64 bytes");
+            return bad_arg(b, a->name, "label values are 1-64 bytes");
         if (f->n_labels == QUERY_MAX_LABELS)
-            return bad(r, a->name, "at most 8 label filters");
+            return bad_arg(b, a->name, "at most 8 label filters");
         f->labels[f->n_labels++] = (struct query_label){a->name + 6, a->value};
     }
     return true;
@@ -75,7 +83,7 @@ static bool read_filter(struct http_request *r, struct query_filter *f, bool nee
 /* A form-decoded query string turns a literal '+' into a space, so
  * "tz=+07:00" or "from=...T08:15:00+07:00" as written in CONTRACT §2 arrive
  * with a space, which is never valid there: read it as the '+' it was. */
-const char *api_time_arg(struct http_request *r, const char *name, char *buf, size_t len)
+const char *api_time_arg(const struct http_request *r, const char *name, char *buf, size_t len)
 {
     const char *v = http_arg(r, name);
     if (!v || !strchr(v, ' '))
@@ -86,58 +94,72 @@ const char *api_time_arg(struct http_request *r, const char *name, char *buf, si
     return buf;
 }
 
-bool api_read_range(struct http_request *r, int64_t *from_ms, int64_t *to_ms)
+static bool parse_range(const struct http_request *r, int64_t now_ms, int64_t *from_ms,
+                        int64_t *to_ms, struct api_bad *b)
 {
     char from_buf[64], to_buf[64];
     const char *from = api_time_arg(r, "from", from_buf, sizeof from_buf);
     const char *to = api_time_arg(r, "to", to_buf, sizeof to_buf);
-    *to_ms = util_now_ms();
+    *to_ms = now_ms;
     if (to &&
         (parse_time_param(to, to_ms) != 0 || *to_ms < -QUERY_TS_LIMIT || *to_ms > QUERY_TS_LIMIT))
-        return bad(r, "to", "epoch milliseconds or RFC 3339 with offset");
+        return bad_arg(b, "to", "epoch milliseconds or RFC 3339 with offset");
     *from_ms = *to_ms - DAY_MS;
     if (from && (parse_time_param(from, from_ms) != 0 || *from_ms < -QUERY_TS_LIMIT ||
                  *from_ms > QUERY_TS_LIMIT))
-        return bad(r, "from", "epoch milliseconds or RFC 3339 with offset");
+        return bad_arg(b, "from", "epoch milliseconds or RFC 3339 with offset");
     if (*from_ms > *to_ms)
-        return bad(r, "from", "must not be after to");
+        return bad_arg(b, "from", "must not be after to");
     return true;
 }
 
-static bool read_range(struct http_request *r, struct query_req *q)
+bool api_read_range(struct http_request *r, int64_t *from_ms, int64_t *to_ms)
 {
-    return api_read_range(r, &q->from, &q->to);
+    struct api_bad b;
+    return parse_range(r, util_now_ms(), from_ms, to_ms, &b) || bad(r, b.param, b.why);
 }
 
-static bool read_buckets(struct http_request *r, struct query_params *p)
+static bool read_buckets(const struct http_request *r, struct query_req *q, struct api_bad *b)
 {
-    struct query_req *q = &p->req;
     const char *step = http_arg(r, "step"), *points = http_arg(r, "points");
     char tz_buf[16];
     const char *agg = http_arg(r, "agg"), *tz = api_time_arg(r, "tz", tz_buf, sizeof tz_buf);
     int64_t n;
     if (step && (util_parse_int(step, 1, 100LL * 366 * DAY_MS, &q->step) != 0))
-        return bad(r, "step", "a positive number of milliseconds");
+        return bad_arg(b, "step", "a positive number of milliseconds");
     if (points) {
         if (util_parse_int(points, 1, POINTS_MAX, &n) != 0)
-            return bad(r, "points", "an integer from 1 to 100000");
+            return bad_arg(b, "points", "an integer from 1 to 100000");
         q->points = (int)n;
     }
     if (step && points)
-        return bad(r, "points", "give step or points, not both");
+        return bad_arg(b, "points", "give step or points, not both");
     q->agg = QUERY_AVG;
     if (agg) {
         if (query_agg_parse(agg, &q->agg) != 0)
-            return bad(r, "agg", "one of avg, min, max, sum, count, last");
+            return bad_arg(b, "agg", "one of avg, min, max, sum, count, last");
         if (!step && !points)
-            return bad(r, "agg", "needs step or points");
-        p->has_agg = true;
+            return bad_arg(b, "agg", "needs step or points");
     }
     if (tz && parse_tz(tz, &q->tz_offset_ms) != 0)
-        return bad(r, "tz", "an offset like +07:00");
+        return bad_arg(b, "tz", "an offset like +07:00");
     if (step && (q->to - q->from) / q->step > POINTS_MAX)
-        return bad(r, "step", "gives more than 100000 buckets over [from, to]");
+        return bad_arg(b, "step", "gives more than 100000 buckets over [from, to]");
     return true;
+}
+
+bool api_query_params(const struct http_request *r, int64_t now_ms, bool export,
+                      struct query_req *q, struct api_bad *b)
+{
+    static const char *const bucket_args[] = {"step", "points", "agg", "tz"};
+    *q = (struct query_req){0};
+    if (export)
+        for (size_t i = 0; i < sizeof bucket_args / sizeof bucket_args[0]; i++)
+            if (http_arg(r, bucket_args[i]))
+                return bad_arg(b, bucket_args[i],
+                               "export.csv gives raw samples: no step, points, agg or tz");
+    return read_filter(r, &q->filter, !export, b) && parse_range(r, now_ms, &q->from, &q->to, b) &&
+           (export || read_buckets(r, q, b));
 }
 
 /* ---- GET /api/v1/query ---- */
@@ -252,9 +274,12 @@ static int own_filter(struct query_filter *f, char **strings)
 
 void api_query(struct api *a, struct http_request *r)
 {
-    struct query_params p = {0};
-    if (!read_filter(r, &p.req.filter, true) || !read_range(r, &p.req) || !read_buckets(r, &p))
+    struct query_params p;
+    struct api_bad b;
+    if (!api_query_params(r, util_now_ms(), false, &p.req, &b)) {
+        bad(r, b.param, b.why);
         return;
+    }
     struct query_call *c = calloc(1, sizeof *c);
     if (!c || own_filter(&p.req.filter, &c->strings) != 0) {
         free(c);
@@ -354,15 +379,12 @@ static const struct http_stream_ops export_ops = {export_next, export_release};
 
 void api_export(struct api *a, struct http_request *r)
 {
-    struct query_params p = {0};
-    static const char *const bucket_args[] = {"step", "points", "agg", "tz"};
-    for (size_t i = 0; i < sizeof bucket_args / sizeof bucket_args[0]; i++)
-        if (http_arg(r, bucket_args[i])) {
-            bad(r, bucket_args[i], "export.csv gives raw samples: no step, points, agg or tz");
-            return;
-        }
-    if (!read_filter(r, &p.req.filter, false) || !read_range(r, &p.req))
+    struct query_params p;
+    struct api_bad b;
+    if (!api_query_params(r, util_now_ms(), true, &p.req, &b)) {
+        bad(r, b.param, b.why);
         return;
+    }
     if (!a->queries) {
         http_reply_error(r, 503, "unavailable", "the database cannot be read");
         return;

@@ -362,7 +362,16 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
     buf_init(&in->pending.presence, 0);
     in->budget_ns = (uint64_t)cfg->commit_interval_ms * 1000000u;
     in->retention_ms = cfg->retention_days * 86400000LL;
-    uv_async_init(loop, &in->wake, on_wake);
+    int rc = uv_async_init(loop, &in->wake, on_wake);
+    if (rc != 0) { /* not in the loop: nothing to close */
+        log_error("ingest: cannot create the wake handle: %s", uv_strerror(rc));
+        ingest_queue_destroy(&in->queue);
+        rejects_free(&in->rejects);
+        pending_free(&in->pending);
+        free(in->prefix);
+        free(in);
+        return -1;
+    }
     in->wake.data = in;
 
     struct ingest_mqtt_opts mo = {.uri = cfg->mqtt_uri,

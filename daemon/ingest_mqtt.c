@@ -173,6 +173,7 @@ static void on_retry_timer(uv_timer_t *t)
 }
 
 static void finish_stop(struct ingest_mqtt *m);
+static void on_handle_closed(uv_handle_t *h);
 
 /* Loop thread: events from Paho's threads. */
 static void on_events(uv_async_t *h)
@@ -219,7 +220,11 @@ int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct in
              strncmp(o->uri, "wss://", 6) == 0;
     snprintf(m->topic_filter, sizeof m->topic_filter, "%s/#", o->prefix);
     pthread_mutex_init(&m->log_mu, NULL);
-    if (!m->uri || !m->client_id || (o->username && !m->username) || (o->password && !m->password))
+    /* Each copy that was asked for must exist: a NULL ca_file would mean
+     * "the system's CAs", not "out of memory". */
+    if (!m->uri || !m->client_id || (o->username && !m->username) ||
+        (o->password && !m->password) || (o->ca_file && !m->ca_file) ||
+        (o->cert_file && !m->cert_file) || (o->key_file && !m->key_file))
         goto fail;
 
     MQTTAsync_createOptions copts = MQTTAsync_createOptions_initializer;
@@ -236,9 +241,20 @@ int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct in
         MQTTAsync_setConnected(m->client, m, on_connected) != 0)
         goto fail;
 
-    uv_async_init(loop, &m->events, on_events);
-    uv_timer_init(loop, &m->timer);
-    m->events.data = m->timer.data = m;
+    if ((rc = uv_async_init(loop, &m->events, on_events)) != 0) {
+        log_error("mqtt: cannot create a wake handle: %s", uv_strerror(rc));
+        goto fail;
+    }
+    m->events.data = m;
+    if ((rc = uv_timer_init(loop, &m->timer)) != 0) {
+        log_error("mqtt: cannot create a timer: %s", uv_strerror(rc));
+        /* The async handle is in the loop: its close callback frees m. */
+        MQTTAsync_destroy(&m->client);
+        m->handles_open = 1;
+        uv_close((uv_handle_t *)&m->events, on_handle_closed);
+        return -1;
+    }
+    m->timer.data = m;
     m->handles_open = 2;
     if (start_connect(m) != 0) {
         atomic_store(&m->connect_failed, true);

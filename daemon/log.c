@@ -2,6 +2,8 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +15,16 @@
 #define LIMIT_FIRST_MS 1000
 #define LIMIT_MAX_MS   (10 * 60 * 1000)
 
-static enum log_level max_level = LOG_LVL_INFO;
+/* Written by SIGHUP's reload on the loop, read by every thread (Paho's
+ * too): atomic, and relaxed is enough, as a line logged at the old level
+ * just before a reload is harmless. */
+static atomic_int max_level = LOG_LVL_INFO;
 static const char *ident = "pantau";
-static int journal = -1; /* -1: not yet checked */
+static atomic_int journal = -1; /* -1: not yet checked; any thread may be first */
 
 void log_set_level(enum log_level level)
 {
-    max_level = level;
+    atomic_store_explicit(&max_level, (int)level, memory_order_relaxed);
 }
 
 void log_set_ident(const char *name)
@@ -60,6 +65,11 @@ static const char *level_name(enum log_level level)
     }
 }
 
+static bool level_off(enum log_level level)
+{
+    return (int)level > atomic_load_explicit(&max_level, memory_order_relaxed);
+}
+
 static void log_vwrite(enum log_level level, const char *suffix, const char *fmt, va_list ap)
 {
     char line[2048];
@@ -95,7 +105,7 @@ static void log_vwrite(enum log_level level, const char *suffix, const char *fmt
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    if (level > max_level)
+    if (level_off(level))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -119,7 +129,7 @@ void log_limited(struct log_limit *lim, enum log_level level, const char *fmt, .
         lim->interval_ms = LIMIT_MAX_MS;
     lim->next_ms = now + lim->interval_ms;
     lim->suppressed = 0;
-    if (level > max_level)
+    if (level_off(level))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -133,7 +143,7 @@ void log_limit_clear(struct log_limit *lim, enum log_level level, const char *fm
         return;
     lim->interval_ms = 0;
     lim->suppressed = 0;
-    if (level > max_level)
+    if (level_off(level))
         return;
     va_list ap;
     va_start(ap, fmt);

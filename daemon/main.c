@@ -59,6 +59,7 @@ struct daemon {
     uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer;
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
+    bool allow_root;                    /* --allow-root: run even with euid 0 */
     bool stopping;
     int exit_code;
 };
@@ -75,6 +76,7 @@ static void usage(FILE *out)
                  "      --check-config    validate the configuration and the catalog, print\n"
                  "                        file:line: problem for each error, exit 0 if valid\n"
                  "      --backup PATH     copy the database (while pantaud runs) to PATH, exit\n"
+                 "      --allow-root      run the daemon as root (refused without it)\n"
                  "  -V, --version         print the version\n"
                  "  -h, --help            this help\n");
 }
@@ -89,11 +91,26 @@ static void report_problem(void *ctx, const char *file, int line, const char *pr
         fprintf(stderr, "%s:%d: %s\n", file, line, problem);
 }
 
-enum { OPT_MQTT = 256, OPT_DB, OPT_LISTEN, OPT_LOG_LEVEL, OPT_CATALOG, OPT_CHECK, OPT_BACKUP };
+enum {
+    OPT_MQTT = 256,
+    OPT_DB,
+    OPT_LISTEN,
+    OPT_LOG_LEVEL,
+    OPT_CATALOG,
+    OPT_CHECK,
+    OPT_BACKUP,
+    OPT_ALLOW_ROOT
+};
+
+/* One command-line option that sets a config key; applied after the file. */
+struct override {
+    const char *section, *key, *value;
+};
 
 /* Returns 0 to run, 1 to exit 0 (help, version, valid --check-config),
- * -1 to exit non-zero. */
-static int configure(struct daemon *d, int argc, char **argv)
+ * -1 to exit non-zero. `overrides` has room for argc entries: every option
+ * takes at least one argv word, so none is ever dropped. */
+static int configure_with(struct daemon *d, int argc, char **argv, struct override *overrides)
 {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"mqtt", required_argument, NULL, OPT_MQTT},
@@ -103,12 +120,10 @@ static int configure(struct daemon *d, int argc, char **argv)
                                              {"catalog", required_argument, NULL, OPT_CATALOG},
                                              {"check-config", no_argument, NULL, OPT_CHECK},
                                              {"backup", required_argument, NULL, OPT_BACKUP},
+                                             {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
                                              {"version", no_argument, NULL, 'V'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    struct override {
-        const char *section, *key, *value;
-    } overrides[8];
     int n_over = 0, problems = 0, opt;
     const char *config_path = NULL;
     bool check_only = false;
@@ -139,6 +154,9 @@ static int configure(struct daemon *d, int argc, char **argv)
         case OPT_BACKUP:
             d->backup_path = optarg;
             break;
+        case OPT_ALLOW_ROOT:
+            d->allow_root = true;
+            break;
         case 'V':
             printf("pantaud %s\n", PANTAU_VERSION);
             return 1;
@@ -149,8 +167,6 @@ static int configure(struct daemon *d, int argc, char **argv)
             usage(stderr);
             return -1;
         }
-        if (n_over == (int)(sizeof overrides / sizeof overrides[0]))
-            n_over--; /* repeated options: the last one wins below anyway */
     }
     if (optind < argc) {
         fprintf(stderr, "pantaud: unexpected argument \"%s\"\n", argv[optind]);
@@ -196,6 +212,18 @@ static int configure(struct daemon *d, int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+static int configure(struct daemon *d, int argc, char **argv)
+{
+    struct override *overrides = calloc((size_t)argc + 1, sizeof *overrides);
+    if (!overrides) {
+        fprintf(stderr, "pantaud: out of memory\n");
+        return -1;
+    }
+    int rc = configure_with(d, argc, argv, overrides);
+    free(overrides);
+    return rc;
 }
 
 static void on_stats_timer(uv_timer_t *t)
@@ -551,21 +579,58 @@ static int start_api(struct daemon *d)
     return start_presence(d);
 }
 
+/* The daemon's own handles, in one order for init and close. */
+static uv_handle_t **own_handles(struct daemon *d, size_t *n)
+{
+    static uv_handle_t *h[7];
+    h[0] = (uv_handle_t *)&d->sig_term;
+    h[1] = (uv_handle_t *)&d->sig_int;
+    h[2] = (uv_handle_t *)&d->sig_hup;
+    h[3] = (uv_handle_t *)&d->stats_timer;
+    h[4] = (uv_handle_t *)&d->watchdog_timer;
+    h[5] = (uv_handle_t *)&d->prune_timer;
+    h[6] = (uv_handle_t *)&d->status_timer;
+    *n = 7;
+    return h;
+}
+
+/* Signal handles need a pipe and can fail (EMFILE); a failed init leaves
+ * the handle outside the loop, so only those initialized (data set; struct
+ * daemon starts zeroed) are closed. Returns
+ * 0, or a uv error with nothing left open but closing handles. */
+static int init_handles(struct daemon *d)
+{
+    size_t n, i;
+    uv_handle_t **h = own_handles(d, &n);
+    int rc = 0;
+    for (i = 0; i < n && rc == 0; i++) {
+        rc = i < 3 ? uv_signal_init(d->loop, (uv_signal_t *)h[i])
+                   : uv_timer_init(d->loop, (uv_timer_t *)h[i]);
+        if (rc == 0)
+            h[i]->data = d;
+    }
+    if (rc == 0)
+        rc = uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+    if (rc == 0)
+        rc = uv_signal_start(&d->sig_int, on_signal, SIGINT);
+    if (rc == 0)
+        rc = uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    if (rc != 0) {
+        log_error("cannot set up signal handling: %s", uv_strerror(rc));
+        for (size_t j = 0; j < n; j++)
+            if (h[j]->data) /* initialized */
+                close_handle(h[j]);
+    }
+    return rc;
+}
+
+/* Returns 0, START_NOTHING (no handle open: just exit), or -1 (stop what
+ * was started). */
+#define START_NOTHING 1
 static int start(struct daemon *d)
 {
-    uv_signal_init(d->loop, &d->sig_term);
-    uv_signal_init(d->loop, &d->sig_int);
-    uv_signal_init(d->loop, &d->sig_hup);
-    uv_timer_init(d->loop, &d->stats_timer);
-    uv_timer_init(d->loop, &d->watchdog_timer);
-    uv_timer_init(d->loop, &d->prune_timer);
-    uv_timer_init(d->loop, &d->status_timer);
-    d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
-    d->stats_timer.data = d->watchdog_timer.data = d->prune_timer.data = d;
-    d->status_timer.data = d;
-    uv_signal_start(&d->sig_term, on_signal, SIGTERM);
-    uv_signal_start(&d->sig_int, on_signal, SIGINT);
-    uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    if (init_handles(d) != 0)
+        return START_NOTHING;
 
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
@@ -630,6 +695,15 @@ int main(int argc, char **argv)
     log_set_level(d.cfg.log_level);
     if (d.backup_path)
         return run_backup(&d);
+    /* A daemon that parses what villages publish should not hold root: a
+     * bug would hand over the machine. The unit runs it as User=pantau. */
+    if (geteuid() == 0 && !d.allow_root) {
+        fprintf(stderr, "pantaud: refusing to run as root; run it as an unprivileged user "
+                        "(the systemd unit uses User=pantau), or pass --allow-root\n");
+        catalog_free(d.catalog);
+        cfg_free(&d.cfg);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0) {
         log_error("cannot create the event loop");
@@ -638,10 +712,11 @@ int main(int argc, char **argv)
         return 1;
     }
     d.loop = &loop;
-    if (start(&d) != 0) {
+    rc = start(&d);
+    if (rc != 0)
         d.exit_code = 1;
+    if (rc < 0)
         begin_stop(&d, "start-up failed");
-    }
     uv_run(&loop, UV_RUN_DEFAULT);
     http_free(d.http); /* lws's second destroy, outside the loop */
     kpi_engine_free(d.kpis);

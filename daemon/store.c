@@ -1,10 +1,12 @@
 /* store.c — see store.h. */
 #include "store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alert_store.h"
 #include "dict.h"
@@ -269,6 +271,19 @@ static const char *const pragmas = "PRAGMA journal_mode = WAL;"
                                    "PRAGMA wal_autocheckpoint = 20000;"
                                    "PRAGMA foreign_keys = OFF;";
 
+/* A new database is created 0600 (the samples and alerts are the regency's,
+ * not every local user's): SQLite would create it 0644 under the usual
+ * umask, and it creates -wal and -shm with the database's mode. An existing
+ * file keeps the mode its operator gave it. */
+static void create_private(const char *path)
+{
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd); /* else SQLite's open says why */
+}
+
 int store_open(struct store **out, const char *path)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -280,6 +295,7 @@ int store_open(struct store **out, const char *path)
     dict_init(&s->series);
     dict_init(&s->units);
     s->max_series = STORE_DEFAULT_MAX_SERIES;
+    create_private(path);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         log_error("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");

@@ -44,7 +44,7 @@ static int daemon_start(struct daemon_proc *d, const struct broker *b, const cha
     char old[600];
     snprintf(old, sizeof old, "%s.old", d->log);
     rename(d->log, old);
-    char *argv[] = {bin, "-c", d->conf, "--log-level", "info", NULL};
+    char *argv[] = {bin, "--allow-root", "-c", d->conf, "--log-level", "info", NULL};
     d->pid = harness_spawn(argv, d->log, NULL);
     if (d->pid < 0)
         return -1;
@@ -321,7 +321,7 @@ TEST(ingest_refuses_a_taken_http_port)
     snprintf(bin, sizeof bin, "%s/../pantaud", harness_bin_dir());
     snprintf(db, sizeof db, "%s/taken.db", harness_tmpdir());
     snprintf(log, sizeof log, "%s/taken.log", harness_tmpdir());
-    char *argv[] = {bin, "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
+    char *argv[] = {bin, "--allow-root", "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
     pid_t pid = harness_spawn(argv, log, NULL);
     int status = harness_stop(pid, 0, 10000);
     close(fd);
@@ -394,7 +394,7 @@ TEST(ingest_over_tls)
     snprintf(log, sizeof log, "%s/untrusted.log", dir);
     char listen_arg[32];
     snprintf(listen_arg, sizeof listen_arg, "127.0.0.1:%d", harness_free_port());
-    char *argv[] = {bin, "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
+    char *argv[] = {bin, "--allow-root", "--mqtt", b.uri, "--db", db, "--listen", listen_arg, NULL};
     pid_t untrusted = harness_spawn(argv, log, NULL);
     CHECK(harness_wait_log(log, "cannot connect to ssl://", 10000));
     CHECK(!harness_wait_log(log, "mqtt: subscribed", 100));

@@ -218,7 +218,8 @@ export async function startPantaud(broker, opts = {}) {
   const httpPort = opts.httpPort || (await freePort());
   const db = opts.db || path.join(dir, `pantau-${httpPort}.db`);
   const log = path.join(dir, `pantaud-${httpPort}.log`);
-  const args = ['--mqtt', broker.uri, '--db', db, '--listen', `127.0.0.1:${httpPort}`];
+  // The suite runs as root in CI and here: pantaud refuses root without it.
+  const args = ['--allow-root', '--mqtt', broker.uri, '--db', db, '--listen', `127.0.0.1:${httpPort}`];
   // One MQTT session per database: two pantauds sharing a client id would
   // take the connection from each other. A restart on the same database
   // keeps its session (and what the broker queued meanwhile).

@@ -1148,7 +1148,7 @@ const cases = [
       const bad = path.join(dir, 'bad-key.ini');
       const child = spawn(
         PANTAUD,
-        ['--mqtt', ctx.broker.uri, '--db', path.join(dir, 'bad.db'), '--listen', `127.0.0.1:${port}`, '--catalog', bad],
+        ['--allow-root', '--mqtt', ctx.broker.uri, '--db', path.join(dir, 'bad.db'), '--listen', `127.0.0.1:${port}`, '--catalog', bad],
         { stdio: 'ignore' },
       );
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

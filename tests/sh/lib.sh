@@ -135,11 +135,12 @@ t_broker() {
     t_wait_log "$2" "running" 5
 }
 
-# t_pantaud NAME INI: starts pantaud -c INI; true once it has subscribed.
+# t_pantaud NAME INI: starts pantaud -c INI (--allow-root: the suite may run
+# as root); true once it has subscribed.
 # PANTAUD_PID and PANTAUD_LOG are set.
 t_pantaud() {
     PANTAUD_LOG=$T_TMP/$1.log
-    t_spawn "$PANTAUD_LOG" "$T_PANTAUD" -c "$2"
+    t_spawn "$PANTAUD_LOG" "$T_PANTAUD" --allow-root -c "$2"
     PANTAUD_PID=$BG_PID
     # generous: under ASan on a loaded 2-core machine a start can take seconds
     t_wait_log "$PANTAUD_LOG" "mqtt: subscribed" 30

@@ -1,0 +1,32 @@
+/* fuzz_file.h — the fuzz targets whose parser reads a file (cfg, catalog):
+ * the input goes into a memfd, named by its /proc/self/fd path. Include it
+ * after defining _GNU_SOURCE (memfd_create). */
+#ifndef PANTAU_FUZZ_FILE_H
+#define PANTAU_FUZZ_FILE_H
+
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Writes data into a fresh memfd and its path into path; returns the fd
+ * (close it after), or -1. */
+static inline int fuzz_file(const void *data, size_t size, char *path, size_t pathlen)
+{
+    int fd = memfd_create("fuzz", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    while (size > 0) {
+        ssize_t n = write(fd, p, size);
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        p += n;
+        size -= (size_t)n;
+    }
+    snprintf(path, pathlen, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+#endif
