@@ -13,6 +13,8 @@
 #define _GNU_SOURCE /* memmem, getdents64 via syscall */
 #include "harness.h"
 
+#include "catalog.h"
+
 #include <math.h>
 
 #include <arpa/inet.h>
@@ -758,4 +760,22 @@ void harness_problems_dump(const struct harness_problems *ps)
     fprintf(stderr, "    %d problem(s) reported\n", ps->n);
     for (int i = 0; i < ps->n && i < HARNESS_MAX_PROBLEMS; i++)
         fprintf(stderr, "    %s:%d: %s\n", ps->p[i].file, ps->p[i].line, ps->p[i].text);
+}
+
+static void print_problem(void *ctx, const char *file, int line, const char *problem)
+{
+    fprintf(stderr, "%s:%d: %s\n", file, line, problem);
+}
+
+struct catalog *harness_catalog(const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/catalog.ini", harness_tmpdir());
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return NULL;
+    fputs(text, f);
+    fclose(f);
+    struct catalog *c = NULL;
+    return catalog_load(&c, path, print_problem, NULL) == 0 ? c : NULL;
 }

@@ -15,6 +15,11 @@
 /* A fresh temp dir for this test binary (created once, reused). */
 const char *harness_tmpdir(void);
 
+/* A catalog from its text (written to a file in the temp dir and loaded;
+ * problems printed as file:line: problem), or NULL. Free with catalog_free. */
+struct catalog;
+struct catalog *harness_catalog(const char *text);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int harness_free_port(void);
 

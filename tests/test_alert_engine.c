@@ -70,24 +70,6 @@ static void on_changed(void *ctx, const char *event, const struct alert_record *
     ev->at = strcmp(event, "resolved") == 0 ? a->resolved_at : a->fired_at;
 }
 
-static void report_problem(void *ctx, const char *file, int line, const char *problem)
-{
-    fprintf(stderr, "%s:%d: %s\n", file, line, problem);
-}
-
-static struct catalog *load_catalog(const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/alerts.ini", harness_tmpdir());
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return NULL;
-    fputs(text, f);
-    fclose(f);
-    struct catalog *c = NULL;
-    return catalog_load(&c, path, report_problem, NULL) == 0 ? c : NULL;
-}
-
 static int engine_start(struct env *e)
 {
     struct alert_engine_opts o = {
@@ -103,7 +85,7 @@ static int env_open(struct env *e)
     unlink(e->db);
     fake_now = T0;
     if (uv_loop_init(&e->loop) || store_open(&e->store, e->db) ||
-        !(e->catalog = load_catalog(catalog_text)))
+        !(e->catalog = harness_catalog(catalog_text)))
         return -1;
     return engine_start(e);
 }
@@ -389,7 +371,7 @@ TEST(a_catalog_without_the_rule_resolves_its_alert)
     price(&e, "pasar-a", T0 + 20 * MINUTE, 200);
     put(&e, "simas", "pasar-a", "stock", "{}", T0, 50);
     CHECK_INT(n_firing(&e), 2);
-    CHECK((e.catalog2 = load_catalog(catalog_without_mahal)) != NULL);
+    CHECK((e.catalog2 = harness_catalog(catalog_without_mahal)) != NULL);
     fake_now = T0 + HOUR;
     CHECK_INT(alert_engine_set_catalog(e.engine, e.catalog2), 0);
     CHECK_INT(n_firing(&e), 1); /* stok stays */

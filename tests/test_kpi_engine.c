@@ -59,24 +59,6 @@ static void on_sync(void *ctx)
     ((struct env *)ctx)->synced = true;
 }
 
-static void report_problem(void *ctx, const char *file, int line, const char *problem)
-{
-    fprintf(stderr, "%s:%d: %s\n", file, line, problem);
-}
-
-static struct catalog *load_catalog(const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/catalog.ini", harness_tmpdir());
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return NULL;
-    fputs(text, f);
-    fclose(f);
-    struct catalog *c = NULL;
-    return catalog_load(&c, path, report_problem, NULL) == 0 ? c : NULL;
-}
-
 static void append(struct env *e, const char *unit, const char *labels, int64_t ts, double v)
 {
     struct sample s = {.program = "paduka",
@@ -110,7 +92,7 @@ static int env_open(struct env *e)
     if (uv_loop_init(&e->loop) || store_open(&e->store, db) ||
         query_pool_open(&e->pool, &e->loop, db))
         return -1;
-    struct catalog *c = load_catalog(catalog_text);
+    struct catalog *c = harness_catalog(catalog_text);
     struct kpi_engine_opts o = {
         .loop = &e->loop, .store = e->store, .pool = e->pool, .changed = on_changed, .ctx = e};
     return c ? kpi_engine_start(&e->engine, &o, c) : -1;
@@ -241,11 +223,11 @@ TEST(kpi_engine_catalog_swap_and_changed)
     append(&e, "van-01", "{\"doc\":\"ktp\",\"kampung\":\"a\"}", JAN1_WIB + DAY, 7);
     CHECK(sync_engine(&e));
     CHECK(e.changed > 0);
-    struct catalog *c = load_catalog("[regency]\nid = baru\nname = Baru\n\n"
-                                     "[program paduka]\nname = P\ndimension = living\n\n"
-                                     "[kpi paduka/all]\nname = Semua\nmetric = docs\nagg = max\n"
-                                     "period = total\nstart = 2020-01-01\n"
-                                     "deadline = 2030-01-01\ntarget = 9\n");
+    struct catalog *c = harness_catalog("[regency]\nid = baru\nname = Baru\n\n"
+                                        "[program paduka]\nname = P\ndimension = living\n\n"
+                                        "[kpi paduka/all]\nname = Semua\nmetric = docs\nagg = max\n"
+                                        "period = total\nstart = 2020-01-01\n"
+                                        "deadline = 2030-01-01\ntarget = 9\n");
     CHECK(c != NULL);
     CHECK(kpi_engine_set_catalog(e.engine, c) == 0);
     CHECK(sync_engine(&e));
