@@ -7,6 +7,33 @@
 #include <stdlib.h>
 #include <time.h>
 
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int alert_record_copy(struct alert_record *out, const struct alert_record *in)
+{
+    *out = *in;
+    out->rule = dup_or_null(in->rule);
+    out->program = dup_or_null(in->program);
+    out->unit = dup_or_null(in->unit);
+    out->metric = dup_or_null(in->metric);
+    out->labels_json = dup_or_null(in->labels_json);
+    out->message = dup_or_null(in->message);
+    out->acked_by = dup_or_null(in->acked_by);
+    out->ack_note = dup_or_null(in->ack_note);
+    if ((in->rule && !out->rule) || (in->program && !out->program) || (in->unit && !out->unit) ||
+        (in->metric && !out->metric) || (in->labels_json && !out->labels_json) ||
+        (in->message && !out->message) || (in->acked_by && !out->acked_by) ||
+        (in->ack_note && !out->ack_note)) {
+        alert_record_free(out);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    return 0;
+}
+
 void alert_record_free(struct alert_record *a)
 {
     if (!a)

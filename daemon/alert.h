@@ -35,6 +35,10 @@ struct alert_record {
 
 void alert_record_free(struct alert_record *a); /* its strings; NULL is a no-op */
 
+/* *out = a copy of in that owns its strings. 0, or -1 when out of memory
+ * (*out then owns nothing). */
+int alert_record_copy(struct alert_record *out, const struct alert_record *in);
+
 /* One rule's state on one series (value rules) or one unit (silent). */
 struct alert_run {
     bool running; /* the condition holds since `since`; not fired yet */

@@ -890,26 +890,16 @@ static int build(struct alert_engine *e)
 
 /* ---- start, stop ------------------------------------------------------------------ */
 
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static void load_firing(void *ctx, const struct alert_record *row)
 {
     struct alert_engine *e = ctx;
     struct alert *a = calloc(1, sizeof *a);
     if (!a)
         return;
-    a->r = *row;
-    a->r.rule = dup_or_null(row->rule);
-    a->r.program = dup_or_null(row->program);
-    a->r.unit = dup_or_null(row->unit);
-    a->r.metric = dup_or_null(row->metric);
-    a->r.labels_json = dup_or_null(row->labels_json);
-    a->r.message = dup_or_null(row->message);
-    a->r.acked_by = dup_or_null(row->acked_by);
-    a->r.ack_note = dup_or_null(row->ack_note);
+    if (alert_record_copy(&a->r, row) != 0) {
+        free(a);
+        return;
+    }
     if (!a->r.rule || !a->r.program || !a->r.message || add_firing(e, a) != 0) {
         alert_record_free(&a->r);
         free(a);
@@ -1045,24 +1035,6 @@ static int set_ack(struct alert_record *r, int64_t now, const char *role, const 
     return 0;
 }
 
-static int copy_record(struct alert_record *out, const struct alert_record *in)
-{
-    *out = *in;
-    out->rule = dup_or_null(in->rule);
-    out->program = dup_or_null(in->program);
-    out->unit = dup_or_null(in->unit);
-    out->metric = dup_or_null(in->metric);
-    out->labels_json = dup_or_null(in->labels_json);
-    out->message = dup_or_null(in->message);
-    out->acked_by = dup_or_null(in->acked_by);
-    out->ack_note = dup_or_null(in->ack_note);
-    if (!out->rule || !out->program || !out->message) {
-        alert_record_free(out);
-        return -1;
-    }
-    return 0;
-}
-
 /* Acknowledging a resolved alert: it is only in the database. */
 static int ack_stored(struct alert_engine *e, int64_t id, const char *role, const char *note,
                       struct alert_record *out)
@@ -1103,7 +1075,7 @@ int alert_engine_ack(struct alert_engine *e, int64_t id, const char *role, const
             transition(e, "acked", a);
             flush(e, false);
         }
-        return copy_record(out, &a->r) == 0 ? 1 : -1;
+        return alert_record_copy(out, &a->r) == 0 ? 1 : -1;
     }
     return ack_stored(e, id, role, note, out);
 }

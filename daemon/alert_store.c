@@ -260,11 +260,6 @@ int alert_store_each_in(struct alert_store *s, int64_t from, int64_t to, const c
     return each(s, ST_IN, fn, ctx);
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 struct got {
     struct alert_record *out;
     int found;
@@ -273,27 +268,18 @@ struct got {
 static void copy_row(void *ctx, const struct alert_record *a)
 {
     struct got *g = ctx;
-    struct alert_record *o = g->out;
-    *o = *a;
-    o->rule = dup_or_null(a->rule);
-    o->program = dup_or_null(a->program);
-    o->unit = dup_or_null(a->unit);
-    o->metric = dup_or_null(a->metric);
-    o->labels_json = dup_or_null(a->labels_json);
-    o->message = dup_or_null(a->message);
-    o->acked_by = dup_or_null(a->acked_by);
-    o->ack_note = dup_or_null(a->ack_note);
-    g->found = (o->rule && o->program && o->message) ? 1 : -1;
+    g->found = alert_record_copy(g->out, a) == 0 ? 1 : -1;
 }
 
 int alert_store_get(struct alert_store *s, int64_t id, struct alert_record *out)
 {
     struct got g = {out, 0};
     sqlite3_bind_int64(s->st[ST_GET], 1, id);
-    if (each(s, ST_GET, copy_row, &g) != 0)
+    if (each(s, ST_GET, copy_row, &g) != 0) {
+        if (g.found > 0)
+            alert_record_free(out);
         return -1;
-    if (g.found < 0)
-        alert_record_free(out);
+    }
     return g.found;
 }
 
