@@ -26,6 +26,7 @@
 
 #define MESSAGE_MAX 512
 #define PRUNE_ROWS  1000
+#define PRUNE_EVERY 12 /* ticks: once a minute with the default check_ms */
 
 struct alert {
     struct alert_record r;
@@ -110,6 +111,7 @@ struct alert_engine {
     struct note *notes, **notes_tail;
     struct dict fired_total; /* rule id -> (uintptr_t) count */
     struct log_limit errors;
+    uint64_t ticks;
     bool stopped;
 };
 
@@ -988,8 +990,10 @@ void alert_engine_tick(struct alert_engine *e)
         store_each_unit(e->o.store, check_unit, &p);
     }
     flush(e, true);
-    int days = e->o.retention_days > 400 ? e->o.retention_days : 400;
-    alert_store_prune(e->db, now_ms(e) - (int64_t)days * 86400000, PRUNE_ROWS);
+    if (++e->ticks % PRUNE_EVERY == 0) { /* a write lock taken, so not every tick */
+        int days = e->o.retention_days > 400 ? e->o.retention_days : 400;
+        alert_store_prune(e->db, now_ms(e) - (int64_t)days * 86400000, PRUNE_ROWS);
+    }
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
