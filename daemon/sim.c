@@ -850,15 +850,16 @@ static int update_presence(struct sim *sim, struct unit *u, uint64_t now)
 {
     if (!sim->opt.ts_seq && update_drop(sim, u, now) != 0)
         return -1;
+    /* A silent unit says nothing at all, neither its periodic `online` nor
+     * the comings and goings of a flaky link: pantaud hears from a unit by
+     * its samples and its $status alike. */
+    if (!sim->opt.ts_seq && silenced(sim, u, now))
+        return 0;
     if (u->flaky && now >= u->next_change_ns) {
         int rc = u->offline ? come_online(sim, u, now) : go_offline(sim, u, now);
         if (rc != 0)
             return rc;
     }
-    /* A silent unit says nothing at all, not even its periodic `online`:
-     * pantaud hears from a unit by its samples and its $status alike. */
-    if (!sim->opt.ts_seq && silenced(sim, u, now))
-        return 0;
     return refresh_status(sim, u, now);
 }
 
