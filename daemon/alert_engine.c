@@ -30,9 +30,8 @@
 
 struct alert {
     struct alert_record r;
-    bool dirty;    /* a transition to write (with its notes) */
-    bool stale;    /* a value that followed the series, to write by the timer */
-    bool resolved; /* freed once written */
+    bool dirty; /* a transition to write (with its notes) */
+    bool stale; /* a value that followed the series, to write by the timer */
     struct alert *next_dirty;
 };
 
@@ -209,7 +208,7 @@ static void flush(struct alert_engine *e, bool stale)
         struct alert *a = e->dirty;
         e->dirty = a->next_dirty;
         a->dirty = a->stale = false;
-        if (a->resolved) {
+        if (a->r.resolved_at) { /* resolved: freed once written */
             alert_record_free(&a->r);
             free(a);
         }
@@ -372,7 +371,6 @@ static void step_slot(struct alert_engine *e, struct route *rt, int i)
          * acuan"), which a resolving value would make read wrong. */
         set_values(a, rule, rt->latest_value, s->ref);
         a->r.resolved_at = at;
-        a->resolved = true;
         remove_firing(e, a);
         transition(e, "resolved", a);
         return;
@@ -663,7 +661,6 @@ static void step_watch(struct alert_engine *e, struct watch *w, int64_t last_hea
         if (!a)
             return;
         a->r.resolved_at = at;
-        a->resolved = true;
         remove_firing(e, a);
         quiet_add(e, w->program, w->unit, -1);
         transition(e, "resolved", a);
@@ -883,7 +880,6 @@ static int build(struct alert_engine *e)
         }
         /* its rule left the catalog (or changed program): it ends now */
         a->r.resolved_at = now;
-        a->resolved = true;
         remove_firing(e, a);
         transition(e, "resolved", a);
     }
@@ -1139,7 +1135,7 @@ void alert_engine_free(struct alert_engine *e)
     while (e->dirty) { /* resolved alerts never written */
         struct alert *a = e->dirty;
         e->dirty = a->next_dirty;
-        if (a->resolved) {
+        if (a->r.resolved_at) { /* resolved: freed once written */
             alert_record_free(&a->r);
             free(a);
         }
