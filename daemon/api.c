@@ -28,6 +28,21 @@ struct route {
 
 /* ---- /healthz ---- */
 
+/* What waits between the broker and the database, and whether ingest is
+ * holding back after a failed write (and since when). */
+static void healthz_ingest(struct buf *b, const struct ingest_stats *is)
+{
+    buf_printf(b,
+               "\"ingest\":{\"held_back\":%s,\"waiting\":%llu,\"uncommitted\":%llu,"
+               "\"spool_bytes\":%llu,\"spool_size\":%llu",
+               is->held ? "true" : "false", (unsigned long long)is->queued,
+               (unsigned long long)is->unreleased, (unsigned long long)is->spool_bytes,
+               (unsigned long long)is->spool_size);
+    if (is->held)
+        buf_printf(b, ",\"held_since\":%lld", (long long)is->held_since_ms);
+    buf_puts(b, "}");
+}
+
 static void get_healthz(struct api *a, struct http_request *r)
 {
     struct ingest_stats is;
@@ -36,7 +51,7 @@ static void get_healthz(struct api *a, struct http_request *r)
     store_probe_writable(a->store); /* no-op while writable */
     ingest_get_stats(a->ingest, &is);
     store_get_stats(a->store, &ss);
-    const char *reasons[3];
+    const char *reasons[4];
     int n = 0;
     if (!is.mqtt_connected)
         reasons[n++] = "mqtt_disconnected";
@@ -44,16 +59,20 @@ static void get_healthz(struct api *a, struct http_request *r)
         reasons[n++] = "mqtt_not_subscribed";
     if (!ss.writable)
         reasons[n++] = "database_not_writable";
+    if (is.held)
+        reasons[n++] = "ingest_held_back";
 
     buf_init(&b, 0);
     buf_printf(&b, "{\"status\":\"%s\",\"reasons\":[", n ? "degraded" : "ok");
     for (int i = 0; i < n; i++)
         buf_printf(&b, "%s\"%s\"", i ? "," : "", reasons[i]);
-    buf_printf(&b,
-               "],\"mqtt\":{\"connected\":%s,\"subscribed\":%s},\"database\":\"%s\","
-               "\"uptime_s\":%lld,\"version\":\"%s\"}\n",
+    buf_printf(&b, "],\"mqtt\":{\"connected\":%s,\"subscribed\":%s},\"database\":\"%s\",",
                is.mqtt_connected ? "true" : "false", is.mqtt_subscribed ? "true" : "false",
-               ss.writable ? "writable" : "not_writable",
+               ss.writable ? "writable" : "not_writable");
+    if (!ss.writable)
+        buf_printf(&b, "\"database_error\":\"%s\",", store_error_text(ss.last_error));
+    healthz_ingest(&b, &is);
+    buf_printf(&b, ",\"uptime_s\":%lld,\"version\":\"%s\"}\n",
                (long long)((util_now_ms() - a->started_ms) / 1000), PANTAU_VERSION);
     http_reply(r, n ? 503 : 200, JSON, &b);
 }
@@ -111,10 +130,22 @@ static void get_metrics(struct api *a, struct http_request *r)
     metric(&b, "pantau_commits_total", "counter", "Database transactions committed.", ss.commits);
     metric(&b, "pantau_commit_errors_total", "counter", "Database transactions rolled back.",
            ss.commit_errors);
-    metric(&b, "pantau_lost_total", "counter", "Samples lost in rolled-back transactions.",
+    metric(&b, "pantau_commit_retries_total", "counter",
+           "Transactions rolled back by a failure that may pass, tried again.", ss.retries);
+    metric(&b, "pantau_lost_total", "counter", "Samples the database refused for good.",
            ss.lost_total);
+    metric(&b, "pantau_ingest_held_back", "gauge",
+           "1 while ingest waits to retry a failed write (messages kept in the spool).", is.held);
+    metric(&b, "pantau_spool_messages", "gauge",
+           "Messages acknowledged to the broker and not yet committed.", is.unreleased);
+    metric(&b, "pantau_spool_bytes", "gauge", "Bytes of the spool those messages take.",
+           is.spool_bytes);
+    metric(&b, "pantau_spool_size_bytes", "gauge", "Size of the spool.", is.spool_size);
+    metric(&b, "pantau_spool_replayed_total", "counter",
+           "Messages read again from the spool at start (acknowledged before a crash).",
+           is.replayed);
     metric(&b, "pantau_ingest_queue_waits_total", "counter",
-           "Times the MQTT thread waited on a full ingest queue.", is.producer_waits);
+           "Times the MQTT thread waited on a full spool.", is.producer_waits);
     metric(&b, "pantau_ingest_queue_length", "gauge", "Messages waiting for the loop.", is.queued);
     metric(&b, "pantau_series", "gauge", "Series known.", ss.series);
     metric(&b, "pantau_units", "gauge", "Field units known.", ss.units);

@@ -12,7 +12,11 @@
 #include "parse.h"
 #include "util.h"
 
-#define TAKE_BATCH 256 /* messages per lock of the queue */
+/* After a failed write the group is tried again after this long, doubling
+ * up to the maximum: a lock another process holds for seconds costs the
+ * loop one STORE_BUSY_WAIT_MS wait per try, not a blocked loop. */
+#define RETRY_MIN_MS 250
+#define RETRY_MAX_MS 2000
 
 /* The samples of the open store group, kept until it commits so observers
  * (the live websocket) see only what is in the database. Strings live in
@@ -40,16 +44,19 @@ struct source {
     const char *payload;
     size_t payload_len, payload_total;
     int64_t arrival_ms;
-    bool retained;                    /* MQTT: replayed by the broker on subscribe */
+    bool retained; /* MQTT: replayed by the broker on subscribe */
+    bool again;    /* MQTT: parsed before, in a group that failed: counted then */
     const struct ingest_entry *entry; /* HTTP: told of rejections; NULL for MQTT */
     int stored;                       /* samples appended */
 };
 
 struct ingest {
     uv_loop_t *loop;
-    uv_async_t wake; /* Paho thread -> loop: the queue is no longer empty */
+    uv_async_t wake;  /* Paho thread -> loop: the queue is no longer empty */
+    uv_timer_t retry; /* trying a failed group again */
+    int handles_open;
+    bool queue_open;
     struct ingest_queue queue;
-    struct ingest_msg *taken; /* taken from the queue, not yet processed */
     struct ingest_mqtt *mqtt;
     struct store *store;
     struct rejects rejects;
@@ -61,6 +68,15 @@ struct ingest {
     struct log_limit store_errors;
     struct ingest_observer observer;
     struct pending pending;
+    /* A write failed for a reason that may pass (STORE_RETRY): the rest of
+     * the group is skipped, and what the group read waits in the spool. */
+    bool failed;
+    bool held; /* not reading: the retry timer runs */
+    bool stopping;
+    uint64_t retry_ms;
+    int64_t held_since_ms;
+    uint64_t again_left; /* messages to read again that were counted */
+    uint64_t replayed;   /* messages found in the spool at start */
     void (*done)(void *ctx);
     void *done_ctx;
 };
@@ -148,15 +164,17 @@ static void pending_publish(struct ingest *in)
     pending_clear(p);
 }
 
-/* Commits the open group; observers hear only of what committed. */
+/* Commits the open group; observers hear only of what committed. Returns
+ * 0, STORE_RETRY or -1 (as store_commit). */
 static int commit(struct ingest *in)
 {
-    if (store_commit(in->store) == 0) {
+    int rc = in->failed ? STORE_RETRY : store_commit(in->store);
+    in->failed = false;
+    if (rc == 0)
         pending_publish(in);
-        return 0;
-    }
-    pending_clear(&in->pending);
-    return -1;
+    else
+        pending_clear(&in->pending);
+    return rc;
 }
 
 void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs)
@@ -176,9 +194,16 @@ static void on_sample(void *ctx, const struct sample *s)
         on_reject(ctx, PARSE_TS_TOO_OLD, s->element, "older than the raw retention horizon");
         return;
     }
-    in->stats.samples++;
+    if (!in->current->again)
+        in->stats.samples++;
+    if (in->failed)
+        return; /* the group is rolled back: this sample is read again with it */
     int64_t series;
     int rc = store_append(in->store, s, in->current->arrival_ms, &series);
+    if (rc == STORE_RETRY) {
+        in->failed = true;
+        return;
+    }
     if (rc == STORE_SERIES_LIMIT) {
         on_reject(ctx, PARSE_SERIES_LIMIT, s->element, "too many series ([store] max_series)");
         return;
@@ -201,6 +226,8 @@ static void on_reject(void *ctx, enum parse_reason reason, int element, const ch
     const struct source *m = in->current;
     const struct ingest_entry *e = m->entry;
     const char *shown = e && e->source ? e->source : m->topic;
+    if (m->again)
+        return; /* counted when it was first read */
     in->stats.rejected++;
     rejects_add(&in->rejects, m->arrival_ms, reason, element, detail, shown, m->payload,
                 m->payload_len, m->payload_total);
@@ -212,7 +239,10 @@ static void on_reject(void *ctx, enum parse_reason reason, int element, const ch
 static void on_presence(void *ctx, const char *program, const char *unit, bool online)
 {
     struct ingest *in = ctx;
-    in->stats.presence++;
+    if (!in->current->again)
+        in->stats.presence++;
+    if (in->failed)
+        return;
     /* A retained $status the broker replays when pantaud (re)subscribes is
      * not the unit speaking: it may correct the status, but it is not
      * "heard from" (last_seen, silence) for a unit already known. */
@@ -221,8 +251,10 @@ static void on_presence(void *ctx, const char *program, const char *unit, bool o
                   known.last_seen > 0;
     if (replay && known.online == (int)online)
         return;
-    if (store_presence(in->store, program, unit, online, in->current->arrival_ms, !replay) == 0 &&
-        in->observer.presence) {
+    int rc = store_presence(in->store, program, unit, online, in->current->arrival_ms, !replay);
+    if (rc == STORE_RETRY)
+        in->failed = true;
+    if (rc == 0 && in->observer.presence) {
         buf_puts(&in->pending.presence, program);
         buf_append(&in->pending.presence, "", 1);
         buf_puts(&in->pending.presence, unit);
@@ -249,13 +281,17 @@ static int ingest_source(struct ingest *in, struct source *m)
 
 static void ingest_one(struct ingest *in, const struct ingest_msg *m)
 {
-    struct source src = {.topic = m->data,
+    struct source src = {.topic = m->topic,
                          .payload = m->payload,
                          .payload_len = m->payload_len,
                          .payload_total = m->payload_total,
                          .arrival_ms = m->arrival_ms,
-                         .retained = m->retained};
-    in->stats.messages++;
+                         .retained = m->retained,
+                         .again = in->again_left > 0};
+    if (src.again)
+        in->again_left--;
+    else
+        in->stats.messages++;
     ingest_source(in, &src);
 }
 
@@ -310,69 +346,160 @@ void ingest_reject(struct ingest *in, const struct ingest_entry *e, enum parse_r
 
 int ingest_commit(struct ingest *in)
 {
-    return commit(in);
+    return commit(in) == 0 ? 0 : -1;
 }
 
-/* Works through the queue, a batch per lock, until it is empty or the
- * turn's budget is spent (checked after every message: one may hold 1000
+/* Works through the queue until it is empty, a write fails, or the turn's
+ * budget is spent (checked after every message: one may hold 1000
  * samples). Returns true if messages may remain. */
 static bool drain(struct ingest *in, bool unbounded)
 {
     uint64_t start = util_mono_ns();
-    for (;;) {
-        if (!in->taken && !(in->taken = ingest_queue_take(&in->queue, TAKE_BATCH)))
-            return false;
-        struct ingest_msg *m = in->taken;
-        in->taken = m->next;
-        ingest_one(in, m);
-        free(m);
+    struct ingest_msg m;
+    while (!in->failed && ingest_queue_next(&in->queue, &m)) {
+        ingest_one(in, &m);
         if (!unbounded && util_mono_ns() - start >= in->budget_ns)
             return true;
     }
+    return false;
+}
+
+static void on_retry(uv_timer_t *t);
+
+/* The group failed for a reason that may pass: everything it read waits in
+ * the spool, ingest stops reading (the spool fills, then Paho's thread
+ * waits and the broker keeps the rest), and the group is tried again. */
+static void hold(struct ingest *in)
+{
+    in->again_left = ingest_queue_rewind(&in->queue);
+    if (!in->held) {
+        struct store_stats ss;
+        store_get_stats(in->store, &ss);
+        in->held = true;
+        in->held_since_ms = util_now_ms();
+        in->retry_ms = RETRY_MIN_MS;
+        log_warn("ingest: the database cannot be written (%s): messages wait in the spool "
+                 "and are tried again",
+                 store_error_text(ss.last_error));
+    } else if ((in->retry_ms *= 2) > RETRY_MAX_MS) {
+        in->retry_ms = RETRY_MAX_MS;
+    }
+    if (!in->stopping)
+        uv_timer_start(&in->retry, on_retry, in->retry_ms, 0);
+}
+
+/* Commits what the turn read. Committed (or refused for good, counted
+ * lost), it leaves the spool; else it is held. Returns false if held. */
+static bool finish_group(struct ingest *in)
+{
+    if (commit(in) == STORE_RETRY) {
+        hold(in);
+        return false;
+    }
+    ingest_queue_release(&in->queue);
+    if (in->held) {
+        in->held = false;
+        log_info("ingest: the database is written again; messages held for %lld ms are stored",
+                 (long long)(util_now_ms() - in->held_since_ms));
+    }
+    return true;
 }
 
 static void on_wake(uv_async_t *h)
 {
     struct ingest *in = h->data;
+    if (in->held)
+        return; /* the retry timer reads again */
     bool more = drain(in, false);
-    commit(in);
-    if (more)
+    if (finish_group(in) && more)
         uv_async_send(&in->wake); /* continue after the loop has polled I/O */
 }
 
-static void on_wake_closed(uv_handle_t *h);
+static void on_retry(uv_timer_t *t)
+{
+    struct ingest *in = t->data;
+    drain(in, false);
+    if (finish_group(in))
+        uv_async_send(&in->wake); /* what waited behind the held group */
+}
+
+static void on_handle_closed(uv_handle_t *h);
+
+/* The spool lives beside the database, as SQLite's -wal and -shm do; a
+ * database in memory gets one in memory. */
+static const char *spool_path(const char *db_path, char *buf, size_t len)
+{
+    if (db_path[0] == '\0' || strcmp(db_path, ":memory:") == 0)
+        return NULL;
+    if (strncmp(db_path, "file:", 5) == 0) {
+        log_warn("ingest: the database is named by a URI: the spool is kept in memory only");
+        return NULL;
+    }
+    int n = snprintf(buf, len, "%s-spool", db_path);
+    return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
+static int open_spool(struct ingest *in, const struct cfg *cfg)
+{
+    char path[4096];
+    const char *p = spool_path(cfg->db_path, path, sizeof path);
+    if (ingest_queue_open(&in->queue, p, (uint64_t)cfg->ingest_queue_bytes,
+                          (size_t)cfg->ingest_queue_msgs, &in->wake, &in->replayed) != 0)
+        return -1;
+    in->queue_open = true;
+    if (in->replayed)
+        log_info("ingest: %llu messages acknowledged before the last exit are read again from %s",
+                 (unsigned long long)in->replayed, p);
+    return 0;
+}
+
+static void free_ingest(struct ingest *in)
+{
+    if (in->queue_open)
+        ingest_queue_destroy(&in->queue);
+    rejects_free(&in->rejects);
+    pending_free(&in->pending);
+    free(in->prefix);
+    free(in);
+}
+
+/* Closes the loop handles; the last close frees `in`. */
+static void close_handles(struct ingest *in)
+{
+    uv_timer_stop(&in->retry);
+    uv_close((uv_handle_t *)&in->wake, on_handle_closed);
+    uv_close((uv_handle_t *)&in->retry, on_handle_closed);
+}
 
 int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, struct store *store)
 {
     struct ingest *in = calloc(1, sizeof *in);
     if (!in)
         return -1;
-    if (rejects_init(&in->rejects) != 0 || !(in->prefix = strdup(cfg->mqtt_prefix)) ||
-        ingest_queue_init(&in->queue, (size_t)cfg->ingest_queue_msgs,
-                          (size_t)cfg->ingest_queue_bytes, &in->wake) != 0) {
-        rejects_free(&in->rejects);
-        free(in->prefix);
-        free(in);
+    buf_init(&in->pending.text, 0);
+    buf_init(&in->pending.presence, 0);
+    if (rejects_init(&in->rejects) != 0 || !(in->prefix = strdup(cfg->mqtt_prefix))) {
+        free_ingest(in);
         log_error("ingest: out of memory");
         return -1;
     }
     in->loop = loop;
     in->store = store;
-    buf_init(&in->pending.text, 0);
-    buf_init(&in->pending.presence, 0);
     in->budget_ns = (uint64_t)cfg->commit_interval_ms * 1000000u;
     in->retention_ms = cfg->retention_days * 86400000LL;
     int rc = uv_async_init(loop, &in->wake, on_wake);
     if (rc != 0) { /* not in the loop: nothing to close */
         log_error("ingest: cannot create the wake handle: %s", uv_strerror(rc));
-        ingest_queue_destroy(&in->queue);
-        rejects_free(&in->rejects);
-        pending_free(&in->pending);
-        free(in->prefix);
-        free(in);
+        free_ingest(in);
         return -1;
     }
-    in->wake.data = in;
+    uv_timer_init(loop, &in->retry); /* cannot fail */
+    in->wake.data = in->retry.data = in;
+    in->handles_open = 2;
+    if (open_spool(in, cfg) != 0) {
+        close_handles(in); /* frees in once the caller runs the loop */
+        return -1;
+    }
 
     struct ingest_mqtt_opts mo = {.uri = cfg->mqtt_uri,
                                   .client_id = cfg->mqtt_client_id,
@@ -385,42 +512,41 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
                                   .tls_insecure = cfg->mqtt_tls_insecure,
                                   .keepalive_s = cfg->mqtt_keepalive_s};
     if (ingest_mqtt_start(&in->mqtt, loop, &mo, &in->queue) != 0) {
-        /* Freed by on_wake_closed once the caller runs the loop. */
-        uv_close((uv_handle_t *)&in->wake, on_wake_closed);
+        close_handles(in);
         return -1;
     }
     *out = in;
     return 0;
 }
 
-static void on_wake_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     struct ingest *in = h->data;
+    if (--in->handles_open > 0)
+        return;
     void (*done)(void *) = in->done;
     void *ctx = in->done_ctx;
-    while (in->taken) { /* only after a failed start: a stop drains it */
-        struct ingest_msg *next = in->taken->next;
-        free(in->taken);
-        in->taken = next;
-    }
-    ingest_queue_destroy(&in->queue);
-    rejects_free(&in->rejects);
-    pending_free(&in->pending);
-    free(in->prefix);
-    free(in);
+    free_ingest(in);
     if (done)
         done(ctx);
 }
 
-/* Paho is gone: nothing can enter the queue any more. */
+/* Paho is gone: nothing can enter the queue any more. What cannot be
+ * committed now stays in the spool for the next start. */
 static void on_mqtt_stopped(void *ctx)
 {
     struct ingest *in = ctx;
     in->mqtt = NULL;
+    in->stopping = true;
     drain(in, true);
-    commit(in);
+    if (!finish_group(in)) {
+        struct ingest_queue_stats qs;
+        ingest_queue_stats(&in->queue, &qs);
+        log_warn("ingest: %llu messages stay in the spool for the next start",
+                 (unsigned long long)qs.unreleased);
+    }
     ingest_log_stats(in, "at exit");
-    uv_close((uv_handle_t *)&in->wake, on_wake_closed);
+    close_handles(in);
 }
 
 void ingest_stop(struct ingest *in, void (*done)(void *ctx), void *ctx)
@@ -432,8 +558,17 @@ void ingest_stop(struct ingest *in, void (*done)(void *ctx), void *ctx)
 
 void ingest_get_stats(struct ingest *in, struct ingest_stats *out)
 {
+    struct ingest_queue_stats qs;
     *out = in->stats;
-    ingest_queue_stats(&in->queue, &out->queued, &out->producer_waits);
+    ingest_queue_stats(&in->queue, &qs);
+    out->queued = qs.waiting;
+    out->producer_waits = qs.producer_waits;
+    out->unreleased = qs.unreleased;
+    out->spool_bytes = qs.bytes;
+    out->spool_size = qs.size;
+    out->replayed = in->replayed;
+    out->held = in->held;
+    out->held_since_ms = in->held_since_ms;
     if (in->mqtt) {
         out->mqtt_connected = ingest_mqtt_connected(in->mqtt);
         out->mqtt_subscribed = ingest_mqtt_subscribed(in->mqtt);

@@ -1,10 +1,18 @@
 /* ingest.h — from MQTT message to committed sample, on the loop thread.
  *
- * Owns the ingest_queue, the MQTT client (ingest_mqtt) and the reject log.
- * Uses, but does not own, the store. Each loop turn drains the queue into one
- * store group and commits it: at most one group per turn, and under load a
- * commit at least every commit_interval_ms (the turn ends and yields to other
- * loop work, then continues).
+ * Owns the ingest_queue (the spool, "<database>-spool"), the MQTT client
+ * (ingest_mqtt) and the reject log. Uses, but does not own, the store. Each
+ * loop turn drains the queue into one store group and commits it: at most
+ * one group per turn, and under load a commit at least every
+ * commit_interval_ms (the turn ends and yields to other loop work, then
+ * continues). Only a committed group leaves the spool.
+ *
+ * Nothing is dropped when a write fails for a reason that may pass (the
+ * write lock held by another process, a full or failing disk: STORE_RETRY):
+ * the group's messages stay in the spool, ingest stops reading (the spool
+ * fills, Paho's thread waits, the broker keeps the rest) and tries the same
+ * messages again after 250 ms, backing off to 2 s, until they commit. They
+ * are counted (messages, samples, rejections) once, when first read.
  *
  * Data entered by people over HTTP (CONTRACT §1.1) takes the same path:
  * ingest_submit parses it with the same parse_message on the same topic
@@ -30,6 +38,12 @@ struct ingest_stats {
     uint64_t rejected;       /* rejections (per element or per message) */
     uint64_t producer_waits; /* times Paho's thread waited on a full queue */
     uint64_t queued;         /* messages waiting now */
+    uint64_t unreleased;     /* messages acknowledged to the broker, not yet committed */
+    uint64_t spool_bytes;    /* of the spool those take */
+    uint64_t spool_size;
+    uint64_t replayed; /* messages found in the spool at start */
+    bool held;         /* a write failed: ingest waits to try again */
+    int64_t held_since_ms;
     bool mqtt_connected;
     bool mqtt_subscribed;
     uint64_t mqtt_connects;

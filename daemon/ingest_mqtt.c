@@ -64,7 +64,9 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 
     if (ingest_queue_push(m->queue, topic, tlen, msg->payload, keep, total, arrival,
                           msg->retained != 0) != 0) {
-        /* Out of memory: returning 0 makes Paho deliver it again later. */
+        /* Stopping with a full spool: not acknowledged, so the broker
+         * delivers it again after the restart (returning 0 keeps it in
+         * Paho, which hands it over again). */
         return 0;
     }
     MQTTAsync_freeMessage(&msg);

@@ -113,6 +113,7 @@ struct store {
     uint64_t group_samples;
     uint64_t group_failed;   /* appends of this group that failed */
     int64_t failed_at_ms;    /* the last write failure, for store_probe_writable */
+    int last_error;          /* SQLite's primary code for the last failed statement */
     uint64_t max_series;     /* new series past this are refused */
     uint64_t series_refused; /* appends refused for that, ever */
     struct store_stats stats;
@@ -302,8 +303,10 @@ int store_open(struct store **out, const char *path)
         goto fail;
     }
     /* The loop waits this long for another writer (a backup, the sqlite3
-     * shell): short, since everything on the loop waits with it. */
-    sqlite3_busy_timeout(s->db, 1000);
+     * shell): short, since everything on the loop waits with it. A longer
+     * hold fails the group with SQLITE_BUSY, and ingest tries it again
+     * later (STORE_RETRY) instead of blocking the loop. */
+    sqlite3_busy_timeout(s->db, STORE_BUSY_WAIT_MS);
     if (exec_sql(s->db, pragmas) != 0 || migrate(s->db, path) != 0)
         goto fail;
     if (db_prepare_all(s->db, stmt_sql, s->stmt, ST_COUNT, "store") != 0)
@@ -342,11 +345,28 @@ static int step_done(struct store *s, sqlite3_stmt *st)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) {
+        s->last_error = sqlite3_errcode(s->db) & 0xff;
         log_limited(&s->write_errors, LOG_LVL_ERROR, "store: %s: %s", sqlite3_sql(st),
                     sqlite3_errmsg(s->db));
         return -1;
     }
     return 0;
+}
+
+/* A failure that may pass: the database busy or locked by another process,
+ * the disk full or failing, memory short, the file read-only for now. What
+ * SQLite says is wrong with the statement itself fails again if retried. */
+static bool retryable(int code)
+{
+    return code != SQLITE_CONSTRAINT && code != SQLITE_TOOBIG && code != SQLITE_MISMATCH &&
+           code != SQLITE_RANGE;
+}
+
+static void write_failed(struct store *s)
+{
+    s->stats.writable = false;
+    s->failed_at_ms = util_now_ms();
+    s->stats.last_error = s->last_error;
 }
 
 int store_begin(struct store *s)
@@ -459,7 +479,7 @@ static int replace_sample(struct store *s, int64_t series, const struct sample *
 }
 
 /* Adds the sample, or replaces the one with its (series, ts). */
-static void roll_back(struct store *s);
+static void roll_back(struct store *s, bool lost);
 
 static int put_sample(struct store *s, int64_t series, const struct sample *smp, int64_t arrival_ms)
 {
@@ -480,9 +500,10 @@ static int put_sample(struct store *s, int64_t series, const struct sample *smp,
 int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, int64_t *series_id)
 {
     if (store_begin(s) != 0) {
+        write_failed(s);
+        if (retryable(s->last_error))
+            return STORE_RETRY;
         s->stats.lost_total++;
-        s->stats.writable = false;
-        s->failed_at_ms = util_now_ms();
         return -1;
     }
     uint64_t refused = s->series_refused;
@@ -490,16 +511,21 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
     if (!se && s->series_refused != refused)
         return STORE_SERIES_LIMIT; /* not a write failure: the database is fine */
     if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
+        if (retryable(s->last_error)) { /* the whole group waits for another try */
+            s->in_group = false;
+            roll_back(s, false);
+            return STORE_RETRY;
+        }
         s->group_failed++;
         /* Usually SQLite undid only the statement and the group goes on; but
-         * SQLITE_FULL, IOERR or NOMEM may roll back the whole transaction,
-         * and later statements must not run outside one. */
+         * it may have rolled back the whole transaction, and later
+         * statements must not run outside one. */
         if (sqlite3_get_autocommit(s->db)) {
             log_limited(&s->write_errors, LOG_LVL_ERROR,
                         "store: SQLite rolled back a transaction of %llu samples",
                         (unsigned long long)s->group_samples);
             s->in_group = false;
-            roll_back(s);
+            roll_back(s, true);
             return STORE_GROUP_LOST;
         }
         return -1;
@@ -538,8 +564,10 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
                    int64_t ts_ms, bool heard)
 {
-    if (store_begin(s) != 0)
-        return -1;
+    if (store_begin(s) != 0) {
+        write_failed(s);
+        return retryable(s->last_error) ? STORE_RETRY : -1;
+    }
     struct unit *u = unit_get(s, program, unit);
     if (!u)
         return -1;
@@ -591,17 +619,22 @@ static int flush_units(struct store *s)
 }
 
 /* After a rollback the caches may name series the database never got:
- * rebuild them from what was committed. */
-static void roll_back(struct store *s)
+ * rebuild them from what was committed. With lost false the caller keeps
+ * the group's samples and will append them again. */
+static void roll_back(struct store *s, bool lost)
 {
+    int error = s->last_error; /* the failure, not the ROLLBACK's */
     if (sqlite3_get_autocommit(s->db) == 0)
         step_done(s, s->stmt[ST_ROLLBACK]);
+    s->last_error = error;
     if (rollup_reload(s->rollup) != 0)
         log_error("store: rollups could not be reloaded after a rollback");
     s->stats.commit_errors++;
-    s->stats.lost_total += s->group_samples + s->group_failed;
-    s->stats.writable = false;
-    s->failed_at_ms = util_now_ms();
+    if (lost)
+        s->stats.lost_total += s->group_samples + s->group_failed;
+    else
+        s->stats.retries++;
+    write_failed(s);
     drop_caches(s);
     if (load_caches(s) != 0)
         log_error("store: caches could not be reloaded after a rollback");
@@ -615,11 +648,12 @@ int store_commit(struct store *s)
     if (flush_series(s) != 0 || flush_units(s) != 0 ||
         (!s->rollups_off && rollup_flush(s->rollup, util_now_ms()) != 0) ||
         step_done(s, s->stmt[ST_COMMIT]) != 0) {
-        log_limited(&s->write_errors, LOG_LVL_ERROR,
-                    "store: transaction of %llu samples rolled back",
-                    (unsigned long long)s->group_samples);
-        roll_back(s);
-        return -1;
+        bool retry = retryable(s->last_error);
+        log_limited(&s->write_errors, LOG_LVL_ERROR, "store: transaction of %llu samples %s",
+                    (unsigned long long)s->group_samples,
+                    retry ? "rolled back, to be tried again" : "rolled back and lost");
+        roll_back(s, !retry);
+        return retry ? STORE_RETRY : -1;
     }
     if (!s->rollups_off)
         rollup_committed(s->rollup);
@@ -627,14 +661,19 @@ int store_commit(struct store *s)
     s->stats.commits++;
     s->stats.lost_total += s->group_failed;
     if (s->group_failed) {
-        s->stats.writable = false; /* what committed is in; health says the rest is not */
-        s->failed_at_ms = util_now_ms();
+        write_failed(s); /* what committed is in; health says the rest is not */
         return 0;
     }
     if (!s->stats.writable)
         log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
     s->stats.writable = true;
+    s->stats.last_error = 0;
     return 0;
+}
+
+const char *store_error_text(int code)
+{
+    return code ? sqlite3_errstr(code) : "no error";
 }
 
 struct sqlite3 *store_db(struct store *s)
@@ -766,6 +805,7 @@ int store_probe_writable(struct store *s)
         return -1;
     }
     s->stats.writable = true;
+    s->stats.last_error = 0;
     log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
     return 0;
 }

@@ -37,11 +37,20 @@ struct store_stats {
     uint64_t stored_total;  /* samples committed (replacements included) */
     uint64_t commits;       /* transactions committed */
     uint64_t commit_errors; /* transactions rolled back by an error */
-    uint64_t lost_total;    /* samples in rolled-back transactions */
+    uint64_t retries;       /* of those, rolled back to be tried again (STORE_RETRY) */
+    uint64_t lost_total;    /* samples SQLite refused for good */
     uint64_t series;        /* series known */
     uint64_t units;         /* units known */
     bool writable;          /* false after a failed commit, until one succeeds */
+    int last_error;         /* SQLite's primary code for the failure while not writable */
 };
+
+/* How long a write waits for another process's write lock before the
+ * group fails with STORE_RETRY (the loop waits with it). */
+#define STORE_BUSY_WAIT_MS 100
+
+/* What SQLite's result code means ("database is locked"). */
+const char *store_error_text(int code);
 
 /* Opens (creating if needed) and migrates the database at path. Returns 0
  * and *out, or -1 with the reason logged. */
@@ -58,11 +67,17 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
 
 /* Adds or replaces one sample, inside an open group (begins one if needed).
  * `arrival_ms` is when pantaud received it. Also marks the unit as seen and,
- * with a position, moves it. Returns 0; -1 if this sample was not stored
- * (logged, rate-limited, counted lost); STORE_GROUP_LOST if SQLite rolled
- * back the whole open group (every sample of it is lost; the next append
- * starts a new group). On 0, *series_id (if not NULL) is the id of the
- * sample's series. */
+ * with a position, moves it. Returns 0, or:
+ * - STORE_RETRY: the write failed for a reason that may pass (another
+ *   process holds the write lock, the disk is full or failing): the whole
+ *   group was rolled back and nothing is counted lost; the caller keeps
+ *   what it appended to the group and appends it all again later;
+ * - -1: SQLite refused this sample for good (logged, rate-limited, counted
+ *   lost); the group goes on;
+ * - STORE_GROUP_LOST: such a refusal also rolled back the whole group
+ *   (every sample of it is lost; the next append starts a new group).
+ * On 0, *series_id (if not NULL) is the id of the sample's series. */
+#define STORE_RETRY      (-4)
 #define STORE_GROUP_LOST (-2)
 /* ... or STORE_SERIES_LIMIT: the sample would start a series past the limit
  * (store_set_max_series); nothing was written. */
@@ -72,12 +87,14 @@ int store_append(struct store *s, const struct sample *sample, int64_t arrival_m
                  int64_t *series_id);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms; with
- * heard, the unit also counts as heard from then (last_seen). */
+ * heard, the unit also counts as heard from then (last_seen). Returns 0,
+ * STORE_RETRY (as store_append) or -1. */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
                    int64_t ts_ms, bool heard);
 
 /* Commits the open group (no-op without one). On failure the group is rolled
- * back, its samples counted as lost, and -1 returned. */
+ * back and STORE_RETRY returned (as store_append: nothing counted lost), or
+ * -1 if retrying cannot help (its samples counted lost). */
 int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);

@@ -1,0 +1,173 @@
+// durability.test.mjs — every sample a unit published is stored exactly
+// once, whatever happens to the database or to pantaud: a real `sqlite3`
+// process holding the write lock for 4 s while units publish ~2,000
+// samples/s; pantaud killed (SIGKILL) in the middle of that stall; pantaud
+// killed again and again while it drains a 150,000-sample backlog. The
+// samples carry unique times (pantau-sim --ts-mode seq), so the count of
+// rows says whether anything was lost; a row is (series, ts), so it cannot
+// say "twice": where one pantaud stored everything its stored total is
+// checked too.
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  assert,
+  assertEq,
+  fetchJson,
+  runCases,
+  sleep,
+  startBroker,
+  startPantaud,
+  startSim,
+  until,
+  withTimeout,
+} from './harness.mjs';
+
+const sql = (db, q) =>
+  execFileSync('sqlite3', ['-readonly', db, q], { timeout: 10000 }).toString().trim();
+const samples = (db) => Number(sql(db, 'SELECT count(*) FROM samples'));
+
+// A `sqlite3` shell that holds the database's write lock until released.
+const holders = new Set();
+process.on('exit', () => holders.forEach((p) => p.kill('SIGKILL')));
+async function holdWriteLock(db) {
+  const child = spawn('sqlite3', [db], { stdio: ['pipe', 'pipe', 'inherit'] });
+  holders.add(child);
+  child.once('exit', () => holders.delete(child));
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stdin.write('.timeout 5000\nBEGIN IMMEDIATE;\n.print locked\n');
+  await until(() => out.includes('locked'), 10000, 'sqlite3 to take the write lock');
+  return {
+    release: async () => {
+      child.stdin.end('COMMIT;\n.quit\n');
+      await withTimeout(new Promise((r) => child.once('exit', r)), 5000, 'sqlite3 to exit');
+    },
+  };
+}
+
+async function metric(pantaud, name) {
+  const r = await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`);
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(r.text);
+  return m ? Number(m[1]) : NaN;
+}
+
+const health = (pantaud) => fetchJson(`http://127.0.0.1:${pantaud.httpPort}/healthz`);
+
+// Units publishing `count` samples at `rate` per second (0: as fast as
+// they can); resolves the sim's exit.
+function publish(broker, count, rate, seed) {
+  const sim = startSim(broker, ['--units', '3', '--rate', String(rate), '--count', String(count),
+    '--ts-mode', 'seq', '--seed', String(seed), '--qos', '1']);
+  return { ...sim, done: withTimeout(sim.child.exited, 120000, 'pantau-sim to finish') };
+}
+
+function integrityOk(db) {
+  assertEq(sql(db, 'PRAGMA integrity_check'), 'ok', 'PRAGMA integrity_check');
+}
+
+await runCases(
+  'durability.test.mjs',
+  [
+    [
+      'the write lock held 4 s by sqlite3 at ~2,000 samples/s: all stored, /healthz says why',
+      async () => {
+        const broker = await startBroker();
+        const pantaud = await startPantaud(broker);
+        const N = 16000;
+        const sim = publish(broker, N, 2000, 11);
+        await until(() => samples(pantaud.db) > 1000, 10000, 'samples to arrive');
+        const lock = await holdWriteLock(pantaud.db);
+        const t0 = Date.now();
+        // During the stall: degraded, and the reason is named.
+        const h = await until(
+          async () => {
+            const r = await health(pantaud);
+            return r.json && r.json.ingest && r.json.ingest.held_back ? r : null;
+          },
+          3000,
+          '/healthz to report ingest held back',
+        );
+        assertEq(h.status, 503, '/healthz status during the stall');
+        assert(h.json.reasons.includes('database_not_writable'), `reasons: ${h.text}`);
+        assert(h.json.reasons.includes('ingest_held_back'), `reasons: ${h.text}`);
+        assertEq(h.json.database_error, 'database is locked', 'database_error');
+        assert(h.json.ingest.uncommitted > 0, `uncommitted: ${h.text}`);
+        await sleep(4000 - (Date.now() - t0));
+        await lock.release();
+        await sim.done;
+        await until(() => samples(pantaud.db) >= N, 20000, `all ${N} samples stored`);
+        assertEq(samples(pantaud.db), N, 'samples stored');
+        await until(async () => (await health(pantaud)).status === 200, 5000, '/healthz to be 200 again');
+        assertEq(await metric(pantaud, 'pantau_lost_total'), 0, 'pantau_lost_total');
+        assert((await metric(pantaud, 'pantau_commit_retries_total')) > 0, 'commits were retried');
+        // Stored once: the stored total counts each committed sample once.
+        assertEq(await metric(pantaud, 'pantau_stored_total'), N, 'pantau_stored_total');
+        await pantaud.stop();
+        integrityOk(pantaud.db);
+      },
+      60000,
+    ],
+    [
+      'SIGKILL during the stall: what was acknowledged is stored after the restart',
+      async () => {
+        const broker = await startBroker();
+        let pantaud = await startPantaud(broker);
+        const db = pantaud.db;
+        const N = 20000;
+        const sim = publish(broker, N, 2000, 12);
+        await until(() => samples(db) > 1000, 10000, 'samples to arrive');
+        const lock = await holdWriteLock(db);
+        await sleep(2500);
+        const held = await metric(pantaud, 'pantau_spool_messages');
+        assert(held > 1000, `messages acknowledged and held at the kill: ${held}`);
+        pantaud.child.kill('SIGKILL');
+        await pantaud.child.exited;
+        await lock.release();
+        pantaud = await startPantaud(broker, { db });
+        assert(pantaud.readLog().includes('read again from'), 'the spool is read at start');
+        assert((await metric(pantaud, 'pantau_spool_replayed_total')) >= held, 'replayed what was held');
+        await sim.done;
+        await until(() => samples(db) >= N, 30000, `all ${N} samples stored`);
+        assertEq(samples(db), N, 'samples stored');
+        assertEq(await metric(pantaud, 'pantau_lost_total'), 0, 'pantau_lost_total');
+        await pantaud.stop();
+        integrityOk(db);
+      },
+      60000,
+    ],
+    [
+      'SIGKILL after SIGKILL while 150,000 queued samples drain: each stored once',
+      async () => {
+        const broker = await startBroker();
+        let pantaud = await startPantaud(broker); // the broker now keeps its session
+        const db = pantaud.db;
+        await pantaud.stop();
+        const N = 150000;
+        let t = Date.now();
+        const sim = publish(broker, N, 0, 13);
+        await sim.done;
+        console.log(`# ${N} samples queued at the broker in ${Date.now() - t} ms`);
+        t = Date.now();
+        let kills = 0;
+        // Each run drains some 20,000 more, then dies in the middle of it.
+        for (let i = 0; i < 8 && samples(db) < N - 25000; i++) {
+          pantaud = await startPantaud(broker, { db });
+          const before = samples(db);
+          await until(() => samples(db) >= before + 20000, 60000, 'the drain to go on');
+          pantaud.child.kill('SIGKILL');
+          await pantaud.child.exited;
+          kills++;
+        }
+        if (pantaud.child.exitCode !== null || pantaud.child.signalCode !== null)
+          pantaud = await startPantaud(broker, { db });
+        await until(() => samples(db) >= N, 60000, `all ${N} samples stored`);
+        console.log(`# drained with ${kills} kills in ${Date.now() - t} ms`);
+        assert(kills >= 3, `killed mid-drain ${kills} times`);
+        assertEq(samples(db), N, 'samples stored');
+        await pantaud.stop();
+        integrityOk(db);
+      },
+      170000,
+    ],
+  ],
+  { totalMs: 290000 },
+);
