@@ -426,10 +426,12 @@ static void on_retry(uv_timer_t *t)
 static void on_handle_closed(uv_handle_t *h);
 
 /* The spool lives beside the database, as SQLite's -wal and -shm do; a
- * database in memory gets one in memory. */
+ * database in memory gets one in memory. So does a benchmark measuring
+ * what the file costs (PANTAU_BENCH_SPOOL_IN_MEMORY: never in service). */
 static const char *spool_path(const char *db_path, char *buf, size_t len)
 {
-    if (db_path[0] == '\0' || strcmp(db_path, ":memory:") == 0)
+    if (db_path[0] == '\0' || strcmp(db_path, ":memory:") == 0 ||
+        getenv("PANTAU_BENCH_SPOOL_IN_MEMORY"))
         return NULL;
     if (strncmp(db_path, "file:", 5) == 0) {
         log_warn("ingest: the database is named by a URI: the spool is kept in memory only");

@@ -86,7 +86,7 @@ static bool rec_valid(const struct ingest_queue *q, uint64_t off)
 static void scan(struct ingest_queue *q)
 {
     uint64_t off = atomic_load(&q->head->released);
-    q->released = q->read = q->seen = off;
+    q->released = q->read = q->seen = q->trimmed = off;
     for (;;) {
         uint64_t at = off;
         if (lap_left(q, at) < REC_HDR)
@@ -325,6 +325,30 @@ bool ingest_queue_next(struct ingest_queue *q, struct ingest_msg *out)
     return true;
 }
 
+/* Pages behind the released offset are not needed again until the ring
+ * comes round, yet they would count in pantaud's RSS for ever (the whole
+ * ring, once it has cycled). Dropping them from the mapping keeps RSS to
+ * what is in use; for a shared file mapping the data stays in the page cache
+ * and the file (a dirty page stays dirty), even where the producer is
+ * already writing the next lap into the same page. Not for an anonymous
+ * mapping, where it would zero that. A call per MiB, not per commit. */
+#define TRIM_EVERY (1u << 20)
+
+static void trim(struct ingest_queue *q)
+{
+    uint64_t upto = q->released & ~(uint64_t)(TRIM_EVERY - 1);
+    while (q->trimmed < upto) {
+        uint64_t at = q->trimmed % q->size;
+        uint64_t n = upto - q->trimmed;
+        if (n > q->size - at)
+            n = q->size - at; /* up to the end of the lap, then from its start */
+        uint64_t from = (at + 4095) & ~(uint64_t)4095, to = (at + n) & ~(uint64_t)4095;
+        if (to > from)
+            madvise(q->ring + from, to - from, MADV_DONTNEED);
+        q->trimmed += n;
+    }
+}
+
 void ingest_queue_release(struct ingest_queue *q)
 {
     if (q->released == q->read)
@@ -335,6 +359,8 @@ void ingest_queue_release(struct ingest_queue *q)
     atomic_store_explicit(&q->head->released, q->read, memory_order_release);
     pthread_cond_broadcast(&q->not_full);
     pthread_mutex_unlock(&q->mu);
+    if (q->fd >= 0 && q->released - q->trimmed >= TRIM_EVERY)
+        trim(q);
 }
 
 uint64_t ingest_queue_rewind(struct ingest_queue *q)

@@ -71,6 +71,7 @@ struct ingest_queue {
     /* Loop thread only: */
     uint64_t read, n_read_local; /* the consumer's cursor */
     uint64_t seen;               /* `written` when the consumer last looked */
+    uint64_t trimmed;            /* pages before this are out of the mapping */
 };
 
 /* Maps the spool at path (created 0600 and sized to `size` bytes if new or
