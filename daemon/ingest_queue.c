@@ -15,6 +15,9 @@
 
 #define SPOOL_MAGIC   "pantau-spool-v1"
 #define SPOOL_HEAD_AT 4096 /* the ring starts on the second page */
+/* Offsets only grow: 2^62 bytes is a century at a TB a day, and keeps
+ * every sum of offsets and sizes far from wrapping. */
+#define SPOOL_OFFSET_MAX (1ULL << 62)
 
 struct spool_head {
     char magic[16];
@@ -76,9 +79,9 @@ static bool stamped(const struct ingest_queue *q, uint64_t off)
 static bool rec_valid(const struct ingest_queue *q, uint64_t off)
 {
     const struct rec *r = rec_at(q, off);
-    return stamped(q, off) && r->kind == REC_MSG && r->len % 8 == 0 && r->len <= lap_left(q, off) &&
-           (uint64_t)r->len >= rec_len(r->topic_len, r->payload_len) &&
-           r->data[r->topic_len] == '\0' && r->payload_total >= r->payload_len;
+    return stamped(q, off) && r->kind == REC_MSG && r->len <= lap_left(q, off) &&
+           r->len == rec_len(r->topic_len, r->payload_len) && r->data[r->topic_len] == '\0' &&
+           r->payload_total >= r->payload_len;
 }
 
 /* Finds the records written after the released offset, up to the first
@@ -138,7 +141,8 @@ static bool read_head(int fd, const char *path, off_t file_len, struct spool_hea
 {
     if (file_len < SPOOL_HEAD_AT || pread(fd, h, sizeof *h, 0) != (ssize_t)sizeof *h ||
         memcmp(h->magic, SPOOL_MAGIC, sizeof h->magic) != 0 || h->size < (1u << 20) ||
-        h->size % 8 != 0 || (uint64_t)file_len != SPOOL_HEAD_AT + h->size) {
+        h->size % 8 != 0 || (uint64_t)file_len != SPOOL_HEAD_AT + h->size || h->released % 8 != 0 ||
+        h->released > SPOOL_OFFSET_MAX) {
         log_error("ingest: %s is not a pantau spool (move it away if it is no longer needed)",
                   path);
         return false;
