@@ -211,8 +211,9 @@ export async function startBroker(opts = {}) {
 // ---- pantaud ----
 
 // Starts pantaud against `broker` with its database in the temp dir; resolves
-// once it listens and its MQTT subscription is acknowledged.
-// opts: { db, config (INI text), args: [...], httpPort }
+// once it listens and its MQTT subscription is acknowledged (or, with
+// opts.ready, once its log has that line).
+// opts: { db, config (INI text), args: [...], httpPort, ready }
 export async function startPantaud(broker, opts = {}) {
   const dir = tmpdir();
   const httpPort = opts.httpPort || (await freePort());
@@ -242,7 +243,7 @@ export async function startPantaud(broker, opts = {}) {
     await until(
       async () => {
         if (!children.has(child)) throw new Error(`pantaud exited early:\n${readLog()}`);
-        return readLog().includes('mqtt: subscribed') && (await canConnect(httpPort));
+        return readLog().includes(opts.ready || 'mqtt: subscribed') && (await canConnect(httpPort));
       },
       15000,
       'pantaud to listen and subscribe',
