@@ -7,6 +7,7 @@
 
 #include "alert_engine.h"
 #include "checkpoint.h"
+#include "loopwatch.h"
 #include "kpi_engine.h"
 #include "log.h"
 #include "parse.h"
@@ -65,6 +66,12 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 {
     buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
                (unsigned long long)value);
+}
+
+/* A duration in ns as a gauge in seconds (Prometheus' base unit). */
+static void gauge_seconds(struct buf *b, const char *name, const char *help, uint64_t ns)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.6f\n", name, help, name, name, ns / 1e9);
 }
 
 static void fired_total(void *ctx, const char *rule, uint64_t n)
@@ -132,6 +139,14 @@ static void get_metrics(struct api *a, struct http_request *r)
                "WAL checkpoints run (off the loop, on a worker thread).", cs.runs);
         metric(&b, "pantau_wal_frames", "gauge", "Frames in the WAL at the last checkpoint.",
                cs.wal_frames > 0 ? (uint64_t)cs.wal_frames : 0);
+    }
+    if (a->loopwatch) {
+        struct loopwatch_stats lw;
+        loopwatch_get_stats(a->loopwatch, &lw);
+        metric(&b, "pantau_loop_slow_turns_total", "counter",
+               "Loop turns busy longer than [log] slow_turn_ms.", lw.slow_turns);
+        gauge_seconds(&b, "pantau_loop_turn_seconds_max", "The longest loop turn's busy time.",
+                      lw.worst_ns);
     }
     if (a->alerts)
         alert_metrics(&b, a->alerts);

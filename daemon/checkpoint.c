@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "loopwatch.h"
+#include "util.h"
 
 struct checkpointer {
     uv_loop_t *loop;
@@ -44,6 +46,7 @@ static void close_db(struct checkpointer *c)
 static void checkpoint_done(uv_work_t *w, int status)
 {
     struct checkpointer *c = w->data;
+    uint64_t t0 = util_mono_ns();
     c->running = false;
     if (status == 0 && c->rc == SQLITE_OK) {
         c->stats.runs++;
@@ -55,6 +58,7 @@ static void checkpoint_done(uv_work_t *w, int status)
     }
     if (c->stopping)
         close_db(c);
+    loopwatch_note("checkpoint done", t0);
 }
 
 static void on_timer(uv_timer_t *t)

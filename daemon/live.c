@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "loopwatch.h"
 #include "util.h"
 
 #define LIVE_FRAME_MAX    (256 * 1024) /* bytes of one batched samples frame */
@@ -756,8 +757,12 @@ static int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!l || !c)
             return -1;
         return live__client_open(l, c, wsi);
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return l && c && c->linked ? client_write(l, c) : 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        uint64_t t0 = util_mono_ns();
+        int rc = l && c && c->linked ? client_write(l, c) : 0;
+        loopwatch_note("live write", t0);
+        return rc;
+    }
     case LWS_CALLBACK_RECEIVE:
         return l && c && c->linked ? client_receive(l, c, in, len) : -1;
     case LWS_CALLBACK_CLOSED:
