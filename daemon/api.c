@@ -139,6 +139,11 @@ static void get_metrics(struct api *a, struct http_request *r)
                "WAL checkpoints run (off the loop, on a worker thread).", cs.runs);
         metric(&b, "pantau_wal_frames", "gauge", "Frames in the WAL at the last checkpoint.",
                cs.wal_frames > 0 ? (uint64_t)cs.wal_frames : 0);
+        metric(&b, "pantau_checkpoints_caught_up_total", "counter",
+               "Checkpoints that copied every frame, so that the WAL restarts.", cs.caught_up);
+        gauge_seconds(&b, "pantau_checkpoint_lock_seconds_max",
+                      "Longest a checkpoint held the writer lock (its last, FULL pass).",
+                      cs.full_ns_max);
     }
     if (a->loopwatch) {
         struct loopwatch_stats lw;
