@@ -173,6 +173,11 @@ static void get_metrics(struct api *a, struct http_request *r)
            ls.samples_sent);
     metric(&b, "pantau_ws_dropped_total", "counter",
            "Samples dropped from slow websocket clients' queues.", ls.samples_dropped);
+    gauge_seconds(&b, "pantau_ws_write_hold_seconds",
+                  "How long writes to websocket clients are held back to coalesce frames now.",
+                  ls.hold_ms * 1000000u);
+    gauge_seconds(&b, "pantau_ws_write_hold_seconds_max", "The longest hold so far.",
+                  ls.hold_ms_max * 1000000u);
     metric(&b, "pantau_http_requests_total", "counter", "HTTP requests answered.",
            http_requests_total(a->http));
     http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);

@@ -290,6 +290,7 @@ static void on_ingest_stopped(void *ctx)
     webhook_stop(d->webhook); /* its rows stay in the outbox for the next start */
     checkpointer_stop(d->checkpoints);
     loopwatch_stop(d->loopwatch);
+    live_stop(d->live);
     http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
     d->store = NULL;
@@ -554,7 +555,8 @@ static int start_presence(struct daemon *d)
 
 static int start_api(struct daemon *d)
 {
-    struct live_opts lo = {.queue_max = (size_t)d->cfg.live_queue,
+    struct live_opts lo = {.loop = d->loop,
+                           .queue_max = (size_t)d->cfg.live_queue,
                            .max_clients = (size_t)d->cfg.live_max_clients,
                            .version = PANTAU_VERSION};
     if (live_init(&d->live, d->store, &lo) != 0)
