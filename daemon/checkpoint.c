@@ -9,14 +9,15 @@
  * after a 50,000-sample burst), every commit appended to new blocks of an
  * ever longer file, and each checkpoint had more to read.
  *
- * So each run copies the bulk with PASSIVE passes (no lock the writer
- * needs), and once what remains is small, one FULL pass takes the writer
- * lock between two of the loop's commits to copy and sync the remainder.
- * The loop can wait for that lock (the store's busy handler) for as long
- * as the pass holds it: a few frames and two small fsyncs, a millisecond
- * or two. Waiting for readers inside that pass is bounded (busy_wait) so a
- * long query never stretches it. The writer's next transaction then
- * restarts the WAL, which stays as long as a second or so of writes. */
+ * So each run (every second) copies with PASSIVE passes (no lock the
+ * writer needs), and once the WAL is long (RESTART_FRAMES), one FULL pass
+ * takes the writer lock between two of the loop's commits to copy and sync
+ * the few frames the PASSIVE passes left. The loop can wait for that lock
+ * (the store's busy handler) as long as the pass holds it: two small
+ * fsyncs, a millisecond or two. Waiting for readers inside that pass is
+ * bounded (busy_wait) so a long query never stretches it. The writer's next
+ * transaction then restarts the WAL, which never grows past RESTART_FRAMES
+ * and a second's writes. */
 #include "checkpoint.h"
 
 #include <sqlite3.h>
@@ -29,10 +30,12 @@
 #include "loopwatch.h"
 #include "util.h"
 
-/* The WAL is restarted (a FULL pass) once it holds this many frames
- * (16 MiB of 4 KiB pages; ~2 s at 1,000 samples/s): rarely enough that the
- * loop seldom waits for the writer lock, often enough to keep it short. */
-#define RESTART_FRAMES 4096
+/* The WAL is restarted (a FULL pass) once it holds this many frames (64 MiB
+ * of 4 KiB pages; ~6 s at 1,000 samples/s): the loop may wait for the
+ * writer lock that long each time (rounded up by the store's busy handler,
+ * which sleeps 1, 2, 5, 10 ms...), so rarely; the copying itself is done
+ * every second by the PASSIVE passes, so a longer WAL costs only disk. */
+#define RESTART_FRAMES 16384
 /* PASSIVE passes per run: the first copies the bulk, each next one what was
  * committed during the one before, so the FULL pass finds next to nothing. */
 #define PASSIVE_PASSES 3
@@ -48,6 +51,7 @@ struct checkpointer {
     char *path;
     sqlite3 *db; /* used only by the worker while `running` */
     bool running, stopping;
+    int restart_frames;
     /* Written by the worker, read on the loop after it is done. */
     int rc;
     int64_t wal_frames;
@@ -104,7 +108,7 @@ static void run_checkpoint(uv_work_t *w)
         return;
     int log = 0;
     c->rc = pass(c, SQLITE_CHECKPOINT_PASSIVE, &log);
-    if (c->rc != SQLITE_OK || log < RESTART_FRAMES) {
+    if (c->rc != SQLITE_OK || log < c->restart_frames) {
         if (c->rc == SQLITE_BUSY) /* readers kept frames: copied next time */
             c->rc = SQLITE_OK;
         return;
@@ -169,6 +173,7 @@ int checkpointer_start(struct checkpointer **out, uv_loop_t *loop, const char *d
         return -1;
     }
     c->loop = loop;
+    c->restart_frames = RESTART_FRAMES;
     c->work.data = c;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
@@ -195,6 +200,11 @@ void checkpointer_free(struct checkpointer *c)
     close_db(c);
     free(c->path);
     free(c);
+}
+
+void checkpointer_set_restart_frames(struct checkpointer *c, int frames)
+{
+    c->restart_frames = frames;
 }
 
 void checkpointer_get_stats(const struct checkpointer *c, struct checkpoint_stats *out)

@@ -6,7 +6,7 @@
  * import, a backlog). So the store commits with wal_autocheckpoint = 0 and
  * this module, once per interval, checkpoints on a libuv worker thread
  * through a connection of its own: PASSIVE passes for the bulk (they wait
- * for no reader or writer), then, when little is left, one FULL pass that
+ * for no reader or writer), then, once the WAL is long, one FULL pass that
  * holds the writer lock for a millisecond or two so that every frame is
  * copied and the writer restarts the WAL from its beginning at its next
  * transaction (checkpoint.c says why this is needed under a steady stream).
@@ -34,6 +34,9 @@ int checkpointer_start(struct checkpointer **out, uv_loop_t *loop, const char *d
 void checkpointer_stop(struct checkpointer *c);
 /* After uv_run has returned. NULL is a no-op. */
 void checkpointer_free(struct checkpointer *c);
+
+/* Tests: restart the WAL past this many frames instead of 16384. */
+void checkpointer_set_restart_frames(struct checkpointer *c, int frames);
 
 void checkpointer_get_stats(const struct checkpointer *c, struct checkpoint_stats *out);
 
