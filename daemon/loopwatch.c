@@ -2,10 +2,10 @@
 #include "loopwatch.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -60,25 +60,21 @@ static uint64_t thread_cpu_ns(void)
 
 static void log_slow_turn(struct loopwatch *w, uint64_t busy_ns, uint64_t cpu_ns)
 {
-    char line[512];
-    size_t off = 0;
+    struct buf line;
     uint64_t noted = 0;
-    for (int i = 0; i < w->n_notes && off < sizeof line; i++) {
+    buf_init(&line, 0);
+    for (int i = 0; i < w->n_notes; i++) {
         const struct note *n = &w->notes[i];
         noted += n->ns;
-        int k = snprintf(line + off, sizeof line - off, "%s %.1f ms", n->what, n->ns / 1e6);
-        if (k > 0 && (off += (size_t)k) < sizeof line && n->count > 1)
-            k = snprintf(line + off, sizeof line - off, " (x%u)", n->count);
-        if (k > 0 && (off += (size_t)k) < sizeof line)
-            k = snprintf(line + off, sizeof line - off, ", ");
-        if (k > 0)
-            off += (size_t)k;
+        buf_printf(&line, "%s %.1f ms", n->what, n->ns / 1e6);
+        if (n->count > 1)
+            buf_printf(&line, " (x%u)", n->count);
+        buf_puts(&line, ", ");
     }
-    if (off < sizeof line)
-        snprintf(line + off, sizeof line - off, "not noted %.1f ms",
-                 busy_ns > noted ? (busy_ns - noted) / 1e6 : 0.0);
+    buf_printf(&line, "not noted %.1f ms", busy_ns > noted ? (busy_ns - noted) / 1e6 : 0.0);
     log_limited(&w->slow_log, LOG_LVL_WARN, "loop: a turn took %.1f ms (%.1f ms on CPU): %s",
-                busy_ns / 1e6, cpu_ns / 1e6, line);
+                busy_ns / 1e6, cpu_ns / 1e6, buf_failed(&line) ? "?" : line.data);
+    buf_free(&line);
 }
 
 /* Runs just before the loop waits in epoll: the time since the previous
