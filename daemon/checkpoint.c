@@ -39,6 +39,12 @@
 /* PASSIVE passes per run: the first copies the bulk, each next one what was
  * committed during the one before, so the FULL pass finds next to nothing. */
 #define PASSIVE_PASSES 3
+/* The FULL pass holds the writer lock through two fsyncs: when the last
+ * PASSIVE pass (as many fsyncs) took longer than this, the disk is busy
+ * (another process syncing) and the restart waits for a quicker second,
+ * unless the WAL is already OVERDUE times past RESTART_FRAMES. */
+#define QUICK_PASS_NS (8 * 1000000ull)
+#define OVERDUE       4
 /* The FULL pass's busy handler: polls for the writer lock (free between
  * the loop's turns) or for readers, every BUSY_POLL_NS, BUSY_POLLS times. */
 #define BUSY_POLL_NS 200000
@@ -113,11 +119,17 @@ static void run_checkpoint(uv_work_t *w)
             c->rc = SQLITE_OK;
         return;
     }
-    for (int i = 1; i < PASSIVE_PASSES && c->rc == SQLITE_OK; i++)
+    uint64_t t0 = 0;
+    for (int i = 1; i < PASSIVE_PASSES && c->rc == SQLITE_OK; i++) {
+        t0 = util_mono_ns();
         c->rc = pass(c, SQLITE_CHECKPOINT_PASSIVE, &log);
+    }
+    if (c->rc == SQLITE_OK && util_mono_ns() - t0 > QUICK_PASS_NS &&
+        log < OVERDUE * c->restart_frames)
+        return; /* the disk is slow now: the loop would wait as long */
     /* Even with nothing left, the writer has committed during the passes:
      * only a pass holding the writer lock sees the WAL's true end. */
-    uint64_t t0 = util_mono_ns();
+    t0 = util_mono_ns();
     if (c->rc == SQLITE_OK)
         c->rc = pass(c, SQLITE_CHECKPOINT_FULL, &log);
     c->held_ns = util_mono_ns() - t0;
