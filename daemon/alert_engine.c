@@ -21,6 +21,7 @@
 #include "alert_store.h"
 #include "dict.h"
 #include "log.h"
+#include "loopwatch.h"
 #include "store.h"
 #include "util.h"
 
@@ -906,7 +907,9 @@ static void load_firing(void *ctx, const struct alert_record *row)
 
 static void on_timer(uv_timer_t *t)
 {
+    uint64_t t0 = util_mono_ns();
     alert_engine_tick(t->data);
+    loopwatch_note("alert tick", t0);
 }
 
 int alert_engine_start(struct alert_engine **out, const struct alert_engine_opts *o,

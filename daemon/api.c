@@ -7,6 +7,7 @@
 
 #include "alert_engine.h"
 #include "checkpoint.h"
+#include "loopwatch.h"
 #include "kpi_engine.h"
 #include "log.h"
 #include "parse.h"
@@ -86,6 +87,12 @@ static void metric(struct buf *b, const char *name, const char *type, const char
                (unsigned long long)value);
 }
 
+/* A duration in ns as a gauge in seconds (Prometheus' base unit). */
+static void gauge_seconds(struct buf *b, const char *name, const char *help, uint64_t ns)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.6f\n", name, help, name, name, ns / 1e9);
+}
+
 static void fired_total(void *ctx, const char *rule, uint64_t n)
 {
     buf_printf(ctx, "pantau_alerts_fired_total{rule=\"%s\"} %llu\n", rule, (unsigned long long)n);
@@ -163,6 +170,19 @@ static void get_metrics(struct api *a, struct http_request *r)
                "WAL checkpoints run (off the loop, on a worker thread).", cs.runs);
         metric(&b, "pantau_wal_frames", "gauge", "Frames in the WAL at the last checkpoint.",
                cs.wal_frames > 0 ? (uint64_t)cs.wal_frames : 0);
+        metric(&b, "pantau_checkpoints_caught_up_total", "counter",
+               "Checkpoints that copied every frame, so that the WAL restarts.", cs.caught_up);
+        gauge_seconds(&b, "pantau_checkpoint_lock_seconds_max",
+                      "Longest a checkpoint held the writer lock (its last, FULL pass).",
+                      cs.full_ns_max);
+    }
+    if (a->loopwatch) {
+        struct loopwatch_stats lw;
+        loopwatch_get_stats(a->loopwatch, &lw);
+        metric(&b, "pantau_loop_slow_turns_total", "counter",
+               "Loop turns busy longer than [log] slow_turn_ms.", lw.slow_turns);
+        gauge_seconds(&b, "pantau_loop_turn_seconds_max", "The longest loop turn's busy time.",
+                      lw.worst_ns);
     }
     if (a->alerts)
         alert_metrics(&b, a->alerts);
@@ -184,6 +204,11 @@ static void get_metrics(struct api *a, struct http_request *r)
            ls.samples_sent);
     metric(&b, "pantau_ws_dropped_total", "counter",
            "Samples dropped from slow websocket clients' queues.", ls.samples_dropped);
+    gauge_seconds(&b, "pantau_ws_write_hold_seconds",
+                  "How long writes to websocket clients are held back to coalesce frames now.",
+                  ls.hold_ms * 1000000u);
+    gauge_seconds(&b, "pantau_ws_write_hold_seconds_max", "The longest hold so far.",
+                  ls.hold_ms_max * 1000000u);
     metric(&b, "pantau_http_requests_total", "counter", "HTTP requests answered.",
            http_requests_total(a->http));
     http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);

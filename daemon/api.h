@@ -20,6 +20,7 @@
 struct alert_engine;
 struct alert_record;
 struct checkpointer;
+struct loopwatch;
 struct kpi_engine;
 struct query_pool;
 struct webhook;
@@ -35,6 +36,7 @@ struct api {
     struct alert_engine *alerts;      /* the catalog's rules and the alerts */
     struct webhook *webhook;          /* NULL without [alerts] webhook */
     struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
+    struct loopwatch *loopwatch;      /* NULL: no loop-turn figures in /metrics */
     uv_loop_t *loop;
     int64_t started_ms;
     /* POST /api/v1/reload: returns the number of problems (0 = reloaded),

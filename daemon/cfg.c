@@ -63,6 +63,7 @@ static const struct entry entries[] = {
     {"units", "stale_after", T_INT, F(unit_stale_after_s), 10, 86400 * 30},
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
+    {"log", "slow_turn_ms", T_INT, F(slow_turn_ms), 0, 60000},
     {"catalog", "file", T_STR, F(catalog_path), 0, 0},
     {"alerts", "webhook", T_URL, F(alerts_webhook), 0, 0},
     {"alerts", "webhook_token", T_STR, F(alerts_webhook_token), 0, 0},
@@ -114,6 +115,7 @@ int cfg_defaults(struct cfg *c)
     c->commit_interval_ms = 50;
     c->log_level = LOG_LVL_INFO;
     c->stats_interval_s = 60;
+    c->slow_turn_ms = 100;
     c->max_series = STORE_DEFAULT_MAX_SERIES;
     c->live_queue = 10000;
     c->live_max_clients = 1000;

@@ -14,7 +14,7 @@
  *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
  *   [live]   queue, max_clients
  *   [units]  stale_after
- *   [log]    level, stats_interval
+ *   [log]    level, stats_interval, slow_turn_ms
  *   [catalog] file (the program catalog, CONTRACT §5; read by catalog.h)
  */
 #ifndef PANTAU_CFG_H
@@ -69,6 +69,7 @@ struct cfg {
     /* [log] */
     enum log_level log_level; /* info */
     int stats_interval_s;     /* 60: a stats line in the log; 0 = off */
+    int slow_turn_ms;         /* 100: log loop turns busy this long (loopwatch.h); 0 = off */
     /* [catalog] */
     char *catalog_path; /* NULL: no catalog */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "loopwatch.h"
 #include "query_pool.h"
 #include "rollup.h"
 #include "store.h"
@@ -553,11 +554,13 @@ static void roll_periods(struct kpi_engine *e, int64_t now)
 static void on_tick(uv_timer_t *t)
 {
     struct kpi_engine *e = t->data;
+    uint64_t t0 = util_mono_ns();
     int64_t now = util_now_ms();
     roll_periods(e, now);
     submit_refresh(e);
     if (e->primed) /* before the first read every KPI would look like no_data */
         notify_changes(e, now);
+    loopwatch_note("kpi tick", t0);
 }
 
 /* ---- the interface -------------------------------------------------------- */

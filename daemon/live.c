@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "loopwatch.h"
 #include "util.h"
 
 #define LIVE_FRAME_MAX    (256 * 1024) /* bytes of one batched samples frame */
@@ -39,7 +40,13 @@
 #define LIVE_REPLIES_SOFT 32           /* pending replies: stop reading the client */
 #define LIVE_REPLIES_HARD 256          /* pending replies: close it (should not happen) */
 #define LIVE_RING_MIN     64
-#define LIVE_PATH         "/api/v1/live"
+/* Holding writes back (see request_writes): judged every HOLD_WINDOW_NS by
+ * the share of the loop's time spent writing to clients. */
+#define HOLD_WINDOW_NS (250 * 1000000ull)
+#define HOLD_ABOVE     0.15 /* writing takes more: hold writes longer (1, 2, 4... ms) */
+#define HOLD_BELOW     0.05 /* writing takes less: hold them half as long (to 0) */
+#define HOLD_MAX_MS    16
+#define LIVE_PATH      "/api/v1/live"
 
 #ifndef PANTAU_VERSION
 #define PANTAU_VERSION "unknown"
@@ -100,6 +107,11 @@ struct live {
     struct log_limit oom, refused;
     live_admit_fn admit;
     void *admit_ctx;
+    /* Coalescing under load (request_writes); no timer without a loop. */
+    uv_timer_t hold_timer;
+    bool has_timer, hold_armed, stopping;
+    unsigned hold_ms;
+    uint64_t window_start_ns, window_write_ns;
 };
 
 /* Internal, not static so tests/test_live.c can drive a client without a
@@ -625,7 +637,12 @@ static bool client_has_pending(const struct live_client *c)
 static int client_write(struct live *l, struct live_client *c)
 {
     c->write_asked = false;
-    while (client_has_pending(c) && !lws_send_pipe_choked(c->wsi)) {
+    /* lws calls this only when the socket took POLLOUT and nothing of an
+     * earlier frame is buffered: the first frame needs no check (which is a
+     * poll(2) per call: with hundreds of clients, a syscall per frame). */
+    bool first = true;
+    while (client_has_pending(c) && (first || !lws_send_pipe_choked(c->wsi))) {
+        first = false;
         if (!live__client_next_frame(l, c, &l->frame))
             break;
         if (buf_failed(&l->frame)) {
@@ -756,8 +773,15 @@ static int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!l || !c)
             return -1;
         return live__client_open(l, c, wsi);
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return l && c && c->linked ? client_write(l, c) : 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        if (!l || !c || !c->linked)
+            return 0;
+        uint64_t t0 = util_mono_ns();
+        int rc = client_write(l, c);
+        l->window_write_ns += util_mono_ns() - t0;
+        loopwatch_note("live write", t0);
+        return rc;
+    }
     case LWS_CALLBACK_RECEIVE:
         return l && c && c->linked ? client_receive(l, c, in, len) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -786,8 +810,22 @@ int live_init(struct live **out, struct store *store, const struct live_opts *op
     l->max_clients = opts->max_clients;
     buf_init(&l->frame, LWS_PRE);
     buf_init(&l->sample, 0);
+    if (opts->loop && uv_timer_init(opts->loop, &l->hold_timer) == 0) {
+        l->hold_timer.data = l;
+        l->has_timer = true;
+    }
+    l->window_start_ns = util_mono_ns();
     *out = l;
     return 0;
+}
+
+void live_stop(struct live *l)
+{
+    if (!l || l->stopping)
+        return;
+    l->stopping = true;
+    if (l->has_timer)
+        uv_close((uv_handle_t *)&l->hold_timer, NULL);
 }
 
 void live_free(struct live *l)
@@ -821,6 +859,62 @@ void live_set_admit(struct live *l, live_admit_fn admit, void *ctx)
     l->admit_ctx = ctx;
 }
 
+/* Judges, once per window, how much of the loop writing to clients takes,
+ * and holds writes back longer or shorter. */
+static void adjust_hold(struct live *l)
+{
+    uint64_t now = util_mono_ns(), span = now - l->window_start_ns;
+    if (span < HOLD_WINDOW_NS)
+        return;
+    double share = (double)l->window_write_ns / (double)span;
+    if (share > HOLD_ABOVE && l->hold_ms < HOLD_MAX_MS)
+        l->hold_ms = l->hold_ms ? 2 * l->hold_ms : 1;
+    else if (share < HOLD_BELOW)
+        l->hold_ms /= 2;
+    l->window_start_ns = now;
+    l->window_write_ns = 0;
+    l->stats.hold_ms = l->hold_ms;
+    if (l->hold_ms > l->stats.hold_ms_max)
+        l->stats.hold_ms_max = l->hold_ms;
+}
+
+static void ask_pending_clients(struct live *l)
+{
+    for (struct live_client *c = l->clients; c; c = c->next)
+        if (client_has_pending(c))
+            client_want_write(c);
+}
+
+static void on_hold_timer(uv_timer_t *t)
+{
+    struct live *l = t->data;
+    l->hold_armed = false;
+    ask_pending_clients(l);
+}
+
+/* After new entries were queued: asks the clients' sockets for writes.
+ * Each write is a frame, two epoll_ctl calls, a send and a wakeup of the
+ * reader, per client: with hundreds of clients and a commit every
+ * millisecond that is more than a core. So while writing takes a large
+ * share of the loop (adjust_hold), writes are held back up to hold_ms (at
+ * most HOLD_MAX_MS) from the first entry waiting, and what arrived
+ * meanwhile goes in the same frames. While it takes little (a few screens),
+ * hold_ms is 0 and every commit is written at once: no added latency. A
+ * client that is behind anyway (its socket full, a write already asked)
+ * gathers its entries into one frame in either case. */
+static void request_writes(struct live *l)
+{
+    adjust_hold(l);
+    if (!l->hold_ms || !l->has_timer || l->stopping) {
+        ask_pending_clients(l);
+        return;
+    }
+    if (!l->hold_armed) {
+        l->hold_armed = true;
+        uv_timer_start(&l->hold_timer, on_hold_timer, l->hold_ms, 0);
+    }
+}
+
 void live_publish_samples(struct live *l, const struct sample *samples, size_t n)
 {
     if (!l->clients)
@@ -841,9 +935,7 @@ void live_publish_samples(struct live *l, const struct sample *samples, size_t n
         if (m && m->refs == 0) /* every client failed to take it */
             free(m);
     }
-    for (struct live_client *c = l->clients; c; c = c->next)
-        if (client_has_pending(c))
-            client_want_write(c);
+    request_writes(l);
 }
 
 /* Queues one complete frame for every client whose filters select it as a
@@ -862,14 +954,12 @@ static void publish_frame_json(struct live *l, const char *what, const char *fra
         log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", what);
         return;
     }
-    for (struct live_client *c = l->clients; c; c = c->next) {
-        if (!client_wants(c, program, unit, metric))
-            continue;
-        client_push(l, c, m);
-        client_want_write(c);
-    }
+    for (struct live_client *c = l->clients; c; c = c->next)
+        if (client_wants(c, program, unit, metric))
+            client_push(l, c, m);
     if (m->refs == 0)
         free(m);
+    request_writes(l);
 }
 
 /* {"type": type, type: object}, selected as a sample of program/unit/metric. */

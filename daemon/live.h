@@ -9,7 +9,11 @@
  * Each sample is serialized to JSON once, reference-counted, and queued for
  * every client whose filters match; a client's writable callback sends
  * everything pending as ONE "samples" frame (no frame per sample under
- * load; a frame is cut at 256 KiB and the rest follows at once). A client's
+ * load; a frame is cut at 256 KiB and the rest follows at once). While
+ * writing to the clients takes a large share of the loop (hundreds of
+ * screens), writes are held back a few ms (at most 16) so that each frame
+ * carries several commits; with a few screens every commit is written at
+ * once (live.c, request_writes). A client's
  * queue holds at most `queue_max` entries, or one committed group if that
  * is larger (a burst never pushes out its own samples): on overflow the
  * oldest go, and the client gets {"type":"dropped","count":N} before its
@@ -30,6 +34,7 @@
 #include <libwebsockets.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "sample.h"
 #include "store.h"
@@ -37,12 +42,16 @@
 struct live;
 
 struct live_opts {
+    uv_loop_t *loop;    /* for the coalescing timer; NULL: every write at once */
     size_t queue_max;   /* entries pending per client (> 0) */
     size_t max_clients; /* further upgrades are refused (> 0) */
     const char *version;
 };
 
 int live_init(struct live **out, struct store *store, const struct live_opts *opts);
+/* Closes the coalescing timer (before the loop ends); writes are then asked
+ * for at once. NULL is a no-op. */
+void live_stop(struct live *l);
 /* Frees the live state. lws must already have closed every client. */
 void live_free(struct live *l);
 
@@ -81,6 +90,8 @@ struct live_stats {
     uint64_t frames_sent; /* samples frames */
     uint64_t samples_sent;
     uint64_t samples_dropped; /* discarded from slow clients' queues */
+    uint64_t hold_ms;         /* writes are held back this long now, to coalesce */
+    uint64_t hold_ms_max;
 };
 void live_get_stats(const struct live *l, struct live_stats *out);
 

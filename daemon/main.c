@@ -34,6 +34,7 @@
 #include "kpi_engine.h"
 #include "live.h"
 #include "log.h"
+#include "loopwatch.h"
 #include "presence.h"
 #include "query_pool.h"
 #include "store.h"
@@ -54,6 +55,7 @@ struct daemon {
     struct presence *presence;
     struct webhook *webhook; /* NULL without [alerts] webhook */
     struct checkpointer *checkpoints;
+    struct loopwatch *loopwatch;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer;
@@ -259,7 +261,9 @@ static void on_status_timer(uv_timer_t *t)
 static void on_prune_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
+    uint64_t t0 = util_mono_ns();
     int n = store_prune(d->store, util_now_ms(), d->cfg.retention_days, PRUNE_ROWS);
+    loopwatch_note("prune", t0);
     uv_timer_start(t, on_prune_timer, n == PRUNE_ROWS ? 100 : 60000, 0);
 }
 
@@ -285,6 +289,8 @@ static void on_ingest_stopped(void *ctx)
     presence_stop(d->presence);
     webhook_stop(d->webhook); /* its rows stay in the outbox for the next start */
     checkpointer_stop(d->checkpoints);
+    loopwatch_stop(d->loopwatch);
+    live_stop(d->live);
     http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
     d->store = NULL;
@@ -399,12 +405,16 @@ static void on_signal(uv_signal_t *s, int signum)
 static void on_committed_samples(void *ctx, const struct sample *samples, size_t n)
 {
     struct daemon *d = ctx;
+    uint64_t t0 = util_mono_ns();
     live_publish_samples(d->live, samples, n);
+    loopwatch_note("live publish", t0);
+    t0 = util_mono_ns();
     kpi_engine_samples(d->kpis, samples, n);
     if (d->alerts) /* NULL while starting or after a failed start */
         alert_engine_samples(d->alerts, samples, n);
     if (d->presence)
         presence_samples(d->presence, samples, n);
+    loopwatch_note("kpi+alert+presence", t0);
 }
 
 /* alert engine -> live: an alert fired, resolved or was acknowledged. */
@@ -545,7 +555,8 @@ static int start_presence(struct daemon *d)
 
 static int start_api(struct daemon *d)
 {
-    struct live_opts lo = {.queue_max = (size_t)d->cfg.live_queue,
+    struct live_opts lo = {.loop = d->loop,
+                           .queue_max = (size_t)d->cfg.live_queue,
                            .max_clients = (size_t)d->cfg.live_max_clients,
                            .version = PANTAU_VERSION};
     if (live_init(&d->live, d->store, &lo) != 0)
@@ -560,6 +571,7 @@ static int start_api(struct daemon *d)
                           .alerts = d->alerts,
                           .webhook = d->webhook,
                           .checkpoints = d->checkpoints,
+                          .loopwatch = d->loopwatch,
                           .cfg = &d->cfg,
                           .store = d->store,
                           .ingest = d->ingest,
@@ -631,6 +643,9 @@ static int start(struct daemon *d)
 {
     if (init_handles(d) != 0)
         return START_NOTHING;
+    if (d->cfg.slow_turn_ms > 0 &&
+        loopwatch_start(&d->loopwatch, d->loop, (unsigned)d->cfg.slow_turn_ms) != 0)
+        log_warn("loop: cannot measure its turns (no idle-time metric)");
 
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
@@ -724,6 +739,7 @@ int main(int argc, char **argv)
     presence_free(d.presence);
     webhook_free(d.webhook);
     checkpointer_free(d.checkpoints);
+    loopwatch_free(d.loopwatch);
     query_pool_close(d.queries);
     live_free(d.live);
     if (uv_loop_close(&loop) != 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dict.h"
+#include "loopwatch.h"
 #include "util.h"
 
 struct presence {
@@ -88,7 +89,9 @@ void presence_check(struct presence *p)
 
 static void on_timer(uv_timer_t *t)
 {
+    uint64_t t0 = util_mono_ns();
     presence_check(t->data);
+    loopwatch_note("presence tick", t0);
 }
 
 int presence_start(struct presence **out, const struct presence_opts *o)

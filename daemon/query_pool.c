@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "loopwatch.h"
+#include "util.h"
 
 #define POOL_MAX 16
 
@@ -82,9 +84,11 @@ static void run_work(uv_work_t *req)
 static void after_work(uv_work_t *req, int status)
 {
     struct query_job *job = req->data;
+    uint64_t t0 = util_mono_ns();
     if (status != 0)
         job->status = -1; /* cancelled */
     job->done(job);
+    loopwatch_note("query answer", t0);
 }
 
 int query_pool_submit(struct query_pool *p, struct query_job *job)

@@ -6,6 +6,8 @@
 
 #include "db.h"
 #include "log.h"
+#include "loopwatch.h"
+#include "util.h"
 
 /* ---- aggregates -------------------------------------------------------- */
 
@@ -596,6 +598,7 @@ int rollup_flush(struct rollup *r, int64_t now_ms)
         return -1;
     if (r->flush_n == 0 && w == r->h.watermark)
         return 0;
+    uint64_t t0 = util_mono_ns();
     /* Key order: B-tree locality, and each hour's minutes side by side. */
     if (r->flush_n > 1)
         qsort(r->flush, r->flush_n, sizeof *r->flush, by_series_minute);
@@ -603,6 +606,7 @@ int rollup_flush(struct rollup *r, int64_t now_ms)
         return -1;
     if (w != r->h.watermark && set_meta(r, "watermark", w) != 0)
         return -1;
+    loopwatch_note(w != r->h.watermark ? "rollup flush (W moved)" : "rollup flush (late)", t0);
     return 0;
 }
 

@@ -57,6 +57,7 @@ static void check_header_defaults(const struct cfg *c)
     CHECK_STR(c->dashboard_dir, PANTAU_DATADIR "/dashboard");
     CHECK_INT(c->log_level, LOG_LVL_INFO);
     CHECK_INT(c->stats_interval_s, 60);
+    CHECK_INT(c->slow_turn_ms, 100);
     CHECK(c->path == NULL);
 }
 

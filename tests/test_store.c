@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "checkpoint.h"
 #include "harness.h"
 #include "store.h"
 #include "util.h"
@@ -299,9 +300,79 @@ TEST(store_refuses_series_past_the_limit)
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
 }
 
+/* Frames in the WAL, as a PASSIVE checkpoint from a connection of its own
+ * sees them (it reads first: a connection that has not read does nothing). */
+static int wal_frames(const char *path)
+{
+    sqlite3 *db;
+    int log = -1, done = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_exec(db, "SELECT 1 FROM sqlite_schema LIMIT 1", NULL, NULL, NULL) == SQLITE_OK)
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    sqlite3_close(db);
+    return log;
+}
+
+static void stop_loop(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* Under a steady stream of commits the WAL must be copied to the end and
+ * restarted, not grow by every commit (as it did while the checkpointer's
+ * connection, never having read, checkpointed nothing). */
+TEST(checkpointer_catches_up_and_the_wal_restarts)
+{
+    struct store *s;
+    const char *p = fresh_db("checkpoint");
+    CHECK(store_open(&s, p) == 0);
+    CHECK(store_set_autocheckpoint(s, false) == 0);
+    for (int i = 0; i < 3000; i++) { /* > 2000 frames: a commit writes a few pages */
+        char labels[64];
+        snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 300);
+        struct sample x = sample("documents_issued", labels, T0 + i, i);
+        CHECK_INT(store_append(s, &x, T0, NULL), 0);
+        CHECK(store_commit(s) == 0);
+    }
+    int before = wal_frames(p);
+    CHECK(before >= 2000);
+
+    uv_loop_t loop;
+    uv_timer_t deadline;
+    struct checkpointer *c;
+    struct checkpoint_stats st = {0};
+    CHECK(uv_loop_init(&loop) == 0);
+    CHECK(checkpointer_start(&c, &loop, p, 1) == 0);
+    /* A WAL 4 times past the restart point is restarted even while fsyncs
+     * are slow (a loaded test machine): the test does not depend on them. */
+    checkpointer_set_restart_frames(c, 500);
+    uv_timer_init(&loop, &deadline);
+    for (int i = 0; i < 500 && st.caught_up == 0; i++) { /* up to 5 s */
+        uv_timer_start(&deadline, stop_loop, 10, 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        checkpointer_get_stats(c, &st);
+    }
+    checkpointer_stop(c);
+    uv_close((uv_handle_t *)&deadline, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    checkpointer_free(c);
+    CHECK_INT(uv_loop_close(&loop), 0);
+    CHECK(st.caught_up >= 1);
+    CHECK_INT(st.wal_frames, before);
+
+    /* The next transaction starts the WAL again from its beginning. */
+    struct sample y = sample("documents_issued", "{}", T0 + 5000, 1);
+    CHECK_INT(store_append(s, &y, T0, NULL), 0);
+    CHECK(store_commit(s) == 0);
+    CHECK(wal_frames(p) < 100);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 3001);
+}
+
 TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
           CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
           CASE(store_presence_offline), CASE(store_many_series_one_group),
           CASE(store_unwritable_path_fails_cleanly), CASE(store_health_recovers_by_probe),
-          CASE(store_full_disk_mid_group), CASE(store_refuses_series_past_the_limit))
+          CASE(store_full_disk_mid_group), CASE(store_refuses_series_past_the_limit),
+          CASE(checkpointer_catches_up_and_the_wal_restarts))

@@ -185,7 +185,8 @@ async function daemonProblems() {
 
 // ---- broker ----
 
-// opts.port: reuse a port (a broker coming back after an outage).
+// opts.port: reuse a port (a broker coming back after an outage); opts.conf:
+// further lines of mosquitto.conf.
 export async function startBroker(opts = {}) {
   const dir = tmpdir();
   const port = opts.port || (await freePort());
@@ -200,6 +201,7 @@ export async function startBroker(opts = {}) {
       'max_queued_messages 0',
       'persistence false',
       'log_dest stderr',
+      ...(opts.conf || []),
       '',
     ].join('\n'),
   );
@@ -289,7 +291,7 @@ export function startSim(broker, args = []) {
 
 // A broker and a pantaud: the usual test stack.
 export async function startStack(opts = {}) {
-  const broker = await startBroker();
+  const broker = await startBroker(opts.broker);
   const pantaud = await startPantaud(broker, opts);
   return { broker, pantaud };
 }

@@ -4,29 +4,60 @@
 //
 //   node tests/js/latency.bench.mjs            1000 msg/s for 10 s, 1 client
 //   RATE=10000 SECONDS=10 CLIENTS=200 node tests/js/latency.bench.mjs
+//   BURST=50000 node tests/js/latency.bench.mjs   the same right after a burst
+//
+// BURST=N: before the steady stream, pantau-sim publishes N samples of the
+// Lampung Tengah scenario as fast as it can (QoS 1, ~2,000 series: a backlog
+// of units flushing); the stream starts the moment pantaud has stored them
+// all, and every sample of it counts (no warm-up): the seconds after a burst
+// are when the database is busiest (WAL checkpoints, a big page cache).
 //
 // One MQTT.js publisher (QoS 1) sends {"value": seq} on 10 series; one
 // measuring websocket client subscribed to them notes when each seq arrives.
-// CLIENTS-1 further clients (in a worker thread) receive everything and read. The first second
-// is warm-up and not counted. Latency includes the broker and node's own
+// CLIENTS-1 further clients (in a worker thread) receive everything and count
+// what they get: delivered / expected is printed. The first second is
+// warm-up and not counted. Latency includes the broker and node's own
 // event loop: it is what a screen would see, not pantaud alone.
 import fs from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { mqttPublisher, openClient, percentile, sleep, startStack } from './harness.mjs';
+import { fetchJson, mqttPublisher, openClient, percentile, sleep, startSim, startStack, until } from './harness.mjs';
 
-// The extra clients read in a worker thread, so that their JSON parsing does
-// not delay the measuring client's event loop.
+// The extra clients read in a worker thread, so that they do not delay the
+// measuring client's event loop. They count samples by scanning each frame
+// for `"ts":` rather than parsing it: 500 clients parsing every frame would
+// need more CPU than the machine has, and pantaud's sockets would back up
+// behind them (what is measured then is node, not pantaud).
 if (!isMainThread) {
   const { url, n } = workerData;
   const clients = [];
+  const tally = { samples: 0, frames: 0, dropped: 0 };
+  const samplesHead = Buffer.from('{"type":"samples"');
+  const droppedHead = Buffer.from('{"type":"dropped"');
+  const tsKey = Buffer.from('"ts":');
+  const count = (data) => {
+    if (data.subarray(0, samplesHead.length).equals(samplesHead)) {
+      tally.frames++;
+      for (let at = data.indexOf(tsKey); at >= 0; at = data.indexOf(tsKey, at + tsKey.length)) tally.samples++;
+    } else if (data.subarray(0, droppedHead.length).equals(droppedHead)) {
+      tally.dropped += JSON.parse(data.toString()).count;
+    }
+  };
   for (let i = 0; i < n; i += 50)
     clients.push(
       ...(await Promise.all(
         Array.from({ length: Math.min(50, n - i) }, (_, k) => openClient(url, k % 2 ? 'pantau.v1' : undefined, 15000)),
       )),
     );
+  for (const c of clients) {
+    c.ws.removeAllListeners('message'); // no parsing from here on
+    c.ws.on('message', count);
+  }
   parentPort.postMessage('open');
-  parentPort.on('message', () => {
+  parentPort.on('message', (what) => {
+    if (what === 'tally') {
+      parentPort.postMessage(tally);
+      return;
+    }
     for (const c of clients) c.close();
     parentPort.postMessage('closed');
   });
@@ -36,7 +67,8 @@ if (!isMainThread) {
 const RATE = Number(process.env.RATE || 1000);
 const SECONDS = Number(process.env.SECONDS || 10);
 const CLIENTS = Math.max(1, Number(process.env.CLIENTS || 1));
-const WARMUP_MS = 1000;
+const BURST = Number(process.env.BURST || 0);
+const WARMUP_MS = BURST ? 0 : 1000;
 
 function cpuSeconds(pid) {
   try {
@@ -47,7 +79,13 @@ function cpuSeconds(pid) {
   }
 }
 
-const { broker, pantaud } = await startStack();
+// The broker as scripts/bench's: mosquitto's default of 20 QoS 1 messages in
+// flight per client caps what it hands pantaud at one round trip per 20
+// messages, which a loaded machine stretches below 10,000 msg/s.
+const { broker, pantaud } = await startStack({
+  config: process.env.PANTAUD_CONFIG || '',
+  broker: { conf: (process.env.BROKER_CONF ?? 'max_inflight_messages 100\nset_tcp_nodelay true').split('\n') },
+});
 const pub = await mqttPublisher(broker);
 const probe = await openClient(pantaud.url());
 await probe.subscribe(['bench/+/seq']);
@@ -61,6 +99,24 @@ if (CLIENTS > 1) {
 }
 await sleep(300);
 const rssIdle = pantaud.rss();
+
+async function storedTotal() {
+  const { text } = await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`);
+  const m = /^pantau_stored_total (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+// The burst: N samples as fast as the simulator can, then wait until stored.
+let burstNote = '';
+if (BURST) {
+  const before = await storedTotal();
+  const t = performance.now();
+  const sim = startSim(broker, ['--rate', '0', '--count', String(BURST), '--ts-mode', 'seq', '--seed', '7', '--qos', '1']);
+  await sim.child.exited;
+  await until(async () => (await storedTotal()) - before >= BURST, 120000, `pantaud to store the ${BURST}-sample burst`, 5);
+  const secs = (performance.now() - t) / 1000;
+  burstNote = `, right after a burst of ${BURST} samples (published and stored in ${secs.toFixed(1)} s)`;
+}
 
 const sentAt = new Map();
 const latencies = [];
@@ -99,14 +155,38 @@ try {
   console.log(`# ${e.message}: ${probe.samples.length} of ${total} arrived`);
 }
 await sleep(50); // let the message handler above count the last frame
+// Every sample to every other client: wait (up to 30 s) until all arrived.
+let othersLine = '';
+if (others) {
+  const expected = total * (CLIENTS - 1);
+  let tally = { samples: 0, frames: 0, dropped: 0 };
+  for (let end = performance.now() + 30000; performance.now() < end; await sleep(200)) {
+    const got = new Promise((resolve) => others.once('message', resolve));
+    others.postMessage('tally');
+    tally = await got;
+    if (tally.samples + tally.dropped >= expected) break;
+  }
+  othersLine =
+    `# ${CLIENTS - 1} other clients: delivered ${tally.samples} of ${expected} samples ` +
+    `(${(tally.samples / expected).toFixed(4)}), dropped ${tally.dropped}, ` +
+    `${(tally.samples / Math.max(1, tally.frames)).toFixed(1)} samples per frame`;
+}
 const cpu = cpuSeconds(pantaud.pid) - cpu0;
+const metricsText = (await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`)).text;
+const metric = (name) => (new RegExp(`^${name} (\\S+)`, 'm').exec(metricsText) || [])[1];
+let walBytes = NaN;
+try {
+  walBytes = fs.statSync(`${pantaud.db}-wal`).size;
+} catch {
+  /* no WAL */
+}
 clearInterval(rssTimer);
 rssPeak = Math.max(rssPeak, pantaud.rss());
 
 latencies.sort((a, b) => a - b);
 const ms = (v) => v.toFixed(2);
 console.log(
-  `# latency.bench: ${RATE} msg/s for ${SECONDS} s (sent in ${sendSecs.toFixed(1)} s), ${CLIENTS} websocket client(s)`,
+  `# latency.bench: ${RATE} msg/s for ${SECONDS} s (sent in ${sendSecs.toFixed(1)} s), ${CLIENTS} websocket client(s)${burstNote}`,
 );
 console.log(
   `# publish->websocket latency over ${latencies.length} samples: p50 ${ms(percentile(latencies, 50))} ms, ` +
@@ -120,7 +200,35 @@ console.log(
   `# pantaud: VmRSS ${rssIdle} KiB idle with ${CLIENTS} client(s), peak ${rssPeak} KiB; ` +
     `CPU ${cpu.toFixed(2)} s over the run (${((100 * cpu) / sendSecs).toFixed(0)}% of a core)`,
 );
+console.log(
+  `# WAL: ${(walBytes / 1048576).toFixed(1)} MiB on disk, ${metric('pantau_wal_frames')} frames at the last checkpoint, ` +
+    `${metric('pantau_checkpoints_caught_up_total')} of ${metric('pantau_checkpoints_total')} checkpoints caught up ` +
+    `(writer lock held <= ${(1000 * Number(metric('pantau_checkpoint_lock_seconds_max'))).toFixed(1)} ms); ` +
+    `loop: ${metric('pantau_loop_slow_turns_total')} slow turns, longest ${(1000 * Number(metric('pantau_loop_turn_seconds_max'))).toFixed(1)} ms; ` +
+    `websocket writes held up to ${(1000 * Number(metric('pantau_ws_write_hold_seconds_max'))).toFixed(0)} ms`,
+);
+// One line for scripts/bench to read the figures from.
+const summary = {
+  rate: RATE,
+  clients: CLIENTS,
+  burst: BURST,
+  p50: percentile(latencies, 50),
+  p99: percentile(latencies, 99),
+  max: latencies[latencies.length - 1] ?? NaN,
+  cpu: cpu / sendSecs, // of one core
+  delivered: probe.samples.length,
+  expected: total,
+};
 if (others) {
+  const m = /delivered (\d+) of (\d+) samples/.exec(othersLine);
+  if (m) {
+    summary.delivered += Number(m[1]);
+    summary.expected += Number(m[2]);
+  }
+}
+console.log(`# summary ${JSON.stringify(summary)}`);
+if (others) {
+  console.log(othersLine);
   others.postMessage('close');
   await Promise.race([new Promise((resolve) => others.once('message', resolve)), sleep(2000)]);
   await others.terminate();
