@@ -70,7 +70,7 @@ static void get_healthz(struct api *a, struct http_request *r)
     buf_printf(&b, "],\"mqtt\":{\"connected\":%s,\"subscribed\":%s},\"database\":\"%s\",",
                is.mqtt_connected ? "true" : "false", is.mqtt_subscribed ? "true" : "false",
                ss.writable ? "writable" : "not_writable");
-    if (!ss.writable)
+    if (!ss.writable || is.held)
         buf_printf(&b, "\"database_error\":\"%s\",", store_error_text(ss.last_error));
     healthz_ingest(&b, &is);
     buf_printf(&b, ",\"uptime_s\":%lld,\"version\":\"%s\"}\n",

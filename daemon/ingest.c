@@ -17,6 +17,10 @@
  * loop one STORE_BUSY_WAIT_MS wait per try, not a blocked loop. */
 #define RETRY_MIN_MS 250
 #define RETRY_MAX_MS 2000
+/* A group that commits at its first retry was held back by a moment's
+ * contention (pantaud's own checkpoint may hold the write lock that long):
+ * not news. Longer, it is logged and /healthz says so. */
+#define HELD_NEWS_MS 1000
 
 /* The samples of the open store group, kept until it commits so observers
  * (the live websocket) see only what is in the database. Strings live in
@@ -71,7 +75,8 @@ struct ingest {
     /* A write failed for a reason that may pass (STORE_RETRY): the rest of
      * the group is skipped, and what the group read waits in the spool. */
     bool failed;
-    bool held; /* not reading: the retry timer runs */
+    bool held;   /* not reading: the retry timer runs */
+    bool warned; /* the hold was logged */
     bool stopping;
     uint64_t retry_ms;
     int64_t held_since_ms;
@@ -373,16 +378,21 @@ static void hold(struct ingest *in)
 {
     in->again_left = ingest_queue_rewind(&in->queue);
     if (!in->held) {
-        struct store_stats ss;
-        store_get_stats(in->store, &ss);
         in->held = true;
+        in->warned = false;
         in->held_since_ms = util_now_ms();
         in->retry_ms = RETRY_MIN_MS;
-        log_warn("ingest: the database cannot be written (%s): messages wait in the spool "
-                 "and are tried again",
-                 store_error_text(ss.last_error));
-    } else if ((in->retry_ms *= 2) > RETRY_MAX_MS) {
-        in->retry_ms = RETRY_MAX_MS;
+    } else {
+        if ((in->retry_ms *= 2) > RETRY_MAX_MS)
+            in->retry_ms = RETRY_MAX_MS;
+        if (!in->warned) {
+            struct store_stats ss;
+            store_get_stats(in->store, &ss);
+            in->warned = true;
+            log_warn("ingest: the database cannot be written (%s): messages wait in the spool "
+                     "and are tried again",
+                     store_error_text(ss.last_error));
+        }
     }
     if (!in->stopping)
         uv_timer_start(&in->retry, on_retry, in->retry_ms, 0);
@@ -397,11 +407,10 @@ static bool finish_group(struct ingest *in)
         return false;
     }
     ingest_queue_release(&in->queue);
-    if (in->held) {
-        in->held = false;
+    if (in->held && in->warned)
         log_info("ingest: the database is written again; messages held for %lld ms are stored",
                  (long long)(util_now_ms() - in->held_since_ms));
-    }
+    in->held = false;
     return true;
 }
 
@@ -569,7 +578,7 @@ void ingest_get_stats(struct ingest *in, struct ingest_stats *out)
     out->spool_bytes = qs.bytes;
     out->spool_size = qs.size;
     out->replayed = in->replayed;
-    out->held = in->held;
+    out->held = in->held && util_now_ms() - in->held_since_ms >= HELD_NEWS_MS;
     out->held_since_ms = in->held_since_ms;
     if (in->mqtt) {
         out->mqtt_connected = ingest_mqtt_connected(in->mqtt);

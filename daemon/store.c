@@ -362,9 +362,13 @@ static bool retryable(int code)
            code != SQLITE_RANGE;
 }
 
+/* A database another process is writing (or pantaud's own checkpoint, for
+ * a moment) is busy, not unwritable: health says so only if ingest stays
+ * held back (ingest.h). */
 static void write_failed(struct store *s)
 {
-    s->stats.writable = false;
+    if (s->last_error != SQLITE_BUSY && s->last_error != SQLITE_LOCKED)
+        s->stats.writable = false;
     s->failed_at_ms = util_now_ms();
     s->stats.last_error = s->last_error;
 }

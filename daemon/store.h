@@ -41,8 +41,10 @@ struct store_stats {
     uint64_t lost_total;    /* samples SQLite refused for good */
     uint64_t series;        /* series known */
     uint64_t units;         /* units known */
-    bool writable;          /* false after a failed commit, until one succeeds */
-    int last_error;         /* SQLite's primary code for the failure while not writable */
+    bool writable;          /* false after a failed commit, until one succeeds (not
+                               for SQLITE_BUSY: another writer, not a broken disk) */
+    int last_error;         /* SQLite's primary code for the last failure, 0 once a
+                               commit succeeds */
 };
 
 /* How long a write waits for another process's write lock before the
