@@ -42,7 +42,7 @@ struct ingest_stats {
     uint64_t spool_bytes;    /* of the spool those take */
     uint64_t spool_size;
     uint64_t replayed; /* messages found in the spool at start */
-    bool held;         /* a write failed: ingest waits to try again */
+    bool held;         /* writes have failed for a second or more: ingest waits */
     int64_t held_since_ms;
     bool mqtt_connected;
     bool mqtt_subscribed;
