@@ -4,6 +4,9 @@
 #   make dashboard     bundle the dashboard into build/dashboard (node; esbuild from npm)
 #   make check         install missing Debian packages, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
+#   make check TSAN=1  the same under ThreadSanitizer (in build-tsan/; ~3x slower);
+#                      make check-tsan-smoke: only the C tests and the JS tests
+#                      that drive MQTT ingest through the threads (CI)
 #   make demo          install, build, run broker + pantaud + simulated field units
 #                      of Lampung Tengah; REGENCY=lombok-utara (lumajang, blitar,
 #                      lombok-tengah) for another catalog in config/catalog/
@@ -38,6 +41,12 @@ OPTFLAGS ?= -O1 -g -fno-omit-frame-pointer
 SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 # SQL split over lines in a statement table is on purpose.
 CLANG_WARN := -Wno-string-concatenation
+else ifeq ($(TSAN),1)
+# ThreadSanitizer (cannot be combined with ASan). Suppressions for false
+# positives inside uninstrumented libraries: tests/tsan.supp.
+BUILD    ?= build-tsan
+OPTFLAGS ?= -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread
 else ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
 OPTFLAGS ?= -O1 -g -fno-omit-frame-pointer
@@ -177,7 +186,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all dashboard $(TEST_BINS)
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) TSAN=$(TSAN) PANTAUD=$(BUILD)/pantaud PANTAU_SIM=$(BUILD)/pantau-sim \
 		scripts/run-tests $(TEST_BINS) $(SH_TESTS) $(JS_TESTS)
 
 demo: deps
@@ -278,6 +287,6 @@ fmt-check:
 	    tests/fuzz/*.h
 
 clean:
-	rm -rf build build-san build-deb build-fuzz
+	rm -rf build build-san build-tsan build-deb build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
