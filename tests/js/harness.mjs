@@ -150,10 +150,21 @@ export function rssKiB(pid) {
   }
 }
 
-// True if the process runs under AddressSanitizer (its RSS is then no guide).
+// True if the process runs under AddressSanitizer or ThreadSanitizer (its RSS
+// and speed are then no guide).
 export function sanitized(pid) {
   try {
-    return /libasan|libclang_rt\.asan/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+    return /libasan|libtsan|libclang_rt\.(asan|tsan)/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+// True if the process runs under ThreadSanitizer (5-15x slower: a bound on
+// a stall means less).
+export function threadSanitized(pid) {
+  try {
+    return /libtsan|libclang_rt\.tsan/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
   } catch {
     return false;
   }
@@ -177,7 +188,7 @@ async function daemonProblems() {
     } catch {
       continue;
     }
-    const m = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:).*/.exec(text);
+    const m = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: reported|runtime error:).*/.exec(text);
     if (m) problems.push(`${log}: ${m[0]}`);
   }
   return problems;
@@ -207,7 +218,7 @@ export async function startBroker(opts = {}) {
   );
   const child = startChild('mosquitto', ['-c', conf], log);
   await until(() => canConnect(port), 5000, `mosquitto on port ${port}`);
-  return { child, port, uri: `tcp://127.0.0.1:${port}`, log };
+  return { child, port, uri: `tcp://127.0.0.1:${port}`, log, conf };
 }
 
 // ---- pantaud ----
@@ -498,7 +509,8 @@ export async function runCases(file, cases, { totalMs = 110000, before, after } 
     console.log(`# clean-up failed: ${e.message}`);
   }
   // Every pantaud must stop cleanly: exit 0 on SIGTERM, and (under
-  // SANITIZE=1) no AddressSanitizer, LeakSanitizer or UBSan report.
+  // SANITIZE=1) no AddressSanitizer, LeakSanitizer or UBSan report, (under
+  // TSAN=1) no ThreadSanitizer report.
   n++;
   const problems = await daemonProblems();
   if (problems.length) {

@@ -17,6 +17,7 @@ import {
   sleep,
   startBroker,
   startPantaud,
+  threadSanitized,
   until,
 } from './harness.mjs';
 
@@ -401,7 +402,9 @@ await runCases(
         // it, the import's own memory is a step of rows, not the 68 MiB body.
         if (!sanitized(pantaudB.pid))
           assert(rssPeak - rssBefore < 96 * 1024, `RSS growth bounded (${rssPeak - rssBefore} KiB)`);
-        assert(latencies[latencies.length - 1] < 1000, 'no loop stall of a second');
+        // Under TSan (every access checked; 2 shared cores) 0.5-1.7 s was seen.
+        const stallMs = threadSanitized(pantaudB.pid) ? 3000 : 1000;
+        assert(latencies[latencies.length - 1] < stallMs, `no loop stall of ${stallMs / 1000} s`);
       },
       90000,
     ],
