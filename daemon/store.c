@@ -436,6 +436,7 @@ static struct series *series_get(struct store *s, const struct sample *smp, int6
     se = calloc(1, sizeof *se);
     if (!se || dict_put(&s->series, key, n, se) != 0) {
         free(se);
+        s->last_error = SQLITE_NOMEM; /* a retry may find memory */
         log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a series");
         return NULL;
     }
