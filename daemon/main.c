@@ -289,7 +289,6 @@ static void on_ingest_stopped(void *ctx)
     presence_stop(d->presence);
     webhook_stop(d->webhook); /* its rows stay in the outbox for the next start */
     checkpointer_stop(d->checkpoints);
-    loopwatch_stop(d->loopwatch);
     live_stop(d->live);
     http_stop(d->http); /* closes connections; freed after the loop ends */
     store_close(d->store);
@@ -316,6 +315,9 @@ static void begin_stop(struct daemon *d, const char *why)
     uv_timer_stop(&d->stats_timer);
     uv_timer_stop(&d->prune_timer);
     uv_timer_stop(&d->status_timer);
+    /* Stopping waits for Paho's threads (MQTTAsync_destroy) inside a turn:
+     * that is not the loop being slow. */
+    loopwatch_stop(d->loopwatch);
     if (d->ingest)
         ingest_stop(d->ingest, on_ingest_stopped, d);
     else
