@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "live_client.h"
 #include "log.h"
 #include "loopwatch.h"
 #include "util.h"
@@ -113,15 +114,6 @@ struct live {
     unsigned hold_ms;
     uint64_t window_start_ns, window_write_ns;
 };
-
-/* Internal, not static so tests/test_live.c can drive a client without a
- * socket (wsi NULL): the same code paths the lws callback uses. */
-size_t live__client_size(void);
-int live__client_open(struct live *l, struct live_client *c, struct lws *wsi);
-void live__client_close(struct live *l, struct live_client *c);
-int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len);
-bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *out);
-size_t live__client_pending(const struct live_client *c);
 
 /* ---- filters ---- */
 

@@ -10,16 +10,8 @@
 #include "check.h"
 #include "harness.h"
 #include "live.h"
+#include "live_client.h"
 #include "store.h"
-
-/* live.c's internal entry points (kept in step with its declarations). */
-struct live_client;
-size_t live__client_size(void);
-int live__client_open(struct live *l, struct live_client *c, struct lws *wsi);
-void live__client_close(struct live *l, struct live_client *c);
-int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len);
-bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *out);
-size_t live__client_pending(const struct live_client *c);
 
 #define T0 1795000000000LL
 

@@ -7,16 +7,15 @@
 #include "catalog.h"
 #include "fuzz_file.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void parse(const char *path)
 {
-    char path[64];
-    int fd = fuzz_file(data, size, path, sizeof path);
-    if (fd < 0)
-        return 0;
     struct catalog *c = NULL;
     catalog_load(&c, path, fuzz_report, NULL);
     catalog_free(c);
-    close(fd);
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_parse_file(data, size, parse);
 }

@@ -7,19 +7,18 @@
 #include "cfg.h"
 #include "fuzz_file.h"
 
+static void parse(const char *path)
+{
+    struct cfg c;
+    if (cfg_defaults(&c) != 0)
+        return;
+    cfg_load(&c, path, fuzz_report, NULL);
+    cfg_validate(&c, fuzz_report, NULL);
+    cfg_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char path[64];
-    int fd = fuzz_file(data, size, path, sizeof path);
-    if (fd < 0)
-        return 0;
-    struct cfg c;
-    if (cfg_defaults(&c) == 0) {
-        cfg_load(&c, path, fuzz_report, NULL);
-        cfg_validate(&c, fuzz_report, NULL);
-        cfg_free(&c);
-    }
-    close(fd);
-    return 0;
+    return fuzz_parse_file(data, size, parse);
 }

@@ -30,6 +30,18 @@ static inline int fuzz_file(const void *data, size_t size, char *path, size_t pa
     return fd;
 }
 
+/* Runs parse on the input as a file named by its path. */
+static inline int fuzz_parse_file(const void *data, size_t size, void (*parse)(const char *path))
+{
+    char path[64];
+    int fd = fuzz_file(data, size, path, sizeof path);
+    if (fd < 0)
+        return 0;
+    parse(path);
+    close(fd);
+    return 0;
+}
+
 /* The problem callback of both parsers: reads what it is given, so the
  * sanitizers see every byte of a problem's text. */
 static size_t fuzz_touched;

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 
 #include "buf.h"
-#include "live.h"
-
-/* The client internals test_live.c uses (live.c). */
-struct live_client;
-size_t live__client_size(void);
-int live__client_open(struct live *l, struct live_client *c, struct lws *wsi);
-void live__client_close(struct live *l, struct live_client *c);
-int live__client_message(struct live *l, struct live_client *c, const char *data, size_t len);
-bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *out);
+#include "live_client.h"
 
 static void drain(struct live *l, struct live_client *c)
 {
