@@ -9,6 +9,7 @@
 #include "ingest_mqtt.h"
 #include "ingest_queue.h"
 #include "log.h"
+#include "loopwatch.h"
 #include "parse.h"
 #include "util.h"
 
@@ -173,7 +174,9 @@ static void pending_publish(struct ingest *in)
  * 0, STORE_RETRY or -1 (as store_commit). */
 static int commit(struct ingest *in)
 {
+    uint64_t t0 = util_mono_ns();
     int rc = in->failed ? STORE_RETRY : store_commit(in->store);
+    loopwatch_note("commit", t0);
     in->failed = false;
     if (rc == 0)
         pending_publish(in);
@@ -361,12 +364,16 @@ static bool drain(struct ingest *in, bool unbounded)
 {
     uint64_t start = util_mono_ns();
     struct ingest_msg m;
+    bool more = false;
     while (!in->failed && ingest_queue_next(&in->queue, &m)) {
         ingest_one(in, &m);
-        if (!unbounded && util_mono_ns() - start >= in->budget_ns)
-            return true;
+        if (!unbounded && util_mono_ns() - start >= in->budget_ns) {
+            more = true;
+            break;
+        }
     }
-    return false;
+    loopwatch_note("ingest read", start);
+    return more;
 }
 
 static void on_retry(uv_timer_t *t);
