@@ -149,14 +149,16 @@ await runCases(
         // connected again, taking up the kept session.
         assert(timedOut, 'the broker dropped the stopped client after 1.5 x keepalive');
         assert(connects >= 1, `pantaud reconnected (${connects})`);
-        // Every connection of pantaud's client id kept its session (c0). The
-        // protocol is shown, not judged: Paho (MQTTVersion left at its
-        // default) connects first with 3.1.1 (p2), and its automatic
-        // reconnect steps down to 3.1 (p1).
+        // Every connection of pantaud's client id kept its session (c0) and
+        // spoke MQTT 3.1.1 (p2): Paho's automatic reconnect, its MQTTVersion
+        // left at the default, stepped down to 3.1 (p1).
         const conns = [...brokerLog.matchAll(/New client connected from \S+ as pantaud-\S+ \((p\d), (c\d), k\d+\)/g)];
         console.log(`  # pantaud's connections as the broker saw them: ${conns.map((c) => `(${c[1]}, ${c[2]})`).join(' ')}`);
         assert(conns.length >= 2, `the broker saw pantaud connect again (${conns.length})`);
-        for (const [line, , c] of conns) assert(c === 'c0', `clean session off: ${line}`);
+        for (const [line, p, c] of conns) {
+          assert(c === 'c0', `clean session off: ${line}`);
+          assert(p === 'p2', `MQTT 3.1.1: ${line}`);
+        }
         assert(/mqtt: connection to .* lost/.test(pantaud.readLog()), 'pantaud logged the lost connection');
         assertEq(metric(metrics1, 'pantau_mqtt_connected'), 1, 'pantau_mqtt_connected');
         assertEq(metric(metrics1, 'pantau_lost_total'), 0, 'pantau_lost_total');
