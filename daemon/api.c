@@ -93,6 +93,27 @@ static void gauge_seconds(struct buf *b, const char *name, const char *help, uin
     buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.6f\n", name, help, name, name, ns / 1e9);
 }
 
+/* The live delay as a Prometheus histogram (cumulative buckets). */
+static void live_delay(struct buf *b, const struct ingest_stats *is)
+{
+    const char *name = "pantau_live_delay_seconds";
+    buf_printf(b,
+               "# HELP %s From a message's arrival to its samples going to the websocket "
+               "clients (after their commit).\n# TYPE %s histogram\n",
+               name, name);
+    uint64_t n = 0;
+    for (int i = 0; i < INGEST_DELAY_BUCKETS; i++) {
+        n += is->delay_samples[i];
+        if (i < INGEST_DELAY_BUCKETS - 1)
+            buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, ingest_delay_bounds_ms[i] / 1e3,
+                       (unsigned long long)n);
+        else
+            buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)n);
+    }
+    buf_printf(b, "%s_sum %.3f\n%s_count %llu\n", name, is->delay_ms_sum / 1e3, name,
+               (unsigned long long)n);
+}
+
 static void fired_total(void *ctx, const char *rule, uint64_t n)
 {
     buf_printf(ctx, "pantau_alerts_fired_total{rule=\"%s\"} %llu\n", rule, (unsigned long long)n);
@@ -199,6 +220,7 @@ static void get_metrics(struct api *a, struct http_request *r)
                ws.pending);
     }
     metric(&b, "pantau_ws_clients", "gauge", "Live websocket clients.", ls.clients);
+    live_delay(&b, &is);
     metric(&b, "pantau_ws_frames_total", "counter", "Samples frames sent.", ls.frames_sent);
     metric(&b, "pantau_ws_samples_total", "counter", "Samples sent to websocket clients.",
            ls.samples_sent);

@@ -23,12 +23,16 @@
  * not news. Longer, it is logged and /healthz says so. */
 #define HELD_NEWS_MS 1000
 
+/* The live delay's buckets (ingest.h): 1 ms to 10 s. */
+const unsigned ingest_delay_bounds_ms[INGEST_DELAY_BUCKETS - 1] = {1,  2,   5,   10,   25,
+                                                                   50, 100, 250, 1000, 10000};
+
 /* The samples of the open store group, kept until it commits so observers
  * (the live websocket) see only what is in the database. Strings live in
  * `text`; `at` holds their offsets (pointers would move as text grows). */
 struct pending_sample {
     size_t program, unit, metric, labels;
-    int64_t ts, series;
+    int64_t ts, series, arrival_ms;
     double value;
 };
 
@@ -94,7 +98,8 @@ static size_t pending_str(struct pending *p, const char *s)
     return at;
 }
 
-static void pending_add(struct pending *p, const struct sample *s, int64_t series)
+static void pending_add(struct pending *p, const struct sample *s, int64_t series,
+                        int64_t arrival_ms)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
@@ -111,6 +116,7 @@ static void pending_add(struct pending *p, const struct sample *s, int64_t serie
     ps->labels = pending_str(p, s->labels_json);
     ps->ts = s->ts;
     ps->series = series;
+    ps->arrival_ms = arrival_ms;
     ps->value = s->value;
 }
 
@@ -128,6 +134,17 @@ static void pending_free(struct pending *p)
     free(p->view);
     buf_free(&p->text);
     buf_free(&p->presence);
+}
+
+static void count_delay(struct ingest_stats *st, int64_t delay_ms)
+{
+    if (delay_ms < 0)
+        delay_ms = 0; /* the wall clock stepped back */
+    int i = 0;
+    while (i < INGEST_DELAY_BUCKETS - 1 && (uint64_t)delay_ms > ingest_delay_bounds_ms[i])
+        i++;
+    st->delay_samples[i]++;
+    st->delay_ms_sum += (uint64_t)delay_ms;
 }
 
 /* The group committed: tell the observer, in arrival order. */
@@ -160,6 +177,9 @@ static void pending_publish(struct ingest *in)
                                          .series = ps->series};
         }
         in->observer.samples(in->observer.ctx, p->view, p->n);
+        int64_t now = util_now_ms();
+        for (size_t i = 0; i < p->n; i++)
+            count_delay(&in->stats, now - p->at[i].arrival_ms);
     }
     const char *pair = p->presence.data;
     for (size_t i = 0; i < p->n_presence && in->observer.presence; i++) {
@@ -225,7 +245,7 @@ static void on_sample(void *ctx, const struct sample *s)
     }
     in->current->stored++;
     if (in->observer.samples)
-        pending_add(&in->pending, s, series);
+        pending_add(&in->pending, s, series, in->current->arrival_ms);
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)

@@ -194,6 +194,40 @@ const cases = [
     },
   ],
   [
+    'the live delay histogram counts every sample pushed, from its arrival',
+    async (ctx) => {
+      const url = `http://127.0.0.1:${ctx.pantaud.httpPort}/metrics`;
+      // pantau_live_delay_seconds: cumulative buckets by le, _sum, _count.
+      const histogram = async () => {
+        const text = (await fetchJson(url)).text;
+        const buckets = [...text.matchAll(/^pantau_live_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map(
+          (m) => [m[1], Number(m[2])],
+        );
+        const one = (name) => Number((new RegExp(`^pantau_live_delay_seconds_${name} (\\S+)$`, 'm').exec(text) || [])[1]);
+        return { text, buckets, sum: one('sum'), count: one('count') };
+      };
+      const before = await histogram();
+      const c = await openClient(ctx.pantaud.url());
+      try {
+        for (let i = 0; i < 20; i++) await ctx.pub.publish('pantau/pjs/truck-08/pickups', { value: 900 + i, ts: T0 + i });
+        await c.waitUntil(() => c.samples.filter((s) => s.value >= 900).length >= 20, 5000, '20 samples');
+        const after = await histogram();
+        assert(/^# TYPE pantau_live_delay_seconds histogram$/m.test(after.text), 'TYPE histogram');
+        assertEq(after.count - before.count, 20, 'samples counted');
+        assertEq(after.buckets.map(([le]) => le).slice(-3), ['1', '10', '+Inf'], 'the last bounds');
+        for (let i = 1; i < after.buckets.length; i++)
+          assert(after.buckets[i][1] >= after.buckets[i - 1][1], `cumulative at le=${after.buckets[i][0]}`);
+        assertEq(after.buckets[after.buckets.length - 1][1], after.count, '+Inf bucket = count');
+        // On loopback each took well under 10 s, and the sum is in seconds.
+        const within10s = (h) => h.buckets.find(([le]) => le === '10')[1];
+        assertEq(within10s(after) - within10s(before), 20, 'within 10 s');
+        assert(after.sum >= before.sum && after.sum - before.sum < 20 * 10, `sum grew by ${after.sum - before.sum} s`);
+      } finally {
+        c.close();
+      }
+    },
+  ],
+  [
     'bad requests get a bad_request error frame and the connection survives',
     async (ctx) => {
       const c = await openClient(ctx.pantaud.url());
