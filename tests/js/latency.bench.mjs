@@ -12,12 +12,20 @@
 // all, and every sample of it counts (no warm-up): the seconds after a burst
 // are when the database is busiest (WAL checkpoints, a big page cache).
 //
-// One MQTT.js publisher (QoS 1) sends {"value": seq} on 10 series; one
-// measuring websocket client subscribed to them notes when each seq arrives.
-// CLIENTS-1 further clients (in a worker thread) receive everything and count
-// what they get: delivered / expected is printed. The first second is
-// warm-up and not counted. Latency includes the broker and node's own
-// event loop: it is what a screen would see, not pantaud alone.
+// One MQTT.js publisher (QoS 1) sends {"value": seq} from UNITS units (one
+// series each; RATE/10 by default, so each unit sends 10 a second: field
+// units send each series' samples milliseconds apart at most, and 10 series
+// at 10,000 msg/s put 40 % of the samples on the millisecond of the one
+// before, a replace and not an insert). One measuring websocket client,
+// in a worker thread of its own, subscribed to them notes when each seq
+// arrives: the publisher notes the send time in shared memory on the
+// process-wide monotonic clock. CLIENTS-1 further clients (in another worker
+// thread) receive everything and count what they get: delivered / expected
+// is printed. The first second is warm-up and not counted. Latency includes
+// the broker and node: it is what a screen would see, not pantaud alone; but
+// the measuring client has an event loop of its own, so that what it sees is
+// not the publisher's garbage collection (at 10,000 msg/s that held the
+// shared loop up to 117 ms).
 import fs from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fetchJson, mqttPublisher, openClient, percentile, sleep, startSim, startStack, until } from './harness.mjs';
@@ -27,6 +35,47 @@ import { fetchJson, mqttPublisher, openClient, percentile, sleep, startSim, star
 // for `"ts":` rather than parsing it: 500 clients parsing every frame would
 // need more CPU than the machine has, and pantaud's sockets would back up
 // behind them (what is measured then is node, not pantaud).
+// The measuring client: latency of every counted seq, from the send time
+// the publisher stored in `sent` (hrtime ns; sent[total] is when it began).
+async function probeThread({ url, sentBuf, total, warmupNs }) {
+  const sent = new BigInt64Array(sentBuf);
+  const probe = await openClient(url);
+  await probe.subscribe(['bench/+/seq']);
+  const latencies = [];
+  let counted = 0;
+  probe.ws.on('message', () => {
+    // harness's LiveClient has parsed the frame already: take the new samples.
+    const now = process.hrtime.bigint();
+    while (counted < probe.samples.length) {
+      const seq = probe.samples[counted++].value;
+      const at = seq >= 0 && seq < total ? Atomics.exchange(sent, seq, 0n) : 0n; // once per seq
+      if (at > 0n && at - Atomics.load(sent, total) >= warmupNs) latencies.push(Number(now - at) / 1e6);
+    }
+  });
+  parentPort.postMessage('open');
+  parentPort.on('message', async (what) => {
+    if (what === 'report') {
+      try {
+        await probe.waitUntil(() => probe.samples.length >= total, 30000, 'every sample');
+      } catch (e) {
+        console.log(`# ${e.message}: ${probe.samples.length} of ${total} arrived`);
+      }
+      await sleep(50); // let the message handler above count the last frame
+      parentPort.postMessage({
+        latencies,
+        samples: probe.samples.length,
+        frames: probe.sampleFrames,
+        dropped: probe.dropped,
+      });
+      return;
+    }
+    probe.close();
+    parentPort.postMessage('closed');
+  });
+  await new Promise(() => {}); // until the main thread says so
+}
+
+if (!isMainThread && workerData.role === 'probe') await probeThread(workerData);
 if (!isMainThread) {
   const { url, n } = workerData;
   const clients = [];
@@ -67,6 +116,7 @@ if (!isMainThread) {
 const RATE = Number(process.env.RATE || 1000);
 const SECONDS = Number(process.env.SECONDS || 10);
 const CLIENTS = Math.max(1, Number(process.env.CLIENTS || 1));
+const UNITS = Math.max(1, Number(process.env.UNITS || Math.max(10, RATE / 10)));
 const BURST = Number(process.env.BURST || 0);
 const WARMUP_MS = BURST ? 0 : 1000;
 
@@ -87,18 +137,58 @@ const { broker, pantaud } = await startStack({
   broker: { conf: (process.env.BROKER_CONF ?? 'max_inflight_messages 100\nset_tcp_nodelay true').split('\n') },
 });
 const pub = await mqttPublisher(broker);
-const probe = await openClient(pantaud.url());
-await probe.subscribe(['bench/+/seq']);
-let others = null;
-if (CLIENTS > 1) {
-  others = new Worker(new URL(import.meta.url), { workerData: { url: pantaud.url(), n: CLIENTS - 1 } });
+const total = RATE * SECONDS;
+const sentBuf = new SharedArrayBuffer(8 * (total + 1));
+const sent = new BigInt64Array(sentBuf);
+const worker = async (data) => {
+  const w = new Worker(new URL(import.meta.url), { workerData: data });
   await new Promise((resolve, reject) => {
-    others.once('message', resolve);
-    others.once('error', reject);
+    w.once('message', resolve);
+    w.once('error', reject);
   });
-}
+  return w;
+};
+// ask(w, what): posts `what` and resolves with the worker's answer.
+const ask = (w, what) => {
+  const answer = new Promise((resolve) => w.once('message', resolve));
+  w.postMessage(what);
+  return answer;
+};
+const prober = await worker({
+  role: 'probe',
+  url: pantaud.url(),
+  sentBuf,
+  total,
+  warmupNs: BigInt(WARMUP_MS) * 1000000n,
+});
+let others = null;
+if (CLIENTS > 1) others = await worker({ role: 'others', url: pantaud.url(), n: CLIENTS - 1 });
 await sleep(300);
 const rssIdle = pantaud.rss();
+
+// pantaud's own part of the latency: its live delay histogram (arrival at
+// pantaud -> pushed to the websocket clients), cumulative counts by bound.
+async function liveDelay() {
+  const { text } = await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`);
+  return [...text.matchAll(/^pantau_live_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [
+    m[1] === '+Inf' ? Infinity : 1000 * Number(m[1]),
+    Number(m[2]),
+  ]);
+}
+
+// "p99 <= B ms" from the histogram's growth between a and b: the first bound
+// holding 99 % of the samples counted, and the share within each limit.
+function delayLine(a, b) {
+  const grown = b.map(([le, n], i) => [le, n - (a[i]?.[1] ?? 0)]);
+  const count = grown[grown.length - 1]?.[1] ?? 0;
+  if (!count) return '(no samples counted)';
+  const p99 = grown.find(([, n]) => n >= 0.99 * count)[0];
+  const within = (ms) => (100 * (grown.find(([le]) => le >= ms)?.[1] ?? count)) / count;
+  return (
+    `p99 <= ${p99} ms (histogram bound); ${within(5).toFixed(2)} % within 5 ms, ` +
+    `${within(25).toFixed(2)} % within 25 ms, of ${count} samples`
+  );
+}
 
 async function storedTotal() {
   const { text } = await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`);
@@ -118,22 +208,10 @@ if (BURST) {
   burstNote = `, right after a burst of ${BURST} samples (published and stored in ${secs.toFixed(1)} s)`;
 }
 
-const sentAt = new Map();
-const latencies = [];
-let counted = 0;
-probe.ws.on('message', () => {
-  // harness's LiveClient has parsed the frame already: take the new samples.
-  while (counted < probe.samples.length) {
-    const s = probe.samples[counted++];
-    const t = sentAt.get(s.value);
-    if (t !== undefined && t.counted) latencies.push(performance.now() - t.at);
-    sentAt.delete(s.value);
-  }
-});
-
-const total = RATE * SECONDS;
+const delay0 = await liveDelay();
 const cpu0 = cpuSeconds(pantaud.pid);
 const t0 = performance.now();
+Atomics.store(sent, total, process.hrtime.bigint());
 let seq = 0;
 let rssPeak = rssIdle;
 const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, pantaud.rss())), 100);
@@ -141,29 +219,22 @@ while (seq < total) {
   // Publish what the schedule says is due, then sleep ~1 ms.
   const due = Math.min(total, Math.floor(((performance.now() - t0) * RATE) / 1000));
   while (seq < due) {
-    const at = performance.now();
-    sentAt.set(seq, { at, counted: at - t0 >= WARMUP_MS });
-    pub.publish(`pantau/bench/unit-${seq % 10}/seq`, `{"value":${seq}}`).catch(() => {});
+    Atomics.store(sent, seq, process.hrtime.bigint());
+    pub.publish(`pantau/bench/unit-${seq % UNITS}/seq`, `{"value":${seq}}`).catch(() => {});
     seq++;
   }
   await sleep(1);
 }
 const sendSecs = (performance.now() - t0) / 1000;
-try {
-  await probe.waitUntil(() => probe.samples.length >= total, 30000, 'every sample');
-} catch (e) {
-  console.log(`# ${e.message}: ${probe.samples.length} of ${total} arrived`);
-}
-await sleep(50); // let the message handler above count the last frame
+const probe = await ask(prober, 'report');
+const latencies = probe.latencies;
 // Every sample to every other client: wait (up to 30 s) until all arrived.
 let othersLine = '';
 if (others) {
   const expected = total * (CLIENTS - 1);
   let tally = { samples: 0, frames: 0, dropped: 0 };
   for (let end = performance.now() + 30000; performance.now() < end; await sleep(200)) {
-    const got = new Promise((resolve) => others.once('message', resolve));
-    others.postMessage('tally');
-    tally = await got;
+    tally = await ask(others, 'tally');
     if (tally.samples + tally.dropped >= expected) break;
   }
   othersLine =
@@ -172,6 +243,7 @@ if (others) {
     `${(tally.samples / Math.max(1, tally.frames)).toFixed(1)} samples per frame`;
 }
 const cpu = cpuSeconds(pantaud.pid) - cpu0;
+const delay1 = await liveDelay();
 const metricsText = (await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`)).text;
 const metric = (name) => (new RegExp(`^${name} (\\S+)`, 'm').exec(metricsText) || [])[1];
 let walBytes = NaN;
@@ -193,8 +265,9 @@ console.log(
     `p90 ${ms(percentile(latencies, 90))} ms, p99 ${ms(percentile(latencies, 99))} ms, ` +
     `max ${ms(latencies[latencies.length - 1] ?? NaN)} ms`,
 );
+console.log(`# pantaud's part (arrival at pantaud -> pushed to the clients): ${delayLine(delay0, delay1)}`);
 console.log(
-  `# samples frames ${probe.sampleFrames} for ${probe.samples.length} samples (${(probe.samples.length / Math.max(1, probe.sampleFrames)).toFixed(1)} per frame), dropped ${probe.dropped}`,
+  `# samples frames ${probe.frames} for ${probe.samples} samples (${(probe.samples / Math.max(1, probe.frames)).toFixed(1)} per frame) from ${UNITS} units, dropped ${probe.dropped}`,
 );
 console.log(
   `# pantaud: VmRSS ${rssIdle} KiB idle with ${CLIENTS} client(s), peak ${rssPeak} KiB; ` +
@@ -216,7 +289,7 @@ const summary = {
   p99: percentile(latencies, 99),
   max: latencies[latencies.length - 1] ?? NaN,
   cpu: cpu / sendSecs, // of one core
-  delivered: probe.samples.length,
+  delivered: probe.samples,
   expected: total,
 };
 if (others) {
@@ -229,11 +302,11 @@ if (others) {
 console.log(`# summary ${JSON.stringify(summary)}`);
 if (others) {
   console.log(othersLine);
-  others.postMessage('close');
-  await Promise.race([new Promise((resolve) => others.once('message', resolve)), sleep(2000)]);
+  await Promise.race([ask(others, 'close'), sleep(2000)]);
   await others.terminate();
 }
-probe.close();
+await Promise.race([ask(prober, 'close'), sleep(2000)]);
+await prober.terminate();
 await pub.close();
 await pantaud.stop();
 process.exit(0);
