@@ -139,8 +139,10 @@ static int start_connect(struct ingest_mqtt *m)
     opts.keepAliveInterval = m->keepalive_s;
     opts.cleansession = 0; /* the broker keeps our subscription and queue */
     /* 3.1.1 only: left at its default, Paho's automatic reconnect steps down
-     * to MQTT 3.1 after a failed try, and a 3.1 broker refuses a client id
-     * over 23 characters (paho.mqtt.c issue #1187). */
+     * to MQTT 3.1 after a failed try (paho.mqtt.c issue #1187), whose
+     * specification limits client ids to 23 characters (mosquitto lets
+     * longer ones pass; a broker that holds to it would refuse pantaud's).
+     * The price: after a failed try the next waits minRetryInterval. */
     opts.MQTTVersion = MQTTVERSION_3_1_1;
     opts.automaticReconnect = 1;
     opts.minRetryInterval = RETRY_MIN_MS / 1000;
