@@ -98,8 +98,8 @@ static void live_delay(struct buf *b, const struct ingest_stats *is)
 {
     const char *name = "pantau_live_delay_seconds";
     buf_printf(b,
-               "# HELP %s From a message's arrival to its samples going to the websocket "
-               "clients (after their commit).\n# TYPE %s histogram\n",
+               "# HELP %s From an MQTT message's arrival to its samples going to the "
+               "websocket clients (after their commit).\n# TYPE %s histogram\n",
                name, name);
     uint64_t n = 0;
     for (int i = 0; i < INGEST_DELAY_BUCKETS; i++) {

@@ -179,7 +179,8 @@ static void pending_publish(struct ingest *in)
         in->observer.samples(in->observer.ctx, p->view, p->n);
         int64_t now = util_now_ms();
         for (size_t i = 0; i < p->n; i++)
-            count_delay(&in->stats, now - p->at[i].arrival_ms);
+            if (p->at[i].arrival_ms >= 0) /* MQTT's: an import's rows would count its length */
+                count_delay(&in->stats, now - p->at[i].arrival_ms);
     }
     const char *pair = p->presence.data;
     for (size_t i = 0; i < p->n_presence && in->observer.presence; i++) {
@@ -245,7 +246,7 @@ static void on_sample(void *ctx, const struct sample *s)
     }
     in->current->stored++;
     if (in->observer.samples)
-        pending_add(&in->pending, s, series, in->current->arrival_ms);
+        pending_add(&in->pending, s, series, in->current->entry ? -1 : in->current->arrival_ms);
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)

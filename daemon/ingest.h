@@ -31,9 +31,9 @@
 
 struct ingest;
 
-/* The live delay histogram: from a message's arrival (Paho's callback, or
- * the HTTP request) to its samples going to the websocket clients, after
- * their COMMIT. Upper bounds in ms; the last bucket takes the rest. */
+/* The live delay histogram: from an MQTT message's arrival (Paho's
+ * callback) to its samples going to the websocket clients, after their
+ * COMMIT. Upper bounds in ms; the last bucket takes the rest. */
 #define INGEST_DELAY_BUCKETS 11
 extern const unsigned ingest_delay_bounds_ms[INGEST_DELAY_BUCKETS - 1];
 
