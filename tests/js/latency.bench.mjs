@@ -178,11 +178,15 @@ async function liveDelay() {
 
 // "p99 <= B ms" from the histogram's growth between a and b: the first bound
 // holding 99 % of the samples counted, and the share within each limit.
-function delayLine(a, b) {
+function delayP99(a, b) {
   const grown = b.map(([le, n], i) => [le, n - (a[i]?.[1] ?? 0)]);
   const count = grown[grown.length - 1]?.[1] ?? 0;
+  return { grown, count, p99: count ? grown.find(([, n]) => n >= 0.99 * count)[0] : NaN };
+}
+
+function delayLine(a, b) {
+  const { grown, count, p99 } = delayP99(a, b);
   if (!count) return '(no samples counted)';
-  const p99 = grown.find(([, n]) => n >= 0.99 * count)[0];
   const within = (ms) => (100 * (grown.find(([le]) => le >= ms)?.[1] ?? count)) / count;
   return (
     `p99 <= ${p99} ms (histogram bound); ${within(5).toFixed(2)} % within 5 ms, ` +
@@ -291,6 +295,7 @@ const summary = {
   cpu: cpu / sendSecs, // of one core
   delivered: probe.samples,
   expected: total,
+  own_p99_le: delayP99(delay0, delay1).p99, // pantaud's part: a histogram bound (ms)
 };
 if (others) {
   const m = /delivered (\d+) of (\d+) samples/.exec(othersLine);
