@@ -25,6 +25,7 @@ import addFormats from 'ajv-formats';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import YAML from 'yaml';
 import {
+  PANTAUD,
   assert,
   assertEq,
   fetchJson,
@@ -43,7 +44,10 @@ const VIEWER = 'openapi-viewer-token-0123456789';
 const OPERATOR = 'openapi-operator-token-0123456789';
 const ADMIN = 'openapi-admin-token-0123456789';
 const DOC_PATH = path.join(repoRoot, 'docs/openapi.yaml');
-const DASHBOARD = path.join(repoRoot, 'build/dashboard');
+// make builds the dashboard beside the binary ($(BUILD)/dashboard).
+const DASHBOARD = [path.join(path.dirname(PANTAUD), 'dashboard'), path.join(repoRoot, 'build/dashboard')].find((d) =>
+  fs.existsSync(path.join(d, 'openapi.json')),
+) ?? path.join(repoRoot, 'build/dashboard');
 const BASE_ID = 'https://pantau.invalid/openapi';
 
 const CATALOG = `[regency]
