@@ -118,7 +118,7 @@ SIM     := $(BUILD)/pantau-sim
 # The dashboard (dashboard/src, plain JS modules) bundled by esbuild into
 # $(BUILD)/dashboard: index.html + assets/app-<hash>.{js,css}. pantaud
 # serves the directory beside its binary (see [http] dashboard).
-DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs dashboard/package-lock.json
+DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs dashboard/package-lock.json docs/openapi.yaml
 DASHBOARD := $(BUILD)/dashboard/index.html
 
 .PHONY: all check check-tsan check-tsan-smoke tsan-smoke-run demo bench install uninstall deb clean deps format fmt-check dashboard \

@@ -442,8 +442,38 @@ static void get_export(struct api *a, struct http_request *r)
     api_export(a, r);
 }
 
+/* ---- /api/v1/openapi.json: docs/openapi.yaml as JSON ---- */
+
+#define OPENAPI_MAX (4 << 20) /* far above the document's size */
+
+/* The dashboard's build writes the document beside index.html; read per
+ * request (a few tens of KiB from the page cache) so a reinstall shows at
+ * once, like the dashboard's files. */
+static void get_openapi(struct api *a, struct http_request *r)
+{
+    char path[4096];
+    struct buf b;
+    snprintf(path, sizeof path, "%s/openapi.json", a->cfg->dashboard_dir);
+    FILE *f = fopen(path, "rb");
+    buf_init(&b, 0);
+    size_t n = 0;
+    char chunk[16384];
+    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len + n <= OPENAPI_MAX)
+        buf_append(&b, chunk, n);
+    bool ok = f && !ferror(f) && n == 0 && b.len > 0 && !buf_failed(&b);
+    if (f)
+        fclose(f);
+    if (ok) {
+        http_reply(r, 200, JSON, &b);
+        return;
+    }
+    buf_free(&b);
+    http_reply_error(r, 404, "not_found", "the API reference is not installed (%s)", path);
+}
+
 static const struct route routes[] = {
     {"/healthz", HTTP_GET, ROLE_NONE, get_healthz},
+    {"/api/v1/openapi.json", HTTP_GET, ROLE_VIEWER, get_openapi},
     {"/metrics", HTTP_GET, ROLE_VIEWER, get_metrics},
     {"/api/v1/programs", HTTP_GET, ROLE_VIEWER, get_programs},
     {PROGRAMS_PREFIX, HTTP_GET, ROLE_VIEWER, get_program}, /* /programs/<id> */
