@@ -244,7 +244,8 @@ $(BUILD)/pantau.sysusers: systemd/pantau.sysusers.in Makefile
 # $(DATADIR) by itself: PANTAU_DATADIR).
 $(BUILD)/pantau.ini: config/pantau.ini Makefile
 	@mkdir -p $(BUILD)
-	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' $< > $@
+	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' \
+	    -e 's|^; dashboard = .*|; dashboard = $(DATADIR)/dashboard|' $< > $@
 
 GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
 
