@@ -298,12 +298,20 @@ deb:
 	    --buildinfo-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.buildinfo \
 	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
+# The dashboard's JS: prettier from dashboard/package.json (npm ci there),
+# its settings in dashboard/.prettierrc.json.
+PRETTIER := dashboard/node_modules/.bin/prettier
+JS_FMT   := 'dashboard/src/**/*.js' dashboard/build.mjs
+
 format:
 	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
+	$(PRETTIER) --log-level warn --write $(JS_FMT)
 
 fmt-check:
 	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c \
 	    tests/fuzz/*.h
+	@test -x $(PRETTIER) || { echo "fmt-check: no $(PRETTIER): run npm ci in dashboard/"; exit 1; }
+	$(PRETTIER) --check $(JS_FMT)
 
 clean:
 	rm -rf build build-san build-tsan build-deb build-fuzz
