@@ -130,7 +130,10 @@ const T = {
   stored: { id: 'Tersimpan: {n}', en: 'Stored: {n}' },
   rejected: { id: 'Ditolak: {reason}', en: 'Rejected: {reason}' },
   csvTitle: { id: 'Unggah CSV', en: 'Upload CSV' },
-  csvHint: { id: 'Format sama dengan export.csv: ts,program,unit,metric,labels,value', en: 'Same format as export.csv: ts,program,unit,metric,labels,value' },
+  csvHint: {
+    id: 'Format sama dengan export.csv: ts,program,unit,metric,labels,value',
+    en: 'Same format as export.csv: ts,program,unit,metric,labels,value',
+  },
   csvFile: { id: 'Berkas CSV', en: 'CSV file' },
   upload: { id: 'Unggah', en: 'Upload' },
   csvResult: { id: 'Tersimpan {n}, ditolak {m}', en: 'Stored {n}, rejected {m}' },

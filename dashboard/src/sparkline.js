@@ -22,7 +22,16 @@ export function labelParams(kpi) {
 export async function loadSparkline(programId, kpi) {
   const now = Date.now();
   const from = localMidnight(now) - (DAYS - 1) * 86400e3;
-  const q = qs({ program: programId, metric: kpi.metric, from, to: now, step: 86400e3, tz: tzOffset(), agg: dailyAgg(kpi), ...labelParams(kpi) });
+  const q = qs({
+    program: programId,
+    metric: kpi.metric,
+    from,
+    to: now,
+    step: 86400e3,
+    tz: tzOffset(),
+    agg: dailyAgg(kpi),
+    ...labelParams(kpi),
+  });
   const r = await get(`/api/v1/query?${q}`);
   const arr = data.get(programId) || new Float64Array(DAYS);
   // Counted KPIs: a day without samples is a 0; measured ones: a gap.
@@ -47,9 +56,9 @@ export function sparkline(programId, label) {
   if (!arr) return svg;
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of arr) if (!Number.isNaN(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  for (const v of arr) if (!Number.isNaN(v)) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
   if (lo === Infinity) return svg;
-  if (hi === lo) (hi += 1), (lo -= 1);
+  if (hi === lo) ((hi += 1), (lo -= 1));
   let d = '';
   let pen = 'M';
   arr.forEach((v, i) => {

@@ -53,7 +53,13 @@ function tile(p) {
     'a',
     { class: `tile ${statusClass(p.health)}`, href: `#program/${p.id}`, 'data-program': p.id },
     h('div', { class: 'tile-head' }, h('span', { class: 'tile-name' }, p.name)),
-    h('div', { class: 'tile-agency' }, h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')), firing(p.id), badge(p.health || 'no_data')),
+    h(
+      'div',
+      { class: 'tile-agency' },
+      h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')),
+      firing(p.id),
+      badge(p.health || 'no_data'),
+    ),
     k
       ? [
           h('div', { class: 'tile-kpi' }, k.name),
@@ -68,7 +74,12 @@ function tile(p) {
           h(
             'div',
             { class: 'tile-foot' },
-            h('span', null, `${t('progress')} ${pct(k.progress)} · `, h('span', { class: `${statusClass(k.status)}-t` }, statusWord(k.status))),
+            h(
+              'span',
+              null,
+              `${t('progress')} ${pct(k.progress)} · `,
+              h('span', { class: `${statusClass(k.status)}-t` }, statusWord(k.status)),
+            ),
             h('span', null, `${t('deadline')} ${k.deadline ? dateTime(k.deadline).split(' ').slice(0, 3).join(' ') : '–'}`),
           ),
           p.kpis.length > 1 ? h('div', { class: 'tile-more' }, t('moreKpis', { n: p.kpis.length - 1, p: pct(p.progress) })) : null,
@@ -82,11 +93,16 @@ function build() {
   tiles = new Map();
   const n = state.programs.length;
   const cols = n <= 3 ? n || 1 : n <= 6 ? 3 : n <= 8 ? 4 : n <= 15 ? 5 : Math.ceil(Math.sqrt(n * 1.8));
-  fill(root,
+  fill(
+    root,
     h('h1', { class: 'sr-only' }, t('overview')),
     h('section', { class: 'dims', 'aria-label': t('dimensions') }, state.dimensions.map(dimensionCard)),
     n
-      ? h('section', { class: 'tiles', style: `--cols:${cols};--rows:${Math.ceil(n / cols)}`, 'aria-label': t('programs') }, state.programs.map(tile))
+      ? h(
+          'section',
+          { class: 'tiles', style: `--cols:${cols};--rows:${Math.ceil(n / cols)}`, 'aria-label': t('programs') },
+          state.programs.map(tile),
+        )
       : h('p', null, t('noPrograms')),
   );
 }

@@ -47,7 +47,8 @@ function build() {
   const changes = list.some((r) => r.change !== null);
   const cols = ['commodity', 'market', 'price', 'reference', 'deviation', ...(changes ? ['changeToday'] : []), 'updated'];
   // On the wall every row must fit: the row height follows the count.
-  fill(root,
+  fill(
+    root,
     h('h1', null, t('pricesTitle')),
     n
       ? h(
@@ -57,7 +58,13 @@ function build() {
           h(
             'thead',
             null,
-            h('tr', null, cols.map((c) => h('th', { scope: 'col', class: ['price', 'reference', 'deviation', 'changeToday'].includes(c) ? 'num' : null }, t(c)))),
+            h(
+              'tr',
+              null,
+              cols.map((c) =>
+                h('th', { scope: 'col', class: ['price', 'reference', 'deviation', 'changeToday'].includes(c) ? 'num' : null }, t(c)),
+              ),
+            ),
           ),
           h(
             'tbody',
@@ -66,12 +73,27 @@ function build() {
               h(
                 'tr',
                 { class: r.spike ? 'spike' : null },
-                h('th', { scope: 'row' }, pretty(r.s.labels?.commodity), r.spike ? h('span', { class: 'badge bad' }, `▲ ${t('spike')}`) : null),
+                h(
+                  'th',
+                  { scope: 'row' },
+                  pretty(r.s.labels?.commodity),
+                  r.spike ? h('span', { class: 'badge bad' }, `▲ ${t('spike')}`) : null,
+                ),
                 h('td', { class: 'market' }, pretty(r.s.unit)),
                 h('td', { class: 'num' }, `Rp ${num(r.s.value)}`),
                 h('td', { class: 'num' }, r.ref ? `Rp ${num(r.ref.value)}` : '–'),
-                h('td', { class: `num ${r.dev === null ? '' : r.dev >= SPIKE ? 'bad-t' : r.dev > 0 ? 'warn-t' : 'good-t'}` }, signedPct(r.dev)),
-                changes ? h('td', { class: 'num' }, r.change === null ? '–' : `${r.change > 0 ? '+' : r.change < 0 ? '−' : ''}${num(Math.abs(r.change))}`) : null,
+                h(
+                  'td',
+                  { class: `num ${r.dev === null ? '' : r.dev >= SPIKE ? 'bad-t' : r.dev > 0 ? 'warn-t' : 'good-t'}` },
+                  signedPct(r.dev),
+                ),
+                changes
+                  ? h(
+                      'td',
+                      { class: 'num' },
+                      r.change === null ? '–' : `${r.change > 0 ? '+' : r.change < 0 ? '−' : ''}${num(Math.abs(r.change))}`,
+                    )
+                  : null,
                 h('td', null, timeOrDate(r.s.ts)),
               ),
             ),

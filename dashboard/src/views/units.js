@@ -12,12 +12,24 @@ let root = null;
 const ORDER = { offline: 0, stale: 1, online: 2 };
 
 function build() {
-  const units = [...state.units.values()].sort((a, b) => (ORDER[a.status] ?? 3) - (ORDER[b.status] ?? 3) || a.program.localeCompare(b.program) || a.unit.localeCompare(b.unit));
+  const units = [...state.units.values()].sort(
+    (a, b) => (ORDER[a.status] ?? 3) - (ORDER[b.status] ?? 3) || a.program.localeCompare(b.program) || a.unit.localeCompare(b.unit),
+  );
   const count = (s) => num(units.filter((u) => u.status === s).length);
   const listed = isKiosk() ? units.slice(0, WALL_ROWS) : units;
   const mapBox = h('div', { class: 'map-box' });
-  fill(root,
-    h('h1', null, t('units'), h('span', { class: 'muted sub' }, ` · ${t('unitsSummary', { online: count('online'), stale: count('stale'), offline: count('offline') })}`)),
+  fill(
+    root,
+    h(
+      'h1',
+      null,
+      t('units'),
+      h(
+        'span',
+        { class: 'muted sub' },
+        ` · ${t('unitsSummary', { online: count('online'), stale: count('stale'), offline: count('offline') })}`,
+      ),
+    ),
     units.length
       ? h(
           'div',
@@ -27,15 +39,32 @@ function build() {
             'table',
             { class: 'grid units', style: `--n:${listed.length + (listed.length < units.length ? 1 : 0)}` },
             h('caption', { class: 'sr-only' }, t('units')),
-            h('thead', null, h('tr', null, ['unit', 'program', 'presence', 'lastSeen'].map((c) => h('th', { scope: 'col' }, t(c))))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ['unit', 'program', 'presence', 'lastSeen'].map((c) => h('th', { scope: 'col' }, t(c))),
+              ),
+            ),
             h(
               'tbody',
               null,
               listed.map((u) => {
                 const p = state.programs.find((x) => x.id === u.program);
-                return h('tr', null, h('th', { scope: 'row' }, u.unit), h('td', null, p ? p.name : u.program), h('td', null, badge(u.status)), h('td', null, timeOrDate(u.last_seen)));
+                return h(
+                  'tr',
+                  null,
+                  h('th', { scope: 'row' }, u.unit),
+                  h('td', null, p ? p.name : u.program),
+                  h('td', null, badge(u.status)),
+                  h('td', null, timeOrDate(u.last_seen)),
+                );
               }),
-              listed.length < units.length ? h('tr', null, h('td', { colspan: 4, class: 'muted' }, t('more', { n: num(units.length - listed.length) }))) : null,
+              listed.length < units.length
+                ? h('tr', null, h('td', { colspan: 4, class: 'muted' }, t('more', { n: num(units.length - listed.length) })))
+                : null,
             ),
           ),
         )
