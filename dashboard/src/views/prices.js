@@ -10,6 +10,7 @@ import { localMidnight, num, signedPct, timeOrDate, tzOffset } from '../format.j
 import { t } from '../i18n.js';
 import { WALL_ROWS, isKiosk } from '../nav.js';
 import { seriesKey, state } from '../state.js';
+import { throttle } from '../throttle.js';
 
 const SPIKE = 0.1;
 let root = null;
@@ -117,8 +118,8 @@ async function loadYesterday() {
   if (root) build();
 }
 
-let lastBuild = 0;
-let trailing = null;
+// Prices arrive often: rebuild at most twice a second.
+const rebuild = throttle(() => root && build(), 500);
 export default {
   mount(el) {
     root = el;
@@ -128,22 +129,12 @@ export default {
   },
   paint(what) {
     if (!(what.has('samples') || what.has('alerts') || what.has('lang'))) return;
-    // Prices arrive often: rebuild at most twice a second.
-    if (what.has('lang') || Date.now() - lastBuild > 500) {
-      lastBuild = Date.now();
-      build();
-    } else if (!trailing) {
-      trailing = setTimeout(() => {
-        trailing = null;
-        lastBuild = Date.now();
-        if (root) build();
-      }, 500);
-    }
+    if (what.has('lang')) rebuild.now();
+    else rebuild();
   },
   unmount() {
     clearInterval(timer);
-    clearTimeout(trailing);
-    trailing = null;
+    rebuild.cancel();
     root = null;
   },
 };

@@ -7,6 +7,7 @@ import { unitMap } from '../map.js';
 import { WALL_ROWS, isKiosk } from '../nav.js';
 import { state } from '../state.js';
 import { badge } from '../status.js';
+import { throttle } from '../throttle.js';
 
 let root = null;
 const ORDER = { offline: 0, stale: 1, online: 2 };
@@ -76,8 +77,7 @@ function build() {
   }
 }
 
-let last = 0;
-let trailing = null;
+const rebuild = throttle(() => root && build(), 1000);
 export default {
   mount(el) {
     root = el;
@@ -85,20 +85,11 @@ export default {
   },
   paint(what) {
     if (!(what.has('units') || what.has('lang') || what.has('programs'))) return;
-    if (what.has('lang') || Date.now() - last > 1000) {
-      last = Date.now();
-      build();
-    } else if (!trailing) {
-      trailing = setTimeout(() => {
-        trailing = null;
-        last = Date.now();
-        if (root) build();
-      }, 1000);
-    }
+    if (what.has('lang')) rebuild.now();
+    else rebuild();
   },
   unmount() {
-    clearTimeout(trailing);
-    trailing = null;
+    rebuild.cancel();
     root = null;
   },
 };
