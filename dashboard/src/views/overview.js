@@ -7,7 +7,7 @@ import { dateTime, num, pct, timeOrDate, withUnit } from '../format.js';
 import { getLang, t } from '../i18n.js';
 import { loadSparkline, sparkline } from '../sparkline.js';
 import { state } from '../state.js';
-import { badge, statusClass, statusWord } from '../status.js';
+import { statusClass, statusWord } from '../status.js';
 
 let root = null;
 let tiles = new Map(); // program id -> {last}
@@ -58,28 +58,29 @@ function tile(p) {
       { class: 'tile-agency' },
       h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')),
       firing(p.id),
-      badge(p.health || 'no_data'),
+      h('span', { class: `badge ${statusClass(p.health)} tile-health` }, t('programHealth', { s: statusWord(p.health || 'no_data') })),
     ),
     k
       ? [
-          h('div', { class: 'tile-kpi' }, k.name),
+          // The headline KPI's own status beside its name, apart from the program's badge.
+          h(
+            'div',
+            { class: 'tile-kpi' },
+            h('span', { class: 'tile-kpi-name' }, k.name),
+            h('span', { class: `tile-kpi-status ${statusClass(k.status)}-t` }, statusWord(k.status)),
+          ),
           h(
             'div',
             { class: 'tile-value' },
             h('span', { class: 'big' }, withUnit(k.current, k.display_unit)),
             h('span', { class: 'of' }, ` / ${withUnit(k.target, k.display_unit)}`),
           ),
-          sparkline(p.id, `${k.name}, 30 hari`),
+          sparkline(p.id, t('spark30', { kpi: k.name }), t('sparkNoData', { kpi: k.name })),
           bar(k.progress, k.status),
           h(
             'div',
             { class: 'tile-foot' },
-            h(
-              'span',
-              null,
-              `${t('progress')} ${pct(k.progress)} · `,
-              h('span', { class: `${statusClass(k.status)}-t` }, statusWord(k.status)),
-            ),
+            h('span', null, `${t('progress')} ${pct(k.progress)}`),
             h('span', null, `${t('deadline')} ${k.deadline ? dateTime(k.deadline).split(' ').slice(0, 3).join(' ') : '–'}`),
           ),
           p.kpis.length > 1 ? h('div', { class: 'tile-more' }, t('moreKpis', { n: p.kpis.length - 1, p: pct(p.progress) })) : null,
