@@ -298,10 +298,10 @@ deb:
 	    --buildinfo-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.buildinfo \
 	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
-# The dashboard's JS: prettier from dashboard/package.json (npm ci there),
-# its settings in dashboard/.prettierrc.json.
-PRETTIER := dashboard/node_modules/.bin/prettier
-JS_FMT   := 'dashboard/src/**/*.js' dashboard/build.mjs
+# The dashboard's JS and its unit tests: prettier from dashboard/package.json
+# (npm ci there), its settings in dashboard/.prettierrc.json.
+PRETTIER := dashboard/node_modules/.bin/prettier --config dashboard/.prettierrc.json
+JS_FMT   := 'dashboard/src/**/*.js' dashboard/build.mjs 'tests/js/unit/*.mjs' tests/js/dashboard_unit.test.mjs
 
 format:
 	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
@@ -310,7 +310,7 @@ format:
 fmt-check:
 	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c \
 	    tests/fuzz/*.h
-	@test -x $(PRETTIER) || { echo "fmt-check: no $(PRETTIER): run npm ci in dashboard/"; exit 1; }
+	@test -x $(firstword $(PRETTIER)) || { echo "fmt-check: no $(firstword $(PRETTIER)): run npm ci in dashboard/"; exit 1; }
 	$(PRETTIER) --check $(JS_FMT)
 
 clean:
