@@ -244,7 +244,8 @@ $(BUILD)/pantau.sysusers: systemd/pantau.sysusers.in Makefile
 # $(DATADIR) by itself: PANTAU_DATADIR).
 $(BUILD)/pantau.ini: config/pantau.ini Makefile
 	@mkdir -p $(BUILD)
-	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' $< > $@
+	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' \
+	    -e 's|^; dashboard = .*|; dashboard = $(DATADIR)/dashboard|' $< > $@
 
 GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
 
@@ -297,12 +298,20 @@ deb:
 	    --buildinfo-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.buildinfo \
 	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
+# The dashboard's JS and its unit tests: prettier from dashboard/package.json
+# (npm ci there), its settings in dashboard/.prettierrc.json.
+PRETTIER := dashboard/node_modules/.bin/prettier --config dashboard/.prettierrc.json
+JS_FMT   := 'dashboard/src/**/*.js' dashboard/build.mjs 'tests/js/unit/*.mjs' tests/js/dashboard_unit.test.mjs
+
 format:
 	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
+	$(PRETTIER) --log-level warn --write $(JS_FMT)
 
 fmt-check:
 	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c \
 	    tests/fuzz/*.h
+	@test -x $(firstword $(PRETTIER)) || { echo "fmt-check: no $(firstword $(PRETTIER)): run npm ci in dashboard/"; exit 1; }
+	$(PRETTIER) --check $(JS_FMT)
 
 clean:
 	rm -rf build build-san build-tsan build-deb build-fuzz

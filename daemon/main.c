@@ -396,6 +396,7 @@ static int reload(void *ctx, struct buf *problems_json)
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
+    loopwatch_signal_woke(); /* the wait the signal cut short is not work */
     if (signum == SIGHUP) {
         reload(d, NULL);
         return;
