@@ -66,7 +66,7 @@ PAHO_LIBS  := -lpaho-mqtt3as
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter $(CLANG_WARN)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' \
-            -DPANTAU_DATADIR='"$(DATADIR)"' -Idaemon
+            -DPANTAU_DATADIR='"$(DATADIR)"' -Idaemon -Isim
 CFLAGS  += -std=c11 $(OPTFLAGS) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
@@ -80,8 +80,9 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
              daemon/checkpoint.c daemon/loopwatch.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
              daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c
-SIM_SRCS  := daemon/sim.c daemon/scenario.c daemon/publisher.c daemon/log.c daemon/util.c
-TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
+# The simulator (sim/) borrows the daemon's log and util modules.
+SIM_SRCS  := sim/sim.c sim/scenario.c sim/publisher.c daemon/log.c daemon/util.c
+TEST_LIB_SRCS := tests/check.c tests/harness.c sim/publisher.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
@@ -298,10 +299,10 @@ deb:
 	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
 format:
-	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
+	clang-format -i daemon/*.c daemon/*.h sim/*.c sim/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
 
 fmt-check:
-	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c \
+	clang-format --dry-run -Werror daemon/*.c daemon/*.h sim/*.c sim/*.h tests/*.c tests/*.h tests/fuzz/*.c \
 	    tests/fuzz/*.h
 
 clean:
