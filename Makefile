@@ -28,10 +28,15 @@ DOCDIR     ?= $(PREFIX)/share/doc/pantau
 MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 REGENCY ?= lampung-tengah
 DESTDIR ?=
 CC      ?= cc
-VERSION := 0.1.0
+# The one version, and the release date: debian/changelog's first entry (a
+# new release is a new entry there). pantaud --version, /healthz, the live
+# hello, the installed man pages and the .deb all take it from here.
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+RELEASE_DATE := $(shell d=$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -1); date -u -d "$$d" +%F)
 
 ifeq ($(FUZZ),1)
 # libFuzzer targets (tests/fuzz/): clang, every object instrumented.
@@ -129,12 +134,17 @@ all: $(PANTAUD) $(SIM)
 dashboard: $(DASHBOARD)
 
 $(DASHBOARD): $(DASH_SRCS)
+	@test -d dashboard/node_modules || { echo "make: dashboard/node_modules is missing:" \
+	    "run make deps (npm ci in dashboard/) first; the dashboard cannot be built" >&2; exit 1; }
 	node dashboard/build.mjs $(BUILD)/dashboard
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# A new version in debian/changelog rebuilds what may print it (PANTAU_VERSION).
+$(CORE_OBJS) $(SIM_OBJS) $(BUILD)/daemon/main.o: debian/changelog
 
 $(PANTAUD): $(CORE_OBJS) $(BUILD)/daemon/main.o
 	$(call say,LD,$@)
@@ -240,6 +250,10 @@ $(BUILD)/pantau.sysusers: systemd/pantau.sysusers.in Makefile
 	@mkdir -p $(BUILD)
 	$(Q)$(SUBST) $< > $@
 
+$(BUILD)/pantau.tmpfiles: systemd/pantau.tmpfiles.in Makefile
+	@mkdir -p $(BUILD)
+	$(Q)$(SUBST) $< > $@
+
 # The shipped pantau.ini documents every default; the installed one keeps the
 # database in the state directory (pantaud finds the installed dashboard in
 # $(DATADIR) by itself: PANTAU_DATADIR).
@@ -247,11 +261,18 @@ $(BUILD)/pantau.ini: config/pantau.ini Makefile
 	@mkdir -p $(BUILD)
 	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' $< > $@
 
-GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
+# The man pages' headers carry the version and date of debian/changelog.
+$(BUILD)/man/%: man/% debian/changelog
+	@mkdir -p $(dir $@)
+	$(Q)sed -e '1s/^\(\.TH [^ ]* [0-9]\) [0-9-]* "pantau [^"]*"/\1 $(RELEASE_DATE) "pantau $(VERSION)"/' $< > $@
+
+GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.tmpfiles $(BUILD)/pantau.ini \
+             $(MAN_PAGES:%=$(BUILD)/%)
 
 install: all $(INSTALL_DASHBOARD) $(GENERATED)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/pantau/catalog \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples/proxy $(DESTDIR)$(DOCDIR)/examples/prometheus \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PANTAUD) $(SIM) $(DESTDIR)$(BINDIR)/
 	@for f in $(BUILD)/pantau.ini $(CATALOGS); do \
@@ -261,13 +282,16 @@ install: all $(INSTALL_DASHBOARD) $(GENERATED)
 	done
 	install -m 0644 $(BUILD)/pantaud.service $(DESTDIR)$(UNITDIR)/pantaud.service
 	install -m 0644 $(BUILD)/pantau.sysusers $(DESTDIR)$(SYSUSERSDIR)/pantau.conf
-	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/pantau.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pantau.conf
+	install -m 0644 $(filter %.1,$(MAN_PAGES:%=$(BUILD)/%)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES:%=$(BUILD)/%)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MAN_PAGES:%=$(BUILD)/%)) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 config/mosquitto/mosquitto.conf $(DESTDIR)$(DOCDIR)/examples/mosquitto.conf
 	install -m 0644 config/mosquitto/acl $(DESTDIR)$(DOCDIR)/examples/mosquitto.acl
 	install -m 0644 systemd/pantau-backup.service systemd/pantau-backup.timer $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(wildcard config/proxy/*) $(DESTDIR)$(DOCDIR)/examples/proxy/
+	install -m 0644 $(wildcard config/prometheus/*) $(DESTDIR)$(DOCDIR)/examples/prometheus/
 	@d='$(DASHBOARD_DIR)'; if [ -n "$$d" ]; then \
 	    echo "install dashboard $$d -> $(DESTDIR)$(DATADIR)/dashboard"; \
 	    rm -rf $(DESTDIR)$(DATADIR)/dashboard; install -d $(DESTDIR)$(DATADIR)/dashboard; \
@@ -278,7 +302,8 @@ install: all $(INSTALL_DASHBOARD) $(GENERATED)
 # when they are as shipped: an operator's edits are never deleted.
 uninstall: $(BUILD)/pantau.ini
 	rm -f $(DESTDIR)$(BINDIR)/pantaud $(DESTDIR)$(BINDIR)/pantau-sim
-	rm -f $(DESTDIR)$(UNITDIR)/pantaud.service $(DESTDIR)$(SYSUSERSDIR)/pantau.conf
+	rm -f $(DESTDIR)$(UNITDIR)/pantaud.service $(DESTDIR)$(SYSUSERSDIR)/pantau.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/pantau.conf
 	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 	@for f in $(BUILD)/pantau.ini $(CATALOGS); do \
