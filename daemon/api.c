@@ -27,6 +27,29 @@ struct route {
     handler_fn fn;
 };
 
+/* ---- reports and imports at once ---- */
+
+#define BUSY_RETRY_S 2 /* Retry-After of a busy answer */
+
+bool api_heavy_take(struct api *a, struct http_request *r)
+{
+    if (a->heavy_running >= a->cfg->http_max_heavy) {
+        a->heavy_refused++;
+        http_reply_busy(r, BUSY_RETRY_S,
+                        "%d reports or imports are running ([http] max_heavy); retry later",
+                        a->heavy_running);
+        return false;
+    }
+    a->heavy_running++;
+    return true;
+}
+
+void api_heavy_give(struct api *a)
+{
+    if (a->heavy_running > 0)
+        a->heavy_running--;
+}
+
 /* ---- /healthz ---- */
 
 /* What waits between the broker and the database, and whether ingest is
@@ -233,6 +256,11 @@ static void get_metrics(struct api *a, struct http_request *r)
                   ls.hold_ms_max * 1000000u);
     metric(&b, "pantau_http_requests_total", "counter", "HTTP requests answered.",
            http_requests_total(a->http));
+    metric(&b, "pantau_http_heavy_running", "gauge", "Reports and imports running now.",
+           (uint64_t)a->heavy_running);
+    metric(&b, "pantau_http_busy_total", "counter",
+           "Reports and imports refused with 503 busy ([http] max_heavy were running).",
+           a->heavy_refused);
     http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 

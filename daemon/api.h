@@ -44,10 +44,21 @@ struct api {
      * separated, no brackets). */
     int (*reload)(void *ctx, struct buf *problems);
     void *reload_ctx;
+    /* Reports and imports running ([http] max_heavy at most), and how many
+     * were turned away busy. */
+    int heavy_running;
+    uint64_t heavy_refused;
 };
 
 /* The http_route_fn: ctx is a struct api. */
 void api_route(void *ctx, struct http_request *r);
+
+/* A slot for a report or an import (CONTRACT §10): true when one of the
+ * [http] max_heavy slots was free and is now taken (give it back with
+ * api_heavy_give when the work is done); false when all are taken, having
+ * answered 503 busy with Retry-After at once (nothing is queued). */
+bool api_heavy_take(struct api *a, struct http_request *r);
+void api_heavy_give(struct api *a);
 
 /* GET /api/v1/query and /api/v1/export.csv (api_query.c), and the time
  * arguments every endpoint reads the same way: api_time_arg undoes the

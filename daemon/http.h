@@ -68,6 +68,11 @@ void http_reply(struct http_request *r, int status, const char *content_type, st
 void http_reply_error(struct http_request *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* 503 {"error":"busy", ...} with `Retry-After: retry_after_s`: a limit of
+ * work at once is reached; the client should come back, nothing is queued. */
+void http_reply_busy(struct http_request *r, int retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Answer later. The returned handle stays valid until passed to
  * http_deferred_reply (exactly once), whatever the client does. */
 struct http_deferred;

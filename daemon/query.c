@@ -689,6 +689,41 @@ int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *fr
     return end_read(q, status);
 }
 
+int query_series_aggregate(struct query_db *q, const struct query_filter *f, int64_t from,
+                           int64_t to, const struct query_aggregate_sink *sink)
+{
+    q->error[0] = '\0';
+    int status = check_filter(q, f);
+    if (status != QUERY_OK)
+        return status;
+    struct bucketer b = {.q = q};
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    if (rollup_read_horizons(q->db, &b.h) != 0)
+        return end_read(q, db_fail(q, "reading horizons"));
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, f, false, 0, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc = SQLITE_DONE;
+    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        if (!sink->keep(sink->ctx, &s))
+            continue;
+        struct rollup_agg agg;
+        rollup_agg_init(&agg);
+        b.total = &agg;
+        if (from <= to)
+            status = aggregate_series(&b, s.id, from, to);
+        if (status == QUERY_OK && sink->add(sink->ctx, &s, &agg) != 0)
+            status = QUERY_EABORT;
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
 /* ---- export ------------------------------------------------------------- */
 
 /* Delivers up to `budget` rows of one series after `after` (inclusive lower

@@ -125,6 +125,19 @@ struct rollup_agg;
 int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *from,
                     const int64_t *to, size_t n, struct rollup_agg *out);
 
+/* The evaluation report's read (kpi_engine, on a worker): for each series
+ * matching f, in one read transaction (one snapshot), keep(ctx, s) says
+ * whether it counts; if so its aggregate over [from, to] (as query_aggregate
+ * reads it) goes to add(ctx, s, agg). Memory does not grow with the number
+ * of series. A non-zero add stops (QUERY_EABORT). Returns a query_status. */
+struct query_aggregate_sink {
+    void *ctx;
+    bool (*keep)(void *ctx, const struct query_series *s);
+    int (*add)(void *ctx, const struct query_series *s, const struct rollup_agg *agg);
+};
+int query_series_aggregate(struct query_db *q, const struct query_filter *f, int64_t from,
+                           int64_t to, const struct query_aggregate_sink *sink);
+
 /* Export of raw samples in bounded chunks with flat memory: each call reads
  * at most max_rows rows after the cursor (series id, then ts order), in a
  * read transaction of its own (so the WAL can checkpoint between chunks),
