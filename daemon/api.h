@@ -50,6 +50,10 @@ struct api {
     uint64_t heavy_refused;
 };
 
+/* Answers that may be large (/series, /query) are read and written in
+ * chunks of about this many bytes, as the client reads (CONTRACT §10). */
+#define API_ANSWER_CHUNK (128 * 1024)
+
 /* The http_route_fn: ctx is a struct api. */
 void api_route(void *ctx, struct http_request *r);
 
@@ -81,6 +85,9 @@ struct api_bad {
 bool api_query_params(const struct http_request *r, int64_t now_ms, bool export,
                       struct query_req *q, struct api_bad *bad);
 void api_query(struct api *a, struct http_request *r);
+/* GET /api/v1/series with its checked filter (strings into the request). */
+struct query_filter;
+void api_series(struct api *a, struct http_request *r, const struct query_filter *f);
 void api_export(struct api *a, struct http_request *r);
 
 /* /api/v1/programs, /programs/<id>, /dimensions, /report (api_programs.c). */

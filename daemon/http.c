@@ -474,6 +474,20 @@ struct http_stream *http_stream_start(struct http_request *r, const char *conten
     return s;
 }
 
+struct http_stream *http_deferred_stream(struct http_deferred *d, const char *content_type,
+                                         const struct http_stream_ops *ops, void *ctx)
+{
+    struct http_conn *c = d->conn;
+    free(d);
+    if (!c) {
+        if (ops->release)
+            ops->release(ctx);
+        return NULL;
+    }
+    c->deferred = NULL;
+    return http_stream_start(&c->req, content_type, NULL, ops, ctx);
+}
+
 void http_stream_resume(struct http_stream *s)
 {
     s->waiting = false;

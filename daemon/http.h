@@ -98,6 +98,11 @@ struct http_stream;
 struct http_stream *http_stream_start(struct http_request *r, const char *content_type,
                                       const char *filename, const struct http_stream_ops *ops,
                                       void *ctx);
+/* A deferred answer that turned out large becomes a streamed one (as
+ * http_stream_start; d is freed). NULL when the client has gone (release
+ * was called) or out of memory (answered). */
+struct http_stream *http_deferred_stream(struct http_deferred *d, const char *content_type,
+                                         const struct http_stream_ops *ops, void *ctx);
 /* After HTTP_STREAM_LATER: the chunk (in the buf `next` got) is ready. */
 void http_stream_resume(struct http_stream *s);
 
