@@ -206,7 +206,7 @@ static int prepare_series(struct query_db *q, const struct query_filter *f, bool
         sqlite3_bind_text(st, p++, f->labels[i].value, -1, SQLITE_STATIC);
     }
     for (int i = 0; after && i < 4; i++)
-        sqlite3_bind_text(st, p++, cur->key[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, p++, cur->key[i], -1, SQLITE_TRANSIENT); /* moves meanwhile */
     if (by_id)
         sqlite3_bind_int64(st, p++, min_id);
     *out = st;
