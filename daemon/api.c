@@ -12,6 +12,7 @@
 #include "log.h"
 #include "parse.h"
 #include "presence.h"
+#include "query.h"
 #include "rejects.h"
 #include "util.h"
 #include "webhook.h"
@@ -26,6 +27,29 @@ struct route {
     enum http_role role; /* least role needed */
     handler_fn fn;
 };
+
+/* ---- reports and imports at once ---- */
+
+#define BUSY_RETRY_S 2 /* Retry-After of a busy answer */
+
+bool api_heavy_take(struct api *a, struct http_request *r)
+{
+    if (a->heavy_running >= a->cfg->http_max_heavy) {
+        a->heavy_refused++;
+        http_reply_busy(r, BUSY_RETRY_S,
+                        "%d reports or imports are running ([http] max_heavy); retry later",
+                        a->heavy_running);
+        return false;
+    }
+    a->heavy_running++;
+    return true;
+}
+
+void api_heavy_give(struct api *a)
+{
+    if (a->heavy_running > 0)
+        a->heavy_running--;
+}
 
 /* ---- /healthz ---- */
 
@@ -233,6 +257,11 @@ static void get_metrics(struct api *a, struct http_request *r)
                   ls.hold_ms_max * 1000000u);
     metric(&b, "pantau_http_requests_total", "counter", "HTTP requests answered.",
            http_requests_total(a->http));
+    metric(&b, "pantau_http_heavy_running", "gauge", "Reports and imports running now.",
+           (uint64_t)a->heavy_running);
+    metric(&b, "pantau_http_busy_total", "counter",
+           "Reports and imports refused with 503 busy ([http] max_heavy were running).",
+           a->heavy_refused);
     http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -259,37 +288,7 @@ static void get_report(struct api *a, struct http_request *r)
     api_report(a, r);
 }
 
-/* ---- /api/v1/series: from the store's in-memory cache ---- */
-
-struct series_list {
-    const char *program, *unit, *metric; /* filters, NULL = any */
-    struct buf *out;
-    size_t n;
-};
-
-static bool filter_ok(const char *want, const char *have)
-{
-    return !want || strcmp(want, have) == 0;
-}
-
-static void add_series(void *ctx, const struct store_series_view *v)
-{
-    struct series_list *l = ctx;
-    if (!filter_ok(l->program, v->program) || !filter_ok(l->unit, v->unit) ||
-        !filter_ok(l->metric, v->metric))
-        return;
-    struct buf *b = l->out;
-    buf_puts(b, l->n++ ? ",\n" : "\n");
-    buf_json_series_head(b, v->program, v->unit, v->metric, v->labels_json);
-    buf_puts(b, ",\"last_ts\":");
-    if (v->has_last) {
-        buf_printf(b, "%lld,\"last_value\":", (long long)v->last_ts);
-        buf_json_num(b, v->last_value);
-    } else {
-        buf_puts(b, "null,\"last_value\":null");
-    }
-    buf_puts(b, "}");
-}
+/* ---- /api/v1/series: read from the database in chunks (api_query.c) ---- */
 
 static bool check_slug_arg(struct http_request *r, const char *name, const char **out)
 {
@@ -304,16 +303,11 @@ static bool check_slug_arg(struct http_request *r, const char *name, const char 
 
 static void get_series(struct api *a, struct http_request *r)
 {
-    struct buf b;
-    struct series_list l = {.out = &b};
-    if (!check_slug_arg(r, "program", &l.program) || !check_slug_arg(r, "unit", &l.unit) ||
-        !check_slug_arg(r, "metric", &l.metric))
+    struct query_filter f = {0};
+    if (!check_slug_arg(r, "program", &f.program) || !check_slug_arg(r, "unit", &f.unit) ||
+        !check_slug_arg(r, "metric", &f.metric))
         return;
-    buf_init(&b, 0);
-    buf_puts(&b, "{\"series\":[");
-    store_each_series(a->store, add_series, &l);
-    buf_puts(&b, "]}\n");
-    http_reply(r, 200, JSON, &b);
+    api_series(a, r, &f);
 }
 
 /* ---- /api/v1/units ---- */

@@ -333,6 +333,7 @@ static void report_done(void *ctx, const struct kpi_report *r)
 {
     struct report_req *q = ctx;
     struct snapshot s = {0};
+    api_heavy_give(q->a);
     if (r->status != 0 || snapshot_take(&s, r->catalog, NULL, r->to, r) != 0) {
         snapshot_free(&s);
         http_deferred_reply_error(
@@ -382,15 +383,19 @@ void api_report(struct api *a, struct http_request *r)
         http_reply_error(r, 400, "bad_parameter", "from is after to");
         return;
     }
+    if (!api_heavy_take(a, r))
+        return;
     struct report_req *q = calloc(1, sizeof *q);
     if (!q || !(q->reply = http_defer(r))) {
         free(q);
+        api_heavy_give(a);
         http_reply_error(r, 500, "out_of_memory", "out of memory");
         return;
     }
     q->a = a;
     q->generated_at = util_now_ms();
     if (kpi_engine_report(a->kpis, from, to, report_done, q) != 0) {
+        api_heavy_give(a);
         http_deferred_reply_error(q->reply, 503, "unavailable",
                                   "cannot start the report now; retry");
         free(q);

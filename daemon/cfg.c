@@ -55,6 +55,7 @@ static const struct entry entries[] = {
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
     {"http", "open", T_BOOL, F(http_open), 0, 0},
     {"http", "import_max_bytes", T_INT64, F(import_max_bytes), 1024, 1LL << 40},
+    {"http", "max_heavy", T_INT, F(http_max_heavy), 1, 64},
     {"auth", "viewer", T_TOKEN, 0, CFG_ROLE_VIEWER, 0},
     {"auth", "operator", T_TOKEN, 0, CFG_ROLE_OPERATOR, 0},
     {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
@@ -121,6 +122,7 @@ int cfg_defaults(struct cfg *c)
     c->live_max_clients = 1000;
     c->unit_stale_after_s = 900;
     c->import_max_bytes = 256LL << 20;
+    c->http_max_heavy = 4;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||

@@ -10,7 +10,7 @@
  *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
  *            tls_insecure
  *   [store]  path, retention_days, commit_interval_ms, max_series
- *   [http]   listen, dashboard, open, import_max_bytes
+ *   [http]   listen, dashboard, open, import_max_bytes, max_heavy
  *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
  *   [live]   queue, max_clients
  *   [units]  stale_after
@@ -58,6 +58,7 @@ struct cfg {
     char *dashboard_dir; /* <exe dir>/dashboard if there, else $(PREFIX)/share/pantau/dashboard */
     int http_open;       /* 0: without tokens, refuse a non-loopback listen */
     int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
+    int http_max_heavy;       /* 4: reports and imports at once; more get 503 busy */
     /* [auth] */
     struct cfg_token *tokens;
     int n_tokens;
