@@ -16,6 +16,7 @@
 #include "rejects.h"
 #include "util.h"
 #include "webhook.h"
+#include "wire.h"
 
 #define JSON "application/json"
 
@@ -329,36 +330,13 @@ int64_t api_unit_stale_ms(const struct api *a, const char *program)
     return a->cfg->unit_stale_after_s * 1000LL;
 }
 
-void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now, int64_t stale_ms)
-{
-    buf_puts(b, "{\"program\":");
-    buf_json_str(b, u->program);
-    buf_puts(b, ",\"unit\":");
-    buf_json_str(b, u->unit);
-    buf_printf(b, ",\"status\":\"%s\",\"last_seen\":",
-               presence_status_name(presence_status_of(u, now, stale_ms)));
-    if (u->last_seen)
-        buf_printf(b, "%lld", (long long)u->last_seen);
-    else
-        buf_puts(b, "null");
-    if (u->has_position) {
-        buf_puts(b, ",\"lat\":");
-        buf_json_num(b, u->lat);
-        buf_puts(b, ",\"lon\":");
-        buf_json_num(b, u->lon);
-    } else {
-        buf_puts(b, ",\"lat\":null,\"lon\":null");
-    }
-    buf_puts(b, "}");
-}
-
 static void add_unit(void *ctx, const struct store_unit_view *v)
 {
     struct unit_list *l = ctx;
     if (l->program && strcmp(l->program, v->program) != 0)
         return;
     buf_puts(l->out, l->n++ ? ",\n" : "\n");
-    api_unit_json(l->out, v, l->now_ms, api_unit_stale_ms(l->api, v->program));
+    wire_unit(l->out, v, l->now_ms, api_unit_stale_ms(l->api, v->program));
 }
 
 static void get_units(struct api *a, struct http_request *r)

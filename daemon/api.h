@@ -95,10 +95,6 @@ void api_programs(struct api *a, struct http_request *r);
 void api_program(struct api *a, struct http_request *r, const char *id);
 void api_dimensions(struct api *a, struct http_request *r);
 void api_report(struct api *a, struct http_request *r);
-/* One KPI object as in /api/v1/programs (also the payload of kpi frames). */
-struct catalog_kpi;
-struct kpi_eval;
-void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev);
 
 /* How long a unit of `program` may be silent before it is stale: the
  * program's stale_after in the catalog, else [units] stale_after. */
@@ -109,9 +105,6 @@ int64_t api_unit_stale_ms(const struct api *a, const char *program);
 void api_alerts(struct api *a, struct http_request *r);
 void api_alert_ack(struct api *a, struct http_request *r);
 bool api_alert_ack_path(const char *path); /* for api_streams_body */
-/* One ALERT object (CONTRACT §6), also the payload of alert frames and of
- * webhook notifications. */
-void api_alert_json(struct buf *b, const struct alert_record *a);
 /* For the report: every alert whose firing overlaps [from, to], as a JSON
  * array. */
 void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to);
@@ -122,9 +115,5 @@ void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to);
 void api_ingest(struct api *a, struct http_request *r);
 void api_import(struct api *a, struct http_request *r);
 bool api_streams_body(void *ctx, const struct http_request *r);
-
-/* One unit as in /api/v1/units (also the payload of live "unit" frames). */
-void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now_ms,
-                   int64_t stale_ms);
 
 #endif

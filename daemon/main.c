@@ -40,6 +40,7 @@
 #include "store.h"
 #include "util.h"
 #include "webhook.h"
+#include "wire.h"
 
 struct daemon {
     uv_loop_t *loop;
@@ -426,7 +427,7 @@ static void on_alert_changed(void *ctx, const char *event, const struct alert_re
     struct daemon *d = ctx;
     struct buf b;
     buf_init(&b, 0);
-    api_alert_json(&b, a);
+    wire_alert(&b, a);
     if (!buf_failed(&b))
         live_publish_alert(d->live, a->program, a->unit, a->metric, b.data);
     buf_free(&b);
@@ -438,7 +439,7 @@ static char *alert_note(void *ctx, const char *event, const struct alert_record 
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "{\"event\":\"%s\",\"alert\":", event);
-    api_alert_json(&b, a);
+    wire_alert(&b, a);
     buf_puts(&b, "}");
     if (buf_failed(&b)) {
         buf_free(&b);
@@ -496,7 +497,7 @@ static void on_kpi_changed(void *ctx, int kpi, const struct kpi_eval *eval)
     const struct catalog *c = kpi_engine_catalog(d->kpis);
     struct buf b;
     buf_init(&b, 0);
-    api_kpi_json(&b, &c->kpis[kpi], eval);
+    wire_kpi(&b, &c->kpis[kpi], eval);
     if (!buf_failed(&b))
         live_publish_kpi(d->live, c->programs[c->kpis[kpi].program].id, b.data);
     buf_free(&b);
@@ -534,7 +535,7 @@ static void on_unit_changed(void *ctx, const struct store_unit_view *u, int64_t 
     struct daemon *d = ctx;
     struct buf b;
     buf_init(&b, 0);
-    api_unit_json(&b, u, now, api_unit_stale_ms(&d->api, u->program));
+    wire_unit(&b, u, now, api_unit_stale_ms(&d->api, u->program));
     if (!buf_failed(&b))
         live_publish_unit(d->live, u->program, u->unit, b.data);
     buf_free(&b);
