@@ -63,8 +63,8 @@ struct cfg {
     struct cfg_token *tokens;
     int n_tokens;
     /* [live] */
-    int64_t live_queue;       /* 10000 samples pending per websocket client */
-    int64_t live_max_clients; /* 1000 */
+    int64_t live_queue;              /* 10000 samples pending per websocket client */
+    int64_t live_max_clients;        /* 1000 */
     int64_t live_queue_bytes;        /* 1 MiB of JSON pending per websocket client */
     int64_t live_max_filters;        /* 16 filters per subscribe */
     int64_t live_max_per_credential; /* 100 live connections per token */

@@ -52,17 +52,17 @@
 #include "loopwatch.h"
 #include "util.h"
 
-#define LIVE_FRAME_MAX    (256 * 1024) /* bytes of one batched samples frame */
-#define LIVE_RX_MAX       (64 * 1024)  /* bytes of one client message */
-#define LIVE_FILTERS_MAX  16           /* default [live] max_filters */
-#define LIVE_QUEUE_BYTES  (1024 * 1024) /* default [live] queue_bytes */
-#define LIVE_PER_CRED     100          /* default [live] max_per_credential */
+#define LIVE_FRAME_MAX    (256 * 1024)     /* bytes of one batched samples frame */
+#define LIVE_RX_MAX       (64 * 1024)      /* bytes of one client message */
+#define LIVE_FILTERS_MAX  16               /* default [live] max_filters */
+#define LIVE_QUEUE_BYTES  (1024 * 1024)    /* default [live] queue_bytes */
+#define LIVE_PER_CRED     100              /* default [live] max_per_credential */
 #define LIVE_SLICE_NS     (3 * 1000000ull) /* a fan-out yields after this long */
-#define LIVE_SNAP_SLOTS   8192 /* cache slots one snapshot frame looks at, at most */
-#define LIVE_INDEX_MIN    64   /* hash buckets of the filter index at first */
-#define LIVE_FILTER_LEN   256          /* bytes of one filter */
-#define LIVE_REPLIES_SOFT 32           /* pending replies: stop reading the client */
-#define LIVE_REPLIES_HARD 256          /* pending replies: close it (should not happen) */
+#define LIVE_SNAP_SLOTS   8192             /* cache slots one snapshot frame looks at, at most */
+#define LIVE_INDEX_MIN    64               /* hash buckets of the filter index at first */
+#define LIVE_FILTER_LEN   256              /* bytes of one filter */
+#define LIVE_REPLIES_SOFT 32               /* pending replies: stop reading the client */
+#define LIVE_REPLIES_HARD 256              /* pending replies: close it (should not happen) */
 #define LIVE_RING_MIN     64
 /* Holding writes back (see request_writes): judged every HOLD_WINDOW_NS by
  * the share of the loop's time spent writing to clients. */
@@ -101,14 +101,14 @@ struct live_ring {
 /* A node of the filter index (see the top of the file). */
 struct live_node {
     struct live_node *parent;
-    struct live_node *hnext;              /* chain in the index's bucket */
-    struct live_node *kids;               /* literal children */
+    struct live_node *hnext;               /* chain in the index's bucket */
+    struct live_node *kids;                /* literal children */
     struct live_node *prev_kid, *next_kid; /* siblings among parent->kids */
-    struct live_node *plus;               /* the "+" child */
-    struct live_sub *subs;                /* depth 3: subscriptions ending here */
-    size_t refs;                          /* subscriptions at or below */
-    uint64_t hash;                        /* of (parent, literal) */
-    char literal[];                       /* "+" for a plus child */
+    struct live_node *plus;                /* the "+" child */
+    struct live_sub *subs;                 /* depth 3: subscriptions ending here */
+    size_t refs;                           /* subscriptions at or below */
+    uint64_t hash;                         /* of (parent, literal) */
+    char literal[];                        /* "+" for a plus child */
 };
 
 /* One client filter in the index. */
@@ -139,7 +139,7 @@ struct live_client {
     bool write_asked; /* lws_callback_on_writable pending */
     bool rx_paused;   /* lws_rx_flow_control(0) while replies pile up */
     struct live_ring ring;
-    uint64_t mark;      /* the index lookup that last reached this client */
+    uint64_t mark;         /* the index lookup that last reached this client */
     struct live_sub *subs; /* its filters in the index */
     size_t n_subs;
     struct live_cred *cred; /* NULL: none */
@@ -165,10 +165,10 @@ struct live {
     size_t queue_max, queue_bytes, max_clients, max_filters, max_per_credential;
     uint64_t snapshot_interval_ns;
     /* The filter index. */
-    struct live_node root;
+    struct live_node *root; /* never freed before live_free */
     struct live_node **bucket;
     size_t n_buckets, n_nodes;
-    uint64_t mark; /* counts index lookups */
+    uint64_t mark;             /* counts index lookups */
     struct live_client **hits; /* the clients one lookup reached */
     size_t n_hits, hits_cap;
     /* Credentials with live connections, and the one an upgrade was just
@@ -336,8 +336,7 @@ static bool index_grow(struct live *l)
     return true;
 }
 
-static struct live_node *node_new(struct live_node *parent, const char *lit, size_t len,
-                                  uint64_t h)
+static struct live_node *node_new(struct live_node *parent, const char *lit, size_t len, uint64_t h)
 {
     struct live_node *n = calloc(1, sizeof *n + len + 1);
     if (n) {
@@ -401,7 +400,7 @@ static void node_free(struct live *l, struct live_node *n)
 /* Frees n and its ancestors while no subscription is left at or below. */
 static void index_prune(struct live *l, struct live_node *n)
 {
-    while (n != &l->root && n->refs == 0) {
+    while (n != l->root && n->refs == 0) {
         struct live_node *p = n->parent;
         node_free(l, n);
         n = p;
@@ -412,7 +411,7 @@ static void index_prune(struct live *l, struct live_node *n)
 static int index_add(struct live *l, struct live_sub *sub, const char *const lit[3],
                      const size_t len[3])
 {
-    struct live_node *n = &l->root;
+    struct live_node *n = l->root;
     for (int i = 0; i < 3; i++) {
         struct live_node *k = index_child(l, n, lit[i], len[i]);
         if (!k) {
@@ -493,8 +492,8 @@ static size_t index_lookup(struct live *l, const char *program, const char *unit
     const char *lv[3] = {program, unit, metric};
     l->mark++;
     l->n_hits = 0;
-    if (l->root.refs)
-        index_visit(l, &l->root, 0, lv);
+    if (l->root->refs)
+        index_visit(l, l->root, 0, lv);
     return l->n_hits;
 }
 
@@ -714,9 +713,9 @@ static void client_refilter(struct live_client *c, bool drop_samples)
     c->fresh = 0;
     for (size_t i = 0; i < n; i++) {
         struct live_msg *m = ring_pop(r);
-        bool keep = !m->is_sample ||
-                    (!drop_samples &&
-                     client_wants(c, msg_level(m, 0), msg_level(m, 1), msg_level(m, 2)));
+        bool keep =
+            !m->is_sample ||
+            (!drop_samples && client_wants(c, msg_level(m, 0), msg_level(m, 1), msg_level(m, 2)));
         if (!keep) {
             msg_unref(m);
             continue;
@@ -771,8 +770,7 @@ static int client_reply(struct live *l, struct live_client *c, const struct buf 
     return 0;
 }
 
-static int reply_error(struct live *l, struct live_client *c, const char *code,
-                       const char *message)
+static int reply_error(struct live *l, struct live_client *c, const char *code, const char *message)
 {
     struct buf b;
     buf_init(&b, 0);
@@ -843,8 +841,8 @@ static bool build_snapshot(struct live *l, struct live_client *c, struct buf *ou
 {
     buf_puts(out, "{\"type\":\"samples\",\"samples\":[");
     struct snapshot_ctx ctx = {c, out, 0};
-    bool done = !l->store || store_scan_series(l->store, &c->snap_cur, LIVE_SNAP_SLOTS,
-                                               snapshot_series, &ctx);
+    bool done = !l->store ||
+                store_scan_series(l->store, &c->snap_cur, LIVE_SNAP_SLOTS, snapshot_series, &ctx);
     if (done)
         c->snap_active = false;
     if (ctx.n == 0 && !(done && !c->snap_sent))
@@ -910,8 +908,8 @@ static int handle_subscribe(struct live *l, struct live_client *c, json_t *req)
     char **filters, why[160];
     size_t n;
     const char *code;
-    const char *problem = take_filters(l, json_object_get(req, "filters"), &filters, &n, &code,
-                                       why, sizeof why);
+    const char *problem =
+        take_filters(l, json_object_get(req, "filters"), &filters, &n, &code, why, sizeof why);
     if (problem) {
         l->stats.refused_filters += strcmp(code, "too_many_filters") == 0;
         return reply_error(l, c, code, problem);
@@ -955,7 +953,8 @@ int live__client_message(struct live *l, struct live_client *c, const char *data
     const char *op = json_string_value(json_object_get(req, "op"));
     int rc;
     if (!json_is_object(req) || !op)
-        rc = reply_error(l, c, "bad_request", "expected an object with \"op\": \"subscribe\" or \"ping\"");
+        rc = reply_error(l, c, "bad_request",
+                         "expected an object with \"op\": \"subscribe\" or \"ping\"");
     else if (strcmp(op, "subscribe") == 0)
         rc = handle_subscribe(l, c, req);
     else if (strcmp(op, "ping") == 0)
@@ -1339,7 +1338,9 @@ int live_init(struct live **out, struct store *store, const struct live_opts *op
 {
     struct live *l = calloc(1, sizeof *l);
     const char *version = opts->version ? opts->version : PANTAU_VERSION;
-    if (!l || !(l->version = strdup(version))) {
+    if (!l || !(l->version = strdup(version)) || !(l->root = calloc(1, sizeof *l->root))) {
+        if (l)
+            free(l->version);
         free(l);
         log_error("live: out of memory");
         return -1;
@@ -1393,6 +1394,7 @@ void live_free(struct live *l)
     free(l->backlog);
     free(l->hits);
     free(l->bucket);
+    free(l->root);
     buf_free(&l->frame);
     buf_free(&l->sample);
     free(l->version);

@@ -65,12 +65,12 @@
 struct live;
 
 struct live_opts {
-    uv_loop_t *loop;    /* for the coalescing timer and for a fan-out that
-                           yields; NULL: every write at once, no yielding */
-    size_t queue_max;   /* entries pending per client (> 0) */
-    size_t queue_bytes; /* bytes of JSON pending per client; 0: 1 MiB */
-    size_t max_clients; /* further upgrades are refused (> 0) */
-    size_t max_filters; /* per subscribe; 0: 16 */
+    uv_loop_t *loop;               /* for the coalescing timer and for a fan-out that
+                                      yields; NULL: every write at once, no yielding */
+    size_t queue_max;              /* entries pending per client (> 0) */
+    size_t queue_bytes;            /* bytes of JSON pending per client; 0: 1 MiB */
+    size_t max_clients;            /* further upgrades are refused (> 0) */
+    size_t max_filters;            /* per subscribe; 0: 16 */
     size_t max_per_credential;     /* live connections per token; 0: 100 */
     uint64_t snapshot_interval_ms; /* between one client's snapshots; 0: no limit */
     const char *version;
@@ -125,7 +125,7 @@ struct live_stats {
     uint64_t samples_dropped; /* discarded from slow clients' queues */
     uint64_t fanout_yields;   /* publishes continued on a later loop turn */
     uint64_t refused_filters, refused_snapshots, refused_credential;
-    uint64_t hold_ms;         /* writes are held back this long now, to coalesce */
+    uint64_t hold_ms; /* writes are held back this long now, to coalesce */
     uint64_t hold_ms_max;
 };
 void live_get_stats(const struct live *l, struct live_stats *out);
