@@ -942,6 +942,59 @@ TEST(live_snapshot_in_frames_and_limited)
     store_close(s);
 }
 
+/* A group fanned out to many clients runs past LIVE_SLICE_NS: the rest
+ * goes on at the next loop turns, in order, before anything published
+ * later (here a unit frame and a second group). */
+TEST(live_fan_out_yields_and_keeps_order)
+{
+    uv_loop_t loop;
+    CHECK(uv_loop_init(&loop) == 0);
+    struct live *l = NULL;
+    struct live_opts o = {.loop = &loop, .queue_max = 100000, .max_clients = 1000};
+    CHECK(live_init(&l, NULL, &o) == 0);
+    enum { CLIENTS = 400, GROUP = 3000 };
+    static struct live_client *cs[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        CHECK((cs[i] = new_client(l)) != NULL);
+    static struct sample group[GROUP];
+    for (int i = 0; i < GROUP; i++)
+        group[i] = smp("pjs", "truck-07", "pickups", T0 + i, i);
+    live_publish_samples(l, group, GROUP);
+    live_publish_unit(l, "pjs", "truck-07", "{\"unit\":\"truck-07\"}");
+    publish1(l, "pjs", "truck-07", "pickups", T0 + GROUP, GROUP);
+    struct live_stats st;
+    live_get_stats(l, &st);
+    CHECK(st.fanout_yields > 0);
+    CHECK(live__client_pending(cs[CLIENTS - 1]) < GROUP); /* not reached yet */
+    for (int turn = 0; turn < 10000 && live__client_pending(cs[CLIENTS - 1]) < GROUP + 2; turn++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < CLIENTS; i += 37) {
+        double expect = 0;
+        bool unit_seen = false;
+        json_t *f;
+        while ((f = next_frame(l, cs[i])) != NULL) {
+            if (strcmp(frame_type(f), "unit") == 0) {
+                CHECK_DBL(expect, GROUP); /* after the whole group */
+                unit_seen = true;
+            } else {
+                CHECK_STR(frame_type(f), "samples");
+                for (size_t k = 0; k < n_samples(f); k++)
+                    if (sample_value(f, k) != expect++)
+                        CHECK_FAIL_("client %d: sample %g out of order", i, expect - 1);
+            }
+            json_decref(f);
+        }
+        CHECK(unit_seen);
+        CHECK_DBL(expect, GROUP + 1);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        free_client(l, cs[i]);
+    live_stop(l);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    live_free(l);
+    CHECK_INT(uv_loop_close(&loop), 0);
+}
+
 TEST(live_no_clients_no_work)
 {
     struct live *l = new_live(0, 0);
@@ -968,4 +1021,4 @@ TEST_MAIN(CASE(live_filter_match_table), CASE(live_alert_and_unit_frames_follow_
           CASE(live_snapshot_from_store), CASE(live_index_matches_like_filter_match),
           CASE(live_index_one_copy_per_client_and_churn), CASE(live_too_many_filters_not_applied),
           CASE(live_queue_bounded_in_bytes), CASE(live_snapshot_in_frames_and_limited),
-          CASE(live_no_clients_no_work))
+          CASE(live_fan_out_yields_and_keeps_order), CASE(live_no_clients_no_work))
