@@ -61,6 +61,10 @@ static const struct entry entries[] = {
     {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
     {"live", "queue", T_INT64, F(live_queue), 100, 10000000},
     {"live", "max_clients", T_INT64, F(live_max_clients), 1, 100000},
+    {"live", "queue_bytes", T_INT64, F(live_queue_bytes), 64 * 1024, 1LL << 30},
+    {"live", "max_filters", T_INT64, F(live_max_filters), 1, 1024},
+    {"live", "max_per_credential", T_INT64, F(live_max_per_credential), 1, 100000},
+    {"live", "snapshot_interval", T_INT, F(live_snapshot_interval_s), 0, 3600},
     {"units", "stale_after", T_INT, F(unit_stale_after_s), 10, 86400 * 30},
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
@@ -120,6 +124,10 @@ int cfg_defaults(struct cfg *c)
     c->max_series = STORE_DEFAULT_MAX_SERIES;
     c->live_queue = 10000;
     c->live_max_clients = 1000;
+    c->live_queue_bytes = 1024 * 1024;
+    c->live_max_filters = 16;
+    c->live_max_per_credential = 100;
+    c->live_snapshot_interval_s = 10;
     c->unit_stale_after_s = 900;
     c->import_max_bytes = 256LL << 20;
     c->http_max_heavy = 4;

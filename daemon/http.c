@@ -847,11 +847,34 @@ static int refuse_upgrade(struct lws *wsi)
     return 1;
 }
 
+/* The key a live connection counts against ([live] max_per_credential):
+ * "t<i>" for the i-th configured token, in authenticate's order of sources;
+ * "" with no tokens (no such bound: see live.h). A session will be
+ * "s<id>". Only the index is kept, never the token. */
+static void upgrade_credential(struct http_conn *c, char *out, size_t len)
+{
+    struct http_server *h = c->server;
+    char auth[512], token[512];
+    const char *given = NULL;
+    out[0] = '\0';
+    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(auth, "Bearer ", 7) == 0)
+        given = auth + 7;
+    else if (!(given = query_token(c, token, sizeof token)) &&
+             lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_COOKIE) > 0)
+        given = cookie_token(auth);
+    for (int i = 0; given && i < h->n_tokens; i++)
+        if (token_equal(given, strlen(given), h->tokens[i].secret)) {
+            snprintf(out, len, "t%d", i);
+            return;
+        }
+}
+
 /* Websocket upgrades need a valid token, as every other request does. lws
  * asks the vhost's default protocol, live's, to confirm an upgrade (live
  * checks the path), so live calls this hook (live_set_admit). lws's `user`
  * there is live's memory: use a connection record of our own. */
-int http_admit_upgrade(void *ctx, struct lws *wsi)
+int http_admit_upgrade(void *ctx, struct lws *wsi, char *cred, size_t cred_len)
 {
     struct http_conn c;
     memset(&c, 0, sizeof c);
@@ -860,6 +883,8 @@ int http_admit_upgrade(void *ctx, struct lws *wsi)
     c.req.conn = &c;
     bool from_arg;
     enum http_role role = read_args(&c) == 0 ? authenticate(&c, &from_arg) : ROLE_NONE;
+    if (role != ROLE_NONE)
+        upgrade_credential(&c, cred, cred_len);
     reset_conn(&c);
     if (role != ROLE_NONE)
         return 0;

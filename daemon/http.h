@@ -148,9 +148,10 @@ struct http_opts {
 };
 
 /* Whether a websocket upgrade may proceed: the token check every request
- * gets (a live_admit_fn; ctx is the http_server). 0 accept, 1 answered
- * (401), -1 hang up. */
-int http_admit_upgrade(void *server, struct lws *wsi);
+ * gets (a live_admit_fn; ctx is the http_server). 0 accept (cred then holds
+ * the credential live counts connections under: "t<i>" for the i-th token,
+ * "" without tokens), 1 answered (401), -1 hang up. */
+int http_admit_upgrade(void *server, struct lws *wsi, char *cred, size_t cred_len);
 
 /* Listens on cfg->listen. Returns 0 or -1 (logged). */
 int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts);

@@ -562,6 +562,10 @@ static int start_api(struct daemon *d)
     struct live_opts lo = {.loop = d->loop,
                            .queue_max = (size_t)d->cfg.live_queue,
                            .max_clients = (size_t)d->cfg.live_max_clients,
+                           .queue_bytes = (size_t)d->cfg.live_queue_bytes,
+                           .max_filters = (size_t)d->cfg.live_max_filters,
+                           .max_per_credential = (size_t)d->cfg.live_max_per_credential,
+                           .snapshot_interval_ms = (uint64_t)d->cfg.live_snapshot_interval_s * 1000,
                            .version = PANTAU_VERSION};
     if (live_init(&d->live, d->store, &lo) != 0)
         return -1;
