@@ -251,6 +251,17 @@ static void get_metrics(struct api *a, struct http_request *r)
            ls.samples_sent);
     metric(&b, "pantau_ws_dropped_total", "counter",
            "Samples dropped from slow websocket clients' queues.", ls.samples_dropped);
+    metric(&b, "pantau_ws_fanout_yields_total", "counter",
+           "Fan-outs of a group continued on a later loop turn (they ran past 3 ms).",
+           ls.fanout_yields);
+    buf_puts(&b, "# HELP pantau_ws_refused_total Websocket requests refused by a limit (CONTRACT "
+                 "§10), by reason.\n# TYPE pantau_ws_refused_total counter\n");
+    buf_printf(&b, "pantau_ws_refused_total{reason=\"too_many_filters\"} %llu\n",
+               (unsigned long long)ls.refused_filters);
+    buf_printf(&b, "pantau_ws_refused_total{reason=\"too_many_snapshots\"} %llu\n",
+               (unsigned long long)ls.refused_snapshots);
+    buf_printf(&b, "pantau_ws_refused_total{reason=\"too_many_connections\"} %llu\n",
+               (unsigned long long)ls.refused_credential);
     gauge_seconds(&b, "pantau_ws_write_hold_seconds",
                   "How long writes to websocket clients are held back to coalesce frames now.",
                   ls.hold_ms * 1000000u);
