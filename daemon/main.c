@@ -351,6 +351,24 @@ static void reload_problem(void *ctx, const char *file, int line, const char *pr
  * applied, so a file with errors changes nothing. Returns the number of
  * problems (0 = applied), each logged as file:line: problem and, with
  * problems_json, appended to it as a JSON object. */
+/* CONTRACT §10: with a catalog (and [ingest] catalog_only), ingest takes
+ * samples and $status only for the programs it lists. */
+static int set_ingest_programs(struct daemon *d, const struct catalog *c)
+{
+    if (!d->ingest)
+        return 0;
+    if (!c || !d->cfg.catalog_path || !d->cfg.catalog_only)
+        return ingest_set_programs(d->ingest, NULL, 0);
+    const char **ids = calloc((size_t)c->n_programs + 1, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (int i = 0; i < c->n_programs; i++)
+        ids[i] = c->programs[i].id;
+    int rc = ingest_set_programs(d->ingest, ids, c->n_programs);
+    free(ids);
+    return rc;
+}
+
 static int reload(void *ctx, struct buf *problems_json)
 {
     struct daemon *d = ctx;
@@ -376,7 +394,8 @@ static int reload(void *ctx, struct buf *problems_json)
         if (catalog && d->kpis) {
             int n = catalog->n_programs;
             if (kpi_engine_set_catalog(d->kpis, catalog) != 0 ||
-                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))))
+                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))) ||
+                set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
                 problems++;
             else
                 log_info("reload: catalog %s applied (%d program(s))", d->cfg.catalog_path, n);
@@ -567,7 +586,8 @@ static int start_api(struct daemon *d)
     ingest_set_observer(d->ingest, &obs);
     if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
         return -1;
-    if (start_kpis(d) != 0 || start_alerts(d) != 0)
+    if (start_kpis(d) != 0 || start_alerts(d) != 0 ||
+        set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
         return -1;
     d->api = (struct api){.kpis = d->kpis,
                           .alerts = d->alerts,
@@ -652,6 +672,8 @@ static int start(struct daemon *d)
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
+    store_set_unit_limits(d->store, (uint64_t)d->cfg.max_units,
+                          (uint64_t)d->cfg.max_series_per_unit);
     /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT
      * on the loop: the live push does not wait for the disk. */
     if (checkpointer_start(&d->checkpoints, d->loop, d->cfg.db_path, 1000) != 0 ||

@@ -62,6 +62,7 @@ struct unit {
     bool has_pos;
     double lat, lon;
     bool dirty;
+    uint32_t n_series; /* series of this unit, for max_series_per_unit */
     struct unit *next_dirty;
 };
 
@@ -112,12 +113,13 @@ struct store {
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
-    uint64_t group_failed;   /* appends of this group that failed */
-    int64_t failed_at_ms;    /* the last write failure, for store_probe_writable */
-    int last_error;          /* SQLite's primary code for the last failed statement */
-    uint64_t busy_since_ns;  /* the busy handler's first call for this wait */
-    uint64_t max_series;     /* new series past this are refused */
-    uint64_t series_refused; /* appends refused for that, ever */
+    uint64_t group_failed;    /* appends of this group that failed */
+    int64_t failed_at_ms;     /* the last write failure, for store_probe_writable */
+    int last_error;           /* SQLite's primary code for the last failed statement */
+    uint64_t busy_since_ns;   /* the busy handler's first call for this wait */
+    uint64_t max_series;      /* new series past this are refused */
+    uint64_t max_units;       /* new units past this are refused */
+    uint64_t max_unit_series; /* a unit's new series past this are refused */
     struct store_stats stats;
     struct log_limit write_errors;
 };
@@ -186,6 +188,8 @@ static void drop_caches(struct store *s)
     s->dirty_units = NULL;
 }
 
+static struct unit *unit_get(struct store *s, const char *program, const char *name);
+
 static int load_series(struct store *s)
 {
     sqlite3_stmt *st;
@@ -207,6 +211,12 @@ static int load_series(struct store *s)
             break;
         }
         se->id = sqlite3_column_int64(st, 0);
+        /* Units load first; a series whose unit has no row yet gets one in
+         * the cache (written with its next sample). */
+        struct unit *u = unit_get(s, (const char *)sqlite3_column_text(st, 1),
+                                  (const char *)sqlite3_column_text(st, 2));
+        if (u)
+            u->n_series++;
         se->has_last = sqlite3_column_type(st, 5) != SQLITE_NULL;
         se->last_ts = sqlite3_column_int64(st, 5);
         se->last_value = sqlite3_column_double(st, 6);
@@ -257,7 +267,7 @@ static int load_caches(struct store *s)
 {
     s->stats.series = 0;
     s->stats.units = 0;
-    if (load_series(s) != 0 || load_units(s) != 0) {
+    if (load_units(s) != 0 || load_series(s) != 0) {
         log_error("store: loading caches from %s: %s", s->path, sqlite3_errmsg(s->db));
         return -1;
     }
@@ -314,6 +324,8 @@ int store_open(struct store **out, const char *path)
     dict_init(&s->series);
     dict_init(&s->units);
     s->max_series = STORE_DEFAULT_MAX_SERIES;
+    s->max_units = STORE_DEFAULT_MAX_UNITS;
+    s->max_unit_series = STORE_DEFAULT_MAX_SERIES_PER_UNIT;
     create_private(path);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -411,17 +423,32 @@ bool store_in_group(const struct store *s, uint64_t *since_ns)
     return s->in_group;
 }
 
-static struct series *series_get(struct store *s, const struct sample *smp, int64_t arrival_ms)
+static struct unit *unit_find(const struct store *s, const char *program, const char *name)
+{
+    char key[KEY_MAX];
+    size_t n = unit_key(key, sizeof key, program, name);
+    return n ? dict_get(&s->units, key, n) : NULL;
+}
+
+/* The sample's series, created if new. NULL with *limit set when a new
+ * series would pass a limit (nothing written), else NULL on a failure. */
+static struct series *series_get(struct store *s, const struct sample *smp, int64_t arrival_ms,
+                                 struct unit **unit, int *limit)
 {
     char key[KEY_MAX];
     size_t n = series_key(key, sizeof key, smp->program, smp->unit, smp->metric, smp->labels_json);
     struct series *se = dict_get(&s->series, key, n);
     if (se)
         return se;
+    /* A unit inventing label values (a timestamp as a label, say) would
+     * grow memory and the database without end: refuse its new series, and
+     * only its own (max_series is the guard over all units together). */
+    if (*unit && (*unit)->n_series >= s->max_unit_series) {
+        *limit = STORE_UNIT_SERIES_LIMIT;
+        return NULL;
+    }
     if (s->stats.series >= s->max_series) {
-        /* A unit inventing label values (a timestamp as a label, say) would
-         * grow memory and the database without end: refuse new series. */
-        s->series_refused++;
+        *limit = STORE_SERIES_LIMIT;
         return NULL;
     }
 
@@ -442,6 +469,10 @@ static struct series *series_get(struct store *s, const struct sample *smp, int6
     }
     se->id = sqlite3_last_insert_rowid(s->db);
     s->stats.series++;
+    if (!*unit)
+        *unit = unit_get(s, smp->program, smp->unit);
+    if (*unit)
+        (*unit)->n_series++;
     return se;
 }
 
@@ -529,10 +560,14 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         s->stats.lost_total++;
         return -1;
     }
-    uint64_t refused = s->series_refused;
-    struct series *se = series_get(s, smp, arrival_ms);
-    if (!se && s->series_refused != refused)
-        return STORE_SERIES_LIMIT; /* not a write failure: the database is fine */
+    /* Limits refuse before anything is written: not a write failure. */
+    struct unit *u = unit_find(s, smp->program, smp->unit);
+    if (!u && s->stats.units >= s->max_units)
+        return STORE_UNIT_LIMIT;
+    int limit = 0;
+    struct series *se = series_get(s, smp, arrival_ms, &u, &limit);
+    if (!se && limit)
+        return limit;
     if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
         if (retryable(s->last_error)) { /* the whole group waits for another try */
             s->in_group = false;
@@ -569,8 +604,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
             s->dirty_series = se;
         }
     }
-    struct unit *u = unit_get(s, smp->program, smp->unit);
-    if (!u)
+    if (!u && !(u = unit_get(s, smp->program, smp->unit)))
         return 0; /* the sample is stored; only the unit's bookkeeping failed */
     if (arrival_ms > u->last_seen)
         u->last_seen = arrival_ms;
@@ -591,8 +625,10 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
         write_failed(s);
         return retryable(s->last_error) ? STORE_RETRY : -1;
     }
-    struct unit *u = unit_get(s, program, unit);
-    if (!u)
+    struct unit *u = unit_find(s, program, unit);
+    if (!u && s->stats.units >= s->max_units)
+        return STORE_UNIT_LIMIT; /* a made-up unit's $status must not grow memory */
+    if (!u && !(u = unit_get(s, program, unit)))
         return -1;
     u->online = online;
     u->status_ts = ts_ms;
@@ -778,9 +814,7 @@ void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx)
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out)
 {
-    char key[KEY_MAX];
-    size_t n = unit_key(key, sizeof key, program, unit);
-    const struct unit *u = n ? dict_get(&s->units, key, n) : NULL;
+    const struct unit *u = unit_find(s, program, unit);
     if (!u)
         return -1;
     *out = (struct store_unit_view){.program = u->program,
@@ -852,4 +886,10 @@ int store_set_autocheckpoint(struct store *s, bool on)
 void store_set_max_series(struct store *s, uint64_t max_series)
 {
     s->max_series = max_series;
+}
+
+void store_set_unit_limits(struct store *s, uint64_t max_units, uint64_t max_series_per_unit)
+{
+    s->max_units = max_units;
+    s->max_unit_series = max_series_per_unit;
 }

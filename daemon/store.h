@@ -81,16 +81,25 @@ bool store_in_group(const struct store *s, uint64_t *since_ns);
  * On 0, *series_id (if not NULL) is the id of the sample's series. */
 #define STORE_RETRY      (-4)
 #define STORE_GROUP_LOST (-2)
-/* ... or STORE_SERIES_LIMIT: the sample would start a series past the limit
- * (store_set_max_series); nothing was written. */
-#define STORE_SERIES_LIMIT       (-3)
-#define STORE_DEFAULT_MAX_SERIES 100000
+/* ... or a limit (nothing was written; the group goes on):
+ * - STORE_UNIT_LIMIT: the sample's unit is new and max_units are known;
+ * - STORE_UNIT_SERIES_LIMIT: its series is new and its unit already has
+ *   max_series_per_unit series;
+ * - STORE_SERIES_LIMIT: its series is new and max_series are known in all.
+ * (store_set_unit_limits, store_set_max_series.) */
+#define STORE_SERIES_LIMIT                (-3)
+#define STORE_UNIT_LIMIT                  (-5)
+#define STORE_UNIT_SERIES_LIMIT           (-6)
+#define STORE_DEFAULT_MAX_SERIES          1000000
+#define STORE_DEFAULT_MAX_UNITS           10000
+#define STORE_DEFAULT_MAX_SERIES_PER_UNIT 1000
 int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms,
                  int64_t *series_id);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms; with
  * heard, the unit also counts as heard from then (last_seen). Returns 0,
- * STORE_RETRY (as store_append) or -1. */
+ * STORE_RETRY (as store_append), STORE_UNIT_LIMIT (a new unit past
+ * max_units: nothing recorded) or -1. */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
                    int64_t ts_ms, bool heard);
 
@@ -113,8 +122,13 @@ struct sqlite3 *store_db(struct store *s);
  * pantaud leaves that to checkpoint.c, off the loop. Default on. */
 int store_set_autocheckpoint(struct store *s, bool on);
 
-/* At most this many series; default STORE_DEFAULT_MAX_SERIES. */
+/* At most this many series in all; default STORE_DEFAULT_MAX_SERIES (a
+ * guard on memory: each costs ~200 bytes of cache). */
 void store_set_max_series(struct store *s, uint64_t max_series);
+/* At most max_units units, each with at most max_series_per_unit series
+ * (CONTRACT §10); defaults STORE_DEFAULT_MAX_UNITS and
+ * STORE_DEFAULT_MAX_SERIES_PER_UNIT. Units and series already known stay. */
+void store_set_unit_limits(struct store *s, uint64_t max_units, uint64_t max_series_per_unit);
 
 /* After a failed write, and at least 10 s after it, tries a tiny write (no
  * open group needed) so that health recovers when the disk does, even with
