@@ -84,6 +84,27 @@ static bool rec_valid(const struct ingest_queue *q, uint64_t off)
            r->payload_total >= r->payload_len;
 }
 
+/* Bytes past `end` that a run wrote and cannot be replayed: a record
+ * stamped with its own offset (so written this lap, not an older lap's
+ * leftover nor a push torn by a crash, whose stamp is never written) after
+ * the first that is not whole. Only damage (a bad disk, an edit) leaves
+ * one; the whole window is looked at once, at start. */
+static uint64_t dropped_tail(const struct ingest_queue *q, uint64_t end)
+{
+    uint64_t last = end;
+    for (uint64_t o = end; o < q->released + q->size; o += 8) {
+        if (lap_left(q, o) < REC_HDR || !stamped(q, o))
+            continue;
+        uint64_t len = rec_at(q, o)->len;
+        uint64_t stop = o + (len >= REC_HDR && len <= lap_left(q, o) ? len : REC_HDR);
+        if (stop > q->released + q->size)
+            stop = q->released + q->size;
+        if (stop > last)
+            last = stop;
+    }
+    return last - end;
+}
+
 /* Finds the records written after the released offset, up to the first
  * that is not whole (a crash in the middle of a push) or is an older lap's. */
 static void scan(struct ingest_queue *q)
@@ -103,6 +124,7 @@ static void scan(struct ingest_queue *q)
         q->n_written++;
     }
     q->written = off;
+    q->dropped = dropped_tail(q, off);
 }
 
 static int map(struct ingest_queue *q, int fd)
@@ -174,6 +196,10 @@ static int spool_open(struct ingest_queue *q, const char *path, uint64_t size)
         return -1;
     }
     scan(q);
+    if (q->dropped) /* CONTRACT §10 */
+        log_warn("ingest: the spool %s is damaged after %llu whole messages: its tail cannot be "
+                 "replayed, %llu bytes dropped",
+                 path, (unsigned long long)q->n_written, (unsigned long long)q->dropped);
     if (q->written == q->released && q->size != size) { /* empty: take the configured size */
         munmap(q->head, q->map_len);
         q->head = NULL;

@@ -62,6 +62,7 @@ struct daemon {
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
     bool allow_root;                    /* --allow-root: run even with euid 0 */
+    bool salvage; /* --salvage: a damaged database is moved aside, not refused */
     bool stopping;
     int exit_code;
 };
@@ -79,6 +80,9 @@ static void usage(FILE *out)
                  "                        file:line: problem for each error, exit 0 if valid\n"
                  "      --backup PATH     copy the database (while pantaud runs) to PATH, exit\n"
                  "      --allow-root      run the daemon as root (refused without it)\n"
+                 "      --salvage         a database that fails PRAGMA quick_check at start is\n"
+                 "                        moved aside (<db>.damaged-<time>) and pantaud starts\n"
+                 "                        with an empty one (without it: refused, exit 1)\n"
                  "  -V, --version         print the version\n"
                  "  -h, --help            this help\n");
 }
@@ -101,7 +105,8 @@ enum {
     OPT_CATALOG,
     OPT_CHECK,
     OPT_BACKUP,
-    OPT_ALLOW_ROOT
+    OPT_ALLOW_ROOT,
+    OPT_SALVAGE
 };
 
 /* One command-line option that sets a config key; applied after the file. */
@@ -123,6 +128,7 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
                                              {"check-config", no_argument, NULL, OPT_CHECK},
                                              {"backup", required_argument, NULL, OPT_BACKUP},
                                              {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+                                             {"salvage", no_argument, NULL, OPT_SALVAGE},
                                              {"version", no_argument, NULL, 'V'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -158,6 +164,9 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
             break;
         case OPT_ALLOW_ROOT:
             d->allow_root = true;
+            break;
+        case OPT_SALVAGE:
+            d->salvage = true;
             break;
         case 'V':
             printf("pantaud %s\n", PANTAU_VERSION);
@@ -725,6 +734,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     log_set_ident("pantaud");
+    store_watch_corruption(); /* before any SQLite use: /healthz's database_corrupt */
     int rc = configure(&d, argc, argv);
     if (rc != 0) {
         catalog_free(d.catalog);
@@ -742,6 +752,12 @@ int main(int argc, char **argv)
         catalog_free(d.catalog);
         cfg_free(&d.cfg);
         return 2;
+    }
+    /* CONTRACT §10: a damaged database is refused before anything opens it. */
+    if (store_check_at_start(d.cfg.db_path, d.cfg.quick_check_s, d.salvage) != 0) {
+        catalog_free(d.catalog);
+        cfg_free(&d.cfg);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0) {

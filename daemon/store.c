@@ -1,8 +1,10 @@
 /* store.c — see store.h. */
 #include "store.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +313,131 @@ static int on_busy(void *ctx, int tries)
     struct timespec pause = {0, 200000};
     nanosleep(&pause, NULL);
     return 1;
+}
+
+/* ---- damage (CONTRACT §10) ---- */
+
+/* Set by SQLite's error log, from whichever thread's connection met it. */
+static atomic_bool corrupt_seen;
+
+static void on_sqlite_log(void *ctx, int code, const char *msg)
+{
+    int primary = code & 0xff;
+    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+        atomic_store(&corrupt_seen, true);
+}
+
+int store_watch_corruption(void)
+{
+    return sqlite3_config(SQLITE_CONFIG_LOG, on_sqlite_log, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+bool store_corrupt(void)
+{
+    return atomic_load(&corrupt_seen);
+}
+
+/* Interrupts quick_check past its deadline (monotonic ns). */
+static int check_deadline(void *ctx)
+{
+    return util_mono_ns() > *(const uint64_t *)ctx;
+}
+
+/* Runs PRAGMA quick_check on path. Returns 0 (ok, or abandoned after
+ * max_s: logged), 1 (damaged: *why says how) or -1 (cannot open). */
+static int quick_check(const char *path, int max_s, char *why, size_t why_len)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, why_len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? 1 : -1;
+    }
+    /* Looking must not change it: no checkpoint of its WAL on close. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    uint64_t deadline = util_mono_ns() + (uint64_t)max_s * 1000000000u;
+    sqlite3_progress_handler(db, 10000, check_deadline, &deadline);
+    sqlite3_stmt *st = NULL;
+    int result = 0;
+    rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &st, NULL);
+    why[0] = '\0';
+    while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line && strcmp(line, "ok") != 0) {
+            size_t n = strlen(why);
+            snprintf(why + n, why_len - n, "%s%s", n ? "; " : "", line);
+            result = 1;
+        }
+    }
+    if (rc == SQLITE_INTERRUPT) {
+        log_warn("store: PRAGMA quick_check of %s stopped after %d s ([store] quick_check_s): "
+                 "starting unchecked",
+                 path, max_s);
+    } else if (rc != SQLITE_DONE && rc != SQLITE_OK && !result) {
+        snprintf(why, why_len, "%s", sqlite3_errmsg(db));
+        result = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? 1 : -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    for (char *c = why; *c; c++)
+        if (*c == '\n')
+            *c = ' '; /* one log line */
+    return result;
+}
+
+/* path (and its -wal, -shm) renamed to <path>.damaged-<UTC time>. */
+static int move_aside(const char *path, char *moved, size_t moved_len)
+{
+    char stamp[32], from[4096], to[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(moved, moved_len, "%s.damaged-%s", path, stamp);
+    static const char *const tails[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(from, sizeof from, "%s%s", path, tails[i]);
+        snprintf(to, sizeof to, "%s%s", moved, tails[i]);
+        if (rename(from, to) != 0 && !(i > 0 && errno == ENOENT)) {
+            log_error("store: cannot move %s to %s: %s", from, to, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int store_check_at_start(const char *path, int max_s, bool salvage)
+{
+    if (max_s <= 0 || path[0] == '\0' || strcmp(path, ":memory:") == 0 ||
+        strncmp(path, "file:", 5) == 0 || access(path, F_OK) != 0)
+        return 0; /* nothing to check (a new database, or one in memory) */
+    char why[512], moved[4096];
+    uint64_t t0 = util_mono_ns();
+    int rc = quick_check(path, max_s, why, sizeof why);
+    if (rc == 0) {
+        log_info("store: %s passed PRAGMA quick_check in %.1f s", path,
+                 (double)(util_mono_ns() - t0) / 1e9);
+        atomic_store(&corrupt_seen, false);
+        return 0;
+    }
+    if (rc < 0) {
+        log_error("store: cannot check %s: %s", path, why);
+        return -1;
+    }
+    if (!salvage) {
+        log_error("store: the database %s is damaged (PRAGMA quick_check: %s). Restore a backup, "
+                  "or start pantaud with --salvage to move it aside and start with an empty one",
+                  path, why);
+        return -1;
+    }
+    if (move_aside(path, moved, sizeof moved) != 0)
+        return -1;
+    log_warn("store: the database %s is damaged (PRAGMA quick_check: %s); --salvage moved it "
+             "(and its -wal, -shm) to %s; starting with an empty database",
+             path, why, moved);
+    atomic_store(&corrupt_seen, false);
+    return 0;
 }
 
 int store_open(struct store **out, const char *path)
@@ -743,6 +870,7 @@ struct sqlite3 *store_db(struct store *s)
 void store_get_stats(const struct store *s, struct store_stats *out)
 {
     *out = s->stats;
+    out->corrupt = store_corrupt();
 }
 
 /* ---- read access to the in-memory caches (loop thread) ---- */

@@ -45,6 +45,7 @@ struct store_stats {
                                for SQLITE_BUSY: another writer, not a broken disk) */
     int last_error;         /* SQLite's primary code for the last failure, 0 once a
                                commit succeeds */
+    bool corrupt;           /* store_corrupt() */
 };
 
 /* How long a write waits for another process's write lock before the
@@ -57,6 +58,22 @@ const char *store_error_text(int code);
 /* Opens (creating if needed) and migrates the database at path. Returns 0
  * and *out, or -1 with the reason logged. */
 int store_open(struct store **out, const char *path);
+
+/* Damage (CONTRACT §10). store_watch_corruption, called once before any
+ * SQLite use in the process, has SQLite's error log report every
+ * SQLITE_CORRUPT or SQLITE_NOTADB that any connection meets, on any thread
+ * (the loop's writes, the query pool's reads, the checkpointer);
+ * store_corrupt is then true for good (any thread). Returns 0 or -1. */
+int store_watch_corruption(void);
+bool store_corrupt(void);
+
+/* Before store_open: runs PRAGMA quick_check on an existing database, for
+ * at most max_s seconds (past that it is abandoned, logged, and counts as
+ * passed; 0 skips it). A damaged one is refused (logged: restore a backup
+ * or use --salvage), or with salvage renamed with its -wal and -shm to
+ * <path>.damaged-<UTC time> (logged) so that store_open starts empty.
+ * Returns 0 to go on, -1 to refuse. */
+int store_check_at_start(const char *path, int max_s, bool salvage);
 
 /* Commits anything pending and closes. NULL is a no-op. */
 void store_close(struct store *s);
