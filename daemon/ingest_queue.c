@@ -84,21 +84,31 @@ static bool rec_valid(const struct ingest_queue *q, uint64_t off)
            r->payload_total >= r->payload_len;
 }
 
-/* Bytes past `end` that a run wrote and cannot be replayed: a record
- * stamped with its own offset (so written this lap, not an older lap's
- * leftover nor a push torn by a crash, whose stamp is never written) after
+/* Bytes past `end` that a run wrote and cannot be replayed: records
+ * stamped with their own offset (so written this lap: not an older lap's
+ * leftovers, nor a push torn by a crash, whose stamp is never written) after
  * the first that is not whole. Only damage (a bad disk, an edit) leaves
- * one; the whole window is looked at once, at start. */
+ * them. A clean spool costs a look at the next PROBE bytes; only evidence
+ * of damage there (or a stamped but broken record at `end`) has the whole
+ * window looked at (once, at start: it reads every page of the ring). */
+#define PROBE (1u << 20)
+
+static uint64_t stamped_end(const struct ingest_queue *q, uint64_t o)
+{
+    uint64_t len = rec_at(q, o)->len;
+    return o + (len >= REC_HDR && len <= lap_left(q, o) ? len : REC_HDR);
+}
+
 static uint64_t dropped_tail(const struct ingest_queue *q, uint64_t end)
 {
-    uint64_t last = end;
-    for (uint64_t o = end; o < q->released + q->size; o += 8) {
+    uint64_t limit = q->released + q->size, last = end;
+    bool damaged = false;
+    for (uint64_t o = end; o < limit && o < end + PROBE && !damaged; o += 8)
+        damaged = lap_left(q, o) >= REC_HDR && stamped(q, o);
+    for (uint64_t o = end; damaged && o < limit; o += 8) {
         if (lap_left(q, o) < REC_HDR || !stamped(q, o))
             continue;
-        uint64_t len = rec_at(q, o)->len;
-        uint64_t stop = o + (len >= REC_HDR && len <= lap_left(q, o) ? len : REC_HDR);
-        if (stop > q->released + q->size)
-            stop = q->released + q->size;
+        uint64_t stop = stamped_end(q, o) < limit ? stamped_end(q, o) : limit;
         if (stop > last)
             last = stop;
     }

@@ -343,7 +343,7 @@ static int check_deadline(void *ctx)
     return util_mono_ns() > *(const uint64_t *)ctx;
 }
 
-/* Runs PRAGMA quick_check on path. Returns 0 (ok, or abandoned after
+/* Runs PRAGMA quick_check on path. Returns 0 (ok), 2 (abandoned after
  * max_s: logged), 1 (damaged: *why says how) or -1 (cannot open). */
 static int quick_check(const char *path, int max_s, char *why, size_t why_len)
 {
@@ -371,6 +371,7 @@ static int quick_check(const char *path, int max_s, char *why, size_t why_len)
         }
     }
     if (rc == SQLITE_INTERRUPT) {
+        result = 2;
         log_warn("store: PRAGMA quick_check of %s stopped after %d s ([store] quick_check_s): "
                  "starting unchecked",
                  path, max_s);
@@ -415,6 +416,10 @@ int store_check_at_start(const char *path, int max_s, bool salvage)
     char why[512], moved[4096];
     uint64_t t0 = util_mono_ns();
     int rc = quick_check(path, max_s, why, sizeof why);
+    if (rc == 2) {
+        atomic_store(&corrupt_seen, false);
+        return 0;
+    }
     if (rc == 0) {
         log_info("store: %s passed PRAGMA quick_check in %.1f s", path,
                  (double)(util_mono_ns() - t0) / 1e9);
