@@ -355,11 +355,6 @@ static void reload_problem(void *ctx, const char *file, int line, const char *pr
     p->count++;
 }
 
-/* Re-reads what can change without a restart: the config file's log level
- * and tokens, and the catalog. Both are read and checked before either is
- * applied, so a file with errors changes nothing. Returns the number of
- * problems (0 = applied), each logged as file:line: problem and, with
- * problems_json, appended to it as a JSON object. */
 /* CONTRACT §10: with a catalog (and [ingest] catalog_only), ingest takes
  * samples and $status only for the programs it lists. */
 static int set_ingest_programs(struct daemon *d, const struct catalog *c)
@@ -378,6 +373,11 @@ static int set_ingest_programs(struct daemon *d, const struct catalog *c)
     return rc;
 }
 
+/* Re-reads what can change without a restart: the config file's log level
+ * and tokens, and the catalog. Both are read and checked before either is
+ * applied, so a file with errors changes nothing. Returns the number of
+ * problems (0 = applied), each logged as file:line: problem and, with
+ * problems_json, appended to it as a JSON object. */
 static int reload(void *ctx, struct buf *problems_json)
 {
     struct daemon *d = ctx;
