@@ -59,11 +59,16 @@ static const struct entry entries[] = {
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
     {"http", "open", T_BOOL, F(http_open), 0, 0},
     {"http", "import_max_bytes", T_INT64, F(import_max_bytes), 1024, 1LL << 40},
+    {"http", "max_heavy", T_INT, F(http_max_heavy), 1, 64},
     {"auth", "viewer", T_TOKEN, 0, CFG_ROLE_VIEWER, 0},
     {"auth", "operator", T_TOKEN, 0, CFG_ROLE_OPERATOR, 0},
     {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
     {"live", "queue", T_INT64, F(live_queue), 100, 10000000},
     {"live", "max_clients", T_INT64, F(live_max_clients), 1, 100000},
+    {"live", "queue_bytes", T_INT64, F(live_queue_bytes), 64 * 1024, 1LL << 30},
+    {"live", "max_filters", T_INT64, F(live_max_filters), 1, 1024},
+    {"live", "max_per_credential", T_INT64, F(live_max_per_credential), 1, 100000},
+    {"live", "snapshot_interval", T_INT, F(live_snapshot_interval_s), 0, 3600},
     {"units", "stale_after", T_INT, F(unit_stale_after_s), 10, 86400 * 30},
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
@@ -127,8 +132,13 @@ int cfg_defaults(struct cfg *c)
     c->catalog_only = 1;
     c->live_queue = 10000;
     c->live_max_clients = 1000;
+    c->live_queue_bytes = 1024 * 1024;
+    c->live_max_filters = 16;
+    c->live_max_per_credential = 100;
+    c->live_snapshot_interval_s = 10;
     c->unit_stale_after_s = 900;
     c->import_max_bytes = 256LL << 20;
+    c->http_max_heavy = 4;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||

@@ -12,9 +12,10 @@
  *   [store]  path, retention_days, commit_interval_ms, max_series, max_units,
  *            max_series_per_unit, quick_check_s
  *   [ingest] catalog_only
- *   [http]   listen, dashboard, open, import_max_bytes
+ *   [http]   listen, dashboard, open, import_max_bytes, max_heavy
  *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
- *   [live]   queue, max_clients
+ *   [live]   queue, queue_bytes, max_clients, max_filters, max_per_credential,
+ *            snapshot_interval
  *   [units]  stale_after
  *   [log]    level, stats_interval, slow_turn_ms
  *   [catalog] file (the program catalog, CONTRACT §5; read by catalog.h)
@@ -65,12 +66,17 @@ struct cfg {
     char *dashboard_dir; /* <exe dir>/dashboard if there, else $(PREFIX)/share/pantau/dashboard */
     int http_open;       /* 0: without tokens, refuse a non-loopback listen */
     int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
+    int http_max_heavy;       /* 4: reports and imports at once; more get 503 busy */
     /* [auth] */
     struct cfg_token *tokens;
     int n_tokens;
     /* [live] */
-    int64_t live_queue;       /* 10000 samples pending per websocket client */
-    int64_t live_max_clients; /* 1000 */
+    int64_t live_queue;              /* 10000 samples pending per websocket client */
+    int64_t live_max_clients;        /* 1000 */
+    int64_t live_queue_bytes;        /* 1 MiB of JSON pending per websocket client */
+    int64_t live_max_filters;        /* 16 filters per subscribe */
+    int64_t live_max_per_credential; /* 100 live connections per token */
+    int live_snapshot_interval_s;    /* 10: least time between one client's snapshots */
     /* [units] */
     int unit_stale_after_s; /* 900: a unit heard from longer ago is "stale" */
     /* [log] */

@@ -15,7 +15,7 @@
 
 #include "catalog.h"
 #include "dict.h"
-#include "rollup.h"
+#include "agg.h"
 
 /* Worst first: the order of a program's health (§5.3). */
 enum kpi_status {

@@ -40,6 +40,7 @@
 #include "store.h"
 #include "util.h"
 #include "webhook.h"
+#include "wire.h"
 
 struct daemon {
     uv_loop_t *loop;
@@ -424,6 +425,7 @@ static int reload(void *ctx, struct buf *problems_json)
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
+    loopwatch_signal_woke(); /* the wait the signal cut short is not work */
     if (signum == SIGHUP) {
         reload(d, NULL);
         return;
@@ -453,7 +455,7 @@ static void on_alert_changed(void *ctx, const char *event, const struct alert_re
     struct daemon *d = ctx;
     struct buf b;
     buf_init(&b, 0);
-    api_alert_json(&b, a);
+    wire_alert(&b, a);
     if (!buf_failed(&b))
         live_publish_alert(d->live, a->program, a->unit, a->metric, b.data);
     buf_free(&b);
@@ -465,7 +467,7 @@ static char *alert_note(void *ctx, const char *event, const struct alert_record 
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "{\"event\":\"%s\",\"alert\":", event);
-    api_alert_json(&b, a);
+    wire_alert(&b, a);
     buf_puts(&b, "}");
     if (buf_failed(&b)) {
         buf_free(&b);
@@ -523,7 +525,7 @@ static void on_kpi_changed(void *ctx, int kpi, const struct kpi_eval *eval)
     const struct catalog *c = kpi_engine_catalog(d->kpis);
     struct buf b;
     buf_init(&b, 0);
-    api_kpi_json(&b, &c->kpis[kpi], eval);
+    wire_kpi(&b, &c->kpis[kpi], eval);
     if (!buf_failed(&b))
         live_publish_kpi(d->live, c->programs[c->kpis[kpi].program].id, b.data);
     buf_free(&b);
@@ -561,7 +563,7 @@ static void on_unit_changed(void *ctx, const struct store_unit_view *u, int64_t 
     struct daemon *d = ctx;
     struct buf b;
     buf_init(&b, 0);
-    api_unit_json(&b, u, now, api_unit_stale_ms(&d->api, u->program));
+    wire_unit(&b, u, now, api_unit_stale_ms(&d->api, u->program));
     if (!buf_failed(&b))
         live_publish_unit(d->live, u->program, u->unit, b.data);
     buf_free(&b);
@@ -588,6 +590,10 @@ static int start_api(struct daemon *d)
     struct live_opts lo = {.loop = d->loop,
                            .queue_max = (size_t)d->cfg.live_queue,
                            .max_clients = (size_t)d->cfg.live_max_clients,
+                           .queue_bytes = (size_t)d->cfg.live_queue_bytes,
+                           .max_filters = (size_t)d->cfg.live_max_filters,
+                           .max_per_credential = (size_t)d->cfg.live_max_per_credential,
+                           .snapshot_interval_ms = (uint64_t)d->cfg.live_snapshot_interval_s * 1000,
                            .version = PANTAU_VERSION};
     if (live_init(&d->live, d->store, &lo) != 0)
         return -1;

@@ -37,34 +37,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ROLLUP_MINUTE_MS INT64_C(60000)
-#define ROLLUP_HOUR_MS   INT64_C(3600000)
-#define ROLLUP_DAY_MS    INT64_C(86400000)
+#include "agg.h"
+
 /* How far W trails the newest committed ts: a unit whose clock or link lags
  * by less than this still takes the cheap (deferred) path. */
 #define ROLLUP_LAG_MS (2 * ROLLUP_MINUTE_MS)
 /* Minute rows are kept at least this long (and never less than raw). */
 #define ROLLUP_MINUTE_RETENTION_DAYS 400
-
-/* An aggregate of samples: the contents of one rollup row, a query bucket,
- * or a delta. Empty when last_ts == INT64_MIN. A delta from a replacement
- * below RF has count 0 but a value (its min/max/last are the new value). */
-struct rollup_agg {
-    double min, max, sum, last;
-    int64_t count, last_ts;
-};
-
-void rollup_agg_init(struct rollup_agg *a);
-bool rollup_agg_empty(const struct rollup_agg *a);
-/* Adds one sample. Equal ts: the later call wins "last" (a replacement). */
-void rollup_agg_add(struct rollup_agg *a, int64_t ts, double value);
-/* Merges `from` into `into`; on equal last_ts, `from` wins. */
-void rollup_agg_merge(struct rollup_agg *into, const struct rollup_agg *from);
-
-/* floor(x / m) * m for any sign of x (m > 0). */
-int64_t rollup_floor(int64_t x, int64_t m);
-/* The smallest multiple of m that is >= x. */
-int64_t rollup_ceil(int64_t x, int64_t m);
 
 struct rollup_horizons {
     int64_t watermark, raw_floor, minute_floor;

@@ -918,6 +918,35 @@ void store_each_series(const struct store *s, store_series_fn fn, void *ctx)
     dict_each(&s->series, visit_series, &e);
 }
 
+struct scan_series_ctx {
+    store_series_scan_fn fn;
+    void *ctx;
+    bool more; /* fn's answer for the last series */
+};
+
+static void scan_one(void *ctx, const struct store_series_view *v)
+{
+    struct scan_series_ctx *sc = ctx;
+    sc->more = sc->fn(sc->ctx, v);
+}
+
+/* dict_scan's callback: visit_series with fn's answer carried back. */
+static bool scan_visit(void *ctx, const char *key, void *value)
+{
+    struct scan_series_ctx *sc = ctx;
+    struct each_series_ctx e = {scan_one, sc};
+    sc->more = true;
+    visit_series(&e, key, value);
+    return sc->more;
+}
+
+bool store_scan_series(const struct store *s, struct store_series_cursor *cur, size_t max_slots,
+                       store_series_scan_fn fn, void *ctx)
+{
+    struct scan_series_ctx sc = {fn, ctx, true};
+    return dict_scan(&s->series, &cur->at, max_slots, scan_visit, &sc);
+}
+
 struct each_unit_ctx {
     store_unit_fn fn;
     void *ctx;

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dict.h"
 #include "sample.h"
 
 struct store;
@@ -190,6 +191,18 @@ typedef void (*store_unit_fn)(void *ctx, const struct store_unit_view *v);
 /* Every series / unit known, in no particular order. Loop thread. */
 void store_each_series(const struct store *s, store_series_fn fn, void *ctx);
 void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx);
+/* A resumable walk over the series cache, for work spread over several
+ * loop turns (live's snapshots). Zeroed: the start. */
+struct store_series_cursor {
+    struct dict_cursor at;
+};
+typedef bool (*store_series_scan_fn)(void *ctx, const struct store_series_view *v);
+/* Offers the series of at most max_slots cache slots from *cur on, until
+ * fn returns false (that series is offered again next time). Returns true
+ * when the walk is complete. Every series that exists from the walk's
+ * start to its end is offered at least once (dict_scan). Loop thread. */
+bool store_scan_series(const struct store *s, struct store_series_cursor *cur, size_t max_slots,
+                       store_series_scan_fn fn, void *ctx);
 /* One unit's view (valid until the next store call), or -1 if unknown. */
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out);

@@ -6,8 +6,13 @@
 // coastline from world-atlas (Natural Earth 1:10m), its points rounded to
 // 0.01° (~1 km), repeats dropped, islets under 4 points left out, bundled
 // into app.js as a module.
+//
+// The API reference, docs/openapi.yaml, is converted to OUT/openapi.json
+// here too, so that it is installed with the dashboard and pantaud serves it
+// at /api/v1/openapi.json without a YAML parser of its own.
 import * as esbuild from 'esbuild';
 import { feature } from 'topojson-client';
+import YAML from 'yaml';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +72,15 @@ const css = files.find((f) => f.endsWith('.css'));
 let html = fs.readFileSync(path.join(here, 'src/index.html'), 'utf8');
 html = html.replace('%CSS%', `/assets/${css}`).replace('%JS%', `/assets/${js}`);
 fs.writeFileSync(path.join(out, 'index.html'), html);
+// A duplicate key or any other YAML error fails the build (prettyErrors: line and column).
+const api = YAML.parse(fs.readFileSync(path.join(here, '../docs/openapi.yaml'), 'utf8'), { uniqueKeys: true, prettyErrors: true });
+fs.writeFileSync(path.join(out, 'openapi.json'), `${JSON.stringify(api)}\n`);
+// The tab's icon, from the same origin: a Content-Security-Policy of
+// default-src 'self' (pantaud's) refuses a data: URL.
+fs.writeFileSync(
+  path.join(out, 'favicon.svg'),
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#0b5cad"/></svg>\n',
+);
 let gz = gzipSync(html).length;
 for (const f of files) gz += gzipSync(fs.readFileSync(path.join(out, 'assets', f))).length;
 console.log(`dashboard: ${out} (${files.join(', ')}; first load ${(gz / 1024).toFixed(1)} KB gzipped)`);
