@@ -77,7 +77,7 @@ static void get_healthz(struct api *a, struct http_request *r)
     store_probe_writable(a->store); /* no-op while writable */
     ingest_get_stats(a->ingest, &is);
     store_get_stats(a->store, &ss);
-    const char *reasons[4];
+    const char *reasons[5];
     int n = 0;
     if (!is.mqtt_connected)
         reasons[n++] = "mqtt_disconnected";
@@ -87,6 +87,8 @@ static void get_healthz(struct api *a, struct http_request *r)
         reasons[n++] = "database_not_writable";
     if (is.held)
         reasons[n++] = "ingest_held_back";
+    if (ss.corrupt) /* a read met SQLITE_CORRUPT or SQLITE_NOTADB (store.h) */
+        reasons[n++] = "database_corrupt";
 
     buf_init(&b, 0);
     buf_printf(&b, "{\"status\":\"%s\",\"reasons\":[", n ? "degraded" : "ok");

@@ -51,6 +51,10 @@ static const struct entry entries[] = {
     {"store", "retention_days", T_INT, F(retention_days), 1, 36500},
     {"store", "commit_interval_ms", T_INT, F(commit_interval_ms), 1, 10000},
     {"store", "max_series", T_INT64, F(max_series), 1, 100000000},
+    {"store", "max_units", T_INT64, F(max_units), 1, 10000000},
+    {"store", "max_series_per_unit", T_INT64, F(max_series_per_unit), 1, 10000000},
+    {"store", "quick_check_s", T_INT, F(quick_check_s), 0, 86400},
+    {"ingest", "catalog_only", T_BOOL, F(catalog_only), 0, 0},
     {"http", "listen", T_LISTEN, F(listen), 0, 0},
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
     {"http", "open", T_BOOL, F(http_open), 0, 0},
@@ -122,6 +126,10 @@ int cfg_defaults(struct cfg *c)
     c->stats_interval_s = 60;
     c->slow_turn_ms = 100;
     c->max_series = STORE_DEFAULT_MAX_SERIES;
+    c->max_units = STORE_DEFAULT_MAX_UNITS;
+    c->max_series_per_unit = STORE_DEFAULT_MAX_SERIES_PER_UNIT;
+    c->quick_check_s = 60;
+    c->catalog_only = 1;
     c->live_queue = 10000;
     c->live_max_clients = 1000;
     c->live_queue_bytes = 1024 * 1024;

@@ -63,6 +63,7 @@ struct daemon {
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
     bool allow_root;                    /* --allow-root: run even with euid 0 */
+    bool salvage; /* --salvage: a damaged database is moved aside, not refused */
     bool stopping;
     int exit_code;
 };
@@ -80,6 +81,9 @@ static void usage(FILE *out)
                  "                        file:line: problem for each error, exit 0 if valid\n"
                  "      --backup PATH     copy the database (while pantaud runs) to PATH, exit\n"
                  "      --allow-root      run the daemon as root (refused without it)\n"
+                 "      --salvage         a database that fails PRAGMA quick_check at start is\n"
+                 "                        moved aside (<db>.damaged-<time>) and pantaud starts\n"
+                 "                        with an empty one (without it: refused, exit 1)\n"
                  "  -V, --version         print the version\n"
                  "  -h, --help            this help\n");
 }
@@ -102,7 +106,8 @@ enum {
     OPT_CATALOG,
     OPT_CHECK,
     OPT_BACKUP,
-    OPT_ALLOW_ROOT
+    OPT_ALLOW_ROOT,
+    OPT_SALVAGE
 };
 
 /* One command-line option that sets a config key; applied after the file. */
@@ -124,6 +129,7 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
                                              {"check-config", no_argument, NULL, OPT_CHECK},
                                              {"backup", required_argument, NULL, OPT_BACKUP},
                                              {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+                                             {"salvage", no_argument, NULL, OPT_SALVAGE},
                                              {"version", no_argument, NULL, 'V'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -159,6 +165,9 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
             break;
         case OPT_ALLOW_ROOT:
             d->allow_root = true;
+            break;
+        case OPT_SALVAGE:
+            d->salvage = true;
             break;
         case 'V':
             printf("pantaud %s\n", PANTAU_VERSION);
@@ -347,6 +356,24 @@ static void reload_problem(void *ctx, const char *file, int line, const char *pr
     p->count++;
 }
 
+/* CONTRACT §10: with a catalog (and [ingest] catalog_only), ingest takes
+ * samples and $status only for the programs it lists. */
+static int set_ingest_programs(struct daemon *d, const struct catalog *c)
+{
+    if (!d->ingest)
+        return 0;
+    if (!c || !d->cfg.catalog_path || !d->cfg.catalog_only)
+        return ingest_set_programs(d->ingest, NULL, 0);
+    const char **ids = calloc((size_t)c->n_programs + 1, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (int i = 0; i < c->n_programs; i++)
+        ids[i] = c->programs[i].id;
+    int rc = ingest_set_programs(d->ingest, ids, c->n_programs);
+    free(ids);
+    return rc;
+}
+
 /* Re-reads what can change without a restart: the config file's log level
  * and tokens, and the catalog. Both are read and checked before either is
  * applied, so a file with errors changes nothing. Returns the number of
@@ -377,7 +404,8 @@ static int reload(void *ctx, struct buf *problems_json)
         if (catalog && d->kpis) {
             int n = catalog->n_programs;
             if (kpi_engine_set_catalog(d->kpis, catalog) != 0 ||
-                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))))
+                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))) ||
+                set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
                 problems++;
             else
                 log_info("reload: catalog %s applied (%d program(s))", d->cfg.catalog_path, n);
@@ -573,7 +601,8 @@ static int start_api(struct daemon *d)
     ingest_set_observer(d->ingest, &obs);
     if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
         return -1;
-    if (start_kpis(d) != 0 || start_alerts(d) != 0)
+    if (start_kpis(d) != 0 || start_alerts(d) != 0 ||
+        set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
         return -1;
     d->api = (struct api){.kpis = d->kpis,
                           .alerts = d->alerts,
@@ -658,6 +687,8 @@ static int start(struct daemon *d)
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
+    store_set_unit_limits(d->store, (uint64_t)d->cfg.max_units,
+                          (uint64_t)d->cfg.max_series_per_unit);
     /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT
      * on the loop: the live push does not wait for the disk. */
     if (checkpointer_start(&d->checkpoints, d->loop, d->cfg.db_path, 1000) != 0 ||
@@ -709,6 +740,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     log_set_ident("pantaud");
+    store_watch_corruption(); /* before any SQLite use: /healthz's database_corrupt */
     int rc = configure(&d, argc, argv);
     if (rc != 0) {
         catalog_free(d.catalog);
@@ -726,6 +758,12 @@ int main(int argc, char **argv)
         catalog_free(d.catalog);
         cfg_free(&d.cfg);
         return 2;
+    }
+    /* CONTRACT §10: a damaged database is refused before anything opens it. */
+    if (store_check_at_start(d.cfg.db_path, d.cfg.quick_check_s, d.salvage) != 0) {
+        catalog_free(d.catalog);
+        cfg_free(&d.cfg);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0) {

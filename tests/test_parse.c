@@ -45,6 +45,7 @@ struct got_sample {
     double value;
     bool has_position;
     double lat, lon;
+    bool has_ts;
 };
 
 struct got_reject {
@@ -95,6 +96,7 @@ static void on_sample(void *ctx, const struct sample *s)
     g->has_position = s->has_position;
     g->lat = s->lat;
     g->lon = s->lon;
+    g->has_ts = s->has_ts;
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)
@@ -615,6 +617,25 @@ TEST(array_mixed_good_and_bad)
                     "{\"value\":5,\"ts\":\"2026-11-22T08:15:00+07:00\",\"labels\":{\"a\":\"1\"}},"
                     "{\"value\":6,\"labels\":{\"A\":\"1\"}}]";
     parse_expect(TOPIC, p, strlen(p), check_mixed, NULL);
+}
+
+/* has_ts tells a device's ts from the arrival time (ingest refuses a
+ * retained sample without one, CONTRACT §10): per element of an array. */
+TEST(has_ts_per_element)
+{
+    const char *p = "[{\"value\":1},{\"value\":2,\"ts\":1795000000000},"
+                    "{\"value\":3,\"ts\":\"2026-11-22T08:15:00+07:00\"}]";
+    struct collect c;
+    run_parse("pantau", TOPIC, p, strlen(p), ARR, &c);
+    CHECK_INT(c.ns, 3);
+    CHECK(!c.s[0].has_ts);
+    CHECK(c.s[1].has_ts);
+    CHECK(c.s[2].has_ts);
+    collect_free(&c);
+    run_parse("pantau", TOPIC, "42", 2, ARR, &c);
+    CHECK_INT(c.ns, 1);
+    CHECK(!c.s[0].has_ts);
+    collect_free(&c);
 }
 
 static void check_non_objects(const struct collect *c, int ret, const void *want)
@@ -1197,14 +1218,15 @@ static void run_trow(int (*fn)(const char *, int64_t *), const struct trow *r)
 RFC_ROWS(RFC_TEST)
 TP_ROWS(TP_TEST)
 
-TEST_MAIN(PARSE_ROWS(ROW_CASE) CASE(array_mixed_good_and_bad), CASE(array_elements_not_objects),
-          CASE(array_overflow_element_keeps_others), CASE(array_batch_1000),
-          CASE(array_batch_1001_rejected_once), CASE(array_batch_1001_of_non_objects_rejected_once),
-          CASE(size_65536_object_accepted), CASE(size_65536_bare_number_accepted),
-          CASE(size_65537_too_large), CASE(size_65537_garbage_too_large),
-          CASE(size_65537_status_too_large), CASE(deep_open_brackets_60000),
-          CASE(deep_open_brackets_100000_too_large), CASE(deep_balanced_brackets_30000),
-          CASE(deep_open_braces_60000), CASE(deep_inside_labels), CASE(labels_eight_at_max_lengths),
+TEST_MAIN(PARSE_ROWS(ROW_CASE) CASE(array_mixed_good_and_bad), CASE(has_ts_per_element),
+          CASE(array_elements_not_objects), CASE(array_overflow_element_keeps_others),
+          CASE(array_batch_1000), CASE(array_batch_1001_rejected_once),
+          CASE(array_batch_1001_of_non_objects_rejected_once), CASE(size_65536_object_accepted),
+          CASE(size_65536_bare_number_accepted), CASE(size_65537_too_large),
+          CASE(size_65537_garbage_too_large), CASE(size_65537_status_too_large),
+          CASE(deep_open_brackets_60000), CASE(deep_open_brackets_100000_too_large),
+          CASE(deep_balanced_brackets_30000), CASE(deep_open_braces_60000),
+          CASE(deep_inside_labels), CASE(labels_eight_at_max_lengths),
           CASE(reason_names_distinct_and_stable_form), CASE(arrival_time_is_default_ts),
           CASE(same_message_twice_same_result), CASE(fuzz_random_payloads),
           RFC_ROWS(TROW_CASE) TP_ROWS(TROW_CASE))
