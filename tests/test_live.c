@@ -890,6 +890,7 @@ TEST(live_snapshot_in_frames_and_limited)
     unlink(path);
     struct store *s;
     CHECK(store_open(&s, path) == 0);
+    store_set_unit_limits(s, 10000, 10000); /* 6,000 series of one unit */
     char metric[32];
     for (int i = 0; i < 6000; i++) {
         snprintf(metric, sizeof metric, "m%d", i);
