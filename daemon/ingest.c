@@ -196,14 +196,14 @@ static void pending_publish(struct ingest *in)
 }
 
 /* Commits the open group; observers hear only of what committed. Returns
- * 0, STORE_RETRY or -1 (as store_commit). */
+ * STORE_OK, STORE_RETRY or STORE_REFUSED (as store_commit). */
 static int commit(struct ingest *in)
 {
     uint64_t t0 = util_mono_ns();
     int rc = in->failed ? STORE_RETRY : store_commit(in->store);
     loopwatch_note("commit", t0);
     in->failed = false;
-    if (rc == 0)
+    if (rc == STORE_OK)
         pending_publish(in);
     else
         pending_clear(&in->pending);
@@ -271,7 +271,7 @@ static void on_sample(void *ctx, const struct sample *s)
         limit_reject(in, rc, s->element);
         return;
     }
-    if (rc != 0) {
+    if (rc != STORE_OK) {
         log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
                     s->program, s->unit, s->metric);
         if (rc == STORE_GROUP_LOST) /* none of the group is stored: tell no one of it */

@@ -690,7 +690,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         if (retryable(s->last_error))
             return STORE_RETRY;
         s->stats.lost_total++;
-        return -1;
+        return STORE_REFUSED;
     }
     /* Limits refuse before anything is written: not a write failure. */
     struct unit *u = unit_find(s, smp->program, smp->unit);
@@ -718,7 +718,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
             roll_back(s, true);
             return STORE_GROUP_LOST;
         }
-        return -1;
+        return STORE_REFUSED;
     }
     s->group_samples++;
     if (series_id)
@@ -737,7 +737,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         }
     }
     if (!u && !(u = unit_get(s, smp->program, smp->unit)))
-        return 0; /* the sample is stored; only the unit's bookkeeping failed */
+        return STORE_OK; /* the sample is stored; only the unit's bookkeeping failed */
     if (arrival_ms > u->last_seen)
         u->last_seen = arrival_ms;
     if (smp->has_position && smp->ts >= u->pos_ts) {
@@ -747,7 +747,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         u->pos_ts = smp->ts;
     }
     unit_mark_dirty(s, u);
-    return 0;
+    return STORE_OK;
 }
 
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
@@ -755,19 +755,19 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
 {
     if (store_begin(s) != 0) {
         write_failed(s);
-        return retryable(s->last_error) ? STORE_RETRY : -1;
+        return retryable(s->last_error) ? STORE_RETRY : STORE_REFUSED;
     }
     struct unit *u = unit_find(s, program, unit);
     if (!u && s->stats.units >= s->max_units)
         return STORE_UNIT_LIMIT; /* a made-up unit's $status must not grow memory */
     if (!u && !(u = unit_get(s, program, unit)))
-        return -1;
+        return STORE_REFUSED;
     u->online = online;
     u->status_ts = ts_ms;
     if (heard && ts_ms > u->last_seen)
         u->last_seen = ts_ms;
     unit_mark_dirty(s, u);
-    return 0;
+    return STORE_OK;
 }
 
 static int flush_series(struct store *s)
@@ -834,7 +834,7 @@ static void roll_back(struct store *s, bool lost)
 int store_commit(struct store *s)
 {
     if (!s->in_group)
-        return 0;
+        return STORE_OK;
     s->in_group = false;
     if (flush_series(s) != 0 || flush_units(s) != 0 ||
         (!s->rollups_off && rollup_flush(s->rollup, util_now_ms()) != 0) ||
@@ -844,7 +844,7 @@ int store_commit(struct store *s)
                     (unsigned long long)s->group_samples,
                     retry ? "rolled back, to be tried again" : "rolled back and lost");
         roll_back(s, !retry);
-        return retry ? STORE_RETRY : -1;
+        return retry ? STORE_RETRY : STORE_REFUSED;
     }
     if (!s->rollups_off)
         rollup_committed(s->rollup);
@@ -853,13 +853,13 @@ int store_commit(struct store *s)
     s->stats.lost_total += s->group_failed;
     if (s->group_failed) {
         write_failed(s); /* what committed is in; health says the rest is not */
-        return 0;
+        return STORE_OK;
     }
     if (!s->stats.writable)
         log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
     s->stats.writable = true;
     s->stats.last_error = 0;
-    return 0;
+    return STORE_OK;
 }
 
 const char *store_error_text(int code)

@@ -85,29 +85,35 @@ int store_begin(struct store *s);
 /* True while a group is open, and since when (monotonic ns). */
 bool store_in_group(const struct store *s, uint64_t *since_ns);
 
-/* Adds or replaces one sample, inside an open group (begins one if needed).
- * `arrival_ms` is when pantaud received it. Also marks the unit as seen and,
- * with a position, moves it. Returns 0, or:
+/* What a write returns (store_append, store_presence, store_commit; an int
+ * holding one of these, as query.h's calls do):
  * - STORE_RETRY: the write failed for a reason that may pass (another
  *   process holds the write lock, the disk is full or failing): the whole
  *   group was rolled back and nothing is counted lost; the caller keeps
  *   what it appended to the group and appends it all again later;
- * - -1: SQLite refused this sample for good (logged, rate-limited, counted
- *   lost); the group goes on;
+ * - STORE_REFUSED: SQLite refused this sample for good (logged,
+ *   rate-limited, counted lost); the group goes on;
  * - STORE_GROUP_LOST: such a refusal also rolled back the whole group
- *   (every sample of it is lost; the next append starts a new group).
- * On 0, *series_id (if not NULL) is the id of the sample's series. */
-#define STORE_RETRY      (-4)
-#define STORE_GROUP_LOST (-2)
-/* ... or a limit (nothing was written; the group goes on):
- * - STORE_UNIT_LIMIT: the sample's unit is new and max_units are known;
- * - STORE_UNIT_SERIES_LIMIT: its series is new and its unit already has
- *   max_series_per_unit series;
- * - STORE_SERIES_LIMIT: its series is new and max_series are known in all.
- * (store_set_unit_limits, store_set_max_series.) */
-#define STORE_SERIES_LIMIT                (-3)
-#define STORE_UNIT_LIMIT                  (-5)
-#define STORE_UNIT_SERIES_LIMIT           (-6)
+ *   (every sample of it is lost; the next append starts a new group);
+ * - a limit (nothing was written; the group goes on): STORE_UNIT_LIMIT, the
+ *   sample's unit is new and max_units are known; STORE_UNIT_SERIES_LIMIT,
+ *   its series is new and its unit already has max_series_per_unit series;
+ *   STORE_SERIES_LIMIT, its series is new and max_series are known in all
+ *   (store_set_unit_limits, store_set_max_series). */
+enum store_result {
+    STORE_OK = 0,
+    STORE_REFUSED = -1,
+    STORE_GROUP_LOST = -2,
+    STORE_SERIES_LIMIT = -3,
+    STORE_RETRY = -4,
+    STORE_UNIT_LIMIT = -5,
+    STORE_UNIT_SERIES_LIMIT = -6,
+};
+
+/* Adds or replaces one sample, inside an open group (begins one if needed).
+ * `arrival_ms` is when pantaud received it. Also marks the unit as seen and,
+ * with a position, moves it. Returns a store_result. On STORE_OK,
+ * *series_id (if not NULL) is the id of the sample's series. */
 #define STORE_DEFAULT_MAX_SERIES          1000000
 #define STORE_DEFAULT_MAX_UNITS           10000
 #define STORE_DEFAULT_MAX_SERIES_PER_UNIT 1000
@@ -115,15 +121,15 @@ int store_append(struct store *s, const struct sample *sample, int64_t arrival_m
                  int64_t *series_id);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms; with
- * heard, the unit also counts as heard from then (last_seen). Returns 0,
- * STORE_RETRY (as store_append), STORE_UNIT_LIMIT (a new unit past
- * max_units: nothing recorded) or -1. */
+ * heard, the unit also counts as heard from then (last_seen). Returns
+ * STORE_OK, STORE_RETRY (as store_append), STORE_UNIT_LIMIT (a new unit
+ * past max_units: nothing recorded) or STORE_REFUSED. */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
                    int64_t ts_ms, bool heard);
 
 /* Commits the open group (no-op without one). On failure the group is rolled
  * back and STORE_RETRY returned (as store_append: nothing counted lost), or
- * -1 if retrying cannot help (its samples counted lost). */
+ * STORE_REFUSED if retrying cannot help (its samples counted lost). */
 int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
