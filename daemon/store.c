@@ -16,37 +16,8 @@
 #include "db.h"
 #include "log.h"
 #include "rollup.h"
+#include "schema.h"
 #include "util.h"
-
-/* Migrations, in order; migration i brings user_version from i to i + 1.
- * Never edit a shipped one: add the next. */
-static const char *const migrations[] = {
-    /* 0 -> 1: series, samples, units. samples is WITHOUT ROWID keyed by
-     * (series, ts): the key is the identity, and it measured 10-25 % faster
-     * than a rowid table with a unique index. */
-    "CREATE TABLE series ("
-    "  id INTEGER PRIMARY KEY,"
-    "  program TEXT NOT NULL, unit TEXT NOT NULL, metric TEXT NOT NULL,"
-    "  labels TEXT NOT NULL,"     /* canonical JSON: compact, keys sorted */
-    "  created INTEGER NOT NULL," /* arrival ms of its first sample */
-    "  last_ts INTEGER, last_value REAL,"
-    "  UNIQUE (program, unit, metric, labels));"
-    "CREATE TABLE samples ("
-    "  series INTEGER NOT NULL, ts INTEGER NOT NULL,"
-    "  value REAL NOT NULL, arrival INTEGER NOT NULL,"
-    "  PRIMARY KEY (series, ts)) WITHOUT ROWID;"
-    "CREATE TABLE units ("
-    "  program TEXT NOT NULL, unit TEXT NOT NULL,"
-    "  online INTEGER," /* NULL until a $status arrives */
-    "  status_ts INTEGER, last_seen INTEGER,"
-    "  lat REAL, lon REAL, pos_ts INTEGER,"
-    "  PRIMARY KEY (program, unit)) WITHOUT ROWID;",
-    /* 1 -> 2: 1-minute and 1-hour rollups and their horizons (rollup.h). */
-    rollup_migration_sql,
-    /* 2 -> 3: alerts and the webhook outbox (alert_store.h). */
-    alert_migration_sql,
-};
-#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 struct series {
     int64_t id;
@@ -142,15 +113,15 @@ static int migrate(sqlite3 *db, const char *path)
     int v = db_user_version(db);
     if (v < 0)
         return -1;
-    if (v > SCHEMA_VERSION) {
+    if (v > schema_version) {
         log_error("store: %s has schema version %d; this pantaud knows up to %d", path, v,
-                  SCHEMA_VERSION);
+                  schema_version);
         return -1;
     }
-    for (; v < SCHEMA_VERSION; v++) {
+    for (; v < schema_version; v++) {
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
-        if (exec_sql(db, "BEGIN") || exec_sql(db, migrations[v]) || exec_sql(db, bump) ||
+        if (exec_sql(db, "BEGIN") || exec_sql(db, schema_migrations[v]) || exec_sql(db, bump) ||
             exec_sql(db, "COMMIT")) {
             exec_sql(db, "ROLLBACK");
             return -1;
@@ -476,7 +447,7 @@ int store_open(struct store **out, const char *path)
     if (load_caches(s) != 0 || rollup_open(&s->rollup, s->db) != 0)
         goto fail;
     s->stats.writable = true;
-    log_info("store: %s open (schema %d, %llu series, %llu units)", path, SCHEMA_VERSION,
+    log_info("store: %s open (schema %d, %llu series, %llu units)", path, schema_version,
              (unsigned long long)s->stats.series, (unsigned long long)s->stats.units);
     *out = s;
     return 0;
@@ -1017,7 +988,7 @@ int store_probe_writable(struct store *s)
     /* Rewriting the schema version (same value) goes through the whole write
      * path: lock, journal, header page, commit. */
     char sql[96];
-    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;", SCHEMA_VERSION);
+    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;", schema_version);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         if (sqlite3_get_autocommit(s->db) == 0)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
