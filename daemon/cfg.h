@@ -10,7 +10,8 @@
  *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
  *            tls_insecure
  *   [store]  path, retention_days, commit_interval_ms, max_series
- *   [http]   listen, dashboard, open, import_max_bytes
+ *   [http]   listen, dashboard, open, import_max_bytes, max_conns_per_ip,
+ *            max_conns, min_rate_bytes, min_rate_window, proxy, secure_cookies
  *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
  *   [live]   queue, max_clients
  *   [units]  stale_after
@@ -58,6 +59,13 @@ struct cfg {
     char *dashboard_dir; /* <exe dir>/dashboard if there, else $(PREFIX)/share/pantau/dashboard */
     int http_open;       /* 0: without tokens, refuse a non-loopback listen */
     int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
+    /* Hostile clients (CONTRACT §10): */
+    int http_max_conns_per_ip; /* 64; loopback's 127.0.0.1, ::1 and proxies exempt */
+    int http_max_conns;        /* 10000 in all (lowered to fit the fd limit) */
+    int http_min_rate_bytes;   /* 1024: a head or body slower than this */
+    int http_min_rate_window;  /* 10 s: ...per this many seconds is closed */
+    char *http_proxy;          /* NULL, or trusted proxies' addresses, ',' or ' ' apart */
+    int http_secure_cookies;   /* -1: unset (on when a proxy is set), 0 or 1 */
     /* [auth] */
     struct cfg_token *tokens;
     int n_tokens;
@@ -110,6 +118,10 @@ void cfg_free(struct cfg *c);
 
 /* Splits "HOST:PORT" / "[v6]:PORT". Returns 0 or -1. host gets at most hostlen-1 chars. */
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+/* Calls fn for each address of a [http] proxy list ("A, B C"); stops at and
+ * returns fn's first non-zero return. */
+int cfg_each_proxy(const char *list, int (*fn)(void *ctx, const char *addr), void *ctx);
 
 /* True for localhost, 127.x.y.z and ::1. */
 bool cfg_is_loopback(const char *host);
