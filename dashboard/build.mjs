@@ -67,6 +67,8 @@ const css = files.find((f) => f.endsWith('.css'));
 let html = fs.readFileSync(path.join(here, 'src/index.html'), 'utf8');
 html = html.replace('%CSS%', `/assets/${css}`).replace('%JS%', `/assets/${js}`);
 fs.writeFileSync(path.join(out, 'index.html'), html);
+// The tab's icon, a file of ours: the CSP (default-src 'self') refuses a data: URL.
+fs.copyFileSync(path.join(here, 'src/icon.svg'), path.join(out, 'icon.svg'));
 let gz = gzipSync(html).length;
 for (const f of files) gz += gzipSync(fs.readFileSync(path.join(out, 'assets', f))).length;
 console.log(`dashboard: ${out} (${files.join(', ')}; first load ${(gz / 1024).toFixed(1)} KB gzipped)`);

@@ -6,6 +6,8 @@ export function h(tag, attrs, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'class') el.setAttribute('class', v);
+    // CSSOM, not a style attribute: the CSP (default-src 'self') refuses those.
+    else if (k === 'style') el.style.cssText = v;
     else if (k in el && !ns && typeof v !== 'string') el[k] = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
