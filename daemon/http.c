@@ -1227,19 +1227,20 @@ int http_admit_upgrade(void *ctx, struct lws *wsi)
     c.server = ctx;
     c.wsi = wsi;
     c.req.conn = &c;
-    client_addr(c.server, wsi, c.req.client_ip);
+    char client[HTTP_ADDR_MAX];
+    client_addr(c.server, wsi, client);
     enum http_role role = read_args(&c) == 0 ? authenticate(&c) : ROLE_NONE;
     enum http_cred cred = c.req.cred;
     reset_conn(&c);
     if (role == ROLE_NONE) {
-        log_debug("http: %s: websocket upgrade refused: no valid token", c.req.client_ip);
+        log_debug("http: %s: websocket upgrade refused: no valid token", client);
         return refuse_upgrade(wsi, HTTP_STATUS_UNAUTHORIZED,
                               "{\"error\":\"unauthorized\",\"message\":\"a valid token is "
                               "required (Authorization: Bearer or access_token)\"}");
     }
     if (cred == HTTP_CRED_COOKIE && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
         !same_origin(wsi)) {
-        log_debug("http: %s: websocket upgrade refused: foreign Origin", c.req.client_ip);
+        log_debug("http: %s: websocket upgrade refused: foreign Origin", client);
         return refuse_upgrade(wsi, HTTP_STATUS_FORBIDDEN,
                               "{\"error\":\"bad_origin\",\"message\":\"a websocket authorized "
                               "by a cookie must be opened by this site's pages\"}");
