@@ -618,8 +618,8 @@ static bool same_origin(struct lws *wsi)
 static bool origin_refused(struct http_conn *c)
 {
     struct http_request *r = &c->req;
-    if (r->method != HTTP_POST && r->method != HTTP_DELETE)
-        return false;
+    if (r->method == HTTP_GET || r->method == HTTP_HEAD)
+        return false; /* every other method may change something */
     if (r->cred == HTTP_CRED_COOKIE)
         return !same_origin(c->wsi);
     return r->cred == HTTP_CRED_NONE && lws_hdr_total_length(c->wsi, WSI_TOKEN_ORIGIN) > 0 &&
