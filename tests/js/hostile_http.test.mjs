@@ -454,6 +454,10 @@ const cases = [
       assert(/http: 127\.0\.0\.2 GET \/api\/v1\/probe-xff-direct -> 404/.test(log), 'a direct client is its peer');
       assert(!/203\.0\.113\.5/.test(log), 'a direct X-Forwarded-For is ignored');
       const page = await request(port, { path: `/?access_token=${VIEWER}` });
+      if (page.status === 404) {
+        console.log('  # cookie part skipped: no dashboard beside this pantaud (make dashboard)');
+        return;
+      }
       const secure = String(page.headers['set-cookie'] || '');
       assert(/pantau_token=.*HttpOnly/.test(secure) && /;\s*Secure/.test(secure), `Secure behind a proxy: ${secure}`);
       const plainPage = await request(plain.httpPort, { path: `/?access_token=${VIEWER}` });
