@@ -24,7 +24,7 @@ const real = path.resolve(process.env.PANTAUD || 'build/pantaud');
 const { tmpdir } = await import('./harness.mjs');
 const wrapper = path.join(tmpdir(), 'pantaud-limited');
 fs.writeFileSync(wrapper, `#!/bin/sh\nexec prlimit --nofile=${FDS}:${FDS} "${real}" "$@"\n`, { mode: 0o755 });
-const { percentile, sleep, startBroker, startPantaud, until } = await import('./harness.mjs');
+const { percentile, rssKiB, sleep, startBroker, startPantaud, until } = await import('./harness.mjs');
 
 function request(port, p, headers, ms = 5000) {
   return new Promise((resolve) => {
@@ -119,6 +119,7 @@ await trickle(
   const a = attack(d.httpPort, 2000, 39);
   await sleep(3000);
   const { lat, failed } = await latencies(d.httpPort, 12);
+  const rss = rssKiB(d.pid);
   emit({
     figure: 'auth_latency_2000_tricklers_ms',
     p50: Number(percentile(lat, 50).toFixed(1)),
@@ -126,6 +127,7 @@ await trickle(
     limit: 1000,
     failed,
     tricklers_open: a.open(),
+    pantaud_rss_mib: Number((rss / 1024).toFixed(1)),
   });
   a.stop();
 }
