@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <uv.h>
 
 #include "inifile.h"
@@ -23,7 +24,8 @@ enum entry_type {
     T_INT64,
     T_LEVEL,
     T_BOOL,
-    T_TOKEN
+    T_TOKEN,
+    T_ADDRS
 };
 
 struct entry {
@@ -60,6 +62,12 @@ static const struct entry entries[] = {
     {"http", "open", T_BOOL, F(http_open), 0, 0},
     {"http", "import_max_bytes", T_INT64, F(import_max_bytes), 1024, 1LL << 40},
     {"http", "max_heavy", T_INT, F(http_max_heavy), 1, 64},
+    {"http", "max_conns_per_ip", T_INT, F(http_max_conns_per_ip), 1, 1000000},
+    {"http", "max_conns", T_INT, F(http_max_conns), 16, 10000000},
+    {"http", "min_rate_bytes", T_INT, F(http_min_rate_bytes), 1, 1 << 20},
+    {"http", "min_rate_window", T_INT, F(http_min_rate_window), 1, 3600},
+    {"http", "proxy", T_ADDRS, F(http_proxy), 0, 0},
+    {"http", "secure_cookies", T_BOOL, F(http_secure_cookies), 0, 0},
     {"auth", "viewer", T_TOKEN, 0, CFG_ROLE_VIEWER, 0},
     {"auth", "operator", T_TOKEN, 0, CFG_ROLE_OPERATOR, 0},
     {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
@@ -139,6 +147,11 @@ int cfg_defaults(struct cfg *c)
     c->unit_stale_after_s = 900;
     c->import_max_bytes = 256LL << 20;
     c->http_max_heavy = 4;
+    c->http_max_conns_per_ip = 64;
+    c->http_max_conns = 10000;
+    c->http_min_rate_bytes = 1024;
+    c->http_min_rate_window = 10;
+    c->http_secure_cookies = -1;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||
@@ -156,6 +169,8 @@ void cfg_free(struct cfg *c)
     free(c->tokens);
     c->tokens = NULL;
     c->n_tokens = 0;
+    free(c->http_proxy);
+    c->http_proxy = NULL;
     char **strs[] = {&c->mqtt_uri,       &c->mqtt_client_id,      &c->mqtt_prefix,
                      &c->mqtt_username,  &c->mqtt_password,       &c->mqtt_ca_file,
                      &c->mqtt_cert_file, &c->mqtt_key_file,       &c->db_path,
@@ -257,6 +272,36 @@ static int add_token(struct cfg *c, const char *secret, enum cfg_role role)
     return 0;
 }
 
+int cfg_each_proxy(const char *list, int (*fn)(void *ctx, const char *addr), void *ctx)
+{
+    char addr[64];
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ", \t");
+        if (n > 0) {
+            if (n >= sizeof addr)
+                n = sizeof addr - 1; /* too long to be an address: fn says so */
+            memcpy(addr, p, n);
+            addr[n] = '\0';
+            int rc = fn(ctx, addr);
+            if (rc != 0)
+                return rc;
+        }
+        p += strcspn(p, ", \t");
+        p += strspn(p, ", \t");
+    }
+    return 0;
+}
+
+/* Counts the addresses of a list into *(int64_t *)ctx; -1 at one that is not. */
+static int count_address(void *ctx, const char *addr)
+{
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)
+        return -1;
+    ++*(int64_t *)ctx;
+    return 0;
+}
+
 /* Stores `value` into the field `e` names; on a bad value writes a problem. */
 static int apply_entry(struct cfg *c, const struct entry *e, const char *value, char *problem,
                        size_t plen)
@@ -290,6 +335,13 @@ static int apply_entry(struct cfg *c, const struct entry *e, const char *value, 
     case T_LISTEN:
         if (cfg_split_listen(value, host, sizeof host, &port) != 0) {
             snprintf(problem, plen, "%s: \"%s\" is not HOST:PORT", e->key, value);
+            return -1;
+        }
+        break;
+    case T_ADDRS:
+        n = 0;
+        if (cfg_each_proxy(value, count_address, &n) != 0 || n == 0) {
+            snprintf(problem, plen, "%s: \"%s\" is not a list of IP addresses", e->key, value);
             return -1;
         }
         break;

@@ -12,7 +12,8 @@
  *   [store]  path, retention_days, commit_interval_ms, max_series, max_units,
  *            max_series_per_unit, quick_check_s
  *   [ingest] catalog_only
- *   [http]   listen, dashboard, open, import_max_bytes, max_heavy
+ *   [http]   listen, dashboard, open, import_max_bytes, max_heavy, max_conns_per_ip,
+ *            max_conns, min_rate_bytes, min_rate_window, proxy, secure_cookies
  *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
  *   [live]   queue, queue_bytes, max_clients, max_filters, max_per_credential,
  *            snapshot_interval
@@ -67,6 +68,13 @@ struct cfg {
     int http_open;       /* 0: without tokens, refuse a non-loopback listen */
     int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
     int http_max_heavy;       /* 4: reports and imports at once; more get 503 busy */
+    /* Hostile clients (CONTRACT §10): */
+    int http_max_conns_per_ip; /* 64; loopback's 127.0.0.1, ::1 and proxies exempt */
+    int http_max_conns;        /* 10000 in all (lowered to fit the fd limit) */
+    int http_min_rate_bytes;   /* 1024: a head or body slower than this */
+    int http_min_rate_window;  /* 10 s: ...per this many seconds is closed */
+    char *http_proxy;          /* NULL, or trusted proxies' addresses, ',' or ' ' apart */
+    int http_secure_cookies;   /* -1: unset (on when a proxy is set), 0 or 1 */
     /* [auth] */
     struct cfg_token *tokens;
     int n_tokens;
@@ -123,6 +131,10 @@ void cfg_free(struct cfg *c);
 
 /* Splits "HOST:PORT" / "[v6]:PORT". Returns 0 or -1. host gets at most hostlen-1 chars. */
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+/* Calls fn for each address of a [http] proxy list ("A, B C"); stops at and
+ * returns fn's first non-zero return. */
+int cfg_each_proxy(const char *list, int (*fn)(void *ctx, const char *addr), void *ctx);
 
 /* True for localhost, 127.x.y.z and ::1. */
 bool cfg_is_loopback(const char *host);

@@ -1,13 +1,18 @@
 /* http.c — see http.h. */
 #include "http.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -24,6 +29,15 @@
  * the gap between the two is where a JSON 431 can still be sent. */
 #define HEAD_MAX   8192
 #define HEAD_SPACE 32768
+/* Connections kept free of max_conns below the fd limit: files, SQLite,
+ * MQTT and the connections of exempt addresses. */
+#define FD_RESERVE   256
+#define PEER_BUCKETS 1024 /* addresses with connections, hashed */
+#define MAX_PROXIES  16
+#define SECURITY_HEADERS                                                                           \
+    "content-security-policy: default-src 'self'; frame-ancestors 'none'\r\n"                      \
+    "x-content-type-options: nosniff\r\n"                                                          \
+    "referrer-policy: no-referrer\r\n"
 
 struct http_deferred {
     struct http_conn *conn; /* NULL once the client is gone */
@@ -45,6 +59,28 @@ struct http_stream {
     bool done;
 };
 
+/* The connections of one client address (TCP peer), while it has any. */
+struct http_peer {
+    struct http_peer *next; /* in its bucket */
+    int conns;
+    char addr[HTTP_ADDR_MAX];
+};
+
+/* One accepted TCP connection, from accept to close whatever protocol it
+ * comes to speak (lws's opaque user data of the wsi; freed at
+ * LWS_CALLBACK_WSI_DESTROY). Lives in the server's list for the rate check. */
+struct http_sock {
+    struct http_sock *prev, *next;
+    struct lws *wsi;
+    struct http_peer *peer; /* NULL: an exempt address, not counted */
+    char addr[HTTP_ADDR_MAX];
+    /* The body's rate: at least min_rate_bytes in each window from
+     * window_start (ms, loop time) while reading. */
+    bool rate_on;
+    uint64_t window_start;
+    int64_t window_bytes;
+};
+
 /* Per connection (lws's per-session data, zeroed by lws); reused by the
  * requests of one keep-alive connection, so reset per request. */
 struct http_conn {
@@ -58,6 +94,7 @@ struct http_conn {
     struct http_body *body_stream; /* the handler reading the body as a stream */
     /* the answer */
     bool answered;
+    bool close_after; /* close once answered (401, 403): no body is read */
     bool headers_sent;
     bool head_only;
     int status;
@@ -82,7 +119,303 @@ struct http_server {
     struct cfg_token *tokens;
     int n_tokens;
     uint64_t requests;
+    /* connections */
+    struct http_peer *peers[PEER_BUCKETS];
+    struct http_sock *socks;   /* every connection, newest first */
+    struct http_sock *pending; /* accepted, not yet bound to its wsi */
+    int n_socks;
+    int max_conns, max_per_ip, rate_bytes, rate_window_ms;
+    char proxies[MAX_PROXIES][HTTP_ADDR_MAX];
+    int n_proxies;
+    bool secure_cookies;
+    lws_callback_function *ws_callback; /* live's, which ws_callback wraps */
+    uv_timer_t rate_timer;
+    bool rate_timer_on;
 };
+
+/* ---- pure helpers ---- */
+
+int http_addr_normal(const char *addr, char *out, size_t len)
+{
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, addr, bin) == 1)
+        return inet_ntop(AF_INET, bin, out, (socklen_t)len) ? 0 : -1;
+    if (inet_pton(AF_INET6, addr, bin) != 1)
+        return -1;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(bin, mapped, sizeof mapped) == 0)
+        return inet_ntop(AF_INET, bin + 12, out, (socklen_t)len) ? 0 : -1;
+    return inet_ntop(AF_INET6, bin, out, (socklen_t)len) ? 0 : -1;
+}
+
+static bool is_proxy(const char (*proxies)[HTTP_ADDR_MAX], int n, const char *addr)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(proxies[i], addr) == 0)
+            return true;
+    return false;
+}
+
+void http_client_addr(const char *peer, const char *xff, const char (*proxies)[HTTP_ADDR_MAX],
+                      int n, char *out)
+{
+    snprintf(out, HTTP_ADDR_MAX, "%s", peer);
+    if (!xff || !is_proxy(proxies, n, peer))
+        return;
+    /* From the right: each proxy appended the address it heard from. */
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        char entry[64], norm[HTTP_ADDR_MAX];
+        if ((size_t)(b - a) >= sizeof entry)
+            return;
+        memcpy(entry, a, (size_t)(b - a));
+        entry[b - a] = '\0';
+        if (http_addr_normal(entry, norm, sizeof norm) != 0)
+            return; /* not an address: trust nothing further left */
+        snprintf(out, HTTP_ADDR_MAX, "%s", norm);
+        if (!is_proxy(proxies, n, norm))
+            return;
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
+/* Splits an authority "host[:port]" ("[v6][:port]") of length len: the host
+ * (brackets kept) into host, the port into *port (0 when absent). */
+static bool split_authority(const char *s, size_t len, char *host, size_t hostlen, int *port)
+{
+    const char *colon = NULL;
+    *port = 0;
+    if (len == 0 || memchr(s, '@', len) || memchr(s, '/', len) || memchr(s, '?', len) ||
+        memchr(s, '#', len))
+        return false;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close)
+            return false;
+        if ((size_t)(close + 1 - s) < len) {
+            if (close[1] != ':')
+                return false;
+            colon = close + 1;
+        }
+    } else {
+        colon = memchr(s, ':', len);
+        if (colon && memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)))
+            return false;
+    }
+    size_t hlen = colon ? (size_t)(colon - s) : len;
+    if (hlen == 0 || hlen >= hostlen)
+        return false;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (colon) {
+        const char *p = colon + 1, *end = s + len;
+        if (p == end || end - p > 5)
+            return false;
+        for (; p < end; p++) {
+            if (!isdigit((unsigned char)*p))
+                return false;
+            *port = *port * 10 + (*p - '0');
+        }
+        if (*port < 1 || *port > 65535)
+            return false;
+    }
+    return true;
+}
+
+bool http_origin_matches(const char *origin, const char *host)
+{
+    int default_port;
+    const char *auth;
+    if (!origin || !host)
+        return false;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        default_port = 80;
+        auth = origin + 7;
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        default_port = 443;
+        auth = origin + 8;
+    } else {
+        return false; /* "null", file:, chrome-extension: ... */
+    }
+    char oh[256], hh[256];
+    int op, hp;
+    if (!split_authority(auth, strlen(auth), oh, sizeof oh, &op) ||
+        !split_authority(host, strlen(host), hh, sizeof hh, &hp))
+        return false;
+    return strcasecmp(oh, hh) == 0 && (op ? op : default_port) == (hp ? hp : default_port);
+}
+
+/* ---- connections (CONTRACT §10) ---- */
+
+static bool exempt(const struct http_server *h, const char *addr)
+{
+    return strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0 ||
+           is_proxy((const char(*)[HTTP_ADDR_MAX])h->proxies, h->n_proxies, addr);
+}
+
+static struct http_peer **peer_slot(struct http_server *h, const char *addr)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const char *p = addr; *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 16777619u;
+    struct http_peer **slot = &h->peers[hash % PEER_BUCKETS];
+    while (*slot && strcmp((*slot)->addr, addr) != 0)
+        slot = &(*slot)->next;
+    return slot;
+}
+
+static void sock_free(struct http_server *h, struct http_sock *s)
+{
+    if (s->peer && --s->peer->conns == 0) {
+        struct http_peer **slot = peer_slot(h, s->peer->addr);
+        *slot = s->peer->next;
+        free(s->peer);
+    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    h->n_socks--;
+    free(s);
+}
+
+/* A new TCP connection (LWS_CALLBACK_FILTER_NETWORK_CONNECTION): counted,
+ * or closed at once past max_conns_per_ip or max_conns. Returns non-zero
+ * to close. lws binds it to its wsi right after (NEW_CLIENT_INSTANTIATED),
+ * unless adoption fails first: then the next accept frees the record. */
+static int on_accept(struct http_server *h, const struct lws_filter_network_conn_args *f)
+{
+    char addr[HTTP_ADDR_MAX] = "?", text[HTTP_ADDR_MAX];
+    const void *bin = f->cli_addr.ss_family == AF_INET6
+                          ? (const void *)&((const struct sockaddr_in6 *)&f->cli_addr)->sin6_addr
+                          : (const void *)&((const struct sockaddr_in *)&f->cli_addr)->sin_addr;
+    if (inet_ntop(f->cli_addr.ss_family, bin, text, sizeof text))
+        http_addr_normal(text, addr, sizeof addr);
+    if (h->pending) {
+        sock_free(h, h->pending);
+        h->pending = NULL;
+    }
+    bool free_pass = exempt(h, addr);
+    if (!free_pass && h->n_socks >= h->max_conns) {
+        log_debug("http: %s: connection refused: %d connections in all", addr, h->n_socks);
+        return 1;
+    }
+    struct http_peer **slot = free_pass ? NULL : peer_slot(h, addr), *peer = NULL;
+    if (slot && (peer = *slot) != NULL && peer->conns >= h->max_per_ip) {
+        log_debug("http: %s: connection refused: %d connections from it", addr, peer->conns);
+        return 1;
+    }
+    struct http_sock *s = calloc(1, sizeof *s);
+    if (!s || (slot && !peer && !(peer = calloc(1, sizeof *peer)))) {
+        free(s);
+        return 1;
+    }
+    if (slot && !*slot) {
+        snprintf(peer->addr, sizeof peer->addr, "%s", addr);
+        *slot = peer;
+    }
+    if (peer)
+        peer->conns++;
+    s->peer = peer;
+    snprintf(s->addr, sizeof s->addr, "%s", addr);
+    s->next = h->socks;
+    if (h->socks)
+        h->socks->prev = s;
+    h->socks = s;
+    h->n_socks++;
+    h->pending = s;
+    return 0;
+}
+
+/* The client's address of a request on wsi (see http_request.client_ip). */
+static void client_addr(struct http_server *h, struct lws *wsi, char *out)
+{
+    struct http_sock *s = lws_get_opaque_user_data(wsi);
+    const char *peer = s ? s->addr : "?";
+    char xff[1024];
+    bool has_xff =
+        h->n_proxies > 0 && lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0;
+    http_client_addr(peer, has_xff ? xff : NULL, (const char(*)[HTTP_ADDR_MAX])h->proxies,
+                     h->n_proxies, out);
+}
+
+/* A body is coming: it must keep up min_rate_bytes per window. */
+static void rate_start(struct lws *wsi)
+{
+    struct http_sock *s = lws_get_opaque_user_data(wsi);
+    if (!s)
+        return;
+    struct http_server *h = lws_context_user(lws_get_context(wsi));
+    s->rate_on = true;
+    s->window_start = uv_now(h->loop);
+    s->window_bytes = 0;
+}
+
+static void rate_stop(struct lws *wsi)
+{
+    struct http_sock *s = lws_get_opaque_user_data(wsi);
+    if (s)
+        s->rate_on = false;
+}
+
+static void rate_count(struct lws *wsi, size_t len)
+{
+    struct http_sock *s = lws_get_opaque_user_data(wsi);
+    if (!s || !s->rate_on)
+        return;
+    struct http_server *h = lws_context_user(lws_get_context(wsi));
+    s->window_bytes += (int64_t)len;
+    if (s->window_bytes >= h->rate_bytes) { /* this window is done: the next one */
+        s->window_start = uv_now(h->loop);
+        s->window_bytes = 0;
+    }
+}
+
+/* Every so often: close the connections whose body fell below the rate.
+ * (lws closes a head that takes longer than the window itself: its
+ * timeout_secs_ah_idle. It restarts its own body timeout at every piece,
+ * however small, so the body's rate is ours to check.) */
+static void rate_sweep(uv_timer_t *t)
+{
+    struct http_server *h = t->data;
+    uint64_t now = uv_now(h->loop);
+    for (struct http_sock *s = h->socks, *next; s; s = next) {
+        next = s->next; /* closing s may free it */
+        if (!s->rate_on || !s->wsi || now - s->window_start < (uint64_t)h->rate_window_ms)
+            continue;
+        s->rate_on = false;
+        log_debug("http: %s: closed: body slower than %d bytes per %d s", s->addr, h->rate_bytes,
+                  h->rate_window_ms / 1000);
+        /* At once: outside lws's service an async kill waits for lws's next
+         * timer, which may be far off. */
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_SYNC);
+    }
+}
+
+static int add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    static const char *const headers[][2] = {
+        {"content-security-policy:", "default-src 'self'; frame-ancestors 'none'"},
+        {"x-content-type-options:", "nosniff"},
+        {"referrer-policy:", "no-referrer"},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)headers[i][0],
+                                        (const unsigned char *)headers[i][1],
+                                        (int)strlen(headers[i][1]), p, end))
+            return -1;
+    return 0;
+}
 
 /* ---- requests ---- */
 
@@ -244,31 +577,70 @@ static const char *query_token(struct http_conn *c, char *buf, size_t len)
 /* Bearer header, else ?access_token= (a browser's websocket and page loads
  * cannot set headers), else the cookie a page load with ?access_token= set
  * (so a wall screen's assets, API calls and websocket need no token in
- * their URLs). *from_arg says the token came in the query. */
-static enum http_role authenticate(struct http_conn *c, bool *from_arg)
+ * their URLs). Sets c->req.cred to where the token came from. */
+static enum http_role authenticate(struct http_conn *c)
 {
     struct http_server *h = c->server;
     char auth[512], token[512];
-    *from_arg = false;
+    c->req.cred = HTTP_CRED_NONE;
     if (h->n_tokens == 0)
         return ROLE_ADMIN;
     if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
-        strncasecmp(auth, "Bearer ", 7) == 0)
+        strncasecmp(auth, "Bearer ", 7) == 0) {
+        c->req.cred = HTTP_CRED_HEADER;
         return role_of_token(h, auth + 7);
+    }
     if (query_token(c, token, sizeof token)) {
-        *from_arg = true;
+        c->req.cred = HTTP_CRED_QUERY;
         return role_of_token(h, token);
     }
     const char *cookie = lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_COOKIE) > 0
                              ? cookie_token(auth)
                              : NULL;
-    return cookie ? role_of_token(h, cookie) : ROLE_NONE;
+    if (!cookie)
+        return ROLE_NONE;
+    c->req.cred = HTTP_CRED_COOKIE;
+    return role_of_token(h, cookie);
+}
+
+/* True when the request's Origin header names the Host it was sent to. */
+static bool same_origin(struct lws *wsi)
+{
+    char origin[256], host[256];
+    return lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0 &&
+           lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0 &&
+           http_origin_matches(origin, host);
+}
+
+/* CONTRACT §10: a change authorized by a cookie (which a browser sends with
+ * another site's requests too) must come from a page of ours. With auth off
+ * a browser's cross-site change is refused as well when it says so (an
+ * Origin that does not match); scripts send none. */
+static bool origin_refused(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    if (r->method == HTTP_GET || r->method == HTTP_HEAD)
+        return false; /* every other method may change something */
+    if (r->cred == HTTP_CRED_COOKIE)
+        return !same_origin(c->wsi);
+    return r->cred == HTTP_CRED_NONE && lws_hdr_total_length(c->wsi, WSI_TOKEN_ORIGIN) > 0 &&
+           !same_origin(c->wsi);
 }
 
 /* ---- answers ---- */
 
+static const char *method_name(enum http_method m)
+{
+    static const char *const names[] = {"GET", "POST", "HEAD", "DELETE", "OTHER"};
+    return names[m];
+}
+
 static void answer(struct http_conn *c, int status, const char *content_type, struct buf *body)
 {
+    log_debug("http: %s %s %s -> %d", c->req.client_ip, method_name(c->req.method), c->req.path,
+              status);
+    /* CONTRACT §10: a refused request's body is not read. */
+    c->close_after = status == 401 || status == 403;
     c->answered = true;
     c->status = status;
     c->content_type = content_type;
@@ -414,6 +786,7 @@ void http_body_pause(struct http_body *b)
 {
     if (b->conn && !b->paused && b->conn->body_pending) {
         b->paused = true;
+        rate_stop(b->conn->wsi); /* we are not reading: the client is not slow */
         lws_rx_flow_control(b->conn->wsi, 0);
     }
 }
@@ -422,6 +795,7 @@ void http_body_resume(struct http_body *b)
 {
     if (b->conn && b->paused) {
         b->paused = false;
+        rate_start(b->conn->wsi);
         /* Called from outside lws's callbacks: apply the change now. */
         lws_rx_flow_control(b->conn->wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
     }
@@ -507,7 +881,11 @@ static int write_headers(struct http_conn *c)
     lws_filepos_t len = c->stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)c->body.len;
     if (lws_add_http_common_headers(c->wsi, (unsigned)c->status, c->content_type, len, &p, end) ||
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end))
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        add_security_headers(c->wsi, &p, end))
+        return -1;
+    if (c->close_after && lws_add_http_header_by_name(c->wsi, (const unsigned char *)"connection:",
+                                                      (const unsigned char *)"close", 5, &p, end))
         return -1;
     if (c->stream &&
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"transfer-encoding:",
@@ -603,6 +981,8 @@ static int write_stream(struct http_conn *c)
  * then lws would take the rest of the body for the next request's head. */
 static int answer_written(struct http_conn *c)
 {
+    if (c->close_after)
+        return -1;
     if (c->body_pending) {
         if (c->content_length - c->body_received > DRAIN_MAX)
             return -1; /* not worth reading: close */
@@ -672,15 +1052,16 @@ static int serve_static(struct http_conn *c, bool set_cookie)
     const char *cache = html                                ? "no-cache"
                         : strncmp(path, "/assets/", 8) == 0 ? "public, max-age=31536000, immutable"
                                                             : "max-age=300";
-    char headers[768];
-    int hlen = snprintf(headers, sizeof headers, "cache-control: %s\r\n", cache);
+    char headers[1024];
+    int hlen = snprintf(headers, sizeof headers, "cache-control: %s\r\n" SECURITY_HEADERS, cache);
     char buf[300];
     const char *token = set_cookie ? query_token(c, buf, sizeof buf) : NULL;
     if (token && strlen(token) < 256)
         hlen += snprintf(headers + hlen, sizeof headers - (size_t)hlen,
-                         "set-cookie: " TOKEN_COOKIE "%s; Path=/; HttpOnly; SameSite=Strict\r\n",
-                         token);
+                         "set-cookie: " TOKEN_COOKIE "%s; Path=/; HttpOnly; SameSite=Strict%s\r\n",
+                         token, h->secure_cookies ? "; Secure" : "");
     h->requests++;
+    log_debug("http: %s %s %s -> file", c->req.client_ip, method_name(c->req.method), c->req.path);
     int n =
         lws_serve_http_file(c->wsi, real, mime ? mime : "application/octet-stream", headers, hlen);
     if (n < 0 || (n > 0 && lws_http_transaction_completed(c->wsi)))
@@ -701,6 +1082,8 @@ static enum http_method method_of(struct lws *wsi)
         return HTTP_POST;
     case LWSHUMETH_HEAD:
         return HTTP_HEAD;
+    case LWSHUMETH_DELETE:
+        return HTTP_DELETE;
     default:
         return HTTP_OTHER;
     }
@@ -732,6 +1115,7 @@ static int body_complete(struct http_conn *c)
 
 static void body_data(struct http_conn *c, const char *in, size_t len)
 {
+    rate_count(c->wsi, len);
     c->body_received += (int64_t)len;
     if (c->body_stream)
         c->body_stream->ops->data(c->body_stream->ctx, in, len);
@@ -740,22 +1124,10 @@ static void body_data(struct http_conn *c, const char *in, size_t len)
 static int dispatch(struct http_conn *c)
 {
     struct http_request *r = &c->req;
-    bool from_arg = false;
-    /* CONTRACT §2: with tokens, everything but /healthz needs one, the
-     * dashboard's files too. */
-    if (strcmp(r->path, "/healthz") != 0) {
-        r->role = authenticate(c, &from_arg);
-        if (r->role == ROLE_NONE) {
-            conn_error(c, 401, "unauthorized",
-                       "a valid token is required (Authorization: Bearer, ?access_token= or "
-                       "the pantau_token cookie)");
-            return 0;
-        }
-    }
     if (!is_api_path(r->path)) {
         /* lws owns a file transfer to its end and may free this connection
          * state without a CLOSED_HTTP: let go of the arguments now. */
-        int rc = serve_static(c, from_arg && c->server->n_tokens);
+        int rc = serve_static(c, r->cred == HTTP_CRED_QUERY && c->server->n_tokens);
         free_args(r);
         return rc;
     }
@@ -763,6 +1135,31 @@ static int dispatch(struct http_conn *c)
     if (c->body_stream && !c->body_pending) /* a streamed route, but no body */
         body_complete(c);
     return 0;
+}
+
+/* CONTRACT §2 and §10, decided on the head alone so that a refused body is
+ * never read: with tokens, everything but /healthz needs one (the
+ * dashboard's files too); a cookie's change needs our Origin. Returns true
+ * when the request was answered (401 or 403). */
+static bool refused(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    if (strcmp(r->path, "/healthz") == 0)
+        return false;
+    r->role = authenticate(c);
+    if (r->role == ROLE_NONE) {
+        conn_error(c, 401, "unauthorized",
+                   "a valid token is required (Authorization: Bearer, ?access_token= or "
+                   "the pantau_token cookie)");
+        return true;
+    }
+    if (origin_refused(c)) {
+        conn_error(c, 403, "bad_origin",
+                   "a change authorized by a cookie must come from this site's pages (the "
+                   "Origin header must name the host and port it is sent to)");
+        return true;
+    }
+    return false;
 }
 
 /* Bytes of the request head lws parsed into known headers (custom headers
@@ -785,6 +1182,7 @@ static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
     c->req.conn = c;
     c->req.method = method_of(wsi);
     c->head_only = c->req.method == HTTP_HEAD;
+    client_addr(c->server, wsi, c->req.client_ip);
     if (head_size(wsi) > HEAD_MAX) {
         conn_error(c, 431, "request_too_large", "request headers are limited to %d bytes",
                    HEAD_MAX);
@@ -800,16 +1198,19 @@ static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
         conn_error(c, 503, "out_of_memory", "the server is out of memory");
         return 0;
     }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 && c->req.n_args == HTTP_MAX_ARGS) {
-        conn_error(c, 431, "too_many_arguments", "at most %d query arguments", HTTP_MAX_ARGS);
-        return 0;
-    }
     char len_s[32];
     if (lws_hdr_copy(wsi, len_s, sizeof len_s, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
         atoll(len_s) > 0) {
         c->content_length = atoll(len_s);
         c->body_pending = true;
+        rate_start(c->wsi);
     }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 && c->req.n_args == HTTP_MAX_ARGS) {
+        conn_error(c, 431, "too_many_arguments", "at most %d query arguments", HTTP_MAX_ARGS);
+        return 0;
+    }
+    if (refused(c))
+        return 0; /* its body unread: answer_written closes */
     struct http_server *h = c->server;
     if (c->req.method == HTTP_POST && h->streams_body && h->streams_body(h->route_ctx, &c->req)) {
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
@@ -830,19 +1231,17 @@ static int on_http(struct http_conn *c, struct lws *wsi, const char *uri)
     return dispatch(c);
 }
 
-/* Answers a refused websocket upgrade with 401 and the JSON error. */
-static int refuse_upgrade(struct lws *wsi)
+/* Answers a refused websocket upgrade with `status` and the JSON error. */
+static int refuse_upgrade(struct lws *wsi, unsigned status, const char *body)
 {
-    static const char body[] = "{\"error\":\"unauthorized\",\"message\":\"a valid token is "
-                               "required (Authorization: Bearer or access_token)\"}";
-    unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start;
+    unsigned char head[LWS_PRE + 1024], *start = head + LWS_PRE, *p = start;
     unsigned char *end = head + sizeof head;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_UNAUTHORIZED, "application/json",
-                                    sizeof body - 1, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end))
+    size_t len = strlen(body);
+    if (lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
+        add_security_headers(wsi, &p, end) || lws_finalize_http_header(wsi, &p, end))
         return -1;
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0 ||
-        lws_write(wsi, (unsigned char *)body, sizeof body - 1, LWS_WRITE_HTTP_FINAL) < 0)
+        lws_write(wsi, (unsigned char *)body, len, LWS_WRITE_HTTP_FINAL) < 0)
         return -1;
     return 1;
 }
@@ -870,10 +1269,12 @@ static void upgrade_credential(struct http_conn *c, char *out, size_t len)
         }
 }
 
-/* Websocket upgrades need a valid token, as every other request does. lws
- * asks the vhost's default protocol, live's, to confirm an upgrade (live
- * checks the path), so live calls this hook (live_set_admit). lws's `user`
- * there is live's memory: use a connection record of our own. */
+/* Websocket upgrades need a valid token, as every other request does, and
+ * one authorized by a cookie that says where its page comes from (Origin;
+ * browsers always send it) must come from ours. lws asks the vhost's
+ * default protocol, live's, to confirm an upgrade (live checks the path),
+ * so live calls this hook (live_set_admit). lws's `user` there is live's
+ * memory: use a connection record of our own. */
 int http_admit_upgrade(void *ctx, struct lws *wsi, char *cred, size_t cred_len)
 {
     struct http_conn c;
@@ -881,15 +1282,49 @@ int http_admit_upgrade(void *ctx, struct lws *wsi, char *cred, size_t cred_len)
     c.server = ctx;
     c.wsi = wsi;
     c.req.conn = &c;
-    bool from_arg;
-    enum http_role role = read_args(&c) == 0 ? authenticate(&c, &from_arg) : ROLE_NONE;
+    char client[HTTP_ADDR_MAX];
+    client_addr(c.server, wsi, client);
+    enum http_role role = read_args(&c) == 0 ? authenticate(&c) : ROLE_NONE;
+    enum http_cred how = c.req.cred;
     if (role != ROLE_NONE)
         upgrade_credential(&c, cred, cred_len);
     reset_conn(&c);
-    if (role != ROLE_NONE)
-        return 0;
-    log_debug("http: websocket upgrade refused: no valid token");
-    return refuse_upgrade(wsi);
+    if (role == ROLE_NONE) {
+        log_debug("http: %s: websocket upgrade refused: no valid token", client);
+        return refuse_upgrade(wsi, HTTP_STATUS_UNAUTHORIZED,
+                              "{\"error\":\"unauthorized\",\"message\":\"a valid token is "
+                              "required (Authorization: Bearer or access_token)\"}");
+    }
+    if (how == HTTP_CRED_COOKIE && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+        !same_origin(wsi)) {
+        log_debug("http: %s: websocket upgrade refused: foreign Origin", client);
+        return refuse_upgrade(wsi, HTTP_STATUS_FORBIDDEN,
+                              "{\"error\":\"bad_origin\",\"message\":\"a websocket authorized "
+                              "by a cookie must be opened by this site's pages\"}");
+    }
+    return 0;
+}
+
+/* The connection on_accept let in, now adopted by lws: bind its record. */
+static void bind_pending(struct http_server *h, struct lws *wsi)
+{
+    if (h->pending) {
+        h->pending->wsi = wsi;
+        lws_set_opaque_user_data(wsi, h->pending);
+        h->pending = NULL;
+    }
+}
+
+/* The websocket protocol's callback, wrapped: lws tells the vhost's default
+ * protocol (the websocket's, see http_start) of a new connection, and the
+ * connection's record is bound to it there. The rest goes to live. */
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+    struct http_server *h = lws_context_user(lws_get_context(wsi));
+    if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED)
+        bind_pending(h, wsi);
+    return h->ws_callback(wsi, reason, user, in, len);
 }
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -905,7 +1340,21 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY:
         body_data(c, in, len);
         return 0;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return on_accept(h, user);
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: /* if ours were the default */
+        bind_pending(h, wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY: {
+        struct http_sock *s = lws_get_opaque_user_data(wsi);
+        if (s) {
+            lws_set_opaque_user_data(wsi, NULL);
+            sock_free(h, s);
+        }
+        return 0;
+    }
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        rate_stop(wsi);
         if (c->awaiting_body) {
             c->awaiting_body = false;
             c->body_pending = false;
@@ -976,6 +1425,51 @@ static int numeric_host(char *host, size_t len)
     return rc == 0 ? 0 : -1;
 }
 
+static int add_proxy(void *ctx, const char *addr)
+{
+    struct http_server *h = ctx;
+    if (h->n_proxies == MAX_PROXIES) {
+        log_warn("http: more than %d proxies: %s and later ones are not trusted", MAX_PROXIES,
+                 addr);
+        return -1;
+    }
+    if (http_addr_normal(addr, h->proxies[h->n_proxies], HTTP_ADDR_MAX) == 0)
+        h->n_proxies++;
+    return 0;
+}
+
+/* Every connection is a file descriptor: take what the hard limit allows,
+ * and keep max_conns below it with room for the rest (FD_RESERVE), so that
+ * at the limit a new connection from a counted address is closed by us
+ * rather than failing accept() while others wait. */
+static void fit_fd_limit(struct http_server *h)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            log_debug("http: open files limit raised from %llu to %llu", (unsigned long long)was,
+                      (unsigned long long)rl.rlim_cur);
+        else
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)h->max_conns + FD_RESERVE > rl.rlim_cur) {
+        int fit = rl.rlim_cur > 2 * FD_RESERVE ? (int)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+        log_warn("http: max_conns lowered from %d to %d to fit the open files limit (%llu)",
+                 h->max_conns, fit, (unsigned long long)rl.rlim_cur);
+        h->max_conns = fit;
+    }
+}
+
+/* Whether requests need a credential. Accounts, when they exist, count. */
+static bool auth_configured(const struct http_server *h)
+{
+    return h->n_tokens > 0;
+}
+
 int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts)
 {
     char host[256];
@@ -998,11 +1492,22 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
         log_warn("http: dashboard directory %s not found; serving the API only",
                  opts->cfg->dashboard_dir);
     http_set_tokens(h, opts->cfg);
+    const struct cfg *cfg = opts->cfg;
+    h->max_conns = cfg->http_max_conns;
+    h->max_per_ip = cfg->http_max_conns_per_ip;
+    h->rate_bytes = cfg->http_min_rate_bytes;
+    h->rate_window_ms = cfg->http_min_rate_window * 1000;
+    if (cfg->http_proxy)
+        cfg_each_proxy(cfg->http_proxy, add_proxy, h);
+    h->secure_cookies = cfg->http_secure_cookies < 0 ? h->n_proxies > 0 : cfg->http_secure_cookies;
+    fit_fd_limit(h);
 
     h->protocols[0].name = "http";
     h->protocols[0].callback = http_callback;
     h->protocols[0].per_session_data_size = sizeof(struct http_conn);
     h->protocols[1] = opts->ws_protocol;
+    h->ws_callback = opts->ws_protocol.callback;
+    h->protocols[1].callback = ws_callback;
     /* A client that offers no subprotocol gets the vhost's default one. */
     h->pvo_default = (struct lws_protocol_vhost_options){NULL, NULL, "default", "1"};
     h->pvo = (struct lws_protocol_vhost_options){NULL, &h->pvo_default, h->protocols[1].name, ""};
@@ -1024,6 +1529,9 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     info.server_string = "pantau";
     info.max_http_header_data = HEAD_SPACE;
     info.timeout_secs = 30;
+    /* A request head must be in within the window (lws times it from the
+     * first byte; heads are far below min_rate_bytes). */
+    info.timeout_secs_ah_idle = (unsigned)cfg->http_min_rate_window;
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
         log_error("http: cannot start libwebsockets for %s (is libwebsockets-evlib-uv "
@@ -1043,12 +1551,26 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
         return -1;
     }
     log_info("http: listening on %s:%d%s", info.iface, bound,
-             h->n_tokens ? "" : " (no tokens configured: no authentication)");
+             auth_configured(h) ? "" : " (no tokens configured: no authentication)");
+    if (!auth_configured(h) && !cfg_is_loopback(host))
+        log_warn("http: %s:%d is reachable beyond this machine and no [auth] tokens are "
+                 "configured: anyone who reaches it may read everything, enter data and "
+                 "acknowledge alerts",
+                 info.iface, bound);
+    uv_timer_init(loop, &h->rate_timer);
+    h->rate_timer.data = h;
+    h->rate_timer_on = true;
+    uv_timer_start(&h->rate_timer, rate_sweep, 250, 250);
+    uv_unref((uv_handle_t *)&h->rate_timer);
     return 0;
 }
 
 void http_stop(struct http_server *h)
 {
+    if (h && h->rate_timer_on) {
+        h->rate_timer_on = false;
+        uv_close((uv_handle_t *)&h->rate_timer, NULL);
+    }
     if (h && h->ctx)
         lws_context_destroy(h->ctx); /* first call: starts closing lws's handles */
 }
@@ -1061,6 +1583,10 @@ void http_free(struct http_server *h)
         lws_context_destroy(h->ctx); /* second call, loop done: frees the context */
     struct cfg empty = {0};
     http_set_tokens(h, &empty);
+    if (h->pending)
+        sock_free(h, h->pending);
+    while (h->socks) /* none after lws's WSI_DESTROYs; for a failed start */
+        sock_free(h, h->socks);
     free(h->dashboard_dir);
     free(h);
 }

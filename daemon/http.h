@@ -19,7 +19,19 @@
  * Request bodies: routes that http_opts.streams_body names are dispatched as
  * soon as the head is in and read their body as a stream (http_body_stream),
  * with the socket paused while they work (so a 256 MiB CSV import is never
- * held in memory). Other requests' bodies are limited to 64 KiB (413). */
+ * held in memory). Other requests' bodies are limited to 64 KiB (413).
+ *
+ * Hostile clients (CONTRACT §10): every accepted connection is counted by
+ * its TCP peer's address ([http] max_conns_per_ip; 127.0.0.1, ::1 and the
+ * trusted proxies exempt) and in all ([http] max_conns); past either it is
+ * closed at once. A request head must arrive whole within [http]
+ * min_rate_window seconds, a body at min_rate_bytes per window at least,
+ * else the connection is closed. A request refused with 401 or 403 is
+ * answered and its connection closed without reading its body. A request
+ * authorized by a cookie that changes anything (POST, DELETE) needs an
+ * Origin naming the Host it was sent to (403 bad_origin), and so does a
+ * websocket upgrade authorized by a cookie that carries an Origin. Every
+ * answer carries the security headers (CSP, nosniff, no-referrer). */
 #ifndef PANTAU_HTTP_H
 #define PANTAU_HTTP_H
 
@@ -34,7 +46,11 @@
 
 struct http_server;
 
-enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_OTHER };
+enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_DELETE, HTTP_OTHER };
+/* Where a request's credential came from. A cookie is the only one a
+ * browser sends by itself (to a request another site's page makes), so
+ * only a cookie-authorized change must prove its Origin. */
+enum http_cred { HTTP_CRED_NONE, HTTP_CRED_HEADER, HTTP_CRED_QUERY, HTTP_CRED_COOKIE };
 /* A ladder (CONTRACT §2): viewer reads; operator also enters data and
  * acknowledges alerts; admin may do everything, plus rejects and reload. */
 enum http_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
@@ -45,6 +61,7 @@ bool http_role_allows(enum http_role role, enum http_role needed);
 const char *http_role_name(enum http_role role);
 
 #define HTTP_MAX_ARGS 32
+#define HTTP_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
 
 struct http_arg {
     char *name, *value; /* decoded; owned by the request */
@@ -57,6 +74,11 @@ struct http_request {
     struct http_arg args[HTTP_MAX_ARGS];
     int n_args;
     enum http_role role; /* from the token; ROLE_ADMIN when auth is off */
+    enum http_cred cred; /* HTTP_CRED_NONE when auth is off or not needed */
+    /* The client's address as text: the TCP peer's, or, when that peer is a
+     * trusted [http] proxy, the right-most X-Forwarded-For address that is
+     * not a trusted proxy. */
+    char client_ip[HTTP_ADDR_MAX];
 };
 
 /* The value of query argument `name`, or NULL. */
@@ -152,6 +174,28 @@ struct http_opts {
  * the credential live counts connections under: "t<i>" for the i-th token,
  * "" without tokens), 1 answered (401), -1 hang up. */
 int http_admit_upgrade(void *server, struct lws *wsi, char *cred, size_t cred_len);
+
+/* Pure helpers (table-tested in tests/test_http.c). */
+
+/* True when `origin` (an Origin header: "scheme://host[:port]") names the
+ * same host and port as `host` (a Host header: "host[:port]"): hosts
+ * compared without case, IPv6 in brackets, a missing port is the scheme's
+ * (80 for http, 443 for https; the Host header's missing port is the
+ * Origin's scheme's, since behind a TLS proxy the scheme may differ).
+ * "null", other schemes, paths and user names never match. */
+bool http_origin_matches(const char *origin, const char *host);
+
+/* `addr` (IPv4 or IPv6 text) in canonical text form into out (IPv4-mapped
+ * IPv6 as IPv4). Returns 0, or -1 if it is not an address. */
+int http_addr_normal(const char *addr, char *out, size_t len);
+
+/* The client's address into out (HTTP_ADDR_MAX): `peer` itself unless it is
+ * one of the `n` trusted `proxies`; then the right-most address of the
+ * X-Forwarded-For list `xff` that is not a proxy (the left-most when all
+ * are); `peer` when xff is NULL, empty or that entry is not an address.
+ * All addresses in canonical form (http_addr_normal). */
+void http_client_addr(const char *peer, const char *xff, const char (*proxies)[HTTP_ADDR_MAX],
+                      int n, char *out);
 
 /* Listens on cfg->listen. Returns 0 or -1 (logged). */
 int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts);

@@ -630,6 +630,28 @@ TEST(free_after_load_and_sets)
     CHECK(1);
 }
 
+/* [http] hostile-client keys: defaults, a proxy list, a bad one. */
+TEST(http_hostile_keys)
+{
+    struct cfg c;
+    struct harness_problems ps = {0};
+    CHECK_INT(cfg_defaults(&c), 0);
+    CHECK_INT(c.http_max_conns_per_ip, 64);
+    CHECK_INT(c.http_min_rate_bytes, 1024);
+    CHECK_INT(c.http_min_rate_window, 10);
+    CHECK_INT(c.http_secure_cookies, -1); /* unset: on with a proxy */
+    CHECK(c.http_proxy == NULL);
+    CHECK_INT(cfg_set(&c, "http", "proxy", "127.0.0.9, ::1 10.0.0.2", harness_problem, &ps), 0);
+    CHECK_STR(c.http_proxy, "127.0.0.9, ::1 10.0.0.2");
+    CHECK_INT(cfg_set(&c, "http", "proxy", "10.0.0.2, proxy.example", harness_problem, &ps), -1);
+    CHECK_INT(cfg_set(&c, "http", "proxy", " , ", harness_problem, &ps), -1);
+    CHECK_INT(cfg_set(&c, "http", "max_conns_per_ip", "0", harness_problem, &ps), -1);
+    CHECK_INT(cfg_set(&c, "http", "min_rate_window", "3601", harness_problem, &ps), -1);
+    CHECK_INT(ps.n, 4);
+    CHECK_STR(c.http_proxy, "127.0.0.9, ::1 10.0.0.2"); /* a bad value changes nothing */
+    cfg_free(&c);
+}
+
 TEST_MAIN(CASE(validate_open_listen_needs_tokens), CASE(err_short_token_names_line),
           CASE(defaults_contract), CASE(defaults_header), CASE(defaults_validate),
           CASE(load_valid_full), CASE(load_partial_keeps_defaults), CASE(load_empty_file_valid),
@@ -640,4 +662,4 @@ TEST_MAIN(CASE(validate_open_listen_needs_tokens), CASE(err_short_token_names_li
           CASE(set_bad_integer), CASE(set_unknown_key), CASE(set_unknown_section),
           CASE(set_bad_log_level), CASE(validate_bad_listen),
           SPLIT_ROWS(SPLIT_CASE) CASE(split_host_buffer_bound), CASE(free_after_load_and_sets),
-          CASE(catalog_file_key))
+          CASE(catalog_file_key), CASE(http_hostile_keys))

@@ -226,7 +226,8 @@ export async function startBroker(opts = {}) {
 // Starts pantaud against `broker` with its database in the temp dir; resolves
 // once it listens and its MQTT subscription is acknowledged (or, with
 // opts.ready, once its log has that line).
-// opts: { db, config (INI text), args: [...], httpPort, ready }
+// opts: { db, config (INI text), args: [...], httpPort, ready, nofile (an
+// open files limit, soft and hard, set by prlimit, which execs pantaud) }
 export async function startPantaud(broker, opts = {}) {
   const dir = tmpdir();
   const httpPort = opts.httpPort || (await freePort());
@@ -243,7 +244,9 @@ export async function startPantaud(broker, opts = {}) {
   args.unshift('-c', conf);
   args.push(...(opts.args || []));
   const logStart = fs.existsSync(log) ? fs.statSync(log).size : 0;
-  const child = startChild(PANTAUD, args, log);
+  const child = opts.nofile
+    ? startChild('prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, PANTAUD, ...args], log)
+    : startChild(PANTAUD, args, log);
   daemons.push({ child, log });
   const readLog = () => {
     try {
