@@ -47,8 +47,14 @@ client_id = pantaud-proxy-$$
 path = $d/pantau.db
 [http]
 listen = 127.0.0.1:$http
+; nginx connects from here: only its X-Forwarded-For is believed, and the
+; cookie pantaud sets is Secure (the default with a proxy)
+proxy = 127.0.0.1
 [auth]
 viewer = $viewer
+[log]
+; one debug line per request names the client pantaud believes
+level = debug
 INI
 t_check "pantaud subscribes" t_pantaud pantaud "$d/pantau.ini"
 
@@ -120,6 +126,22 @@ t_check "an API call without a token: 401 through the proxy (got $code)" test "$
 code=$(curl_p -o "$d/programs.json" -w '%{http_code}' "${auth[@]}" "$base/api/v1/programs")
 t_check "an API call with a token: 200 through the proxy (got $code)" test "$code" = 200
 t_check "its answer is pantaud's" grep -q '"programs"' "$d/programs.json"
+
+# The real client: a request from 127.0.0.2 through nginx (pantaud's peer is
+# 127.0.0.1, the trusted proxy) is logged as 127.0.0.2's; the same address
+# straight to pantaud with a forged X-Forwarded-For is not believed.
+curl_p -o /dev/null --interface 127.0.0.2 "${auth[@]}" "$base/api/v1/dimensions"
+curl -s -o /dev/null --max-time 5 --interface 127.0.0.2 -H "X-Forwarded-For: 203.0.113.9" \
+    "${auth[@]}" "http://127.0.0.1:$http/api/v1/units"
+sleep 0.3
+t_check "through the proxy pantaud logs the real client (127.0.0.2)" \
+    grep -q 'http: 127.0.0.2 GET /api/v1/dimensions -> 200' "$PANTAUD_LOG"
+t_check "a forged X-Forwarded-For from a client that is no proxy is not believed" \
+    grep -q 'http: 127.0.0.2 GET /api/v1/units -> 200' "$PANTAUD_LOG"
+t_check "and never logged as the client" test -z "$(grep -F 203.0.113.9 "$PANTAUD_LOG")"
+cookie=$(curl_p -o /dev/null -D - "$base/?access_token=$viewer" | grep -i '^set-cookie:' | tr -d '\r')
+t_check "the cookie set through the proxy is Secure (${cookie:-none})" \
+    grep -qi 'pantau_token=.*; *Secure' <<<"$cookie"
 
 # The websocket: hello, then a sample published to the broker, while the
 # connection stays open for the peer check below (until $d/ws.done, 20 s at most).
