@@ -65,6 +65,10 @@ description = Layanan adminduk keliling
 name = SIMAS BAPOKTING
 dimension = economy
 
+[program pjs]
+name = PJS
+dimension = environment
+
 [kpi paduka-lamteng/dokumen]
 name = Dokumen terbit
 metric = documents_issued
@@ -296,6 +300,7 @@ async function before() {
   await pub.publish('pantau/simas-bapokting/pasar-bandar-jaya/price', { value: 14500, ts: now - 20000, labels: { commodity: 'beras-medium' } });
   await pub.publish('pantau/pjs/truck-07/pickups', '3');
   await pub.publish('pantau/Bad Topic/x/y', '1'); // a reject for /rejects
+  await pub.publish('pantau/not-in-catalog/x/y', '1'); // unknown_program
   const ctx = { broker, pantaud, pub, catalog, base: `http://127.0.0.1:${pantaud.httpPort}`, now };
   await until(
     async () => (await fetchJson(`${ctx.base}/api/v1/series?access_token=${VIEWER}`)).json?.series?.length >= 4,
@@ -406,7 +411,7 @@ const cases = [
     'programs, dimensions and the report answer as documented',
     async (ctx) => {
       const programs = check('GET', '/api/v1/programs', await get(ctx, '/api/v1/programs', { token: VIEWER }));
-      assertEq(programs.json.programs.length, 2, 'two programs');
+      assertEq(programs.json.programs.length, 3, 'three programs');
       assert(programs.json.programs[0].kpis.some((k) => k.current !== null), 'a KPI has data');
       check('GET', '/api/v1/programs', await get(ctx, '/api/v1/programs'), 'no token');
       check('GET', '/api/v1/programs', await post(ctx, '/api/v1/programs', { token: VIEWER }), 'POST');
