@@ -1015,13 +1015,13 @@ void alert_engine_each_firing(struct alert_engine *e, const char *program, alert
             fn(ctx, &e->firing[i]->r);
 }
 
-int alert_engine_each_in(struct alert_engine *e, int64_t from, int64_t to, const char *program,
-                         int limit, alert_engine_fn fn, void *ctx)
+int alert_engine_each_in(struct alert_engine *e, const struct alert_page *pg, alert_engine_fn fn,
+                         void *ctx)
 {
     if (e->stopped)
         return -1;
     flush(e, true);
-    return alert_store_each_in(e->db, from, to, program, limit, fn, ctx);
+    return alert_store_each_in(e->db, pg, fn, ctx);
 }
 
 static int set_ack(struct alert_record *r, int64_t now, const char *role, const char *note)

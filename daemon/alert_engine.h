@@ -75,10 +75,12 @@ typedef void (*alert_engine_fn)(void *ctx, const struct alert_record *a);
 /* Every firing alert of `program` (NULL: all), newest fired_at first. */
 void alert_engine_each_firing(struct alert_engine *e, const char *program, alert_engine_fn fn,
                               void *ctx);
-/* Every alert whose firing overlaps [from, to] (from the database, after
- * writing what is pending), newest first, at most `limit`. 0 or -1. */
-int alert_engine_each_in(struct alert_engine *e, int64_t from, int64_t to, const char *program,
-                         int limit, alert_engine_fn fn, void *ctx);
+struct alert_page;
+/* One page (alert_store.h) of the alerts whose firing overlaps [from, to]
+ * (from the database, after writing what is pending), newest first. 0 or
+ * -1. */
+int alert_engine_each_in(struct alert_engine *e, const struct alert_page *pg, alert_engine_fn fn,
+                         void *ctx);
 
 /* Acknowledges alert id by `role` with an optional note (NULL). A second
  * acknowledgement changes nothing. *out is a copy of the alert (free with

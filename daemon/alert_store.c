@@ -34,7 +34,8 @@ static const char *const sql[ST_COUNT] = {
     [ST_FIRING] = "SELECT " COLUMNS " FROM alerts WHERE resolved_at IS NULL",
     [ST_IN] = "SELECT " COLUMNS " FROM alerts"
               " WHERE fired_at <= ?1 AND (resolved_at IS NULL OR resolved_at >= ?2)"
-              " AND (?3 IS NULL OR program = ?3) ORDER BY fired_at DESC, id DESC LIMIT ?4",
+              " AND (?3 IS NULL OR program = ?3) AND (fired_at < ?5 OR (fired_at = ?5 AND id < ?6))"
+              " ORDER BY fired_at DESC, id DESC LIMIT ?4",
     [ST_GET] = "SELECT " COLUMNS " FROM alerts WHERE id = ?",
     [ST_PRUNE] = "DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts"
                  " WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?)",
@@ -225,14 +226,16 @@ int alert_store_each_firing(struct alert_store *s, alert_store_fn fn, void *ctx)
     return each(s, ST_FIRING, fn, ctx);
 }
 
-int alert_store_each_in(struct alert_store *s, int64_t from, int64_t to, const char *program,
-                        int limit, alert_store_fn fn, void *ctx)
+int alert_store_each_in(struct alert_store *s, const struct alert_page *pg, alert_store_fn fn,
+                        void *ctx)
 {
     sqlite3_stmt *st = s->st[ST_IN];
-    sqlite3_bind_int64(st, 1, to);
-    sqlite3_bind_int64(st, 2, from);
-    bind_text(st, 3, program);
-    sqlite3_bind_int(st, 4, limit);
+    sqlite3_bind_int64(st, 1, pg->to);
+    sqlite3_bind_int64(st, 2, pg->from);
+    bind_text(st, 3, pg->program);
+    sqlite3_bind_int(st, 4, pg->limit);
+    sqlite3_bind_int64(st, 5, pg->before_fired);
+    sqlite3_bind_int64(st, 6, pg->before_id);
     return each(s, ST_IN, fn, ctx);
 }
 

@@ -39,11 +39,21 @@ int64_t alert_store_max_id(struct alert_store *s);
 typedef void (*alert_store_fn)(void *ctx, const struct alert_record *a);
 /* ... of every firing alert; 0 or -1. */
 int alert_store_each_firing(struct alert_store *s, alert_store_fn fn, void *ctx);
-/* ... of every alert whose firing [fired_at, resolved_at or now] overlaps
- * [from, to], of one program (NULL: any), newest fired_at first, at most
- * limit rows; 0 or -1. */
-int alert_store_each_in(struct alert_store *s, int64_t from, int64_t to, const char *program,
-                        int limit, alert_store_fn fn, void *ctx);
+/* A page of the alerts whose firing [fired_at, resolved_at or now] overlaps
+ * [from, to], of one program (NULL: any), newest first: at most `limit`
+ * that come after the cursor in that order ((fired_at, id) below
+ * (before_fired, before_id); INT64_MAX for both from the start). The next
+ * page's cursor is the last alert's (fired_at, id). */
+struct alert_page {
+    int64_t from, to;
+    const char *program;
+    int64_t before_fired, before_id;
+    int limit;
+};
+
+/* ... of one such page; 0 or -1. */
+int alert_store_each_in(struct alert_store *s, const struct alert_page *pg, alert_store_fn fn,
+                        void *ctx);
 
 /* The row of id into *out (free with alert_record_free): 1, 0 when there is
  * none, -1 on error. */

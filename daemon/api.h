@@ -105,9 +105,11 @@ int64_t api_unit_stale_ms(const struct api *a, const char *program);
 void api_alerts(struct api *a, struct http_request *r);
 void api_alert_ack(struct api *a, struct http_request *r);
 bool api_alert_ack_path(const char *path); /* for api_streams_body */
-/* For the report: every alert whose firing overlaps [from, to], as a JSON
- * array. */
-void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to);
+/* For the report: answers d with `head` (taken), a JSON array of every
+ * alert whose firing overlaps [from, to], then `tail` (after the array's
+ * ']'); streamed as the client reads when it is more than a page. */
+void api_alerts_answer(struct api *a, struct http_deferred *d, struct buf *head, const char *tail,
+                       int64_t from, int64_t to);
 
 /* POST /api/v1/ingest/<program>/<unit>/<metric> and POST /api/v1/import.csv
  * (api_ingest.c, CONTRACT §1.1); both read their bodies as streams, so

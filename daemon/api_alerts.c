@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alert_engine.h"
+#include "alert_store.h"
 #include "api.h"
 #include "util.h"
 #include "wire.h"
@@ -15,6 +16,7 @@
 #define ACK_BODY_MAX 4096
 #define NOTE_MAX     1000 /* bytes */
 #define ALERTS_LIMIT 10000
+#define ALERTS_PAGE  200 /* alerts read and sent at a time (~120 KiB) */
 
 struct listing {
     struct buf *b;
@@ -28,13 +30,144 @@ static void list_one(void *ctx, const struct alert_record *a)
     wire_alert(l->b, a);
 }
 
-void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to)
+/* ---- a period's alerts, streamed ---- */
+
+/* A period's alerts can be thousands (ALERTS_LIMIT, about 6 MB): they are
+ * read from the database a page at a time, on the loop (a page is a few
+ * ms), and each page only when the client has taken the one before, so a
+ * client that stops reading holds one page (CONTRACT §10). The answer is
+ * `head` (ending with the array's '['), the alerts, ']', then `tail`. */
+struct alert_stream {
+    struct api *a;
+    struct alert_page page; /* its cursor moves past each alert listed */
+    char *program;
+    struct buf head; /* written first; the array's '[' is its last byte */
+    const char *tail;
+    int left; /* alerts ALERTS_LIMIT still allows */
+    size_t n; /* alerts listed so far */
+    bool head_sent, array_done;
+};
+
+static void stream_one(void *ctx, const struct alert_record *a)
 {
-    struct listing l = {b, 0};
-    buf_puts(b, "[");
-    if (a->alerts)
-        alert_engine_each_in(a->alerts, from, to, NULL, ALERTS_LIMIT, list_one, &l);
-    buf_puts(b, "]");
+    struct alert_stream *s = ctx;
+    struct listing l = {&s->head, s->n++};
+    list_one(&l, a);
+    s->page.before_fired = a->fired_at;
+    s->page.before_id = a->id;
+}
+
+/* Appends the next page to s->head (which the caller then sends): 0, or -1
+ * when the database could not be read. */
+static int stream_page(struct alert_stream *s)
+{
+    int want = s->left < ALERTS_PAGE ? s->left : ALERTS_PAGE;
+    if (!s->a->alerts || want == 0) { /* no engine (tests), or the limit reached */
+        s->array_done = true;
+        return 0;
+    }
+    size_t before = s->n;
+    s->page.limit = want;
+    if (alert_engine_each_in(s->a->alerts, &s->page, stream_one, s) != 0)
+        return -1;
+    int got = (int)(s->n - before);
+    s->left -= got;
+    s->array_done = got < want || s->left == 0;
+    return 0;
+}
+
+static enum http_stream_step stream_next(void *ctx, struct buf *out)
+{
+    struct alert_stream *s = ctx;
+    if (!s->head_sent) { /* the head and the first page, read already */
+        s->head_sent = true;
+        buf_append(out, s->head.data, s->head.len);
+        buf_free(&s->head);
+        return HTTP_STREAM_MORE;
+    }
+    if (s->array_done) {
+        buf_puts(out, "]");
+        buf_puts(out, s->tail);
+        return HTTP_STREAM_DONE;
+    }
+    buf_init(&s->head, 0);
+    int rc = stream_page(s);
+    buf_append(out, s->head.data, s->head.len);
+    buf_free(&s->head);
+    return rc == 0 ? HTTP_STREAM_MORE : HTTP_STREAM_FAIL;
+}
+
+static void stream_release(void *ctx)
+{
+    struct alert_stream *s = ctx;
+    buf_free(&s->head);
+    free(s->program);
+    free(s);
+}
+
+static const struct http_stream_ops stream_ops = {stream_next, stream_release};
+
+/* A stream of the alerts of [from, to] (program NULL: any) after `head`
+ * (taken), or NULL when out of memory. Its first page is read here. */
+static struct alert_stream *stream_new(struct api *a, struct buf *head, const char *tail,
+                                       int64_t from, int64_t to, const char *program)
+{
+    struct alert_stream *s = calloc(1, sizeof *s);
+    if (!s || (program && !(s->program = strdup(program)))) {
+        free(s);
+        buf_free(head);
+        return NULL;
+    }
+    s->a = a;
+    s->head = *head;
+    buf_init(head, 0);
+    s->tail = tail;
+    s->left = ALERTS_LIMIT;
+    s->page = (struct alert_page){from, to, s->program, INT64_MAX, INT64_MAX, 0};
+    return s;
+}
+
+/* Answers with `head` (taken), the alerts of [from, to] and `tail`: whole
+ * when they fit in one page, else streamed. Exactly one of r and d is
+ * given (a request answered now, or a deferred one). */
+static void stream_answer(struct api *a, struct http_request *r, struct http_deferred *d,
+                          struct buf *head, const char *tail, int64_t from, int64_t to,
+                          const char *program)
+{
+    struct alert_stream *s = stream_new(a, head, tail, from, to, program);
+    int rc = s ? stream_page(s) : -1;
+    if (rc == 0 && s->array_done) { /* it all fits: one answer */
+        struct buf b = s->head;
+        buf_init(&s->head, 0);
+        buf_puts(&b, "]");
+        buf_puts(&b, tail);
+        stream_release(s);
+        if (r)
+            http_reply(r, 200, JSON, &b);
+        else
+            http_deferred_reply(d, 200, JSON, &b);
+        return;
+    }
+    if (rc != 0) {
+        if (s)
+            stream_release(s);
+        if (r)
+            http_reply_error(r, 503, "unavailable", "the alerts could not be read; retry");
+        else
+            http_deferred_reply_error(d, 503, "unavailable", "the alerts could not be read; retry");
+        return;
+    }
+    if (r)
+        http_stream_start(r, JSON, NULL, &stream_ops, s);
+    else
+        http_deferred_stream(d, JSON, &stream_ops, s);
+}
+
+void api_alerts_answer(struct api *a, struct http_deferred *d, struct buf *head, const char *tail,
+                       int64_t from, int64_t to)
+{
+    buf_puts(head, "[");
+    stream_answer(a, NULL, d, head, tail, from, to, NULL);
 }
 
 void api_alerts(struct api *a, struct http_request *r)
@@ -57,14 +190,12 @@ void api_alerts(struct api *a, struct http_request *r)
     struct listing l = {&b, 0};
     buf_init(&b, 0);
     buf_puts(&b, "{\"alerts\":[");
-    if (a->alerts && !all)
-        alert_engine_each_firing(a->alerts, program, list_one, &l);
-    else if (a->alerts &&
-             alert_engine_each_in(a->alerts, from, to, program, ALERTS_LIMIT, list_one, &l) != 0) {
-        buf_free(&b);
-        http_reply_error(r, 503, "unavailable", "the alerts could not be read; retry");
+    if (all) {
+        stream_answer(a, r, NULL, &b, "}\n", from, to, program);
         return;
     }
+    if (a->alerts)
+        alert_engine_each_firing(a->alerts, program, list_one, &l);
     buf_puts(&b, "]}\n");
     http_reply(r, 200, JSON, &b);
 }

@@ -240,10 +240,11 @@ static void report_done(void *ctx, const struct kpi_report *r)
     buf_puts(&b, ",\"programs\":");
     programs_array(&b, &s, r);
     buf_puts(&b, ",\"alerts\":");
-    api_alerts_array(q->a, &b, r->from, r->to);
-    buf_puts(&b, "}\n");
     snapshot_free(&s);
-    reply_json(q->reply, &b);
+    if (buf_failed(&b))
+        reply_json(q->reply, &b);
+    else
+        api_alerts_answer(q->a, q->reply, &b, "}\n", r->from, r->to);
     free(q);
 }
 

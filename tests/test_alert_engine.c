@@ -168,6 +168,14 @@ static int64_t count_rows(struct env *e, const char *where)
 }
 
 /* R = 45000: bound 49500 (10 %), clear 47250 (5 %), for 15 min. */
+/* Every alert of [from, to] in one page of at most 100. */
+static int each_in(struct alert_engine *e, int64_t from, int64_t to, const char *program,
+                   alert_engine_fn fn, void *ctx)
+{
+    struct alert_page pg = {from, to, program, INT64_MAX, INT64_MAX, 100};
+    return alert_engine_each_in(e, &pg, fn, ctx);
+}
+
 TEST(reference_rule_fires_after_for_and_resolves_at_clear)
 {
     struct env e;
@@ -348,17 +356,46 @@ TEST(alerts_of_a_period_overlap_it)
     put(&e, "simas", "pasar-a", "stock", "{}", T0 + HOUR, 500);   /* resolved T0 + 1 h */
     put(&e, "simas", "pasar-b", "stock", "{}", T0 + 3 * HOUR, 5); /* firing since T0 + 3 h */
     struct firing_list l = {.n = 0};
-    CHECK_INT(alert_engine_each_in(e.engine, T0 + 2 * HOUR, T0 + 4 * HOUR, NULL, 100, collect, &l),
-              0);
+    CHECK_INT(each_in(e.engine, T0 + 2 * HOUR, T0 + 4 * HOUR, NULL, collect, &l), 0);
     CHECK_INT(l.n, 1); /* only the firing one */
     l.n = 0;
-    CHECK_INT(alert_engine_each_in(e.engine, T0 + HOUR, T0 + 4 * HOUR, NULL, 100, collect, &l), 0);
+    CHECK_INT(each_in(e.engine, T0 + HOUR, T0 + 4 * HOUR, NULL, collect, &l), 0);
     CHECK_INT(l.n, 2); /* the resolved one touches from */
     CHECK(l.a[0].fired_at > l.a[1].fired_at);
     l.n = 0;
-    CHECK_INT(alert_engine_each_in(e.engine, T0 + HOUR, T0 + 4 * HOUR, "paduka", 100, collect, &l),
-              0);
+    CHECK_INT(each_in(e.engine, T0 + HOUR, T0 + 4 * HOUR, "paduka", collect, &l), 0);
     CHECK_INT(l.n, 0);
+    env_close(&e);
+}
+
+/* Pages by the (fired_at, id) cursor: every alert once, newest first, the
+ * ties of one fired_at split across pages by id. */
+TEST(alerts_of_a_period_come_in_pages)
+{
+    struct env e;
+    CHECK(env_open(&e) == 0);
+    const char *units[] = {"pasar-a", "pasar-b", "pasar-c", "pasar-d", "pasar-e"};
+    for (int i = 0; i < 5; i++) /* five firing, two of them at the same ts */
+        put(&e, "simas", units[i], "stock", "{}", T0 + (i < 2 ? 0 : i) * MINUTE, 5);
+    struct alert_page pg = {T0, T0 + HOUR, NULL, INT64_MAX, INT64_MAX, 2};
+    int64_t seen[8], n = 0;
+    for (int page = 0; page < 5; page++) {
+        struct firing_list l = {.n = 0};
+        CHECK_INT(alert_engine_each_in(e.engine, &pg, collect, &l), 0);
+        for (int i = 0; i < l.n; i++) {
+            CHECK(n == 0 || l.a[i].fired_at < pg.before_fired ||
+                  (l.a[i].fired_at == pg.before_fired && l.a[i].id < pg.before_id));
+            seen[n++] = l.a[i].id;
+            pg.before_fired = l.a[i].fired_at;
+            pg.before_id = l.a[i].id;
+        }
+        if (l.n < 2)
+            break;
+    }
+    CHECK_INT(n, 5);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            CHECK(seen[i] != seen[j]);
     env_close(&e);
 }
 
@@ -388,4 +425,5 @@ TEST_MAIN(CASE(reference_rule_fires_after_for_and_resolves_at_clear),
           CASE(a_restart_keeps_the_firing_alert_and_does_not_fire_it_twice),
           CASE(silence_by_arrival_time_fires_and_resolves),
           CASE(acknowledgement_is_kept_once_and_unknown_ids_are_not_found),
-          CASE(alerts_of_a_period_overlap_it), CASE(a_catalog_without_the_rule_resolves_its_alert))
+          CASE(alerts_of_a_period_overlap_it), CASE(alerts_of_a_period_come_in_pages),
+          CASE(a_catalog_without_the_rule_resolves_its_alert))

@@ -15,7 +15,19 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { assert, assertEq, fetchJson, percentile, runCases, sanitized, sleep, startBroker, startPantaud, tmpdir, until } from './harness.mjs';
+import {
+  assert,
+  assertEq,
+  fetchJson,
+  percentile,
+  runCases,
+  sanitized,
+  sleep,
+  startBroker,
+  startPantaud,
+  tmpdir,
+  until,
+} from './harness.mjs';
 
 const VIEWER = 'wall-screen-token-0123456789';
 const OPERATOR = 'bappeda-operator-token-0123456789';
@@ -23,6 +35,10 @@ const TOKENS = `[auth]\nviewer = ${VIEWER}\noperator = ${OPERATOR}\n[store]\nmax
 const SCALE = Number(process.env.PANTAU_ANSWERS_SCALE || 1);
 const N_SERIES = Math.round(100000 * SCALE);
 const N_RAW = Math.round(400000 * SCALE);
+// Resolved alerts in the period, three to a fired_at (ties cross pages): more
+// than the 10,000 an answer lists.
+const N_ALERTS = 12000;
+const ALERTS_LIMIT = 10000;
 const H = 3600 * 1000;
 const T0 = Math.floor((Date.now() - 3 * 24 * H) / H) * H; // inside the raw retention
 const MiB = 1024;
@@ -78,6 +94,13 @@ function fillDb(db) {
        VALUES (${N_SERIES + 1}, 'bulk', 'logger', 'level', '{}', 0, ${T0}, ${N_RAW - 1});
      WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${N_RAW - 1})
      INSERT INTO samples (series, ts, value, arrival) SELECT ${N_SERIES + 1}, ${T0} - (${N_RAW - 1} - i) * 1000, i, 0 FROM n;
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${N_ALERTS})
+     INSERT INTO alerts (id, rule, severity, program, unit, metric, labels, series, since, fired_at,
+                         resolved_at, value, message)
+       SELECT i, 'harga-melonjak', 'warning', 'pjs', printf('u-%04d', i % 1000), 'waste_kg', '{}', NULL,
+              ${T0} + (i / 3) * 1000, ${T0} + (i / 3) * 1000, ${T0} + (i / 3) * 1000 + 500, i,
+              printf('Harga %d di pasar %s jauh di atas acuan: %s', i, printf('u-%04d', i % 1000),
+                     'abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789') FROM n;
      COMMIT;`,
   ]);
 }
@@ -159,7 +182,9 @@ function postRaw(port, p, token, body, ms) {
     s.on('error', () => {});
     s.on('close', done);
     s.on('connect', async () => {
-      s.write(`POST ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+      s.write(
+        `POST ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+      );
       for (let at = 0; at < body.length && !s.destroyed; at += 65536) {
         if (!s.write(body.slice(at, at + 65536))) await new Promise((r) => s.once('drain', r).once('close', r));
       }
@@ -253,13 +278,13 @@ await runCases(
         const rss0 = pd.rss();
         let maxRss = rss0;
         const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, pd.rss())), 100);
-        const answers = await Promise.all(
-          bodies.map((body) => postRaw(pd.httpPort, '/api/v1/import.csv', OPERATOR, body, 240000)),
-        );
+        const answers = await Promise.all(bodies.map((body) => postRaw(pd.httpPort, '/api/v1/import.csv', OPERATOR, body, 240000)));
         clearInterval(rssTimer);
         const served = answers.map((a, i) => ({ ...a, i })).filter((a) => a.status === 200);
         const busy = answers.filter((a) => a.status === 503);
-        console.log(`  # 8 imports of ${(bodies[0].length / 1e6).toFixed(1)} MB: ${served.length} served, ${busy.length} busy; RSS +${maxRss - rss0} KiB`);
+        console.log(
+          `  # 8 imports of ${(bodies[0].length / 1e6).toFixed(1)} MB: ${served.length} served, ${busy.length} busy; RSS +${maxRss - rss0} KiB`,
+        );
         assertEq(served.length, 4, `4 served: ${answers.map((a) => a.status)}`);
         assertEq(busy.length, 4, '4 busy');
         for (const b of busy) {
@@ -271,7 +296,9 @@ await runCases(
           const n = execFileSync('sqlite3', [
             pd.db,
             `SELECT count(*) FROM samples JOIN series ON series.id = samples.series WHERE program = 'imp' AND unit = 'imp-${s.i}';`,
-          ]).toString().trim();
+          ])
+            .toString()
+            .trim();
           assertEq(Number(n), rows, `import ${s.i}: rows in the database`);
         }
         if (!sanitized(pd.pid)) assert(maxRss - rss0 < 64 * MiB, `RSS grew ${maxRss - rss0} KiB`);
@@ -288,7 +315,18 @@ await runCases(
         const sj = JSON.parse(smallText);
         assertEq(sj.series.length, 100, 'unit u-0001 has 100 series');
         const s0 = sj.series.find((s) => s.labels.kampung === 'k-000100');
-        assertEq(s0, { program: 'pjs', unit: 'u-0001', metric: 'waste_kg', labels: { kampung: 'k-000100', pad: 'abcdefghijklmnopqrstuvwxyz0123456789abcdefgh' }, last_ts: T0 + 100, last_value: 100 }, 'one series');
+        assertEq(
+          s0,
+          {
+            program: 'pjs',
+            unit: 'u-0001',
+            metric: 'waste_kg',
+            labels: { kampung: 'k-000100', pad: 'abcdefghijklmnopqrstuvwxyz0123456789abcdefgh' },
+            last_ts: T0 + 100,
+            last_value: 100,
+          },
+          'one series',
+        );
         const all = await fetch(`${base}/api/v1/series`, { headers: auth() });
         assertEq(all.headers.get('transfer-encoding'), 'chunked', 'a large answer is streamed');
         const aj = JSON.parse(await all.text());
@@ -305,13 +343,49 @@ await runCases(
         const qj = JSON.parse(await q.text());
         const pts = qj.series[0].points;
         assertEq(pts.length, N_RAW, 'every sample');
-        assert(pts.every((p, i) => p[1] === i && (i === 0 || p[0] - pts[i - 1][0] === 1000)), 'in order, once each');
+        assert(
+          pts.every((p, i) => p[1] === i && (i === 0 || p[0] - pts[i - 1][0] === 1000)),
+          'in order, once each',
+        );
         assertEq(qj.step, 0, 'raw');
         // Buckets over many series: streamed equals the sum of its parts.
-        const b = await fetchJson(`${base}/api/v1/query?program=pjs&metric=waste_kg&from=0&to=${Date.now()}&step=${24 * H}&agg=sum`, { headers: auth(), ms: 60000 });
+        const b = await fetchJson(`${base}/api/v1/query?program=pjs&metric=waste_kg&from=0&to=${Date.now()}&step=${24 * H}&agg=sum`, {
+          headers: auth(),
+          ms: 60000,
+        });
         assertEq(b.json.series.length, N_SERIES, 'a bucketed answer lists every series');
         const total = b.json.series.reduce((t, s) => t + s.points.reduce((u, p) => u + p[1], 0), 0);
         assertEq(total, (N_SERIES * (N_SERIES + 1)) / 2, 'bucket sums');
+      },
+      120000,
+    ],
+    [
+      "f. a period's alerts and the report's are streamed as the client reads: newest first, each once",
+      async (ctx) => {
+        const { base } = ctx;
+        const to = Date.now();
+        const r = await fetch(`${base}/api/v1/alerts?state=all&from=0&to=${to}`, { headers: auth() });
+        assertEq(r.headers.get('transfer-encoding'), 'chunked', 'a long alert list is streamed');
+        const alerts = JSON.parse(await r.text()).alerts;
+        assertEq(alerts.length, ALERTS_LIMIT, 'at most 10,000 alerts');
+        assertEq(new Set(alerts.map((a) => a.id)).size, alerts.length, 'each alert once');
+        assert(
+          alerts.every(
+            (a, i) => i === 0 || a.fired_at < alerts[i - 1].fired_at || (a.fired_at === alerts[i - 1].fired_at && a.id < alerts[i - 1].id),
+          ),
+          'newest first, ties by id',
+        );
+        assertEq(alerts[0].id, N_ALERTS, 'from the newest');
+        const small = await fetch(`${base}/api/v1/alerts?state=all&from=${T0 + 1000 * 1000}&to=${T0 + 1001 * 1000}`, { headers: auth() });
+        assert(small.headers.get('content-length'), 'a short list is one answer with a Content-Length');
+        assertEq(JSON.parse(await small.text()).alerts.length, 3 + 3, 'the alerts of two seconds');
+        const rep = await fetch(`${base}/api/v1/report?from=0&to=${to}`, { headers: auth() });
+        assertEq(rep.status, 200, 'the report');
+        assertEq(rep.headers.get('transfer-encoding'), 'chunked', 'a report with many alerts is streamed');
+        const rj = JSON.parse(await rep.text());
+        assertEq(rj.alerts.length, ALERTS_LIMIT, "the report's alerts");
+        assert(rj.programs.length >= 3 && rj.dimensions.length === 6, 'and the rest of the report');
+        await deafCase(ctx, `/api/v1/alerts?state=all&from=0&to=${to}`, 25, 'alerts');
       },
       120000,
     ],
