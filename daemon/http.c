@@ -67,6 +67,7 @@ struct http_conn {
     size_t body_sent;
     struct http_deferred *deferred;
     struct http_stream *stream;
+    char set_cookie[256]; /* "" or a Set-Cookie value (http_set_cookie) */
 };
 
 struct http_server {
@@ -81,6 +82,9 @@ struct http_server {
     struct cfg_token *tokens;
     int n_tokens;
     uint64_t requests;
+    enum http_role (*session_lookup)(void *ctx, const char *sid, struct http_request *r);
+    bool (*accounts_exist)(void *ctx);
+    void *people_ctx;
 };
 
 /* ---- requests ---- */
@@ -240,6 +244,27 @@ static const char *query_token(struct http_conn *c, char *buf, size_t len)
     return buf;
 }
 
+#define SESSION_COOKIE "pantau_session="
+
+/* CONTRACT §8: a signed-in browser's session cookie (before the token
+ * cookie: a browser may hold both). ROLE_NONE without one. */
+static enum http_role session_role(struct http_conn *c)
+{
+    struct http_server *h = c->server;
+    char cookies[2048];
+    if (!h->session_lookup ||
+        lws_hdr_copy(c->wsi, cookies, sizeof cookies, WSI_TOKEN_HTTP_COOKIE) <= 0)
+        return ROLE_NONE;
+    for (char *p = cookies; (p = strstr(p, SESSION_COOKIE)) != NULL; p++) {
+        if (p != cookies && p[-1] != ' ' && p[-1] != ';')
+            continue;
+        char *v = p + strlen(SESSION_COOKIE);
+        v[strcspn(v, "; ")] = '\0';
+        return h->session_lookup(h->people_ctx, v, &c->req);
+    }
+    return ROLE_NONE;
+}
+
 /* Bearer header, else ?access_token= (a browser's websocket and page loads
  * cannot set headers), else the cookie a page load with ?access_token= set
  * (so a wall screen's assets, API calls and websocket need no token in
@@ -249,8 +274,11 @@ static enum http_role authenticate(struct http_conn *c, bool *from_arg)
     struct http_server *h = c->server;
     char auth[512], token[512];
     *from_arg = false;
-    if (h->n_tokens == 0)
+    if (h->n_tokens == 0 && !(h->accounts_exist && h->accounts_exist(h->people_ctx)))
         return ROLE_ADMIN;
+    enum http_role session = session_role(c);
+    if (session != ROLE_NONE)
+        return session;
     if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
         strncasecmp(auth, "Bearer ", 7) == 0)
         return role_of_token(h, auth + 7);
@@ -376,7 +404,24 @@ void http_deferred_reply_error(struct http_deferred *d, int status, const char *
     http_deferred_reply(d, status, "application/json", &b);
 }
 
+void http_set_cookie(struct http_request *r, const char *value)
+{
+    snprintf(r->conn->set_cookie, sizeof r->conn->set_cookie, "%s", value);
+}
+
+const char *http_peer_addr(struct http_request *r, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    lws_get_peer_simple(r->conn->wsi, buf, len);
+    return buf;
+}
+
 /* ---- streamed request bodies ---- */
+
+struct http_request *http_body_request(struct http_body *b)
+{
+    return b->conn ? &b->conn->req : NULL;
+}
 
 struct http_body *http_body_stream(struct http_request *r, const struct http_body_ops *ops,
                                    void *ctx)
@@ -486,6 +531,11 @@ static int write_headers(struct http_conn *c)
     if (c->stream &&
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"transfer-encoding:",
                                     (const unsigned char *)"chunked", 7, &p, end))
+        return -1;
+    if (c->set_cookie[0] &&
+        lws_add_http_header_by_name(
+            c->wsi, (const unsigned char *)"set-cookie:", (const unsigned char *)c->set_cookie,
+            (int)strlen(c->set_cookie), &p, end))
         return -1;
     if (c->disposition[0] &&
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
@@ -669,6 +719,8 @@ static enum http_method method_of(struct lws *wsi)
         return HTTP_POST;
     case LWSHUMETH_HEAD:
         return HTTP_HEAD;
+    case LWSHUMETH_DELETE:
+        return HTTP_DELETE;
     default:
         return HTTP_OTHER;
     }
@@ -711,7 +763,7 @@ static int dispatch(struct http_conn *c)
     bool from_arg = false;
     /* CONTRACT §2: with tokens, everything but /healthz needs one, the
      * dashboard's files too. */
-    if (strcmp(r->path, "/healthz") != 0) {
+    if (strcmp(r->path, "/healthz") != 0 && strcmp(r->path, "/api/v1/login") != 0) {
         r->role = authenticate(c, &from_arg);
         if (r->role == ROLE_NONE) {
             conn_error(c, 401, "unauthorized",
@@ -936,6 +988,9 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->route = opts->route;
     h->route_ctx = opts->route_ctx;
     h->streams_body = opts->streams_body;
+    h->session_lookup = opts->session_lookup;
+    h->accounts_exist = opts->accounts_exist;
+    h->people_ctx = opts->people_ctx;
     h->dashboard_dir = realpath(opts->cfg->dashboard_dir, NULL);
     if (!h->dashboard_dir)
         log_warn("http: dashboard directory %s not found; serving the API only",

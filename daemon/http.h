@@ -34,7 +34,7 @@
 
 struct http_server;
 
-enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_OTHER };
+enum http_method { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_DELETE, HTTP_OTHER };
 /* A ladder (CONTRACT §2): viewer reads; operator also enters data and
  * acknowledges alerts; admin may do everything, plus rejects and reload. */
 enum http_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
@@ -57,6 +57,10 @@ struct http_request {
     struct http_arg args[HTTP_MAX_ARGS];
     int n_args;
     enum http_role role; /* from the token; ROLE_ADMIN when auth is off */
+    /* Signed in (CONTRACT §8): the user's name and session id from the
+     * pantau_session cookie; "" and 0 for a token or without auth. */
+    char user[65];
+    int64_t session;
 };
 
 /* The value of query argument `name`, or NULL. */
@@ -123,6 +127,13 @@ void http_body_reply(struct http_body *b, int status, const char *content_type, 
 void http_body_reply_error(struct http_body *b, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A Set-Cookie header on the answer to come (value: "name=...; flags"). */
+void http_set_cookie(struct http_request *r, const char *value);
+/* The request a streamed body belongs to; NULL once its client is gone. */
+struct http_request *http_body_request(struct http_body *b);
+/* The client's address as text (the TCP peer's) into buf; "" if unknown. */
+const char *http_peer_addr(struct http_request *r, char *buf, size_t len);
+
 typedef void (*http_route_fn)(void *ctx, struct http_request *r);
 /* True for the requests whose handler streams its body (see above). */
 typedef bool (*http_streams_body_fn)(void *ctx, const struct http_request *r);
@@ -135,6 +146,13 @@ struct http_opts {
     /* The websocket protocol served beside HTTP (live.c fills it), made the
      * vhost's default so clients offering no subprotocol reach it. */
     struct lws_protocols ws_protocol;
+    /* Accounts (api_users.c; CONTRACT §8), NULL without: the role of a
+     * pantau_session cookie's session (filling r->user and r->session;
+     * ROLE_NONE when unknown or expired), and whether accounts exist
+     * (authentication is then needed even without tokens). */
+    enum http_role (*session_lookup)(void *ctx, const char *sid, struct http_request *r);
+    bool (*accounts_exist)(void *ctx);
+    void *people_ctx;
 };
 
 /* Whether a websocket upgrade may proceed: the token check every request

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "rollup.h"
+#include "users.h"
 #include "util.h"
 
 /* Migrations, in order; migration i brings user_version from i to i + 1.
@@ -43,6 +44,8 @@ static const char *const migrations[] = {
     rollup_migration_sql,
     /* 2 -> 3: alerts and the webhook outbox (alert_store.h). */
     alert_migration_sql,
+    /* 3 -> 4: accounts, sessions and the audit log (users.h, audit.h). */
+    users_migration_sql,
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
