@@ -416,6 +416,11 @@ static void post_reload(struct api *a, struct http_request *r)
     buf_init(&list, 0);
     buf_init(&b, 0);
     int problems = a->reload(a->reload_ctx, &list);
+    struct api_actor who;
+    char detail[32];
+    api_actor_of(a, r, &who);
+    snprintf(detail, sizeof detail, "{\"problems\":%d}", problems);
+    api_audit(a, &who, "reload", NULL, detail);
     if (problems == 0) {
         buf_puts(&b, "{\"reloaded\":true}\n");
         buf_free(&list);
