@@ -497,6 +497,9 @@ static void login_done(struct hash_job *j)
         return;
     }
     if (q->ok && q->known) {
+        struct login_fail *f = fail_slot(q->a->people, q->name, false, util_now_ms());
+        if (f)
+            f->name[0] = '\0'; /* a success forgets the failures before it */
         login_ok(q);
     } else {
         count_failure(q->a->people, q->name, util_now_ms());

@@ -130,7 +130,7 @@ int cfg_defaults(struct cfg *c)
     c->import_max_bytes = 256LL << 20;
     c->session_idle_s = 12 * 3600;
     c->login_track = 1024;
-    c->login_workers = 2;
+    c->login_workers = 1;
     c->login_queue = 64;
     c->audit_retention_days = 400;
     c->audit_list_max = 10000;
