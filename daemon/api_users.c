@@ -20,6 +20,7 @@
 #include "catalog.h"
 #include "kpi_engine.h"
 #include "log.h"
+#include "loopwatch.h"
 #include "query_pool.h"
 #include "users.h"
 #include "util.h"
@@ -487,9 +488,18 @@ static void login_ok(struct body_req *q)
     reply_user(q->body, 200, &q->rec);
 }
 
+static void login_finish(struct body_req *q);
+
+/* A sign-in's answer on the loop (noted, so that a slow turn names it). */
 static void login_done(struct hash_job *j)
 {
-    struct body_req *q = (struct body_req *)j;
+    uint64_t t0 = util_mono_ns();
+    login_finish((struct body_req *)j);
+    loopwatch_note("sign-in", t0);
+}
+
+static void login_finish(struct body_req *q)
+{
     q->working = false;
     if (q->gone) {
         http_body_reply(q->body, 0, NULL, NULL);

@@ -452,6 +452,18 @@ const cases = [
     },
   ],
   [
+    '--backup copies the accounts and the audit log (they are in the database)',
+    async (ctx) => {
+      const copy = path.join(tmpdir(), 'people-backup.db');
+      const r = spawnSync(PANTAUD, ['--db', ctx.db, '--backup', copy], { encoding: 'utf8', timeout: 30000 });
+      assertEq(r.status, 0, `--backup: ${r.stderr}`);
+      const q = (sql) => execFileSync('sqlite3', [copy, sql], { encoding: 'utf8', timeout: 10000 }).trim();
+      assert(Number(q('SELECT count(*) FROM audit')) >= ctx.lastId, 'the audit events are in the copy');
+      assertEq(q('SELECT group_concat(name) FROM (SELECT name FROM users ORDER BY name)'), 'ani,budi,citra,dedi', 'the accounts');
+      assertEq(cli(copy, ['list']).out.split('\n')[0], 'ani operator p1', 'the copy opens as a pantau database');
+    },
+  ],
+  [
     'a tampered audit row is reported by /audit/verify, never repaired',
     async (ctx) => {
       const events = await auditEvents(ctx);
