@@ -126,6 +126,9 @@ struct api_actor {
 
 /* Opens the accounts' statements on db (the store's connection). 0 or -1. */
 int api_people_open(struct people **out, struct api *a, struct sqlite3 *db);
+/* Lets go of the store's connection (before store_close); later requests
+ * get 503 or no session. */
+void api_people_stop(struct people *p);
 void api_people_free(struct people *p); /* after uv_run returned; NULL is a no-op */
 /* For http_opts (ctx: the struct people). */
 enum http_role api_session_lookup(void *ctx, const char *sid, struct http_request *r);

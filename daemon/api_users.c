@@ -153,6 +153,8 @@ static void prime_done(struct hash_job *j)
 static void prune(struct people *p)
 {
     int64_t now = util_now_ms();
+    if (!p->users)
+        return;
     if (p->pruned_at && now - p->pruned_at < PRUNE_EVERY_MS)
         return;
     p->pruned_at = now;
@@ -193,6 +195,15 @@ int api_people_open(struct people **out, struct api *a, sqlite3 *db)
     return 0;
 }
 
+void api_people_stop(struct people *p)
+{
+    if (!p)
+        return;
+    users_close(p->users); /* before the store closes its connection */
+    p->users = NULL;
+    p->db = NULL;
+}
+
 void api_people_free(struct people *p)
 {
     if (!p)
@@ -217,8 +228,8 @@ enum http_role api_session_lookup(void *ctx, const char *sid, struct http_reques
     struct people *p = ctx;
     struct user_rec u;
     int64_t id;
-    if (users_session_find(p->users, sid, util_now_ms(),
-                           (int64_t)p->api->cfg->session_idle_s * 1000, &u, &id) != 1)
+    if (!p->users || users_session_find(p->users, sid, util_now_ms(),
+                                        (int64_t)p->api->cfg->session_idle_s * 1000, &u, &id) != 1)
         return ROLE_NONE;
     snprintf(r->user, sizeof r->user, "%s", u.name);
     r->session = id;
@@ -228,7 +239,7 @@ enum http_role api_session_lookup(void *ctx, const char *sid, struct http_reques
 bool api_accounts_exist(void *ctx)
 {
     struct people *p = ctx;
-    return users_any(p->users);
+    return p->users && users_any(p->users);
 }
 
 void api_actor_of(struct api *a, struct http_request *r, struct api_actor *who)
@@ -236,7 +247,7 @@ void api_actor_of(struct api *a, struct http_request *r, struct api_actor *who)
     memset(who, 0, sizeof *who);
     snprintf(who->role, sizeof who->role, "%s", http_role_name(r->role));
     client_addr(r, who->ip, sizeof who->ip);
-    if (!r->user[0] || !a->people)
+    if (!r->user[0] || !a->people || !a->people->users)
         return;
     struct user_rec u;
     if (users_get(a->people->users, r->user, &u) == 1) {
@@ -258,7 +269,7 @@ const char *api_actor_name(const struct api_actor *who)
 void api_audit(struct api *a, const struct api_actor *who, const char *action, const char *target,
                const char *detail)
 {
-    if (!a->people)
+    if (!a->people || !a->people->db)
         return;
     struct audit_event e = {
         .user = who && who->user[0] ? who->user : NULL,
@@ -506,6 +517,11 @@ static void login_finish(struct body_req *q)
         body_free(q);
         return;
     }
+    if (!q->a->people->users) { /* stopping */
+        http_body_reply_error(q->body, 503, "unavailable", "pantaud is stopping");
+        body_free(q);
+        return;
+    }
     if (q->ok && q->known) {
         struct login_fail *f = fail_slot(q->a->people, q->name, false, util_now_ms());
         if (f)
@@ -707,9 +723,9 @@ static void add_done(struct hash_job *j)
         body_free(q);
         return;
     }
-    int rc = q->ok ? users_add(q->a->people->users, q->rec.name, q->rec.role, q->rec.programs,
-                               q->rec.hash)
-                   : -1;
+    int rc = q->ok && q->a->people->users ? users_add(q->a->people->users, q->rec.name, q->rec.role,
+                                                      q->rec.programs, q->rec.hash)
+                                          : -1;
     if (rc == USERS_EXISTS) {
         http_body_reply_error(q->body, 409, "exists", "a user named %s exists", q->rec.name);
     } else if (rc != 0) {

@@ -303,6 +303,7 @@ static void on_ingest_stopped(void *ctx)
     checkpointer_stop(d->checkpoints);
     live_stop(d->live);
     http_stop(d->http); /* closes connections; freed after the loop ends */
+    api_people_stop(d->people);
     store_close(d->store);
     d->store = NULL;
     close_handle((uv_handle_t *)&d->stats_timer);
