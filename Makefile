@@ -28,10 +28,15 @@ DOCDIR     ?= $(PREFIX)/share/doc/pantau
 MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 REGENCY ?= lampung-tengah
 DESTDIR ?=
 CC      ?= cc
-VERSION := 0.1.0
+# The one version, and the release date: debian/changelog's first entry (a
+# new release is a new entry there). pantaud --version, /healthz, the live
+# hello, the installed man pages and the .deb all take it from here.
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+RELEASE_DATE := $(shell d=$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -1); date -u -d "$$d" +%F)
 
 ifeq ($(FUZZ),1)
 # libFuzzer targets (tests/fuzz/): clang, every object instrumented.
@@ -66,14 +71,14 @@ PAHO_LIBS  := -lpaho-mqtt3as
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter $(CLANG_WARN)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DPANTAU_VERSION='"$(VERSION)"' \
-            -DPANTAU_DATADIR='"$(DATADIR)"' -Idaemon
+            -DPANTAU_DATADIR='"$(DATADIR)"' -Idaemon -Isim
 CFLAGS  += -std=c11 $(OPTFLAGS) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
 
 # The daemon's modules (everything but main) are shared with the tests.
 CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/parse.c daemon/rejects.c daemon/store.c \
-             daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c daemon/agg.c \
+             daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c daemon/agg.c daemon/wire.c daemon/schema.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
              daemon/api_ingest.c daemon/csv.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
@@ -81,8 +86,9 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/checkpoint.c daemon/loopwatch.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
              daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c \
              daemon/audit.c daemon/users.c daemon/users_cli.c daemon/api_users.c
-SIM_SRCS  := daemon/sim.c daemon/scenario.c daemon/publisher.c daemon/log.c daemon/util.c
-TEST_LIB_SRCS := tests/check.c tests/harness.c daemon/publisher.c
+# The simulator (sim/) borrows the daemon's log and util modules.
+SIM_SRCS  := sim/sim.c sim/scenario.c sim/publisher.c daemon/log.c daemon/util.c
+TEST_LIB_SRCS := tests/check.c tests/harness.c sim/publisher.c
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
@@ -129,12 +135,17 @@ all: $(PANTAUD) $(SIM)
 dashboard: $(DASHBOARD)
 
 $(DASHBOARD): $(DASH_SRCS)
+	@test -d dashboard/node_modules || { echo "make: dashboard/node_modules is missing:" \
+	    "run make deps (npm ci in dashboard/) first; the dashboard cannot be built" >&2; exit 1; }
 	node dashboard/build.mjs $(BUILD)/dashboard
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# A new version in debian/changelog rebuilds what may print it (PANTAU_VERSION).
+$(CORE_OBJS) $(SIM_OBJS) $(BUILD)/daemon/main.o: debian/changelog
 
 $(PANTAUD): $(CORE_OBJS) $(BUILD)/daemon/main.o
 	$(call say,LD,$@)
@@ -240,18 +251,30 @@ $(BUILD)/pantau.sysusers: systemd/pantau.sysusers.in Makefile
 	@mkdir -p $(BUILD)
 	$(Q)$(SUBST) $< > $@
 
+$(BUILD)/pantau.tmpfiles: systemd/pantau.tmpfiles.in Makefile
+	@mkdir -p $(BUILD)
+	$(Q)$(SUBST) $< > $@
+
 # The shipped pantau.ini documents every default; the installed one keeps the
 # database in the state directory (pantaud finds the installed dashboard in
 # $(DATADIR) by itself: PANTAU_DATADIR).
 $(BUILD)/pantau.ini: config/pantau.ini Makefile
 	@mkdir -p $(BUILD)
-	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' $< > $@
+	$(Q)sed -e 's|^path = ./pantau.db|path = $(STATEDIR)/pantau.db|' \
+	    -e 's|^; dashboard = .*|; dashboard = $(DATADIR)/dashboard|' $< > $@
 
-GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.ini
+# The man pages' headers carry the version and date of debian/changelog.
+$(BUILD)/man/%: man/% debian/changelog
+	@mkdir -p $(dir $@)
+	$(Q)sed -e '1s/^\(\.TH [^ ]* [0-9]\) [0-9-]* "pantau [^"]*"/\1 $(RELEASE_DATE) "pantau $(VERSION)"/' $< > $@
+
+GENERATED := $(BUILD)/pantaud.service $(BUILD)/pantau.sysusers $(BUILD)/pantau.tmpfiles $(BUILD)/pantau.ini \
+             $(MAN_PAGES:%=$(BUILD)/%)
 
 install: all $(INSTALL_DASHBOARD) $(GENERATED)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/pantau/catalog \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples/proxy $(DESTDIR)$(DOCDIR)/examples/prometheus \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PANTAUD) $(SIM) $(DESTDIR)$(BINDIR)/
 	@for f in $(BUILD)/pantau.ini $(CATALOGS); do \
@@ -261,13 +284,16 @@ install: all $(INSTALL_DASHBOARD) $(GENERATED)
 	done
 	install -m 0644 $(BUILD)/pantaud.service $(DESTDIR)$(UNITDIR)/pantaud.service
 	install -m 0644 $(BUILD)/pantau.sysusers $(DESTDIR)$(SYSUSERSDIR)/pantau.conf
-	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/pantau.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pantau.conf
+	install -m 0644 $(filter %.1,$(MAN_PAGES:%=$(BUILD)/%)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MAN_PAGES:%=$(BUILD)/%)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MAN_PAGES:%=$(BUILD)/%)) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 config/mosquitto/mosquitto.conf $(DESTDIR)$(DOCDIR)/examples/mosquitto.conf
 	install -m 0644 config/mosquitto/acl $(DESTDIR)$(DOCDIR)/examples/mosquitto.acl
 	install -m 0644 systemd/pantau-backup.service systemd/pantau-backup.timer $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(wildcard config/proxy/*) $(DESTDIR)$(DOCDIR)/examples/proxy/
+	install -m 0644 $(wildcard config/prometheus/*) $(DESTDIR)$(DOCDIR)/examples/prometheus/
 	@d='$(DASHBOARD_DIR)'; if [ -n "$$d" ]; then \
 	    echo "install dashboard $$d -> $(DESTDIR)$(DATADIR)/dashboard"; \
 	    rm -rf $(DESTDIR)$(DATADIR)/dashboard; install -d $(DESTDIR)$(DATADIR)/dashboard; \
@@ -278,7 +304,8 @@ install: all $(INSTALL_DASHBOARD) $(GENERATED)
 # when they are as shipped: an operator's edits are never deleted.
 uninstall: $(BUILD)/pantau.ini
 	rm -f $(DESTDIR)$(BINDIR)/pantaud $(DESTDIR)$(BINDIR)/pantau-sim
-	rm -f $(DESTDIR)$(UNITDIR)/pantaud.service $(DESTDIR)$(SYSUSERSDIR)/pantau.conf
+	rm -f $(DESTDIR)$(UNITDIR)/pantaud.service $(DESTDIR)$(SYSUSERSDIR)/pantau.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/pantau.conf
 	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 	@for f in $(BUILD)/pantau.ini $(CATALOGS); do \
@@ -298,12 +325,20 @@ deb:
 	    --buildinfo-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.buildinfo \
 	    --changes-file=$(DEB_OUT)/pantau_$(VERSION)_amd64.changes
 
+# The dashboard's JS and its unit tests: prettier from dashboard/package.json
+# (npm ci there), its settings in dashboard/.prettierrc.json.
+PRETTIER := dashboard/node_modules/.bin/prettier --config dashboard/.prettierrc.json
+JS_FMT   := 'dashboard/src/**/*.js' dashboard/build.mjs 'tests/js/unit/*.mjs' tests/js/dashboard_unit.test.mjs
+
 format:
-	clang-format -i daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
+	clang-format -i daemon/*.c daemon/*.h sim/*.c sim/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h
+	$(PRETTIER) --log-level warn --write $(JS_FMT)
 
 fmt-check:
-	clang-format --dry-run -Werror daemon/*.c daemon/*.h tests/*.c tests/*.h tests/fuzz/*.c \
+	clang-format --dry-run -Werror daemon/*.c daemon/*.h sim/*.c sim/*.h tests/*.c tests/*.h tests/fuzz/*.c \
 	    tests/fuzz/*.h
+	@test -x $(firstword $(PRETTIER)) || { echo "fmt-check: no $(firstword $(PRETTIER)): run npm ci in dashboard/"; exit 1; }
+	$(PRETTIER) --check $(JS_FMT)
 
 clean:
 	rm -rf build build-san build-tsan build-deb build-fuzz

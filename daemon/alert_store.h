@@ -1,7 +1,7 @@
 /* alert_store.h — the alerts' tables in the store's database (CONTRACT §6:
  * "alerts are kept in the database across restarts").
  *
- * Owns the SQL of two tables, created by the store's migration list:
+ * Uses two tables (their SQL is in schema.c, migration 2 -> 3):
  *   alerts          one row per alert, firing (resolved_at NULL) or resolved;
  *                   at most one firing row per (rule, series) or (rule, unit)
  *   webhook_outbox  notifications not yet delivered (webhook.h sends them)
@@ -16,9 +16,6 @@
 #include <stdint.h>
 
 #include "alert.h"
-
-/* The migration that adds both tables (store.c lists it). */
-extern const char alert_migration_sql[];
 
 struct alert_store;
 

@@ -12,9 +12,11 @@
 #include "log.h"
 #include "parse.h"
 #include "presence.h"
+#include "query.h"
 #include "rejects.h"
 #include "util.h"
 #include "webhook.h"
+#include "wire.h"
 
 #define JSON "application/json"
 
@@ -26,6 +28,29 @@ struct route {
     enum http_role role; /* least role needed */
     handler_fn fn;
 };
+
+/* ---- reports and imports at once ---- */
+
+#define BUSY_RETRY_S 2 /* Retry-After of a busy answer */
+
+bool api_heavy_take(struct api *a, struct http_request *r)
+{
+    if (a->heavy_running >= a->cfg->http_max_heavy) {
+        a->heavy_refused++;
+        http_reply_busy(r, BUSY_RETRY_S,
+                        "%d reports or imports are running ([http] max_heavy); retry later",
+                        a->heavy_running);
+        return false;
+    }
+    a->heavy_running++;
+    return true;
+}
+
+void api_heavy_give(struct api *a)
+{
+    if (a->heavy_running > 0)
+        a->heavy_running--;
+}
 
 /* ---- /healthz ---- */
 
@@ -52,7 +77,7 @@ static void get_healthz(struct api *a, struct http_request *r)
     store_probe_writable(a->store); /* no-op while writable */
     ingest_get_stats(a->ingest, &is);
     store_get_stats(a->store, &ss);
-    const char *reasons[4];
+    const char *reasons[5];
     int n = 0;
     if (!is.mqtt_connected)
         reasons[n++] = "mqtt_disconnected";
@@ -62,6 +87,8 @@ static void get_healthz(struct api *a, struct http_request *r)
         reasons[n++] = "database_not_writable";
     if (is.held)
         reasons[n++] = "ingest_held_back";
+    if (ss.corrupt) /* a read met SQLITE_CORRUPT or SQLITE_NOTADB (store.h) */
+        reasons[n++] = "database_corrupt";
 
     buf_init(&b, 0);
     buf_printf(&b, "{\"status\":\"%s\",\"reasons\":[", n ? "degraded" : "ok");
@@ -226,6 +253,17 @@ static void get_metrics(struct api *a, struct http_request *r)
            ls.samples_sent);
     metric(&b, "pantau_ws_dropped_total", "counter",
            "Samples dropped from slow websocket clients' queues.", ls.samples_dropped);
+    metric(&b, "pantau_ws_fanout_yields_total", "counter",
+           "Fan-outs of a group continued on a later loop turn (they ran past 3 ms).",
+           ls.fanout_yields);
+    buf_puts(&b, "# HELP pantau_ws_refused_total Websocket requests refused by a limit (CONTRACT "
+                 "§10), by reason.\n# TYPE pantau_ws_refused_total counter\n");
+    buf_printf(&b, "pantau_ws_refused_total{reason=\"too_many_filters\"} %llu\n",
+               (unsigned long long)ls.refused_filters);
+    buf_printf(&b, "pantau_ws_refused_total{reason=\"too_many_snapshots\"} %llu\n",
+               (unsigned long long)ls.refused_snapshots);
+    buf_printf(&b, "pantau_ws_refused_total{reason=\"too_many_connections\"} %llu\n",
+               (unsigned long long)ls.refused_credential);
     gauge_seconds(&b, "pantau_ws_write_hold_seconds",
                   "How long writes to websocket clients are held back to coalesce frames now.",
                   ls.hold_ms * 1000000u);
@@ -233,6 +271,11 @@ static void get_metrics(struct api *a, struct http_request *r)
                   ls.hold_ms_max * 1000000u);
     metric(&b, "pantau_http_requests_total", "counter", "HTTP requests answered.",
            http_requests_total(a->http));
+    metric(&b, "pantau_http_heavy_running", "gauge", "Reports and imports running now.",
+           (uint64_t)a->heavy_running);
+    metric(&b, "pantau_http_busy_total", "counter",
+           "Reports and imports refused with 503 busy ([http] max_heavy were running).",
+           a->heavy_refused);
     http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -259,37 +302,7 @@ static void get_report(struct api *a, struct http_request *r)
     api_report(a, r);
 }
 
-/* ---- /api/v1/series: from the store's in-memory cache ---- */
-
-struct series_list {
-    const char *program, *unit, *metric; /* filters, NULL = any */
-    struct buf *out;
-    size_t n;
-};
-
-static bool filter_ok(const char *want, const char *have)
-{
-    return !want || strcmp(want, have) == 0;
-}
-
-static void add_series(void *ctx, const struct store_series_view *v)
-{
-    struct series_list *l = ctx;
-    if (!filter_ok(l->program, v->program) || !filter_ok(l->unit, v->unit) ||
-        !filter_ok(l->metric, v->metric))
-        return;
-    struct buf *b = l->out;
-    buf_puts(b, l->n++ ? ",\n" : "\n");
-    buf_json_series_head(b, v->program, v->unit, v->metric, v->labels_json);
-    buf_puts(b, ",\"last_ts\":");
-    if (v->has_last) {
-        buf_printf(b, "%lld,\"last_value\":", (long long)v->last_ts);
-        buf_json_num(b, v->last_value);
-    } else {
-        buf_puts(b, "null,\"last_value\":null");
-    }
-    buf_puts(b, "}");
-}
+/* ---- /api/v1/series: read from the database in chunks (api_query.c) ---- */
 
 static bool check_slug_arg(struct http_request *r, const char *name, const char **out)
 {
@@ -304,16 +317,11 @@ static bool check_slug_arg(struct http_request *r, const char *name, const char 
 
 static void get_series(struct api *a, struct http_request *r)
 {
-    struct buf b;
-    struct series_list l = {.out = &b};
-    if (!check_slug_arg(r, "program", &l.program) || !check_slug_arg(r, "unit", &l.unit) ||
-        !check_slug_arg(r, "metric", &l.metric))
+    struct query_filter f = {0};
+    if (!check_slug_arg(r, "program", &f.program) || !check_slug_arg(r, "unit", &f.unit) ||
+        !check_slug_arg(r, "metric", &f.metric))
         return;
-    buf_init(&b, 0);
-    buf_puts(&b, "{\"series\":[");
-    store_each_series(a->store, add_series, &l);
-    buf_puts(&b, "]}\n");
-    http_reply(r, 200, JSON, &b);
+    api_series(a, r, &f);
 }
 
 /* ---- /api/v1/units ---- */
@@ -335,36 +343,13 @@ int64_t api_unit_stale_ms(const struct api *a, const char *program)
     return a->cfg->unit_stale_after_s * 1000LL;
 }
 
-void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now, int64_t stale_ms)
-{
-    buf_puts(b, "{\"program\":");
-    buf_json_str(b, u->program);
-    buf_puts(b, ",\"unit\":");
-    buf_json_str(b, u->unit);
-    buf_printf(b, ",\"status\":\"%s\",\"last_seen\":",
-               presence_status_name(presence_status_of(u, now, stale_ms)));
-    if (u->last_seen)
-        buf_printf(b, "%lld", (long long)u->last_seen);
-    else
-        buf_puts(b, "null");
-    if (u->has_position) {
-        buf_puts(b, ",\"lat\":");
-        buf_json_num(b, u->lat);
-        buf_puts(b, ",\"lon\":");
-        buf_json_num(b, u->lon);
-    } else {
-        buf_puts(b, ",\"lat\":null,\"lon\":null");
-    }
-    buf_puts(b, "}");
-}
-
 static void add_unit(void *ctx, const struct store_unit_view *v)
 {
     struct unit_list *l = ctx;
     if (l->program && strcmp(l->program, v->program) != 0)
         return;
     buf_puts(l->out, l->n++ ? ",\n" : "\n");
-    api_unit_json(l->out, v, l->now_ms, api_unit_stale_ms(l->api, v->program));
+    wire_unit(l->out, v, l->now_ms, api_unit_stale_ms(l->api, v->program));
 }
 
 static void get_units(struct api *a, struct http_request *r)

@@ -46,10 +46,25 @@ struct api {
      * separated, no brackets). */
     int (*reload)(void *ctx, struct buf *problems);
     void *reload_ctx;
+    /* Reports and imports running ([http] max_heavy at most), and how many
+     * were turned away busy. */
+    int heavy_running;
+    uint64_t heavy_refused;
 };
+
+/* Answers that may be large (/series, /query) are read and written in
+ * chunks of about this many bytes, as the client reads (CONTRACT §10). */
+#define API_ANSWER_CHUNK (128 * 1024)
 
 /* The http_route_fn: ctx is a struct api. */
 void api_route(void *ctx, struct http_request *r);
+
+/* A slot for a report or an import (CONTRACT §10): true when one of the
+ * [http] max_heavy slots was free and is now taken (give it back with
+ * api_heavy_give when the work is done); false when all are taken, having
+ * answered 503 busy with Retry-After at once (nothing is queued). */
+bool api_heavy_take(struct api *a, struct http_request *r);
+void api_heavy_give(struct api *a);
 
 /* GET /api/v1/query and /api/v1/export.csv (api_query.c), and the time
  * arguments every endpoint reads the same way: api_time_arg undoes the
@@ -72,6 +87,9 @@ struct api_bad {
 bool api_query_params(const struct http_request *r, int64_t now_ms, bool export,
                       struct query_req *q, struct api_bad *bad);
 void api_query(struct api *a, struct http_request *r);
+/* GET /api/v1/series with its checked filter (strings into the request). */
+struct query_filter;
+void api_series(struct api *a, struct http_request *r, const struct query_filter *f);
 void api_export(struct api *a, struct http_request *r);
 
 /* /api/v1/programs, /programs/<id>, /dimensions, /report (api_programs.c). */
@@ -79,10 +97,6 @@ void api_programs(struct api *a, struct http_request *r);
 void api_program(struct api *a, struct http_request *r, const char *id);
 void api_dimensions(struct api *a, struct http_request *r);
 void api_report(struct api *a, struct http_request *r);
-/* One KPI object as in /api/v1/programs (also the payload of kpi frames). */
-struct catalog_kpi;
-struct kpi_eval;
-void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev);
 
 /* How long a unit of `program` may be silent before it is stale: the
  * program's stale_after in the catalog, else [units] stale_after. */
@@ -93,9 +107,6 @@ int64_t api_unit_stale_ms(const struct api *a, const char *program);
 void api_alerts(struct api *a, struct http_request *r);
 void api_alert_ack(struct api *a, struct http_request *r);
 bool api_alert_ack_path(const char *path); /* for api_streams_body */
-/* One ALERT object (CONTRACT §6), also the payload of alert frames and of
- * webhook notifications. */
-void api_alert_json(struct buf *b, const struct alert_record *a);
 /* For the report: every alert whose firing overlaps [from, to], as a JSON
  * array. */
 void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to);
@@ -106,10 +117,6 @@ void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to);
 void api_ingest(struct api *a, struct http_request *r);
 void api_import(struct api *a, struct http_request *r);
 bool api_streams_body(void *ctx, const struct http_request *r);
-
-/* One unit as in /api/v1/units (also the payload of live "unit" frames). */
-void api_unit_json(struct buf *b, const struct store_unit_view *u, int64_t now_ms,
-                   int64_t stale_ms);
 
 /* ---- CONTRACT §8: people (api_users.c) ---- */
 

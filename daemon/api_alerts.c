@@ -9,62 +9,13 @@
 #include "api.h"
 #include "audit.h"
 #include "util.h"
+#include "wire.h"
 
 #define JSON         "application/json"
 #define ALERTS_PATH  "/api/v1/alerts/"
 #define ACK_BODY_MAX 4096
 #define NOTE_MAX     1000 /* bytes */
 #define ALERTS_LIMIT 10000
-
-static void put_time(struct buf *b, const char *key, int64_t ms)
-{
-    buf_printf(b, ",\"%s\":", key);
-    if (ms)
-        buf_printf(b, "%lld", (long long)ms);
-    else
-        buf_puts(b, "null");
-}
-
-static void put_real(struct buf *b, const char *key, bool has, double v)
-{
-    buf_printf(b, ",\"%s\":", key);
-    if (has)
-        buf_json_num(b, v);
-    else
-        buf_puts(b, "null");
-}
-
-static void put_text(struct buf *b, const char *key, const char *v)
-{
-    buf_printf(b, ",\"%s\":", key);
-    if (v)
-        buf_json_str(b, v);
-    else
-        buf_puts(b, "null");
-}
-
-void api_alert_json(struct buf *b, const struct alert_record *a)
-{
-    buf_printf(b, "{\"id\":%lld", (long long)a->id);
-    put_text(b, "rule", a->rule);
-    put_text(b, "severity", catalog_severity_name(a->severity));
-    put_text(b, "program", a->program);
-    put_text(b, "unit", a->unit);
-    put_text(b, "metric", a->metric);
-    buf_printf(b, ",\"labels\":%s", a->labels_json ? a->labels_json : "null");
-    put_text(b, "state", a->resolved_at ? "resolved" : "firing");
-    put_time(b, "since", a->since);
-    put_time(b, "fired_at", a->fired_at);
-    put_time(b, "resolved_at", a->resolved_at);
-    put_real(b, "value", a->has_value, a->value);
-    put_real(b, "reference", a->has_reference, a->reference);
-    put_real(b, "deviation", a->has_deviation, a->deviation);
-    put_text(b, "message", a->message);
-    put_time(b, "acked_at", a->acked_at);
-    put_text(b, "acked_by", a->acked_by);
-    put_text(b, "ack_note", a->ack_note);
-    buf_puts(b, "}");
-}
 
 struct listing {
     struct buf *b;
@@ -75,7 +26,7 @@ static void list_one(void *ctx, const struct alert_record *a)
 {
     struct listing *l = ctx;
     buf_puts(l->b, l->n++ ? ",\n" : "\n");
-    api_alert_json(l->b, a);
+    wire_alert(l->b, a);
 }
 
 void api_alerts_array(struct api *a, struct buf *b, int64_t from, int64_t to)
@@ -222,7 +173,7 @@ static void ack_end(void *ctx)
             struct buf b;
             buf_init(&b, 0);
             buf_puts(&b, "{\"alert\":");
-            api_alert_json(&b, &rec);
+            wire_alert(&b, &rec);
             buf_puts(&b, "}\n");
             alert_record_free(&rec);
             ack_audit(q, note);

@@ -25,6 +25,7 @@
 #define IMPORT_HEADER     "ts,program,unit,metric,labels,value"
 #define IMPORT_FIELDS     CSV_FIELDS
 #define IMPORT_STEP_ROWS  4096            /* rows parsed before the socket pauses */
+#define IMPORT_STEP_BYTES (1024 * 1024)   /* ... or bytes of them (rows may be 16 KiB) */
 #define IMPORT_BUDGET_NS  (10 * 1000000u) /* storing, per loop turn */
 #define IMPORT_LISTED     100             /* rejections listed in the answer */
 #define IMPORT_SOURCE_MAX 200             /* "import.csv line L: p/u/m" */
@@ -196,6 +197,7 @@ struct import {
 static void import_closed(uv_handle_t *h)
 {
     struct import *imp = h->data;
+    api_heavy_give(imp->a);
     csv_free(&imp->csv);
     buf_free(&imp->step);
     buf_free(&imp->rejected);
@@ -388,7 +390,7 @@ static void import_data(void *ctx, const char *data, size_t len)
         if (csv_byte(&imp->csv, data[i]) && !import_record(imp))
             return; /* answered (bad header): nothing more is read */
     }
-    if (imp->step_rows >= IMPORT_STEP_ROWS)
+    if (imp->step_rows >= IMPORT_STEP_ROWS || imp->step.len >= IMPORT_STEP_BYTES)
         import_pause_for_step(imp);
 }
 
@@ -510,8 +512,11 @@ void api_import(struct api *a, struct http_request *r)
                          (long long)a->cfg->import_max_bytes);
         return;
     }
+    if (!api_heavy_take(a, r))
+        return;
     struct import *imp = calloc(1, sizeof *imp);
     if (!imp) {
+        api_heavy_give(a);
         http_reply_error(r, 503, "out_of_memory", "the server is out of memory");
         return;
     }

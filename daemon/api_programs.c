@@ -8,121 +8,9 @@
 #include "kpi_engine.h"
 #include "parse.h"
 #include "util.h"
+#include "wire.h"
 
 #define JSON "application/json"
-
-static void json_opt_str(struct buf *b, const char *s)
-{
-    if (s)
-        buf_json_str(b, s);
-    else
-        buf_puts(b, "null");
-}
-
-static void json_opt_num(struct buf *b, bool has, double v)
-{
-    if (has)
-        buf_json_num(b, v);
-    else
-        buf_puts(b, "null");
-}
-
-/* Epoch ms, or null for the unbounded ends of a total period. */
-static void json_time(struct buf *b, int64_t t)
-{
-    if (t == INT64_MIN || t == INT64_MAX)
-        buf_puts(b, "null");
-    else
-        buf_printf(b, "%lld", (long long)t);
-}
-
-static void regency_json(struct buf *b, const struct catalog *c)
-{
-    char tz[8];
-    catalog_format_tz(c->tz_offset_ms, tz);
-    buf_puts(b, "{\"id\":");
-    json_opt_str(b, c->regency_id);
-    buf_puts(b, ",\"name\":");
-    json_opt_str(b, c->regency_name);
-    buf_printf(b, ",\"timezone\":\"%s\"}", tz);
-}
-
-static void match_json(struct buf *b, const struct catalog_match *m)
-{
-    buf_puts(b, "\"labels\":{");
-    for (int i = 0; i < m->n_labels; i++) {
-        buf_puts(b, i ? "," : "");
-        buf_json_str(b, m->labels[i].key);
-        buf_puts(b, ":");
-        buf_json_str(b, m->labels[i].value);
-    }
-    buf_puts(b, "},\"units\":");
-    if (!m->units) {
-        buf_puts(b, "null");
-        return;
-    }
-    buf_puts(b, "[");
-    for (int i = 0; i < m->n_units; i++) {
-        buf_puts(b, i ? "," : "");
-        buf_json_str(b, m->units[i]);
-    }
-    buf_puts(b, "]");
-}
-
-/* A KPI object (§5.2); with `report`, also value_at_from / value_at_to. */
-static void kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev,
-                     const struct kpi_report *report, int index)
-{
-    buf_puts(b, "{\"id\":");
-    buf_json_str(b, k->id);
-    buf_puts(b, ",\"name\":");
-    buf_json_str(b, k->name);
-    buf_puts(b, ",\"metric\":");
-    buf_json_str(b, k->match.metric);
-    buf_puts(b, ",");
-    match_json(b, &k->match);
-    buf_printf(b, ",\"agg\":\"%s%s%s\",\"period\":{\"from\":", kpi_agg_name(k->agg),
-               k->agg == KPI_DISTINCT ? ":" : "", k->agg == KPI_DISTINCT ? k->distinct_label : "");
-    json_time(b, ev->period_from);
-    buf_puts(b, ",\"to\":");
-    json_time(b, ev->period_to);
-    buf_puts(b, "},\"display_unit\":");
-    json_opt_str(b, k->display_unit);
-    buf_puts(b, ",\"baseline\":");
-    buf_json_num(b, k->baseline);
-    buf_puts(b, ",\"target\":");
-    buf_json_num(b, k->target);
-    buf_puts(b, ",\"start\":");
-    json_time(b, ev->start);
-    buf_puts(b, ",\"deadline\":");
-    json_time(b, ev->deadline);
-    buf_puts(b, ",\"current\":");
-    json_opt_num(b, ev->has_current, ev->current);
-    buf_puts(b, ",\"progress\":");
-    json_opt_num(b, ev->has_progress, ev->progress);
-    buf_puts(b, ",\"expected\":");
-    buf_json_num(b, ev->expected);
-    buf_puts(b, ",\"projected\":");
-    json_opt_num(b, ev->has_projected, ev->projected);
-    buf_puts(b, ",\"eta\":");
-    if (ev->has_eta)
-        buf_printf(b, "%lld", (long long)ev->eta);
-    else
-        buf_puts(b, "null");
-    buf_printf(b, ",\"status\":\"%s\"", kpi_status_name(ev->status));
-    if (report) {
-        buf_puts(b, ",\"value_at_from\":");
-        json_opt_num(b, report->has_at_from[index], report->at_from[index]);
-        buf_puts(b, ",\"value_at_to\":");
-        json_opt_num(b, report->has_at_to[index], report->at_to[index]);
-    }
-    buf_puts(b, "}");
-}
-
-void api_kpi_json(struct buf *b, const struct catalog_kpi *k, const struct kpi_eval *ev)
-{
-    kpi_json(b, k, ev, NULL, 0);
-}
 
 /* Every KPI evaluated at one time, and each program's summary. */
 struct snapshot {
@@ -176,11 +64,11 @@ static void program_json(struct buf *b, const struct snapshot *s, int p,
     buf_puts(b, ",\"name\":");
     buf_json_str(b, pr->name);
     buf_printf(b, ",\"dimension\":\"%s\",\"agency\":", catalog_dimension_id(pr->dimension));
-    json_opt_str(b, pr->agency);
+    wire_opt_str(b, pr->agency);
     buf_puts(b, ",\"description\":");
-    json_opt_str(b, pr->description);
+    wire_opt_str(b, pr->description);
     buf_printf(b, ",\"status\":\"%s\",\"progress\":", catalog_program_status_name(pr->status));
-    json_opt_num(b, sum->has_progress, sum->progress);
+    wire_opt_num(b, sum->has_progress, sum->progress);
     buf_puts(b, ",\"health\":");
     if (sum->has_health)
         buf_printf(b, "\"%s\"", kpi_status_name(sum->health));
@@ -192,7 +80,7 @@ static void program_json(struct buf *b, const struct snapshot *s, int p,
         if (s->c->kpis[i].program != p)
             continue;
         buf_puts(b, n++ ? "," : "");
-        kpi_json(b, &s->c->kpis[i], &s->evals[i], report, i);
+        wire_report_kpi(b, &s->c->kpis[i], &s->evals[i], report, i);
     }
     buf_puts(b, "]}");
 }
@@ -219,7 +107,7 @@ static void dimensions_array(struct buf *b, const struct snapshot *s)
                    d ? "," : "", catalog_dimension_id((enum catalog_dimension)d),
                    catalog_dimension_name((enum catalog_dimension)d), dims[d].programs,
                    dims[d].running, dims[d].catalogued);
-        json_opt_num(b, dims[d].has_progress, dims[d].progress);
+        wire_opt_num(b, dims[d].has_progress, dims[d].progress);
         buf_puts(b, "}");
     }
     buf_puts(b, "]");
@@ -269,7 +157,7 @@ static void answer(void *ctx)
     buf_init(&b, 0);
     if (p->view == VIEW_PROGRAMS) {
         buf_puts(&b, "{\"regency\":");
-        regency_json(&b, c);
+        wire_regency(&b, c);
         buf_puts(&b, ",\"programs\":");
         programs_array(&b, &s, NULL);
     } else if (p->view == VIEW_PROGRAM) {
@@ -333,6 +221,7 @@ static void report_done(void *ctx, const struct kpi_report *r)
 {
     struct report_req *q = ctx;
     struct snapshot s = {0};
+    api_heavy_give(q->a);
     if (r->status != 0 || snapshot_take(&s, r->catalog, NULL, r->to, r) != 0) {
         snapshot_free(&s);
         http_deferred_reply_error(
@@ -344,7 +233,7 @@ static void report_done(void *ctx, const struct kpi_report *r)
     struct buf b;
     buf_init(&b, 0);
     buf_puts(&b, "{\"regency\":");
-    regency_json(&b, r->catalog);
+    wire_regency(&b, r->catalog);
     buf_printf(&b, ",\"from\":%lld,\"to\":%lld,\"generated_at\":%lld,\"dimensions\":",
                (long long)r->from, (long long)r->to, (long long)q->generated_at);
     dimensions_array(&b, &s);
@@ -382,15 +271,19 @@ void api_report(struct api *a, struct http_request *r)
         http_reply_error(r, 400, "bad_parameter", "from is after to");
         return;
     }
+    if (!api_heavy_take(a, r))
+        return;
     struct report_req *q = calloc(1, sizeof *q);
     if (!q || !(q->reply = http_defer(r))) {
         free(q);
+        api_heavy_give(a);
         http_reply_error(r, 500, "out_of_memory", "out of memory");
         return;
     }
     q->a = a;
     q->generated_at = util_now_ms();
     if (kpi_engine_report(a->kpis, from, to, report_done, q) != 0) {
+        api_heavy_give(a);
         http_deferred_reply_error(q->reply, 503, "unavailable",
                                   "cannot start the report now; retry");
         free(q);

@@ -164,19 +164,36 @@ bool api_query_params(const struct http_request *r, int64_t now_ms, bool export,
 
 /* ---- GET /api/v1/query ---- */
 
+/* The answer is read in chunks of about ANSWER_CHUNK bytes, each on a
+ * worker when the previous one has been written: a small answer is one
+ * chunk and goes out whole; a large one is streamed (chunked encoding) as
+ * the client reads, so a client that does not read holds one chunk. */
 struct query_call {
     struct query_job job;
-    struct http_deferred *reply;
+    struct http_deferred *reply; /* until the answer starts */
+    struct http_stream *stream;  /* once it streams */
+    struct query_pool *pool;
     struct query_req req;
     char *strings; /* copies of the filter's strings (the request dies first) */
-    struct buf body;
+    struct query_cursor cursor;
+    struct buf body; /* the chunk read last */
+    bool started;    /* the answer's head is in body or out */
+    bool counted;    /* a raw answer's samples were counted against the cap */
+    int64_t raw_count;
+    bool failed;     /* a chunk after the first failed: the stream is cut */
     int status;      /* query_status */
     char error[256]; /* query_error text */
     size_t n_points; /* in the answer so far */
     size_t n_in_series;
     size_t n_series;
     int64_t step_used;
+    bool listing; /* GET /series: the series and their last samples */
 };
+
+static int chunk_room(const struct buf *b)
+{
+    return buf_failed(b) ? 1 : b->len >= API_ANSWER_CHUNK ? QUERY_SINK_FULL : 0;
+}
 
 static int on_series_begin(void *ctx, const struct query_series *s)
 {
@@ -186,50 +203,141 @@ static int on_series_begin(void *ctx, const struct query_series *s)
     buf_json_series_head(b, s->program, s->unit, s->metric, s->labels_json);
     buf_puts(b, ",\"points\":[");
     c->n_in_series = 0;
-    return buf_failed(b);
+    return chunk_room(b);
 }
 
 static int on_point(void *ctx, int64_t ts, double value)
 {
     struct query_call *c = ctx;
-    if (++c->n_points > RAW_POINTS_MAX)
-        return 1;
+    if (++c->n_points > RAW_POINTS_MAX && c->step_used == 0)
+        return 1; /* raw samples added since they were counted */
     buf_printf(&c->body, "%s[%lld,", c->n_in_series++ ? "," : "", (long long)ts);
     buf_json_num(&c->body, value);
     buf_puts(&c->body, "]");
-    return buf_failed(&c->body);
+    return chunk_room(&c->body);
 }
 
 static int on_series_end(void *ctx, const struct query_series *s)
 {
     struct query_call *c = ctx;
     buf_puts(&c->body, "]}");
-    return buf_failed(&c->body);
+    return chunk_room(&c->body);
+}
+
+/* One series of GET /series, as the store's cache listed it before. */
+static int on_listed(void *ctx, const struct query_series *s)
+{
+    struct query_call *c = ctx;
+    struct buf *b = &c->body;
+    buf_puts(b, c->n_series++ ? ",\n" : "\n");
+    buf_json_series_head(b, s->program, s->unit, s->metric, s->labels_json);
+    buf_puts(b, ",\"last_ts\":");
+    if (s->has_last) {
+        buf_printf(b, "%lld,\"last_value\":", (long long)s->last_ts);
+        buf_json_num(b, s->last_value);
+    } else {
+        buf_puts(b, "null,\"last_value\":null");
+    }
+    buf_puts(b, "}");
+    return chunk_room(b);
+}
+
+static void run_listing(struct query_call *c, struct query_db *db)
+{
+    if (!c->started)
+        buf_puts(&c->body, "{\"series\":[");
+    c->status = query_series_chunk(db, &c->req.filter, &c->cursor, on_listed, c);
+    snprintf(c->error, sizeof c->error, "%s", query_error(db));
+    if (c->status == QUERY_OK && c->cursor.done)
+        buf_puts(&c->body, "]}\n");
+}
+
+static bool is_raw(const struct query_req *q)
+{
+    return q->step == 0 && q->points == 0;
 }
 
 static void run_query(struct query_job *job, struct query_db *db)
 {
     struct query_call *c = (struct query_call *)job;
     struct query_sink sink = {c, on_series_begin, on_point, on_series_end};
-    buf_puts(&c->body, "{\"series\":[");
-    c->status = query_run(db, &c->req, &sink, &c->step_used);
+    c->error[0] = '\0';
+    if (c->listing) {
+        run_listing(c, db);
+        return;
+    }
+    if (is_raw(&c->req) && !c->counted) {
+        c->counted = true;
+        c->status = query_count_raw(db, &c->req.filter, c->req.from, c->req.to, RAW_POINTS_MAX,
+                                    &c->raw_count);
+        if (c->status != QUERY_OK || c->raw_count > RAW_POINTS_MAX) {
+            snprintf(c->error, sizeof c->error, "%s", query_error(db));
+            return;
+        }
+    }
+    if (!c->started)
+        buf_puts(&c->body, "{\"series\":[");
+    c->status = query_run_chunk(db, &c->req, &c->cursor, &sink, &c->step_used);
     snprintf(c->error, sizeof c->error, "%s", query_error(db));
-    buf_printf(&c->body, "],\"step\":%lld}\n", (long long)c->step_used);
+    if (c->status == QUERY_OK && c->cursor.done)
+        buf_printf(&c->body, "],\"step\":%lld}\n", (long long)c->step_used);
 }
 
 static void free_call(struct query_call *c)
 {
     buf_free(&c->body);
+    query_cursor_free(&c->cursor);
     free(c->strings);
     free(c);
 }
 
+static enum http_stream_step query_next(void *ctx, struct buf *out)
+{
+    struct query_call *c = ctx;
+    if (c->body.len) {
+        buf_append(out, c->body.data, c->body.len);
+        buf_reset(&c->body);
+        return HTTP_STREAM_MORE;
+    }
+    if (c->failed)
+        return HTTP_STREAM_FAIL;
+    if (c->cursor.done)
+        return HTTP_STREAM_DONE;
+    if (query_pool_submit(c->pool, &c->job) != 0)
+        return HTTP_STREAM_FAIL;
+    return HTTP_STREAM_LATER;
+}
+
+static void query_release(void *ctx)
+{
+    free_call(ctx);
+}
+
+static const struct http_stream_ops query_stream_ops = {query_next, query_release};
+
+/* A later chunk is read: the stream goes on (or is cut when it failed). */
+static void query_chunk_done(struct query_job *job)
+{
+    struct query_call *c = (struct query_call *)job;
+    if (job->status != 0 || c->status != QUERY_OK || buf_failed(&c->body)) {
+        log_warn("query: a chunk of a streamed answer failed: %s",
+                 c->error[0] ? c->error : "database or memory");
+        buf_reset(&c->body);
+        c->failed = true;
+    }
+    http_stream_resume(c->stream);
+}
+
+/* The first chunk is read: a whole answer, an error, or the start of a
+ * stream. */
 static void query_done(struct query_job *job)
 {
     struct query_call *c = (struct query_call *)job;
+    c->started = true;
     if (job->status != 0) {
         http_deferred_reply_error(c->reply, 503, "unavailable", "the database cannot be read");
-    } else if (c->status == QUERY_EABORT && c->n_points > RAW_POINTS_MAX) {
+    } else if (c->raw_count > RAW_POINTS_MAX ||
+               (c->status == QUERY_EABORT && c->n_points > RAW_POINTS_MAX)) {
         http_deferred_reply_error(c->reply, 400, "too_many_points",
                                   "more than %d samples; narrow [from, to] or use step or points",
                                   RAW_POINTS_MAX);
@@ -237,8 +345,12 @@ static void query_done(struct query_job *job)
         int code = c->status == QUERY_EINVAL ? 400 : 500;
         http_deferred_reply_error(c->reply, code, code == 400 ? "bad_query" : "internal", "%s",
                                   c->error[0] ? c->error : "the query failed");
-    } else {
+    } else if (c->cursor.done) {
         http_deferred_reply(c->reply, 200, "application/json", &c->body);
+    } else {
+        c->job.done = query_chunk_done;
+        c->stream = http_deferred_stream(c->reply, "application/json", &query_stream_ops, c);
+        return; /* the stream owns c now */
     }
     free_call(c);
 }
@@ -272,14 +384,8 @@ static int own_filter(struct query_filter *f, char **strings)
     return 0;
 }
 
-void api_query(struct api *a, struct http_request *r)
+static void start_call(struct api *a, struct http_request *r, struct query_params p, bool listing)
 {
-    struct query_params p;
-    struct api_bad b;
-    if (!api_query_params(r, util_now_ms(), false, &p.req, &b)) {
-        bad(r, b.param, b.why);
-        return;
-    }
     struct query_call *c = calloc(1, sizeof *c);
     if (!c || own_filter(&p.req.filter, &c->strings) != 0) {
         free(c);
@@ -287,6 +393,8 @@ void api_query(struct api *a, struct http_request *r)
         return;
     }
     c->req = p.req;
+    c->listing = listing;
+    c->pool = a->queries;
     buf_init(&c->body, 0);
     c->job.work = run_query;
     c->job.done = query_done;
@@ -298,6 +406,23 @@ void api_query(struct api *a, struct http_request *r)
         c->job.status = -1;
         query_done(&c->job);
     }
+}
+
+void api_query(struct api *a, struct http_request *r)
+{
+    struct query_params p;
+    struct api_bad b;
+    if (!api_query_params(r, util_now_ms(), false, &p.req, &b)) {
+        bad(r, b.param, b.why);
+        return;
+    }
+    start_call(a, r, p, false);
+}
+
+void api_series(struct api *a, struct http_request *r, const struct query_filter *f)
+{
+    struct query_params p = {.req = {.filter = *f}};
+    start_call(a, r, p, true);
 }
 
 /* ---- GET /api/v1/export.csv ---- */

@@ -1,6 +1,6 @@
 /* audit.h — the audit log of CONTRACT §8: who did what, append-only and
- * hash-chained, in the store's database (table `audit`, made by the
- * people migration in users.h).
+ * hash-chained, in the store's database (tables `audit` and
+ * `audit_anchor`, made by migration 4 of schema.c).
  *
  * An event is {"id","ts","user","role","action","target","detail","ip",
  * "hash"}; its hash is the lowercase hex SHA-256 of the previous event's
@@ -22,17 +22,6 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-/* The tables, part of the people migration (users.c). AUTOINCREMENT: an id
- * is never reused, even after the newest row is deleted. */
-#define AUDIT_SCHEMA_SQL                                                                           \
-    "CREATE TABLE audit ("                                                                         \
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"                                 \
-    "  user TEXT, role TEXT, action TEXT NOT NULL, target TEXT, detail TEXT, ip TEXT,"             \
-    "  hash TEXT NOT NULL);"                                                                       \
-    "CREATE INDEX audit_ts ON audit (ts);"                                                         \
-    "CREATE TABLE audit_anchor (one INTEGER PRIMARY KEY CHECK (one = 1),"                          \
-    "  id INTEGER NOT NULL, hash TEXT NOT NULL);"
 
 #define AUDIT_HASH_HEX 64
 #define AUDIT_TEXT_MAX 128 /* bytes kept of a free text (a name given at sign-in) */

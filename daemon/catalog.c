@@ -668,7 +668,9 @@ static bool good(const struct parse *p, int i)
 static void end_kpi(struct parse *p)
 {
     struct catalog_kpi *k = &p->c->kpis[p->c->n_kpis - 1];
-    require(p, (const int[]){K_NAME, K_METRIC, K_AGG, K_PERIOD, K_TARGET, -1});
+    require(p, (const int[]){K_METRIC, K_AGG, K_PERIOD, K_TARGET, -1});
+    if (!p->key_line[K_NAME] && k->id) /* CONTRACT §5: optional, the KPI id */
+        k->name = dup(p, k->id);
     if (good(p, K_PERIOD) && k->period == PERIOD_TOTAL) {
         if (!p->key_line[K_START])
             problem(p, p->line, "missing required key \"start\" in [%s] (period total)", p->header);

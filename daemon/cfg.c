@@ -51,15 +51,24 @@ static const struct entry entries[] = {
     {"store", "retention_days", T_INT, F(retention_days), 1, 36500},
     {"store", "commit_interval_ms", T_INT, F(commit_interval_ms), 1, 10000},
     {"store", "max_series", T_INT64, F(max_series), 1, 100000000},
+    {"store", "max_units", T_INT64, F(max_units), 1, 10000000},
+    {"store", "max_series_per_unit", T_INT64, F(max_series_per_unit), 1, 10000000},
+    {"store", "quick_check_s", T_INT, F(quick_check_s), 0, 86400},
+    {"ingest", "catalog_only", T_BOOL, F(catalog_only), 0, 0},
     {"http", "listen", T_LISTEN, F(listen), 0, 0},
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
     {"http", "open", T_BOOL, F(http_open), 0, 0},
     {"http", "import_max_bytes", T_INT64, F(import_max_bytes), 1024, 1LL << 40},
+    {"http", "max_heavy", T_INT, F(http_max_heavy), 1, 64},
     {"auth", "viewer", T_TOKEN, 0, CFG_ROLE_VIEWER, 0},
     {"auth", "operator", T_TOKEN, 0, CFG_ROLE_OPERATOR, 0},
     {"auth", "admin", T_TOKEN, 0, CFG_ROLE_ADMIN, 0},
     {"live", "queue", T_INT64, F(live_queue), 100, 10000000},
     {"live", "max_clients", T_INT64, F(live_max_clients), 1, 100000},
+    {"live", "queue_bytes", T_INT64, F(live_queue_bytes), 64 * 1024, 1LL << 30},
+    {"live", "max_filters", T_INT64, F(live_max_filters), 1, 1024},
+    {"live", "max_per_credential", T_INT64, F(live_max_per_credential), 1, 100000},
+    {"live", "snapshot_interval", T_INT, F(live_snapshot_interval_s), 0, 3600},
     {"units", "stale_after", T_INT, F(unit_stale_after_s), 10, 86400 * 30},
     {"log", "level", T_LEVEL, F(log_level), 0, 0},
     {"log", "stats_interval", T_INT, F(stats_interval_s), 0, 86400},
@@ -124,10 +133,19 @@ int cfg_defaults(struct cfg *c)
     c->stats_interval_s = 60;
     c->slow_turn_ms = 100;
     c->max_series = STORE_DEFAULT_MAX_SERIES;
+    c->max_units = STORE_DEFAULT_MAX_UNITS;
+    c->max_series_per_unit = STORE_DEFAULT_MAX_SERIES_PER_UNIT;
+    c->quick_check_s = 60;
+    c->catalog_only = 1;
     c->live_queue = 10000;
     c->live_max_clients = 1000;
+    c->live_queue_bytes = 1024 * 1024;
+    c->live_max_filters = 16;
+    c->live_max_per_credential = 100;
+    c->live_snapshot_interval_s = 10;
     c->unit_stale_after_s = 900;
     c->import_max_bytes = 256LL << 20;
+    c->http_max_heavy = 4;
     c->session_idle_s = 12 * 3600;
     c->login_track = 1024;
     c->login_workers = 1;

@@ -9,10 +9,13 @@
  *   [mqtt]   uri, client_id, prefix, username, password, keepalive,
  *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
  *            tls_insecure
- *   [store]  path, retention_days, commit_interval_ms, max_series
- *   [http]   listen, dashboard, open, import_max_bytes
+ *   [store]  path, retention_days, commit_interval_ms, max_series, max_units,
+ *            max_series_per_unit, quick_check_s
+ *   [ingest] catalog_only
+ *   [http]   listen, dashboard, open, import_max_bytes, max_heavy
  *   [auth]   viewer = TOKEN, operator = TOKEN, admin = TOKEN (each may repeat)
- *   [live]   queue, max_clients
+ *   [live]   queue, queue_bytes, max_clients, max_filters, max_per_credential,
+ *            snapshot_interval
  *   [units]  stale_after
  *   [log]    level, stats_interval, slow_turn_ms
  *   [catalog] file (the program catalog, CONTRACT §5; read by catalog.h)
@@ -52,21 +55,31 @@ struct cfg {
     int64_t ingest_queue_msgs;  /* 20000 messages between Paho and the loop */
     int64_t ingest_queue_bytes; /* 64 MiB */
     /* [store] */
-    char *db_path;          /* ./pantau.db */
-    int retention_days;     /* 90: raw samples; rollups are kept longer */
-    int commit_interval_ms; /* 50: longest a transaction stays open under load */
-    int64_t max_series;     /* 100000: new series past this are refused */
+    char *db_path;               /* ./pantau.db */
+    int retention_days;          /* 90: raw samples; rollups are kept longer */
+    int commit_interval_ms;      /* 50: longest a transaction stays open under load */
+    int64_t max_series;          /* 1000000: new series past this are refused (all units) */
+    int64_t max_units;           /* 10000: new units past this are refused */
+    int64_t max_series_per_unit; /* 1000: a unit's new series past this are refused */
+    int quick_check_s;           /* 60: longest PRAGMA quick_check at start; 0 = no check */
+    /* [ingest] */
+    int catalog_only; /* 1: with a catalog, refuse programs it does not list */
     /* [http] */
     char *listen;        /* 127.0.0.1:8080 */
     char *dashboard_dir; /* <exe dir>/dashboard if there, else $(PREFIX)/share/pantau/dashboard */
     int http_open;       /* 0: without tokens, refuse a non-loopback listen */
     int64_t import_max_bytes; /* 256 MiB: largest POST /api/v1/import.csv body */
+    int http_max_heavy;       /* 4: reports and imports at once; more get 503 busy */
     /* [auth] */
     struct cfg_token *tokens;
     int n_tokens;
     /* [live] */
-    int64_t live_queue;       /* 10000 samples pending per websocket client */
-    int64_t live_max_clients; /* 1000 */
+    int64_t live_queue;              /* 10000 samples pending per websocket client */
+    int64_t live_max_clients;        /* 1000 */
+    int64_t live_queue_bytes;        /* 1 MiB of JSON pending per websocket client */
+    int64_t live_max_filters;        /* 16 filters per subscribe */
+    int64_t live_max_per_credential; /* 100 live connections per token */
+    int live_snapshot_interval_s;    /* 10: least time between one client's snapshots */
     /* [units] */
     int unit_stale_after_s; /* 900: a unit heard from longer ago is "stale" */
     /* [log] */

@@ -90,3 +90,19 @@ void dict_each(const struct dict *d, void (*fn)(void *ctx, const char *key, void
         if (d->slots[i].key)
             fn(ctx, d->slots[i].key, d->slots[i].value);
 }
+
+bool dict_scan(const struct dict *d, struct dict_cursor *cur, size_t max_slots,
+               bool (*fn)(void *ctx, const char *key, void *value), void *ctx)
+{
+    if (cur->cap != d->cap) { /* the first call, or the table grew: (re)start */
+        cur->cap = d->cap;
+        cur->pos = 0;
+    }
+    for (size_t n = 0; cur->pos < d->cap && n < max_slots; n++) {
+        const struct dict_slot *s = &d->slots[cur->pos];
+        if (s->key && !fn(ctx, s->key, s->value))
+            return false;
+        cur->pos++;
+    }
+    return cur->pos >= d->cap;
+}

@@ -6,6 +6,7 @@
 #ifndef PANTAU_DICT_H
 #define PANTAU_DICT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,21 @@ int dict_put(struct dict *d, const char *key, size_t len, void *value);
 /* Calls fn for every entry, in no particular order. */
 void dict_each(const struct dict *d, void (*fn)(void *ctx, const char *key, void *value),
                void *ctx);
+
+/* A place in a walk over a dict (dict_scan); zeroed: the start. */
+struct dict_cursor {
+    size_t pos; /* next slot */
+    size_t cap; /* the table's size when the walk began */
+};
+
+/* Resumes a walk at *cur: calls fn for the entries of at most max_slots
+ * slots, in slot order, until fn returns false (that entry is offered again
+ * on the next call). Returns true when the walk is complete. Entries are
+ * never removed, so a walk offers every entry that exists from its start to
+ * its end at least once; entries added meanwhile may or may not be offered.
+ * When the table grew between two calls (its slots moved) the walk starts
+ * over: entries already offered are offered again. */
+bool dict_scan(const struct dict *d, struct dict_cursor *cur, size_t max_slots,
+               bool (*fn)(void *ctx, const char *key, void *value), void *ctx);
 
 #endif

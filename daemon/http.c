@@ -63,6 +63,7 @@ struct http_conn {
     int status;
     const char *content_type;
     char disposition[160];
+    int retry_after; /* seconds, for a Retry-After header; 0: none */
     struct buf body;
     size_t body_sent;
     struct http_deferred *deferred;
@@ -350,6 +351,17 @@ void http_reply_error(struct http_request *r, int status, const char *code, cons
     answer(r->conn, status, "application/json", &b);
 }
 
+void http_reply_busy(struct http_request *r, int retry_after_s, const char *fmt, ...)
+{
+    struct buf b;
+    va_list ap;
+    va_start(ap, fmt);
+    error_body(&b, "busy", fmt, ap);
+    va_end(ap);
+    r->conn->retry_after = retry_after_s;
+    answer(r->conn, 503, "application/json", &b);
+}
+
 static void conn_error(struct http_conn *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void conn_error(struct http_conn *c, int status, const char *code, const char *fmt, ...)
@@ -507,6 +519,20 @@ struct http_stream *http_stream_start(struct http_request *r, const char *conten
     return s;
 }
 
+struct http_stream *http_deferred_stream(struct http_deferred *d, const char *content_type,
+                                         const struct http_stream_ops *ops, void *ctx)
+{
+    struct http_conn *c = d->conn;
+    free(d);
+    if (!c) {
+        if (ops->release)
+            ops->release(ctx);
+        return NULL;
+    }
+    c->deferred = NULL;
+    return http_stream_start(&c->req, content_type, NULL, ops, ctx);
+}
+
 void http_stream_resume(struct http_stream *s)
 {
     s->waiting = false;
@@ -541,6 +567,12 @@ static int write_headers(struct http_conn *c)
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
                                     (const unsigned char *)c->disposition,
                                     (int)strlen(c->disposition), &p, end))
+        return -1;
+    char retry[16];
+    int rn = snprintf(retry, sizeof retry, "%d", c->retry_after);
+    if (c->retry_after > 0 &&
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"retry-after:",
+                                    (const unsigned char *)retry, rn, &p, end))
         return -1;
     if (lws_finalize_write_http_header(c->wsi, start, &p, end))
         return -1;
@@ -867,11 +899,34 @@ static int refuse_upgrade(struct lws *wsi)
     return 1;
 }
 
+/* The key a live connection counts against ([live] max_per_credential):
+ * "t<i>" for the i-th configured token, in authenticate's order of sources;
+ * "" with no tokens (no such bound: see live.h). A session will be
+ * "s<id>". Only the index is kept, never the token. */
+static void upgrade_credential(struct http_conn *c, char *out, size_t len)
+{
+    struct http_server *h = c->server;
+    char auth[512], token[512];
+    const char *given = NULL;
+    out[0] = '\0';
+    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(auth, "Bearer ", 7) == 0)
+        given = auth + 7;
+    else if (!(given = query_token(c, token, sizeof token)) &&
+             lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_COOKIE) > 0)
+        given = cookie_token(auth);
+    for (int i = 0; given && i < h->n_tokens; i++)
+        if (token_equal(given, strlen(given), h->tokens[i].secret)) {
+            snprintf(out, len, "t%d", i);
+            return;
+        }
+}
+
 /* Websocket upgrades need a valid token, as every other request does. lws
  * asks the vhost's default protocol, live's, to confirm an upgrade (live
  * checks the path), so live calls this hook (live_set_admit). lws's `user`
  * there is live's memory: use a connection record of our own. */
-int http_admit_upgrade(void *ctx, struct lws *wsi)
+int http_admit_upgrade(void *ctx, struct lws *wsi, char *cred, size_t cred_len)
 {
     struct http_conn c;
     memset(&c, 0, sizeof c);
@@ -880,6 +935,8 @@ int http_admit_upgrade(void *ctx, struct lws *wsi)
     c.req.conn = &c;
     bool from_arg;
     enum http_role role = read_args(&c) == 0 ? authenticate(&c, &from_arg) : ROLE_NONE;
+    if (role != ROLE_NONE)
+        upgrade_credential(&c, cred, cred_len);
     reset_conn(&c);
     if (role != ROLE_NONE)
         return 0;

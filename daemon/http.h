@@ -72,6 +72,11 @@ void http_reply(struct http_request *r, int status, const char *content_type, st
 void http_reply_error(struct http_request *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* 503 {"error":"busy", ...} with `Retry-After: retry_after_s`: a limit of
+ * work at once is reached; the client should come back, nothing is queued. */
+void http_reply_busy(struct http_request *r, int retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Answer later. The returned handle stays valid until passed to
  * http_deferred_reply (exactly once), whatever the client does. */
 struct http_deferred;
@@ -97,6 +102,11 @@ struct http_stream;
 struct http_stream *http_stream_start(struct http_request *r, const char *content_type,
                                       const char *filename, const struct http_stream_ops *ops,
                                       void *ctx);
+/* A deferred answer that turned out large becomes a streamed one (as
+ * http_stream_start; d is freed). NULL when the client has gone (release
+ * was called) or out of memory (answered). */
+struct http_stream *http_deferred_stream(struct http_deferred *d, const char *content_type,
+                                         const struct http_stream_ops *ops, void *ctx);
 /* After HTTP_STREAM_LATER: the chunk (in the buf `next` got) is ready. */
 void http_stream_resume(struct http_stream *s);
 
@@ -156,9 +166,10 @@ struct http_opts {
 };
 
 /* Whether a websocket upgrade may proceed: the token check every request
- * gets (a live_admit_fn; ctx is the http_server). 0 accept, 1 answered
- * (401), -1 hang up. */
-int http_admit_upgrade(void *server, struct lws *wsi);
+ * gets (a live_admit_fn; ctx is the http_server). 0 accept (cred then holds
+ * the credential live counts connections under: "t<i>" for the i-th token,
+ * "" without tokens), 1 answered (401), -1 hang up. */
+int http_admit_upgrade(void *server, struct lws *wsi, char *cred, size_t cred_len);
 
 /* Listens on cfg->listen. Returns 0 or -1 (logged). */
 int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts *opts);

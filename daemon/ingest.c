@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dict.h"
 #include "ingest_mqtt.h"
 #include "ingest_queue.h"
 #include "log.h"
@@ -77,6 +78,9 @@ struct ingest {
     struct log_limit store_errors;
     struct ingest_observer observer;
     struct pending pending;
+    /* With a catalog (and [ingest] catalog_only): the programs it lists;
+     * samples and $status of any other are refused. NULL: all taken. */
+    struct dict *programs;
     /* A write failed for a reason that may pass (STORE_RETRY): the rest of
      * the group is skipped, and what the group read waits in the spool. */
     bool failed;
@@ -192,14 +196,14 @@ static void pending_publish(struct ingest *in)
 }
 
 /* Commits the open group; observers hear only of what committed. Returns
- * 0, STORE_RETRY or -1 (as store_commit). */
+ * STORE_OK, STORE_RETRY or STORE_REFUSED (as store_commit). */
 static int commit(struct ingest *in)
 {
     uint64_t t0 = util_mono_ns();
     int rc = in->failed ? STORE_RETRY : store_commit(in->store);
     loopwatch_note("commit", t0);
     in->failed = false;
-    if (rc == 0)
+    if (rc == STORE_OK)
         pending_publish(in);
     else
         pending_clear(&in->pending);
@@ -213,9 +217,39 @@ void ingest_set_observer(struct ingest *in, const struct ingest_observer *obs)
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail);
 
+/* False (and the rejection counted) if a program the catalog does not list. */
+static bool program_known(struct ingest *in, const char *program, int element)
+{
+    if (!in->programs || dict_get(in->programs, program, strlen(program)))
+        return true;
+    on_reject(in, PARSE_UNKNOWN_PROGRAM, element, "a program the catalog does not list");
+    return false;
+}
+
+/* What a store limit refused, as the reject log says it. */
+static void limit_reject(struct ingest *in, int rc, int element)
+{
+    if (rc == STORE_UNIT_LIMIT)
+        on_reject(in, PARSE_UNIT_LIMIT, element, "too many units ([store] max_units)");
+    else if (rc == STORE_UNIT_SERIES_LIMIT)
+        on_reject(in, PARSE_SERIES_LIMIT, element,
+                  "too many series of this unit ([store] max_series_per_unit)");
+    else
+        on_reject(in, PARSE_SERIES_LIMIT, element, "too many series ([store] max_series)");
+}
+
 static void on_sample(void *ctx, const struct sample *s)
 {
     struct ingest *in = ctx;
+    if (!program_known(in, s->program, s->element))
+        return;
+    /* The broker replays a retained message on every (re)subscribe, each
+     * time with a new arrival time: only a sample carrying its own ts is the
+     * same sample again (CONTRACT §10). Per element, as §1 treats arrays. */
+    if (in->current->retained && !s->has_ts) {
+        on_reject(ctx, PARSE_RETAINED_WITHOUT_TS, s->element, "retained message without ts");
+        return;
+    }
     /* Past the raw horizon the sample's raw row would be pruned, and a
      * redelivery of it could not be told from a new one (CONTRACT §1 takes
      * late samples back to that horizon). */
@@ -233,11 +267,11 @@ static void on_sample(void *ctx, const struct sample *s)
         in->failed = true;
         return;
     }
-    if (rc == STORE_SERIES_LIMIT) {
-        on_reject(ctx, PARSE_SERIES_LIMIT, s->element, "too many series ([store] max_series)");
+    if (rc == STORE_SERIES_LIMIT || rc == STORE_UNIT_LIMIT || rc == STORE_UNIT_SERIES_LIMIT) {
+        limit_reject(in, rc, s->element);
         return;
     }
-    if (rc != 0) {
+    if (rc != STORE_OK) {
         log_limited(&in->store_errors, LOG_LVL_ERROR, "ingest: a sample of %s/%s/%s not stored",
                     s->program, s->unit, s->metric);
         if (rc == STORE_GROUP_LOST) /* none of the group is stored: tell no one of it */
@@ -270,6 +304,8 @@ static void on_presence(void *ctx, const char *program, const char *unit, bool o
     struct ingest *in = ctx;
     if (!in->current->again)
         in->stats.presence++;
+    if (!program_known(in, program, -1))
+        return;
     if (in->failed)
         return;
     /* A retained $status the broker replays when pantaud (re)subscribes is
@@ -283,6 +319,8 @@ static void on_presence(void *ctx, const char *program, const char *unit, bool o
     int rc = store_presence(in->store, program, unit, online, in->current->arrival_ms, !replay);
     if (rc == STORE_RETRY)
         in->failed = true;
+    if (rc == STORE_UNIT_LIMIT)
+        limit_reject(in, rc, -1);
     if (rc == 0 && in->observer.presence) {
         buf_puts(&in->pending.presence, program);
         buf_append(&in->pending.presence, "", 1);
@@ -492,8 +530,35 @@ static int open_spool(struct ingest *in, const struct cfg *cfg)
     return 0;
 }
 
+static void free_programs(struct dict *d)
+{
+    if (d) {
+        dict_free(d);
+        free(d);
+    }
+}
+
+int ingest_set_programs(struct ingest *in, const char *const *ids, int n)
+{
+    struct dict *d = NULL;
+    if (ids) {
+        if (!(d = malloc(sizeof *d)))
+            return -1;
+        dict_init(d);
+        for (int i = 0; i < n; i++)
+            if (dict_put(d, ids[i], strlen(ids[i]), d) != 0) {
+                free_programs(d);
+                return -1;
+            }
+    }
+    free_programs(in->programs);
+    in->programs = d;
+    return 0;
+}
+
 static void free_ingest(struct ingest *in)
 {
+    free_programs(in->programs);
     if (in->queue_open)
         ingest_queue_destroy(&in->queue);
     rejects_free(&in->rejects);

@@ -94,6 +94,12 @@ struct ingest_entry {
     void *ctx;
 };
 
+/* The programs samples and $status may name (CONTRACT §10: with a
+ * catalog, others are rejected as unknown_program): a copy of ids[0..n) is
+ * kept; ids NULL takes every program (the default). Loop thread; applies
+ * from the next message. Returns 0, or -1 (out of memory: unchanged). */
+int ingest_set_programs(struct ingest *in, const char *const *ids, int n);
+
 /* Parses e into the open store group (beginning one if needed). `$status`
  * is refused (bad_topic): presence is MQTT's. Nothing is committed: call
  * ingest_commit before answering. Returns the number of samples appended. */

@@ -206,6 +206,22 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* Frees m and its copies of the options; the Paho client and the handles
+ * must already be gone. Both ends of m's life (a failed start, the close
+ * callback of the last handle) come here. */
+static void client_free(struct ingest_mqtt *m)
+{
+    free(m->uri);
+    free(m->client_id);
+    free(m->username);
+    free(m->password);
+    free(m->ca_file);
+    free(m->cert_file);
+    free(m->key_file);
+    pthread_mutex_destroy(&m->log_mu);
+    free(m);
+}
+
 int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct ingest_mqtt_opts *o,
                       struct ingest_queue *queue)
 {
@@ -273,15 +289,7 @@ int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct in
 fail:
     if (m->client)
         MQTTAsync_destroy(&m->client);
-    free(m->uri);
-    free(m->client_id);
-    free(m->username);
-    free(m->password);
-    free(m->ca_file);
-    free(m->cert_file);
-    free(m->key_file);
-    pthread_mutex_destroy(&m->log_mu);
-    free(m);
+    client_free(m);
     return -1;
 }
 
@@ -327,15 +335,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     void (*done)(void *) = m->done;
     void *ctx = m->done_ctx;
-    free(m->uri);
-    free(m->client_id);
-    free(m->username);
-    free(m->password);
-    free(m->ca_file);
-    free(m->cert_file);
-    free(m->key_file);
-    pthread_mutex_destroy(&m->log_mu);
-    free(m);
+    client_free(m);
     if (done)
         done(ctx);
 }

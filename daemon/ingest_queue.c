@@ -84,6 +84,37 @@ static bool rec_valid(const struct ingest_queue *q, uint64_t off)
            r->payload_total >= r->payload_len;
 }
 
+/* Bytes past `end` that a run wrote and cannot be replayed: records
+ * stamped with their own offset (so written this lap: not an older lap's
+ * leftovers, nor a push torn by a crash, whose stamp is never written) after
+ * the first that is not whole. Only damage (a bad disk, an edit) leaves
+ * them. A clean spool costs a look at the next PROBE bytes; only evidence
+ * of damage there (or a stamped but broken record at `end`) has the whole
+ * window looked at (once, at start: it reads every page of the ring). */
+#define PROBE (1u << 20)
+
+static uint64_t stamped_end(const struct ingest_queue *q, uint64_t o)
+{
+    uint64_t len = rec_at(q, o)->len;
+    return o + (len >= REC_HDR && len <= lap_left(q, o) ? len : REC_HDR);
+}
+
+static uint64_t dropped_tail(const struct ingest_queue *q, uint64_t end)
+{
+    uint64_t limit = q->released + q->size, last = end;
+    bool damaged = false;
+    for (uint64_t o = end; o < limit && o < end + PROBE && !damaged; o += 8)
+        damaged = lap_left(q, o) >= REC_HDR && stamped(q, o);
+    for (uint64_t o = end; damaged && o < limit; o += 8) {
+        if (lap_left(q, o) < REC_HDR || !stamped(q, o))
+            continue;
+        uint64_t stop = stamped_end(q, o) < limit ? stamped_end(q, o) : limit;
+        if (stop > last)
+            last = stop;
+    }
+    return last - end;
+}
+
 /* Finds the records written after the released offset, up to the first
  * that is not whole (a crash in the middle of a push) or is an older lap's. */
 static void scan(struct ingest_queue *q)
@@ -103,6 +134,7 @@ static void scan(struct ingest_queue *q)
         q->n_written++;
     }
     q->written = off;
+    q->dropped = dropped_tail(q, off);
 }
 
 static int map(struct ingest_queue *q, int fd)
@@ -174,6 +206,10 @@ static int spool_open(struct ingest_queue *q, const char *path, uint64_t size)
         return -1;
     }
     scan(q);
+    if (q->dropped) /* CONTRACT §10 */
+        log_warn("ingest: the spool %s is damaged after %llu whole messages: its tail cannot be "
+                 "replayed, %llu bytes dropped",
+                 path, (unsigned long long)q->n_written, (unsigned long long)q->dropped);
     if (q->written == q->released && q->size != size) { /* empty: take the configured size */
         munmap(q->head, q->map_len);
         q->head = NULL;

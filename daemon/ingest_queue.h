@@ -72,6 +72,7 @@ struct ingest_queue {
     uint64_t read, n_read_local; /* the consumer's cursor */
     uint64_t seen;               /* `written` when the consumer last looked */
     uint64_t trimmed;            /* pages before this are out of the mapping */
+    uint64_t dropped;            /* at open: bytes of a damaged tail not replayed (logged) */
 };
 
 /* Maps the spool at path (created 0600 and sized to `size` bytes if new or

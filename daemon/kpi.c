@@ -179,7 +179,9 @@ bool kpi_acc_value(const struct kpi_acc *a, double *out)
         *out = g->sum / (double)g->count;
         break;
     }
-    return true;
+    /* Two finite samples of 1.7e308 sum to inf: no value anyone can read
+     * (CONTRACT §10: current null, status no_data). */
+    return isfinite(*out);
 }
 
 /* ---- §5.2 ---------------------------------------------------------------- */
@@ -229,6 +231,8 @@ void kpi_evaluate(const struct catalog_kpi *k, int64_t tz_offset_ms, int64_t t, 
     double b = k->baseline, g = k->target;
     double f = plan_fraction(t, out->start, out->deadline);
     out->expected = b + (g - b) * f;
+    if (has_current && !isfinite(current))
+        has_current = false; /* CONTRACT §10: an aggregate that is not finite is no data */
     out->has_current = has_current;
     if (has_current) {
         out->current = current;

@@ -349,6 +349,8 @@ struct kpi_job {
     int64_t report_from, report_to;
     void (*report_done)(void *ctx, const struct kpi_report *r);
     void *report_ctx;
+    bool *report_has; /* per KPI: as of from [0, n), as of to [n, 2n) */
+    double *report_val;
 };
 
 static void job_free(struct kpi_job *j)
@@ -362,6 +364,8 @@ static void job_free(struct kpi_job *j)
         free(j->items[i].out);
     }
     free(j->items);
+    free(j->report_has);
+    free(j->report_val);
     cat_unref(j->cat);
     free(j);
 }
@@ -667,35 +671,29 @@ int kpi_engine_sync(struct kpi_engine *e, void (*fn)(void *ctx), void *ctx)
 
 /* ---- the report ------------------------------------------------------------ */
 
-static void report_done(struct query_job *qj)
+/* The report's numbers are read and folded on the worker, from the
+ * database's series (what committed) and the job's own catalog: the loop
+ * neither copies every KPI's series list nor folds them, so a report costs
+ * it no more than the catalog's size, whatever the number of series. */
+
+struct report_fold {
+    const struct catalog_kpi *def;
+    struct kpi_acc acc;
+};
+
+static bool report_keep(void *ctx, const struct query_series *s)
 {
-    struct kpi_job *j = (struct kpi_job *)qj;
-    struct kpi_engine *e = j->e;
-    const struct catalog *c = j->cat->catalog;
-    size_t n = (size_t)c->n_kpis;
-    bool *has = calloc(2 * n + 1, sizeof *has);
-    double *val = calloc(2 * n + 1, sizeof *val);
-    struct kpi_report r = {.catalog = c, .from = j->report_from, .to = j->report_to};
-    r.status = (qj->status || j->status || j->gen != e->gen || !has || !val) ? -1 : 0;
-    for (size_t i = 0; r.status == 0 && i < j->n_items; i++) {
-        const struct job_item *it = &j->items[i];
-        const struct kpi_state *k = &e->kpis[it->kpi];
-        struct kpi_acc acc;
-        kpi_acc_init(&acc, c->kpis[it->kpi].agg);
-        for (size_t s = 0; s < it->n; s++)
-            kpi_acc_add(&acc, k->series[it->slots[s]].key, &it->out[s]);
-        size_t at = (size_t)it->kpi + (i % 2 ? n : 0); /* items alternate: from, to */
-        has[at] = kpi_acc_value(&acc, &val[at]);
-        kpi_acc_free(&acc);
-    }
-    r.has_at_from = has;
-    r.has_at_to = has ? has + n : NULL;
-    r.at_from = val;
-    r.at_to = val ? val + n : NULL;
-    j->report_done(j->report_ctx, &r);
-    free(has);
-    free(val);
-    job_free(j);
+    struct report_fold *f = ctx;
+    return catalog_match_series(&f->def->match, s->unit, s->labels_json);
+}
+
+static int report_add(void *ctx, const struct query_series *s, const struct rollup_agg *agg)
+{
+    struct report_fold *f = ctx;
+    char *key = series_key_for(f->def, s->unit, s->labels_json);
+    kpi_acc_add(&f->acc, key, agg);
+    free(key);
+    return f->acc.failed ? -1 : 0;
 }
 
 /* The range `current` reads as of t: the period at t, up to t. */
@@ -706,11 +704,52 @@ static void range_as_of(const struct catalog *c, int i, int64_t t, int64_t *from
         *to = t;
 }
 
+/* Worker: every KPI's value as of report_from (slot i) and report_to
+ * (slot n + i). */
+static void report_work(struct query_job *qj, struct query_db *db)
+{
+    struct kpi_job *j = (struct kpi_job *)qj;
+    const struct catalog *c = j->cat->catalog;
+    size_t n = (size_t)c->n_kpis;
+    for (size_t i = 0; i < n && j->status == 0; i++) {
+        const struct catalog_kpi *def = &c->kpis[i];
+        struct query_filter filter = {.program = c->programs[def->program].id,
+                                      .metric = def->match.metric};
+        for (int side = 0; side < 2 && j->status == 0; side++) {
+            int64_t lo, hi;
+            range_as_of(c, (int)i, side ? j->report_to : j->report_from, &lo, &hi);
+            struct report_fold f = {.def = def};
+            kpi_acc_init(&f.acc, def->agg);
+            struct query_aggregate_sink sink = {&f, report_keep, report_add};
+            if (query_series_aggregate(db, &filter, lo, hi, &sink) != QUERY_OK || f.acc.failed)
+                j->status = -1;
+            size_t at = i + (side ? n : 0);
+            j->report_has[at] = kpi_acc_value(&f.acc, &j->report_val[at]);
+            kpi_acc_free(&f.acc);
+        }
+    }
+}
+
+static void report_done(struct query_job *qj)
+{
+    struct kpi_job *j = (struct kpi_job *)qj;
+    const struct catalog *c = j->cat->catalog;
+    size_t n = (size_t)c->n_kpis;
+    struct kpi_report r = {.catalog = c, .from = j->report_from, .to = j->report_to};
+    r.status = qj->status || j->status ? -1 : 0;
+    r.has_at_from = j->report_has;
+    r.has_at_to = j->report_has + n;
+    r.at_from = j->report_val;
+    r.at_to = j->report_val + n;
+    j->report_done(j->report_ctx, &r);
+    job_free(j);
+}
+
 int kpi_engine_report(struct kpi_engine *e, int64_t from, int64_t to,
                       void (*done)(void *ctx, const struct kpi_report *r), void *ctx)
 {
-    const struct catalog *c = e->cat->catalog;
-    struct kpi_job *j = job_new(e, 2 * (size_t)c->n_kpis);
+    size_t n = (size_t)e->cat->catalog->n_kpis;
+    struct kpi_job *j = job_new(e, 0);
     if (!j)
         return -1;
     j->report = true;
@@ -718,19 +757,11 @@ int kpi_engine_report(struct kpi_engine *e, int64_t from, int64_t to,
     j->report_to = to;
     j->report_done = done;
     j->report_ctx = ctx;
-    for (int i = 0; i < c->n_kpis; i++) {
-        int64_t lo, hi;
-        for (int side = 0; side < 2; side++) {
-            range_as_of(c, i, side ? to : from, &lo, &hi);
-            if (job_add_item(j, &e->kpis[i], i, lo, hi, true) != 0) {
-                job_free(j);
-                return -1;
-            }
-        }
-    }
-    j->qj.work = job_work;
+    j->report_has = calloc(2 * n + 1, sizeof *j->report_has);
+    j->report_val = calloc(2 * n + 1, sizeof *j->report_val);
+    j->qj.work = report_work;
     j->qj.done = report_done;
-    if (query_pool_submit(e->opts.pool, &j->qj) != 0) {
+    if (!j->report_has || !j->report_val || query_pool_submit(e->opts.pool, &j->qj) != 0) {
         job_free(j);
         return -1;
     }

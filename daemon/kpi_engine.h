@@ -66,7 +66,9 @@ void kpi_engine_eval(const struct kpi_engine *e, int kpi, int64_t now, struct kp
 int kpi_engine_sync(struct kpi_engine *e, void (*fn)(void *ctx), void *ctx);
 
 /* The evaluation report's numbers: every KPI's current as of `from` and as
- * of `to`. Valid only during the done callback. status 0, or -1 when the
+ * of `to`, read and folded wholly on a query_pool worker (the series from
+ * the database, the catalog in use when asked), so the loop's share does
+ * not grow with the number of series. Valid only during the done callback. status 0, or -1 when the
  * database failed or the catalog changed meanwhile. */
 struct kpi_report {
     int status;

@@ -14,6 +14,24 @@
  * oldest entries go and, if samples, are counted for the client's next
  * {"type":"dropped"} frame.
  *
+ * Filter index. Every client's filters are subscriptions in one trie of
+ * program/unit/metric levels shared by all clients: a node's literal
+ * children are found through one hash table keyed by (parent, literal), its
+ * "+" child (also a final "#", as every topic has three levels) hangs on it
+ * directly. A sample p/u/m visits at most 2 nodes per level (the literal
+ * child and "+"), so it costs a few hash lookups whatever the number of
+ * clients; a frame with a level that stands for any value (a kpi's unit and
+ * metric, a unit frame's metric) visits every child at that level, i.e. only
+ * filters that match it. A client reached twice (two of its filters match)
+ * is taken once (a mark per lookup). A client that has not subscribed holds
+ * one "+/+/+" subscription (everything). Nodes are freed when their last
+ * subscription goes, so churning subscribes costs no memory.
+ *
+ * Yielding. A publish fans out until it has run LIVE_SLICE_NS; what is left
+ * of the group (serialized) and everything published after it wait in
+ * `backlog`, drained in slices on the following loop turns in order, so a
+ * series' samples keep their order and no later group overtakes.
+ *
  * Writing. Every frame is built in one scratch buffer (LWS_PRE in front) and
  * handed to lws_write, only while lws_send_pipe_choked() says the socket
  * takes more. lws copies whatever the kernel did not take (at most one
@@ -34,12 +52,17 @@
 #include "loopwatch.h"
 #include "util.h"
 
-#define LIVE_FRAME_MAX    (256 * 1024) /* bytes of one batched samples frame */
-#define LIVE_RX_MAX       (64 * 1024)  /* bytes of one client message */
-#define LIVE_FILTERS_MAX  64           /* filters in one subscribe */
-#define LIVE_FILTER_LEN   256          /* bytes of one filter */
-#define LIVE_REPLIES_SOFT 32           /* pending replies: stop reading the client */
-#define LIVE_REPLIES_HARD 256          /* pending replies: close it (should not happen) */
+#define LIVE_FRAME_MAX    (256 * 1024)     /* bytes of one batched samples frame */
+#define LIVE_RX_MAX       (64 * 1024)      /* bytes of one client message */
+#define LIVE_FILTERS_MAX  16               /* default [live] max_filters */
+#define LIVE_QUEUE_BYTES  (1024 * 1024)    /* default [live] queue_bytes */
+#define LIVE_PER_CRED     100              /* default [live] max_per_credential */
+#define LIVE_SLICE_NS     (3 * 1000000ull) /* a fan-out yields after this long */
+#define LIVE_SNAP_SLOTS   8192             /* cache slots one snapshot frame looks at, at most */
+#define LIVE_INDEX_MIN    64               /* hash buckets of the filter index at first */
+#define LIVE_FILTER_LEN   256              /* bytes of one filter */
+#define LIVE_REPLIES_SOFT 32               /* pending replies: stop reading the client */
+#define LIVE_REPLIES_HARD 256              /* pending replies: close it (should not happen) */
 #define LIVE_RING_MIN     64
 /* Holding writes back (see request_writes): judged every HOLD_WINDOW_NS by
  * the share of the loop's time spent writing to clients. */
@@ -58,8 +81,8 @@ struct live_msg {
     uint32_t refs;     /* queue slots holding it */
     bool is_sample;    /* a sample object (batched) or a complete frame */
     uint32_t len;      /* bytes of JSON at text */
-    uint32_t level[3]; /* samples: offsets in text of program, unit, metric */
-    char text[];       /* JSON '\0' [program '\0' unit '\0' metric '\0'] */
+    uint32_t level[3]; /* offsets in text of program, unit, metric; 0: any */
+    char text[];       /* JSON '\0' then each level given, '\0'-ended */
 };
 
 /* A reply owned by one client: hello, pong, error. */
@@ -72,6 +95,40 @@ struct live_reply {
 struct live_ring {
     struct live_msg **slot;
     size_t cap, head, count;
+    size_t bytes; /* JSON of the entries */
+};
+
+/* A node of the filter index (see the top of the file). */
+struct live_node {
+    struct live_node *parent;
+    struct live_node *hnext;               /* chain in the index's bucket */
+    struct live_node *kids;                /* literal children */
+    struct live_node *prev_kid, *next_kid; /* siblings among parent->kids */
+    struct live_node *plus;                /* the "+" child */
+    struct live_sub *subs;                 /* depth 3: subscriptions ending here */
+    size_t refs;                           /* subscriptions at or below */
+    uint64_t hash;                         /* of (parent, literal) */
+    char literal[];                        /* "+" for a plus child */
+};
+
+/* One client filter in the index. */
+struct live_sub {
+    struct live_sub *prev, *next; /* in leaf->subs */
+    struct live_client *c;
+    struct live_node *leaf;
+};
+
+/* Live connections of one credential (a token; a session later). */
+struct live_cred {
+    struct live_cred *prev, *next;
+    size_t conns;
+    char key[];
+};
+
+/* A message waiting for its fan-out (see Yielding) and its group. */
+struct live_pending {
+    struct live_msg *m;
+    uint64_t gen;
 };
 
 /* Per connection; lws allocates it zeroed (per_session_data_size). */
@@ -82,13 +139,21 @@ struct live_client {
     bool write_asked; /* lws_callback_on_writable pending */
     bool rx_paused;   /* lws_rx_flow_control(0) while replies pile up */
     struct live_ring ring;
+    uint64_t mark;         /* the index lookup that last reached this client */
+    struct live_sub *subs; /* its filters in the index */
+    size_t n_subs;
+    struct live_cred *cred; /* NULL: none */
+    bool snap_active;       /* a snapshot is being sent */
+    bool snap_sent;         /* ... and has sent a frame */
+    bool snap_done_once;    /* a snapshot was accepted before (snap_at) */
+    uint64_t snap_at_ns;
+    struct store_series_cursor snap_cur;
     uint64_t fresh_gen; /* publish call that the entries counted by fresh came from */
     size_t fresh;       /* newest entries queued by that call: never dropped by it */
     uint64_t dropped;   /* samples discarded since the last "dropped" frame */
     struct live_reply *reply_head, *reply_tail;
     size_t replies;
-    bool subscribed;       /* false: everything ("#") */
-    bool snapshot_pending; /* send a snapshot frame next (after replies) */
+    bool subscribed; /* false: everything ("#") */
     char **filters;
     size_t n_filters;
     struct buf rx; /* a client message arriving in fragments */
@@ -97,7 +162,25 @@ struct live_client {
 
 struct live {
     struct store *store;
-    size_t queue_max, max_clients;
+    size_t queue_max, queue_bytes, max_clients, max_filters, max_per_credential;
+    uint64_t snapshot_interval_ns;
+    /* The filter index. */
+    struct live_node *root; /* never freed before live_free */
+    struct live_node **bucket;
+    size_t n_buckets, n_nodes;
+    uint64_t mark;             /* counts index lookups */
+    struct live_client **hits; /* the clients one lookup reached */
+    size_t n_hits, hits_cap;
+    /* Credentials with live connections, and the one an upgrade was just
+     * confirmed under (taken at ESTABLISHED: lws runs both in one go). */
+    struct live_cred *creds;
+    struct lws *confirmed_wsi;
+    char confirmed_cred[LIVE_CRED_MAX];
+    /* Fan-out left for later loop turns (see Yielding). */
+    struct live_pending *backlog;
+    size_t bl_head, bl_len, bl_cap;
+    uv_timer_t drain_timer;
+    bool drain_armed;
     char *version;
     struct live_client *clients;
     size_t n_clients;
@@ -114,6 +197,9 @@ struct live {
     unsigned hold_ms;
     uint64_t window_start_ns, window_write_ns;
 };
+
+static void cred_release(struct live *l, struct live_cred *k);
+static void backlog_drain(struct live *l);
 
 /* ---- filters ---- */
 
@@ -182,6 +268,290 @@ static void free_filters(char **filters, size_t n)
     free(filters);
 }
 
+/* The levels a valid filter selects: lit[i] (len[i] bytes), NULL for any
+ * ("+", or every level from a "#" on: a topic always has three). False if
+ * it selects no topic (fewer than three levels and no "#"). */
+static bool filter_levels(const char *filter, const char *lit[3], size_t len[3])
+{
+    const char *level = filter;
+    for (int i = 0; i < 3; i++) {
+        const char *slash = strchr(level, '/');
+        size_t n = slash ? (size_t)(slash - level) : strlen(level);
+        if (level_is(level, n, "#")) {
+            for (; i < 3; i++)
+                lit[i] = NULL, len[i] = 0;
+            return true;
+        }
+        lit[i] = level_is(level, n, "+") ? NULL : level;
+        len[i] = n;
+        if (!slash)
+            return i == 2;
+        level = slash + 1;
+    }
+    return strcmp(level, "#") == 0; /* "p/u/m/#" selects p/u/m */
+}
+
+/* ---- the filter index (see the top of the file) ---- */
+
+static uint64_t node_hash(const struct live_node *parent, const char *lit, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then the parent mixed in */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)lit[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= (uint64_t)(uintptr_t)parent * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+static struct live_node *index_find(const struct live *l, const struct live_node *parent,
+                                    const char *lit, size_t len, uint64_t h)
+{
+    if (!l->n_buckets)
+        return NULL;
+    for (struct live_node *n = l->bucket[h & (l->n_buckets - 1)]; n; n = n->hnext)
+        if (n->hash == h && n->parent == parent && memcmp(n->literal, lit, len) == 0 &&
+            n->literal[len] == '\0')
+            return n;
+    return NULL;
+}
+
+static bool index_grow(struct live *l)
+{
+    size_t cap = l->n_buckets ? l->n_buckets * 2 : LIVE_INDEX_MIN;
+    struct live_node **b = calloc(cap, sizeof *b);
+    if (!b)
+        return false;
+    for (size_t i = 0; i < l->n_buckets; i++) {
+        struct live_node *next;
+        for (struct live_node *n = l->bucket[i]; n; n = next) {
+            next = n->hnext;
+            n->hnext = b[n->hash & (cap - 1)];
+            b[n->hash & (cap - 1)] = n;
+        }
+    }
+    free(l->bucket);
+    l->bucket = b;
+    l->n_buckets = cap;
+    return true;
+}
+
+static struct live_node *node_new(struct live_node *parent, const char *lit, size_t len, uint64_t h)
+{
+    struct live_node *n = calloc(1, sizeof *n + len + 1);
+    if (n) {
+        n->parent = parent;
+        n->hash = h;
+        memcpy(n->literal, lit, len);
+    }
+    return n;
+}
+
+/* parent's child for lit (NULL: the "+" child), made if missing; NULL when
+ * out of memory. */
+static struct live_node *index_child(struct live *l, struct live_node *parent, const char *lit,
+                                     size_t len)
+{
+    if (!lit) {
+        if (!parent->plus)
+            parent->plus = node_new(parent, "+", 1, 0);
+        return parent->plus;
+    }
+    uint64_t h = node_hash(parent, lit, len);
+    struct live_node *n = index_find(l, parent, lit, len, h);
+    if (n)
+        return n;
+    if (l->n_nodes + 1 > l->n_buckets && !index_grow(l))
+        return NULL;
+    if (!(n = node_new(parent, lit, len, h)))
+        return NULL;
+    size_t b = h & (l->n_buckets - 1);
+    n->hnext = l->bucket[b];
+    l->bucket[b] = n;
+    n->next_kid = parent->kids;
+    if (parent->kids)
+        parent->kids->prev_kid = n;
+    parent->kids = n;
+    l->n_nodes++;
+    return n;
+}
+
+static void node_free(struct live *l, struct live_node *n)
+{
+    struct live_node *p = n->parent;
+    if (p->plus == n) {
+        p->plus = NULL;
+    } else {
+        struct live_node **at = &l->bucket[n->hash & (l->n_buckets - 1)];
+        while (*at != n)
+            at = &(*at)->hnext;
+        *at = n->hnext;
+        if (n->prev_kid)
+            n->prev_kid->next_kid = n->next_kid;
+        else
+            p->kids = n->next_kid;
+        if (n->next_kid)
+            n->next_kid->prev_kid = n->prev_kid;
+        l->n_nodes--;
+    }
+    free(n);
+}
+
+/* Frees n and its ancestors while no subscription is left at or below. */
+static void index_prune(struct live *l, struct live_node *n)
+{
+    while (n != l->root && n->refs == 0) {
+        struct live_node *p = n->parent;
+        node_free(l, n);
+        n = p;
+    }
+}
+
+/* Links sub under the levels lit/len (NULL: any). -1: out of memory. */
+static int index_add(struct live *l, struct live_sub *sub, const char *const lit[3],
+                     const size_t len[3])
+{
+    struct live_node *n = l->root;
+    for (int i = 0; i < 3; i++) {
+        struct live_node *k = index_child(l, n, lit[i], len[i]);
+        if (!k) {
+            index_prune(l, n);
+            return -1;
+        }
+        n = k;
+    }
+    sub->leaf = n;
+    sub->prev = NULL;
+    sub->next = n->subs;
+    if (n->subs)
+        n->subs->prev = sub;
+    n->subs = sub;
+    for (; n; n = n->parent)
+        n->refs++;
+    return 0;
+}
+
+static void index_remove(struct live *l, struct live_sub *sub)
+{
+    struct live_node *leaf = sub->leaf;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        leaf->subs = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    for (struct live_node *n = leaf; n; n = n->parent)
+        n->refs--;
+    index_prune(l, leaf);
+}
+
+static void index_hit(struct live *l, struct live_client *c)
+{
+    if (c->mark == l->mark)
+        return; /* another of its filters matched too */
+    if (l->n_hits == l->hits_cap) {
+        size_t cap = l->hits_cap ? 2 * l->hits_cap : 64;
+        struct live_client **h = realloc(l->hits, cap * sizeof *h);
+        if (!h) {
+            log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory matching filters");
+            return;
+        }
+        l->hits = h;
+        l->hits_cap = cap;
+    }
+    c->mark = l->mark;
+    l->hits[l->n_hits++] = c;
+}
+
+static void index_visit(struct live *l, const struct live_node *n, int depth,
+                        const char *const lv[3])
+{
+    if (depth == 3) {
+        for (const struct live_sub *s = n->subs; s; s = s->next)
+            index_hit(l, s->c);
+        return;
+    }
+    if (n->plus)
+        index_visit(l, n->plus, depth + 1, lv);
+    if (!lv[depth]) { /* any value: every literal child matches */
+        for (const struct live_node *k = n->kids; k; k = k->next_kid)
+            index_visit(l, k, depth + 1, lv);
+        return;
+    }
+    size_t len = strlen(lv[depth]);
+    const struct live_node *k = index_find(l, n, lv[depth], len, node_hash(n, lv[depth], len));
+    if (k)
+        index_visit(l, k, depth + 1, lv);
+}
+
+/* The clients some filter of which selects program/unit/metric (NULL: any
+ * value), each once, into l->hits; returns how many. */
+static size_t index_lookup(struct live *l, const char *program, const char *unit,
+                           const char *metric)
+{
+    const char *lv[3] = {program, unit, metric};
+    l->mark++;
+    l->n_hits = 0;
+    if (l->root->refs)
+        index_visit(l, l->root, 0, lv);
+    return l->n_hits;
+}
+
+static void client_clear_subs(struct live *l, struct live_client *c)
+{
+    for (size_t i = 0; i < c->n_subs; i++)
+        index_remove(l, &c->subs[i]);
+    free(c->subs);
+    c->subs = NULL;
+    c->n_subs = 0;
+}
+
+/* Makes filters (owned; n of them) the client's, in the index too. -1 when
+ * out of memory: nothing changed, filters not taken. */
+static int client_set_filters(struct live *l, struct live_client *c, char **filters, size_t n)
+{
+    struct live_sub *subs = calloc(n ? n : 1, sizeof *subs);
+    if (!subs)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *lit[3];
+        size_t len[3];
+        if (!filter_levels(filters[i], lit, len))
+            continue; /* selects nothing */
+        subs[k].c = c;
+        if (index_add(l, &subs[k], lit, len) != 0) {
+            while (k)
+                index_remove(l, &subs[--k]);
+            free(subs);
+            return -1;
+        }
+        k++;
+    }
+    client_clear_subs(l, c);
+    c->subs = subs;
+    c->n_subs = k;
+    free_filters(c->filters, c->n_filters);
+    c->filters = filters;
+    c->n_filters = n;
+    return 0;
+}
+
+/* Until it subscribes, a client receives everything: "#". */
+static int client_set_everything(struct live *l, struct live_client *c)
+{
+    char **all = calloc(1, sizeof *all);
+    if (!all || !(all[0] = strdup("#"))) {
+        free(all);
+        return -1;
+    }
+    if (client_set_filters(l, c, all, 1) != 0) {
+        free_filters(all, 1);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- shared messages ---- */
 
 static void msg_unref(struct live_msg *m)
@@ -190,34 +560,41 @@ static void msg_unref(struct live_msg *m)
         free(m);
 }
 
-/* A new message with refs 0 holding json (and, for a sample, its levels). */
-static struct live_msg *msg_new(const char *json, size_t len, const struct sample *s)
+/* A new message with refs 0 holding json and the levels that select it
+ * (NULL: any). */
+static struct live_msg *msg_new(const char *json, size_t len, bool is_sample, const char *program,
+                                const char *unit, const char *metric)
 {
-    size_t lens[3] = {0, 0, 0};
-    const char *levels[3] = {NULL, NULL, NULL};
-    size_t extra = 0;
-    if (s) {
-        levels[0] = s->program, levels[1] = s->unit, levels[2] = s->metric;
-        for (int i = 0; i < 3; i++)
+    const char *levels[3] = {program, unit, metric};
+    size_t lens[3] = {0, 0, 0}, extra = 0;
+    for (int i = 0; i < 3; i++)
+        if (levels[i])
             extra += (lens[i] = strlen(levels[i])) + 1;
-    }
     if (len > UINT32_MAX - extra - 1)
         return NULL;
     struct live_msg *m = malloc(sizeof *m + len + 1 + extra);
     if (!m)
         return NULL;
     m->refs = 0;
-    m->is_sample = s != NULL;
+    m->is_sample = is_sample;
     m->len = (uint32_t)len;
     memcpy(m->text, json, len);
     m->text[len] = '\0';
     size_t off = len + 1;
-    for (int i = 0; i < 3 && s; i++) {
-        m->level[i] = (uint32_t)off;
-        memcpy(m->text + off, levels[i], lens[i] + 1);
-        off += lens[i] + 1;
+    for (int i = 0; i < 3; i++) {
+        m->level[i] = levels[i] ? (uint32_t)off : 0;
+        if (levels[i]) {
+            memcpy(m->text + off, levels[i], lens[i] + 1);
+            off += lens[i] + 1;
+        }
     }
     return m;
+}
+
+/* The level that selects m, NULL for any. */
+static const char *msg_level(const struct live_msg *m, int i)
+{
+    return m->level[i] ? m->text + m->level[i] : NULL;
 }
 
 static void append_sample_json(struct buf *b, const char *program, const char *unit,
@@ -236,7 +613,7 @@ static struct live_msg *sample_msg_new(struct live *l, const struct sample *s)
     append_sample_json(&l->sample, s->program, s->unit, s->metric, s->labels_json, s->ts, s->value);
     if (buf_failed(&l->sample))
         return NULL;
-    return msg_new(l->sample.data, l->sample.len, s);
+    return msg_new(l->sample.data, l->sample.len, true, s->program, s->unit, s->metric);
 }
 
 /* ---- a client's queue ---- */
@@ -251,6 +628,7 @@ static struct live_msg *ring_pop(struct live_ring *r)
     struct live_msg *m = r->slot[r->head];
     r->head = (r->head + 1) % r->cap;
     r->count--;
+    r->bytes -= m->len;
     return m;
 }
 
@@ -291,17 +669,23 @@ static void client_drop_oldest(struct live *l, struct live_client *c)
     msg_unref(m);
 }
 
-/* Queues m (taking a reference), first discarding the oldest entries that
- * earlier publish calls left over the bound. */
-static void client_push(struct live *l, struct live_client *c, struct live_msg *m)
+/* Queues m (taking a reference), first discarding the oldest entries over
+ * the bounds: queue_max entries (except those of this same group `gen`: a
+ * burst never pushes out its own samples) and queue_bytes (always: a
+ * client that does not read must not hold more). */
+static void client_push(struct live *l, struct live_client *c, struct live_msg *m, uint64_t gen)
 {
     struct live_ring *r = &c->ring;
-    if (c->fresh_gen != l->publish_gen) {
-        c->fresh_gen = l->publish_gen;
+    if (c->fresh_gen != gen) {
+        c->fresh_gen = gen;
         c->fresh = 0;
     }
-    while (r->count >= l->queue_max && r->count > c->fresh)
+    while (r->count && ((r->count >= l->queue_max && r->count > c->fresh) ||
+                        r->bytes + m->len > l->queue_bytes)) {
         client_drop_oldest(l, c);
+        if (c->fresh > r->count)
+            c->fresh = r->count;
+    }
     if (r->count == r->cap && !ring_grow(r)) {
         if (r->count == 0) { /* not even the first slot: count the loss */
             c->dropped += m->is_sample;
@@ -314,6 +698,7 @@ static void client_push(struct live *l, struct live_client *c, struct live_msg *
     }
     r->slot[(r->head + r->count) % r->cap] = m;
     r->count++;
+    r->bytes += m->len;
     c->fresh++;
     m->refs++;
 }
@@ -328,15 +713,16 @@ static void client_refilter(struct live_client *c, bool drop_samples)
     c->fresh = 0;
     for (size_t i = 0; i < n; i++) {
         struct live_msg *m = ring_pop(r);
-        bool keep = !m->is_sample ||
-                    (!drop_samples && client_wants(c, m->text + m->level[0], m->text + m->level[1],
-                                                   m->text + m->level[2]));
+        bool keep =
+            !m->is_sample ||
+            (!drop_samples && client_wants(c, msg_level(m, 0), msg_level(m, 1), msg_level(m, 2)));
         if (!keep) {
             msg_unref(m);
             continue;
         }
         r->slot[(r->head + r->count) % r->cap] = m;
         r->count++;
+        r->bytes += m->len;
     }
 }
 
@@ -384,11 +770,11 @@ static int client_reply(struct live *l, struct live_client *c, const struct buf 
     return 0;
 }
 
-static int reply_error(struct live *l, struct live_client *c, const char *message)
+static int reply_error(struct live *l, struct live_client *c, const char *code, const char *message)
 {
     struct buf b;
     buf_init(&b, 0);
-    buf_puts(&b, "{\"type\":\"error\",\"error\":\"bad_request\",\"message\":");
+    buf_printf(&b, "{\"type\":\"error\",\"error\":\"%s\",\"message\":", code);
     buf_json_str(&b, message);
     buf_puts(&b, "}");
     int rc = client_reply(l, c, &b);
@@ -425,43 +811,64 @@ struct snapshot_ctx {
     size_t n;
 };
 
-static void snapshot_series(void *ctx, const struct store_series_view *v)
+/* Adds v's latest sample to the frame if the client wants it; false when
+ * the frame is full (v goes in the next one). */
+static bool snapshot_series(void *ctx, const struct store_series_view *v)
 {
     struct snapshot_ctx *s = ctx;
     if (!v->has_last || !client_wants(s->c, v->program, v->unit, v->metric))
-        return;
-    if (s->n++)
+        return true;
+    size_t mark = s->b->len;
+    if (s->n)
         buf_puts(s->b, ",");
     append_sample_json(s->b, v->program, v->unit, v->metric, v->labels_json, v->last_ts,
                        v->last_value);
+    if (s->n && s->b->len + 2 > LIVE_FRAME_MAX && !buf_failed(s->b)) {
+        s->b->len = mark; /* full: this one starts the next frame */
+        return false;
+    }
+    s->n++;
+    return true;
 }
 
-/* Writes one samples frame with the latest sample of every matching series
- * (from the store's cache: no database read). Built when the client can take
- * it, not when asked: a client repeating subscribe+snapshot without reading
- * costs one pending flag, not a queue of snapshots. Sent even when empty, so
- * the screen knows its picture is complete. */
-static void build_snapshot(struct live *l, struct live_client *c, struct buf *out)
+/* Builds the snapshot's next samples frame into out, from where its walk
+ * over the store's series cache stopped: up to LIVE_FRAME_MAX bytes, looking
+ * at no more than LIVE_SNAP_SLOTS slots (a bound on the loop's time). False
+ * when that found nothing to send yet (the caller asks for another writable
+ * callback); the walk's last frame is sent even when empty if it is the
+ * snapshot's only one, so the screen knows its picture is complete. */
+static bool build_snapshot(struct live *l, struct live_client *c, struct buf *out)
 {
     buf_puts(out, "{\"type\":\"samples\",\"samples\":[");
     struct snapshot_ctx ctx = {c, out, 0};
-    if (l->store)
-        store_each_series(l->store, snapshot_series, &ctx);
+    bool done = !l->store ||
+                store_scan_series(l->store, &c->snap_cur, LIVE_SNAP_SLOTS, snapshot_series, &ctx);
+    if (done)
+        c->snap_active = false;
+    if (ctx.n == 0 && !(done && !c->snap_sent))
+        return false;
     buf_puts(out, "]}");
+    c->snap_sent = true;
     l->stats.frames_sent++;
     l->stats.samples_sent += ctx.n;
+    return true;
 }
 
 /* Checks a subscribe request's filters: on success *out owns copies and
- * NULL is returned, else a message for the client (in `why` or static). */
-static const char *take_filters(json_t *filters, char ***out, size_t *n_out, char *why,
-                                size_t why_len)
+ * NULL is returned, else a message for the client (in `why` or static) and
+ * *code the error's code. */
+static const char *take_filters(const struct live *l, json_t *filters, char ***out, size_t *n_out,
+                                const char **code, char *why, size_t why_len)
 {
+    *code = "bad_request";
     if (!json_is_array(filters))
         return "\"filters\" must be an array of strings";
     size_t n = json_array_size(filters);
-    if (n > LIVE_FILTERS_MAX)
-        return "too many filters (at most 64)";
+    if (n > l->max_filters) {
+        *code = "too_many_filters";
+        snprintf(why, why_len, "at most %zu filters per subscribe", l->max_filters);
+        return why;
+    }
     char **copy = calloc(n ? n : 1, sizeof *copy);
     if (!copy)
         return "out of memory";
@@ -485,25 +892,50 @@ static const char *take_filters(json_t *filters, char ***out, size_t *n_out, cha
     return NULL;
 }
 
+/* A snapshot may start now unless the client had one within
+ * snapshot_interval. */
+static bool snapshot_allowed(const struct live *l, const struct live_client *c, uint64_t now)
+{
+    return !c->snap_done_once || l->snapshot_interval_ns == 0 ||
+           now - c->snap_at_ns >= l->snapshot_interval_ns;
+}
+
 static int handle_subscribe(struct live *l, struct live_client *c, json_t *req)
 {
     json_t *snapshot = json_object_get(req, "snapshot");
     if (snapshot && !json_is_boolean(snapshot))
-        return reply_error(l, c, "\"snapshot\" must be true or false");
+        return reply_error(l, c, "bad_request", "\"snapshot\" must be true or false");
     char **filters, why[160];
     size_t n;
+    const char *code;
     const char *problem =
-        take_filters(json_object_get(req, "filters"), &filters, &n, why, sizeof why);
-    if (problem)
-        return reply_error(l, c, problem);
-    free_filters(c->filters, c->n_filters);
-    c->filters = filters;
-    c->n_filters = n;
+        take_filters(l, json_object_get(req, "filters"), &filters, &n, &code, why, sizeof why);
+    if (problem) {
+        l->stats.refused_filters += strcmp(code, "too_many_filters") == 0;
+        return reply_error(l, c, code, problem);
+    }
+    if (client_set_filters(l, c, filters, n) != 0) {
+        free_filters(filters, n);
+        return reply_error(l, c, "bad_request", "out of memory");
+    }
     c->subscribed = true;
     bool with_snapshot = json_is_true(snapshot);
+    uint64_t now = util_mono_ns();
+    if (with_snapshot && !snapshot_allowed(l, c, now)) {
+        /* The filters apply; only the picture is refused (see live.h). */
+        client_refilter(c, false);
+        l->stats.refused_snapshots++;
+        snprintf(why, sizeof why, "at most one snapshot per %llu s",
+                 (unsigned long long)((l->snapshot_interval_ns + 999999999) / 1000000000));
+        return reply_error(l, c, "too_many_snapshots", why);
+    }
     client_refilter(c, with_snapshot);
     if (with_snapshot) {
-        c->snapshot_pending = true;
+        c->snap_active = true;
+        c->snap_sent = false;
+        c->snap_done_once = true;
+        c->snap_at_ns = now;
+        memset(&c->snap_cur, 0, sizeof c->snap_cur);
         client_want_write(c);
     }
     return 0;
@@ -516,18 +948,19 @@ int live__client_message(struct live *l, struct live_client *c, const char *data
     if (!req) {
         char message[256];
         snprintf(message, sizeof message, "bad JSON: %s", err.text);
-        return reply_error(l, c, message);
+        return reply_error(l, c, "bad_request", message);
     }
     const char *op = json_string_value(json_object_get(req, "op"));
     int rc;
     if (!json_is_object(req) || !op)
-        rc = reply_error(l, c, "expected an object with \"op\": \"subscribe\" or \"ping\"");
+        rc = reply_error(l, c, "bad_request",
+                         "expected an object with \"op\": \"subscribe\" or \"ping\"");
     else if (strcmp(op, "subscribe") == 0)
         rc = handle_subscribe(l, c, req);
     else if (strcmp(op, "ping") == 0)
         rc = reply_text(l, c, "{\"type\":\"pong\"}");
     else
-        rc = reply_error(l, c, "unknown \"op\": expected \"subscribe\" or \"ping\"");
+        rc = reply_error(l, c, "bad_request", "unknown \"op\": expected \"subscribe\" or \"ping\"");
     json_decref(req);
     return rc;
 }
@@ -539,7 +972,7 @@ static int client_receive(struct live *l, struct live_client *c, const void *in,
         c->rx_binary = lws_frame_is_binary(c->wsi);
     bool last = lws_is_final_fragment(c->wsi);
     if (last && c->rx.len == 0) /* the common case: one frame, one piece */
-        return c->rx_binary ? reply_error(l, c, "expected text frames")
+        return c->rx_binary ? reply_error(l, c, "bad_request", "expected text frames")
                             : live__client_message(l, c, in, len);
     if (c->rx.len + len > LIVE_RX_MAX) {
         static const char why[] = "message over 64 KiB";
@@ -554,7 +987,7 @@ static int client_receive(struct live *l, struct live_client *c, const void *in,
     }
     if (!last)
         return 0;
-    int rc = c->rx_binary ? reply_error(l, c, "expected text frames")
+    int rc = c->rx_binary ? reply_error(l, c, "bad_request", "expected text frames")
                           : live__client_message(l, c, c->rx.data, c->rx.len);
     buf_free(&c->rx); /* a rare large message: do not keep its memory */
     return rc;
@@ -597,10 +1030,8 @@ bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *
         free(r);
         return true;
     }
-    if (c->snapshot_pending) { /* first, so later samples update it */
-        c->snapshot_pending = false;
-        build_snapshot(l, c, out);
-        return true;
+    if (c->snap_active) { /* first, so later samples update it */
+        return build_snapshot(l, c, out);
     }
     if (c->dropped) { /* before the samples that follow the gap */
         buf_printf(out, "{\"type\":\"dropped\",\"count\":%llu}", (unsigned long long)c->dropped);
@@ -621,7 +1052,7 @@ bool live__client_next_frame(struct live *l, struct live_client *c, struct buf *
 
 static bool client_has_pending(const struct live_client *c)
 {
-    return c->reply_head || c->snapshot_pending || c->dropped || c->ring.count;
+    return c->reply_head || c->snap_active || c->dropped || c->ring.count;
 }
 
 /* Writes frames while the socket takes them without lws buffering; asks for
@@ -635,6 +1066,7 @@ static int client_write(struct live *l, struct live_client *c)
     bool first = true;
     while (client_has_pending(c) && (first || !lws_send_pipe_choked(c->wsi))) {
         first = false;
+        bool snapshot = c->snap_active && !c->reply_head;
         if (!live__client_next_frame(l, c, &l->frame))
             break;
         if (buf_failed(&l->frame)) {
@@ -645,6 +1077,8 @@ static int client_write(struct live *l, struct live_client *c)
         /* lws_write needs LWS_PRE writable bytes in front of the payload. */
         if (lws_write(c->wsi, (unsigned char *)l->frame.data, l->frame.len, LWS_WRITE_TEXT) < 0)
             return -1;
+        if (snapshot)
+            break; /* one snapshot frame per callback: other clients' turn */
     }
     if (l->frame.cap > 2 * LIVE_FRAME_MAX)
         buf_free(&l->frame); /* after a big snapshot: back to the usual size */
@@ -674,6 +1108,10 @@ int live__client_open(struct live *l, struct live_client *c, struct lws *wsi)
     memset(c, 0, sizeof *c);
     c->wsi = wsi;
     buf_init(&c->rx, 0);
+    if (client_set_everything(l, c) != 0) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a client");
+        return -1;
+    }
     struct buf hello;
     buf_init(&hello, 0);
     buf_puts(&hello, "{\"type\":\"hello\",\"version\":");
@@ -683,6 +1121,8 @@ int live__client_open(struct live *l, struct live_client *c, struct lws *wsi)
     buf_free(&hello);
     if (rc != 0) {
         free_replies(c);
+        client_clear_subs(l, c);
+        free_filters(c->filters, c->n_filters);
         return -1;
     }
     c->next = l->clients;
@@ -710,6 +1150,10 @@ void live__client_close(struct live *l, struct live_client *c)
     l->stats.clients = l->n_clients;
     ring_clear(&c->ring);
     free_replies(c);
+    client_clear_subs(l, c);
+    cred_release(l, c->cred);
+    c->cred = NULL;
+    c->snap_active = false;
     free_filters(c->filters, c->n_filters);
     c->filters = NULL;
     c->n_filters = 0;
@@ -739,13 +1183,116 @@ static bool upgrade_allowed(struct live *l, struct lws *wsi)
     return true;
 }
 
+/* Answers a refused upgrade with status and the JSON error, as http.c
+ * answers its own. 1: answered (lws closes after it), -1: hang up. */
+static int refuse_upgrade(struct lws *wsi, unsigned status, const char *body)
+{
+    unsigned char head[LWS_PRE + 512], *start = head + LWS_PRE, *p = start;
+    unsigned char *end = head + sizeof head;
+    size_t len = strlen(body);
+    if (lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0 ||
+        lws_write(wsi, (unsigned char *)body, len, LWS_WRITE_HTTP_FINAL) < 0)
+        return -1;
+    return 1;
+}
+
+static struct live_cred *cred_find(const struct live *l, const char *key)
+{
+    for (struct live_cred *k = l->creds; k; k = k->next)
+        if (strcmp(k->key, key) == 0)
+            return k;
+    return NULL;
+}
+
+/* Counts one more connection of key ("" : none, NULL returned). The list
+ * holds the credentials with connections now: a few tokens (sessions, when
+ * they come, one entry each while connected); looked at per upgrade only. */
+static int cred_take(struct live *l, const char *key, struct live_cred **out)
+{
+    *out = NULL;
+    if (!key[0])
+        return 0;
+    struct live_cred *k = cred_find(l, key);
+    if (!k) {
+        size_t len = strlen(key);
+        if (!(k = calloc(1, sizeof *k + len + 1)))
+            return -1;
+        memcpy(k->key, key, len);
+        k->next = l->creds;
+        if (l->creds)
+            l->creds->prev = k;
+        l->creds = k;
+    }
+    k->conns++;
+    *out = k;
+    return 0;
+}
+
+static void cred_release(struct live *l, struct live_cred *k)
+{
+    if (!k || --k->conns)
+        return;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        l->creds = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    free(k);
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (see live_set_admit): 0 accepts, -1
- * hangs up, 1 means admit sent a response. */
+ * hangs up, 1 means a response was sent. The credential is kept for
+ * ESTABLISHED, which lws runs for the same connection in the same go. */
 static int confirm_upgrade(struct live *l, struct lws *wsi, const char *upgrade_to)
 {
     if (!upgrade_to || strcmp(upgrade_to, "websocket") != 0 || !upgrade_allowed(l, wsi))
         return -1;
-    return l->admit ? l->admit(l->admit_ctx, wsi) : 0;
+    char cred[LIVE_CRED_MAX] = "";
+    int rc = l->admit ? l->admit(l->admit_ctx, wsi, cred, sizeof cred) : 0;
+    if (rc != 0)
+        return rc;
+    const struct live_cred *k = cred_find(l, cred);
+    if (k && k->conns >= l->max_per_credential) {
+        l->stats.refused_credential++;
+        log_limited(&l->refused, LOG_LVL_WARN,
+                    "live: %zu connections with one credential: refusing another", k->conns);
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"error\":\"too_many_connections\",\"message\":\"at most %zu live "
+                 "connections per token\"}",
+                 l->max_per_credential);
+        return refuse_upgrade(wsi, 429, body);
+    }
+    l->confirmed_wsi = wsi;
+    snprintf(l->confirmed_cred, sizeof l->confirmed_cred, "%s", cred);
+    return 0;
+}
+
+/* LWS_CALLBACK_ESTABLISHED: the client, counted under the credential its
+ * upgrade was confirmed with. */
+static int client_established(struct live *l, struct live_client *c, struct lws *wsi)
+{
+    char cred[LIVE_CRED_MAX] = "";
+    if (l->confirmed_wsi == wsi) {
+        memcpy(cred, l->confirmed_cred, sizeof cred);
+    } else if (l->admit && l->admit(l->admit_ctx, wsi, cred, sizeof cred) != 0) {
+        return -1; /* not confirmed just before (should not happen): ask again */
+    }
+    l->confirmed_wsi = NULL;
+    const struct live_cred *k = cred_find(l, cred);
+    if (k && k->conns >= l->max_per_credential)
+        return -1;
+    if (live__client_open(l, c, wsi) != 0)
+        return -1;
+    if (cred_take(l, cred, &c->cred) != 0) {
+        live__client_close(l, c);
+        return -1;
+    }
+    return 0;
 }
 
 static int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -764,7 +1311,7 @@ static int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_ESTABLISHED:
         if (!l || !c)
             return -1;
-        return live__client_open(l, c, wsi);
+        return client_established(l, c, wsi);
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (!l || !c || !c->linked)
             return 0;
@@ -791,7 +1338,9 @@ int live_init(struct live **out, struct store *store, const struct live_opts *op
 {
     struct live *l = calloc(1, sizeof *l);
     const char *version = opts->version ? opts->version : PANTAU_VERSION;
-    if (!l || !(l->version = strdup(version))) {
+    if (!l || !(l->version = strdup(version)) || !(l->root = calloc(1, sizeof *l->root))) {
+        if (l)
+            free(l->version);
         free(l);
         log_error("live: out of memory");
         return -1;
@@ -800,11 +1349,19 @@ int live_init(struct live **out, struct store *store, const struct live_opts *op
     /* The defaults are the configuration's ([live] queue, max_clients). */
     l->queue_max = opts->queue_max;
     l->max_clients = opts->max_clients;
+    l->queue_bytes = opts->queue_bytes ? opts->queue_bytes : LIVE_QUEUE_BYTES;
+    l->max_filters = opts->max_filters ? opts->max_filters : LIVE_FILTERS_MAX;
+    l->max_per_credential = opts->max_per_credential ? opts->max_per_credential : LIVE_PER_CRED;
+    l->snapshot_interval_ns = opts->snapshot_interval_ms * 1000000ull;
     buf_init(&l->frame, LWS_PRE);
     buf_init(&l->sample, 0);
     if (opts->loop && uv_timer_init(opts->loop, &l->hold_timer) == 0) {
-        l->hold_timer.data = l;
-        l->has_timer = true;
+        if (uv_timer_init(opts->loop, &l->drain_timer) == 0) {
+            l->hold_timer.data = l->drain_timer.data = l;
+            l->has_timer = true;
+        } else {
+            uv_close((uv_handle_t *)&l->hold_timer, NULL);
+        }
     }
     l->window_start_ns = util_mono_ns();
     *out = l;
@@ -816,8 +1373,11 @@ void live_stop(struct live *l)
     if (!l || l->stopping)
         return;
     l->stopping = true;
-    if (l->has_timer)
+    backlog_drain(l); /* not yielding any more: all of it now */
+    if (l->has_timer) {
         uv_close((uv_handle_t *)&l->hold_timer, NULL);
+        uv_close((uv_handle_t *)&l->drain_timer, NULL);
+    }
 }
 
 void live_free(struct live *l)
@@ -826,6 +1386,15 @@ void live_free(struct live *l)
         return;
     while (l->clients) /* only in tests: lws closes real clients first */
         live__client_close(l, l->clients);
+    while (l->bl_len) {
+        msg_unref(l->backlog[l->bl_head].m);
+        l->bl_head = (l->bl_head + 1) % l->bl_cap;
+        l->bl_len--;
+    }
+    free(l->backlog);
+    free(l->hits);
+    free(l->bucket);
+    free(l->root);
     buf_free(&l->frame);
     buf_free(&l->sample);
     free(l->version);
@@ -907,26 +1476,130 @@ static void request_writes(struct live *l)
     }
 }
 
+/* ---- fan-out (see Yielding at the top of the file) ---- */
+
+/* Queues m for every client that wants it; m's levels select. */
+static void fan_out_msg(struct live *l, struct live_msg *m, uint64_t gen)
+{
+    size_t n = index_lookup(l, msg_level(m, 0), msg_level(m, 1), msg_level(m, 2));
+    for (size_t i = 0; i < n; i++)
+        client_push(l, l->hits[i], m, gen);
+}
+
+/* One committed sample to every client that wants it, serialized only if
+ * one does. */
+static void fan_out_sample(struct live *l, const struct sample *s, uint64_t gen)
+{
+    size_t n = index_lookup(l, s->program, s->unit, s->metric);
+    if (!n)
+        return;
+    struct live_msg *m = sample_msg_new(l, s);
+    if (!m) {
+        log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a sample");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        client_push(l, l->hits[i], m, gen);
+    if (m->refs == 0) /* every client failed to take it */
+        free(m);
+}
+
+/* Keeps m (taking a reference) for a later turn's fan-out, after what
+ * waits already. */
+static void backlog_push(struct live *l, struct live_msg *m, uint64_t gen)
+{
+    if (l->bl_len == l->bl_cap) {
+        size_t cap = l->bl_cap ? 2 * l->bl_cap : 256;
+        struct live_pending *v = malloc(cap * sizeof *v);
+        if (!v) {
+            log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory; a live message is lost");
+            if (m->refs == 0)
+                free(m);
+            return;
+        }
+        for (size_t i = 0; i < l->bl_len; i++)
+            v[i] = l->backlog[(l->bl_head + i) % l->bl_cap];
+        free(l->backlog);
+        l->backlog = v;
+        l->bl_cap = cap;
+        l->bl_head = 0;
+    }
+    m->refs++;
+    l->backlog[(l->bl_head + l->bl_len) % l->bl_cap] = (struct live_pending){m, gen};
+    l->bl_len++;
+}
+
+static bool may_yield(const struct live *l)
+{
+    return l->has_timer && !l->stopping;
+}
+
+static void on_drain_timer(uv_timer_t *t);
+
+static void arm_drain(struct live *l)
+{
+    if (!l->drain_armed && may_yield(l)) {
+        l->drain_armed = true;
+        l->stats.fanout_yields++;
+        uv_timer_start(&l->drain_timer, on_drain_timer, 0, 0);
+    }
+}
+
+/* Fans out waiting messages in order until the slice is used up (all of
+ * them when yielding is not possible). */
+static void backlog_drain(struct live *l)
+{
+    uint64_t t0 = util_mono_ns();
+    for (size_t done = 0; l->bl_len; done++) {
+        if ((done & 15) == 15 && may_yield(l) && util_mono_ns() - t0 > LIVE_SLICE_NS)
+            break;
+        struct live_pending p = l->backlog[l->bl_head];
+        l->bl_head = (l->bl_head + 1) % l->bl_cap;
+        l->bl_len--;
+        fan_out_msg(l, p.m, p.gen);
+        msg_unref(p.m);
+    }
+    if (l->bl_len)
+        arm_drain(l);
+    else if (l->bl_cap > 4096) {
+        free(l->backlog); /* after a large backlog: give the memory back */
+        l->backlog = NULL;
+        l->bl_cap = l->bl_head = 0;
+    }
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    struct live *l = t->data;
+    l->drain_armed = false;
+    uint64_t t0 = util_mono_ns();
+    backlog_drain(l);
+    request_writes(l);
+    loopwatch_note("live publish", t0);
+}
+
 void live_publish_samples(struct live *l, const struct sample *samples, size_t n)
 {
-    if (!l->clients)
+    if (!l->clients && !l->bl_len)
         return;
-    l->publish_gen++;
-    for (size_t i = 0; i < n; i++) {
-        const struct sample *s = &samples[i];
-        struct live_msg *m = NULL; /* serialized at the first client that wants it */
-        for (struct live_client *c = l->clients; c; c = c->next) {
-            if (!client_wants(c, s->program, s->unit, s->metric))
-                continue;
-            if (!m && !(m = sample_msg_new(l, s))) {
-                log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a sample");
+    uint64_t gen = ++l->publish_gen, t0 = util_mono_ns();
+    size_t i = 0;
+    if (!l->bl_len) {
+        for (; i < n; i++) {
+            if ((i & 15) == 15 && may_yield(l) && util_mono_ns() - t0 > LIVE_SLICE_NS)
                 break;
-            }
-            client_push(l, c, m);
+            fan_out_sample(l, &samples[i], gen);
         }
-        if (m && m->refs == 0) /* every client failed to take it */
-            free(m);
     }
+    for (; i < n; i++) { /* what is left waits for the next turns, in order */
+        struct live_msg *m = sample_msg_new(l, &samples[i]);
+        if (m)
+            backlog_push(l, m, gen);
+        else
+            log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a sample");
+    }
+    if (l->bl_len)
+        arm_drain(l);
     request_writes(l);
 }
 
@@ -938,17 +1611,19 @@ void live_publish_samples(struct live *l, const struct sample *samples, size_t n
 static void publish_frame_json(struct live *l, const char *what, const char *frame, size_t len,
                                const char *program, const char *unit, const char *metric)
 {
-    if (!l->clients)
+    if (!l->clients && !l->bl_len)
         return;
-    l->publish_gen++;
-    struct live_msg *m = msg_new(frame, len, NULL);
+    uint64_t gen = ++l->publish_gen;
+    struct live_msg *m = msg_new(frame, len, false, program, unit, metric);
     if (!m) {
         log_limited(&l->oom, LOG_LVL_ERROR, "live: out of memory for a %s frame", what);
         return;
     }
-    for (struct live_client *c = l->clients; c; c = c->next)
-        if (client_wants(c, program, unit, metric))
-            client_push(l, c, m);
+    if (l->bl_len) {
+        backlog_push(l, m, gen); /* after the samples still waiting */
+        return;
+    }
+    fan_out_msg(l, m, gen);
     if (m->refs == 0)
         free(m);
     request_writes(l);

@@ -58,6 +58,22 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The turn starts again: what libuv said it waited so far is not to be
+ * trusted (see loopwatch.h), and the notes belong to the part dropped. */
+static void restart_turn(struct loopwatch *w)
+{
+    w->last_ns = util_mono_ns();
+    w->last_idle_ns = uv_metrics_idle_time(w->loop);
+    w->last_cpu_ns = thread_cpu_ns();
+    w->n_notes = 0;
+}
+
+void loopwatch_signal_woke(void)
+{
+    if (running)
+        restart_turn(running);
+}
+
 static void log_slow_turn(struct loopwatch *w, uint64_t busy_ns, uint64_t cpu_ns)
 {
     struct buf line;
@@ -115,9 +131,7 @@ int loopwatch_start(struct loopwatch **out, uv_loop_t *loop, unsigned slow_ms)
     w->loop = loop;
     w->slow_ns = (uint64_t)slow_ms * 1000000u;
     w->prepare.data = w;
-    w->last_ns = util_mono_ns();
-    w->last_idle_ns = uv_metrics_idle_time(loop);
-    w->last_cpu_ns = thread_cpu_ns();
+    restart_turn(w);
     uv_prepare_start(&w->prepare, on_prepare);
     uv_unref((uv_handle_t *)&w->prepare); /* never keeps the loop alive */
     running = w;

@@ -40,4 +40,13 @@ void loopwatch_get_stats(const struct loopwatch *w, struct loopwatch_stats *out)
  * read; a no-op when no loopwatch runs. */
 void loopwatch_note(const char *what, uint64_t since_ns);
 
+/* Call first in a signal handle's callback. libuv 1.44 loses the wait a
+ * signal interrupts: epoll_wait returns EINTR and libuv restarts the wait
+ * and its idle clock without counting what was waited, so the idle time
+ * before a SIGHUP would count as busy ("a turn took 680 ms"). This turn is
+ * measured from here instead; what ran before it in the same poll (other
+ * I/O callbacks of that batch) goes uncounted. A no-op when no loopwatch
+ * runs. */
+void loopwatch_signal_woke(void);
+
 #endif

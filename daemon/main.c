@@ -41,6 +41,7 @@
 #include "users_cli.h"
 #include "util.h"
 #include "webhook.h"
+#include "wire.h"
 
 struct daemon {
     uv_loop_t *loop;
@@ -66,6 +67,7 @@ struct daemon {
     int user_argc;
     struct people *people;
     bool allow_root; /* --allow-root: run even with euid 0 */
+    bool salvage;    /* --salvage: a damaged database is moved aside, not refused */
     bool stopping;
     int exit_code;
 };
@@ -86,6 +88,9 @@ static void usage(FILE *out)
                  "  user passwd NAME | user del NAME | user list\n"
                  "                        manage accounts (the password on standard input), exit\n"
                  "      --allow-root      run the daemon as root (refused without it)\n"
+                 "      --salvage         a database that fails PRAGMA quick_check at start is\n"
+                 "                        moved aside (<db>.damaged-<time>) and pantaud starts\n"
+                 "                        with an empty one (without it: refused, exit 1)\n"
                  "  -V, --version         print the version\n"
                  "  -h, --help            this help\n");
 }
@@ -108,7 +113,8 @@ enum {
     OPT_CATALOG,
     OPT_CHECK,
     OPT_BACKUP,
-    OPT_ALLOW_ROOT
+    OPT_ALLOW_ROOT,
+    OPT_SALVAGE
 };
 
 /* One command-line option that sets a config key; applied after the file. */
@@ -130,6 +136,7 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
                                              {"check-config", no_argument, NULL, OPT_CHECK},
                                              {"backup", required_argument, NULL, OPT_BACKUP},
                                              {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+                                             {"salvage", no_argument, NULL, OPT_SALVAGE},
                                              {"version", no_argument, NULL, 'V'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -167,6 +174,9 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
             break;
         case OPT_ALLOW_ROOT:
             d->allow_root = true;
+            break;
+        case OPT_SALVAGE:
+            d->salvage = true;
             break;
         case 'V':
             printf("pantaud %s\n", PANTAU_VERSION);
@@ -359,6 +369,24 @@ static void reload_problem(void *ctx, const char *file, int line, const char *pr
     p->count++;
 }
 
+/* CONTRACT §10: with a catalog (and [ingest] catalog_only), ingest takes
+ * samples and $status only for the programs it lists. */
+static int set_ingest_programs(struct daemon *d, const struct catalog *c)
+{
+    if (!d->ingest)
+        return 0;
+    if (!c || !d->cfg.catalog_path || !d->cfg.catalog_only)
+        return ingest_set_programs(d->ingest, NULL, 0);
+    const char **ids = calloc((size_t)c->n_programs + 1, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (int i = 0; i < c->n_programs; i++)
+        ids[i] = c->programs[i].id;
+    int rc = ingest_set_programs(d->ingest, ids, c->n_programs);
+    free(ids);
+    return rc;
+}
+
 /* Re-reads what can change without a restart: the config file's log level
  * and tokens, and the catalog. Both are read and checked before either is
  * applied, so a file with errors changes nothing. Returns the number of
@@ -389,7 +417,8 @@ static int reload(void *ctx, struct buf *problems_json)
         if (catalog && d->kpis) {
             int n = catalog->n_programs;
             if (kpi_engine_set_catalog(d->kpis, catalog) != 0 ||
-                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))))
+                (d->alerts && alert_engine_set_catalog(d->alerts, kpi_engine_catalog(d->kpis))) ||
+                set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
                 problems++;
             else
                 log_info("reload: catalog %s applied (%d program(s))", d->cfg.catalog_path, n);
@@ -409,6 +438,7 @@ static int reload(void *ctx, struct buf *problems_json)
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
+    loopwatch_signal_woke(); /* the wait the signal cut short is not work */
     if (signum == SIGHUP) {
         reload(d, NULL);
         return;
@@ -438,7 +468,7 @@ static void on_alert_changed(void *ctx, const char *event, const struct alert_re
     struct daemon *d = ctx;
     struct buf b;
     buf_init(&b, 0);
-    api_alert_json(&b, a);
+    wire_alert(&b, a);
     if (!buf_failed(&b))
         live_publish_alert(d->live, a->program, a->unit, a->metric, b.data);
     buf_free(&b);
@@ -450,7 +480,7 @@ static char *alert_note(void *ctx, const char *event, const struct alert_record 
     struct buf b;
     buf_init(&b, 0);
     buf_printf(&b, "{\"event\":\"%s\",\"alert\":", event);
-    api_alert_json(&b, a);
+    wire_alert(&b, a);
     buf_puts(&b, "}");
     if (buf_failed(&b)) {
         buf_free(&b);
@@ -508,7 +538,7 @@ static void on_kpi_changed(void *ctx, int kpi, const struct kpi_eval *eval)
     const struct catalog *c = kpi_engine_catalog(d->kpis);
     struct buf b;
     buf_init(&b, 0);
-    api_kpi_json(&b, &c->kpis[kpi], eval);
+    wire_kpi(&b, &c->kpis[kpi], eval);
     if (!buf_failed(&b))
         live_publish_kpi(d->live, c->programs[c->kpis[kpi].program].id, b.data);
     buf_free(&b);
@@ -546,7 +576,7 @@ static void on_unit_changed(void *ctx, const struct store_unit_view *u, int64_t 
     struct daemon *d = ctx;
     struct buf b;
     buf_init(&b, 0);
-    api_unit_json(&b, u, now, api_unit_stale_ms(&d->api, u->program));
+    wire_unit(&b, u, now, api_unit_stale_ms(&d->api, u->program));
     if (!buf_failed(&b))
         live_publish_unit(d->live, u->program, u->unit, b.data);
     buf_free(&b);
@@ -573,6 +603,10 @@ static int start_api(struct daemon *d)
     struct live_opts lo = {.loop = d->loop,
                            .queue_max = (size_t)d->cfg.live_queue,
                            .max_clients = (size_t)d->cfg.live_max_clients,
+                           .queue_bytes = (size_t)d->cfg.live_queue_bytes,
+                           .max_filters = (size_t)d->cfg.live_max_filters,
+                           .max_per_credential = (size_t)d->cfg.live_max_per_credential,
+                           .snapshot_interval_ms = (uint64_t)d->cfg.live_snapshot_interval_s * 1000,
                            .version = PANTAU_VERSION};
     if (live_init(&d->live, d->store, &lo) != 0)
         return -1;
@@ -580,7 +614,8 @@ static int start_api(struct daemon *d)
     ingest_set_observer(d->ingest, &obs);
     if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
         return -1;
-    if (start_kpis(d) != 0 || start_alerts(d) != 0)
+    if (start_kpis(d) != 0 || start_alerts(d) != 0 ||
+        set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
         return -1;
     d->api = (struct api){.kpis = d->kpis,
                           .alerts = d->alerts,
@@ -673,6 +708,8 @@ static int start(struct daemon *d)
     if (store_open(&d->store, d->cfg.db_path) != 0)
         return -1;
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
+    store_set_unit_limits(d->store, (uint64_t)d->cfg.max_units,
+                          (uint64_t)d->cfg.max_series_per_unit);
     /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT
      * on the loop: the live push does not wait for the disk. */
     if (checkpointer_start(&d->checkpoints, d->loop, d->cfg.db_path, 1000) != 0 ||
@@ -724,6 +761,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     log_set_ident("pantaud");
+    store_watch_corruption(); /* before any SQLite use: /healthz's database_corrupt */
     int rc = configure(&d, argc, argv);
     if (rc != 0) {
         catalog_free(d.catalog);
@@ -747,6 +785,12 @@ int main(int argc, char **argv)
         catalog_free(d.catalog);
         cfg_free(&d.cfg);
         return 2;
+    }
+    /* CONTRACT §10: a damaged database is refused before anything opens it. */
+    if (store_check_at_start(d.cfg.db_path, d.cfg.quick_check_s, d.salvage) != 0) {
+        catalog_free(d.catalog);
+        cfg_free(&d.cfg);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0) {

@@ -11,14 +11,25 @@
 #include <string.h>
 
 static const char *const reason_names[PARSE_REASON_COUNT] = {
-    [PARSE_BAD_TOPIC] = "bad_topic",       [PARSE_TOO_LARGE] = "too_large",
-    [PARSE_BAD_JSON] = "bad_json",         [PARSE_BAD_PAYLOAD] = "bad_payload",
-    [PARSE_BAD_BATCH] = "bad_batch",       [PARSE_BAD_ELEMENT] = "bad_element",
-    [PARSE_BAD_VALUE] = "bad_value",       [PARSE_BAD_TS] = "bad_ts",
-    [PARSE_TS_TOO_OLD] = "ts_too_old",     [PARSE_TS_IN_FUTURE] = "ts_in_future",
-    [PARSE_BAD_LABELS] = "bad_labels",     [PARSE_BAD_POSITION] = "bad_position",
-    [PARSE_BAD_METRIC] = "bad_metric",     [PARSE_BAD_STATUS] = "bad_status",
-    [PARSE_SERIES_LIMIT] = "series_limit", [PARSE_BAD_ROW] = "bad_row",
+    [PARSE_BAD_TOPIC] = "bad_topic",
+    [PARSE_TOO_LARGE] = "too_large",
+    [PARSE_BAD_JSON] = "bad_json",
+    [PARSE_BAD_PAYLOAD] = "bad_payload",
+    [PARSE_BAD_BATCH] = "bad_batch",
+    [PARSE_BAD_ELEMENT] = "bad_element",
+    [PARSE_BAD_VALUE] = "bad_value",
+    [PARSE_BAD_TS] = "bad_ts",
+    [PARSE_TS_TOO_OLD] = "ts_too_old",
+    [PARSE_TS_IN_FUTURE] = "ts_in_future",
+    [PARSE_BAD_LABELS] = "bad_labels",
+    [PARSE_BAD_POSITION] = "bad_position",
+    [PARSE_BAD_METRIC] = "bad_metric",
+    [PARSE_BAD_STATUS] = "bad_status",
+    [PARSE_SERIES_LIMIT] = "series_limit",
+    [PARSE_BAD_ROW] = "bad_row",
+    [PARSE_UNIT_LIMIT] = "unit_limit",
+    [PARSE_UNKNOWN_PROGRAM] = "unknown_program",
+    [PARSE_RETAINED_WITHOUT_TS] = "retained_without_ts",
 };
 
 const char *parse_reason_name(enum parse_reason reason)
@@ -267,6 +278,7 @@ static void parse_object(struct message *m, const json_t *obj, int element)
         return;
     }
     s.value = json_number_value(value);
+    s.has_ts = json_object_get(obj, "ts") != NULL;
     if (read_ts(json_object_get(obj, "ts"), m->arrival_ms, &s.ts, &why) != 0) {
         reject(m, why, element, "ts");
         return;

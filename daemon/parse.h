@@ -33,22 +33,27 @@
 /* Why a message or element was rejected. Names (parse_reason_name) are the
  * `reason` label of pantau_rejected_total: keep them stable. */
 enum parse_reason {
-    PARSE_BAD_TOPIC,    /* not <prefix>/<program>/<unit>/<metric> with slugs */
-    PARSE_TOO_LARGE,    /* payload over 64 KiB */
-    PARSE_BAD_JSON,     /* not JSON (or invalid UTF-8, duplicate keys, too deep) */
-    PARSE_BAD_PAYLOAD,  /* JSON, but not a number, object or array (e.g. "1") */
-    PARSE_BAD_BATCH,    /* an empty array or one over 1000 elements */
-    PARSE_BAD_ELEMENT,  /* an array element that is not an object */
-    PARSE_BAD_VALUE,    /* value missing, not a number, or not finite */
-    PARSE_BAD_TS,       /* ts neither integer ms nor RFC 3339 with offset */
-    PARSE_TS_TOO_OLD,   /* ts before 2000-01-01 */
-    PARSE_TS_IN_FUTURE, /* ts more than 5 minutes after arrival */
-    PARSE_BAD_LABELS,   /* labels not an object of <=8 valid key/string pairs */
-    PARSE_BAD_POSITION, /* lat/lon not numbers in range, or only one given */
-    PARSE_BAD_METRIC,   /* "metric" override is not a slug */
-    PARSE_BAD_STATUS,   /* $status payload other than online/offline */
-    PARSE_SERIES_LIMIT, /* would start a series past [store] max_series (ingest) */
-    PARSE_BAD_ROW,      /* a CSV row that is not 6 fields (import.csv) */
+    PARSE_BAD_TOPIC,           /* not <prefix>/<program>/<unit>/<metric> with slugs */
+    PARSE_TOO_LARGE,           /* payload over 64 KiB */
+    PARSE_BAD_JSON,            /* not JSON (or invalid UTF-8, duplicate keys, too deep) */
+    PARSE_BAD_PAYLOAD,         /* JSON, but not a number, object or array (e.g. "1") */
+    PARSE_BAD_BATCH,           /* an empty array or one over 1000 elements */
+    PARSE_BAD_ELEMENT,         /* an array element that is not an object */
+    PARSE_BAD_VALUE,           /* value missing, not a number, or not finite */
+    PARSE_BAD_TS,              /* ts neither integer ms nor RFC 3339 with offset */
+    PARSE_TS_TOO_OLD,          /* ts before 2000-01-01 */
+    PARSE_TS_IN_FUTURE,        /* ts more than 5 minutes after arrival */
+    PARSE_BAD_LABELS,          /* labels not an object of <=8 valid key/string pairs */
+    PARSE_BAD_POSITION,        /* lat/lon not numbers in range, or only one given */
+    PARSE_BAD_METRIC,          /* "metric" override is not a slug */
+    PARSE_BAD_STATUS,          /* $status payload other than online/offline */
+    PARSE_SERIES_LIMIT,        /* would start a series past [store] max_series_per_unit or
+                                  max_series (ingest) */
+    PARSE_BAD_ROW,             /* a CSV row that is not 6 fields (import.csv) */
+    PARSE_UNIT_LIMIT,          /* would start a unit past [store] max_units (ingest) */
+    PARSE_UNKNOWN_PROGRAM,     /* a program the catalog does not list (ingest) */
+    PARSE_RETAINED_WITHOUT_TS, /* a retained sample without ts: replayed on every
+                                  reconnect, it would be stored again (ingest) */
     PARSE_REASON_COUNT
 };
 

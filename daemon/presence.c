@@ -119,11 +119,12 @@ static void check_unit(struct presence *p, const char *program, const char *unit
         check_one(p, &v, util_now_ms(), force, false);
 }
 
-static bool was_stale(struct presence *p, const char *program, const char *unit)
+/* The status last told (+ 1), 0 if never told. */
+static uintptr_t told_of(struct presence *p, const char *program, const char *unit)
 {
     char key[2 * SLUG_MAX + 2];
     size_t len = unit_key(key, sizeof key, program, unit);
-    return len && (uintptr_t)dict_get(&p->told, key, len) == UNIT_STALE + 1;
+    return len ? (uintptr_t)dict_get(&p->told, key, len) : 0;
 }
 
 void presence_samples(struct presence *p, const struct sample *s, size_t n)
@@ -132,16 +133,18 @@ void presence_samples(struct presence *p, const struct sample *s, size_t n)
         return;
     struct store_stats st;
     store_get_stats(p->o.store, &st);
-    if (st.units != p->n_units) { /* a unit appeared: find it */
-        presence_check(p);
-        return;
-    }
+    /* A unit appeared: it is among this group's (or came by a $status,
+     * already told). Looking at the group's units, not at every unit, keeps
+     * a fleet's first minutes from costing a full pass per commit. */
+    bool appeared = st.units != p->n_units;
+    p->n_units = st.units;
     const char *last = NULL;
-    for (size_t i = 0; p->n_stale && i < n; i++) {
+    for (size_t i = 0; (appeared || p->n_stale) && i < n; i++) {
         if (s[i].unit == last) /* a batch of one unit: once */
             continue;
         last = s[i].unit;
-        if (was_stale(p, s[i].program, s[i].unit))
+        uintptr_t told = told_of(p, s[i].program, s[i].unit);
+        if (told == 0 || told == UNIT_STALE + 1)
             check_unit(p, s[i].program, s[i].unit, false);
     }
 }

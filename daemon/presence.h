@@ -7,7 +7,8 @@
  *
  * Owns, per unit, the status last told. Loop thread. A committed group
  * costs one look at the store's unit count, plus a lookup per unit in the
- * group while some unit is stale. */
+ * group while some unit is stale or a unit appeared. The timer's pass is
+ * O(units) (about 0.5 µs a unit: 5 ms at [store] max_units = 10,000). */
 #ifndef PANTAU_PRESENCE_H
 #define PANTAU_PRESENCE_H
 

@@ -40,6 +40,7 @@ enum query_stmt {
     QS_FIRST_RAW,
     QS_FIRST_HOUR,
     QS_SERIES_LAST,
+    QS_COUNT_RAW,
     QS_COUNT
 };
 
@@ -53,6 +54,8 @@ static const char *const query_sql[QS_COUNT] = {
     [QS_FIRST_RAW] = "SELECT ts FROM samples WHERE series = ?1 ORDER BY ts LIMIT 1",
     [QS_FIRST_HOUR] = "SELECT ts FROM rollup_1h WHERE series = ?1 ORDER BY ts LIMIT 1",
     [QS_SERIES_LAST] = "SELECT last_ts FROM series WHERE id = ?1 AND last_ts IS NOT NULL",
+    [QS_COUNT_RAW] = "SELECT count(*) FROM (SELECT 1 FROM samples WHERE series = ?1"
+                     " AND ts >= ?2 AND ts <= ?3 LIMIT ?4)",
 };
 
 struct query_db {
@@ -168,7 +171,7 @@ static int check_filter(struct query_db *q, const struct query_filter *f)
 /* The matching series, ordered by name (listing, queries) or by id from
  * `min_id` (export cursor). Parameters are bound in the order written. */
 static int prepare_series(struct query_db *q, const struct query_filter *f, bool by_id,
-                          int64_t min_id, sqlite3_stmt **out)
+                          int64_t min_id, const struct query_cursor *cur, sqlite3_stmt **out)
 {
     char sql[SERIES_SQL_MAX], paths[QUERY_MAX_LABELS][40];
     size_t n = (size_t)snprintf(sql, sizeof sql,
@@ -183,6 +186,10 @@ static int prepare_series(struct query_db *q, const struct query_filter *f, bool
         APPEND(" AND metric = ?");
     for (int i = 0; i < f->n_labels; i++)
         APPEND(" AND json_extract(labels, ?) = ?");
+    bool after = !by_id && cur && cur->started;
+    if (after) /* the series begun last again when its points go on */
+        APPEND(cur->in_series ? " AND (program, unit, metric, labels) >= (?, ?, ?, ?)"
+                              : " AND (program, unit, metric, labels) > (?, ?, ?, ?)");
     if (by_id)
         APPEND(" AND id >= ? ORDER BY id");
     else
@@ -203,6 +210,8 @@ static int prepare_series(struct query_db *q, const struct query_filter *f, bool
         sqlite3_bind_text(st, p++, paths[i], -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, p++, f->labels[i].value, -1, SQLITE_STATIC);
     }
+    for (int i = 0; after && i < 4; i++)
+        sqlite3_bind_text(st, p++, cur->key[i], -1, SQLITE_TRANSIENT); /* moves meanwhile */
     if (by_id)
         sqlite3_bind_int64(st, p++, min_id);
     *out = st;
@@ -230,7 +239,7 @@ int query_series_list(struct query_db *q, const struct query_filter *f,
     if ((status = begin_read(q)) != QUERY_OK)
         return status;
     sqlite3_stmt *st;
-    if ((status = prepare_series(q, f, false, 0, &st)) != QUERY_OK)
+    if ((status = prepare_series(q, f, false, 0, NULL, &st)) != QUERY_OK)
         return end_read(q, status);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -582,30 +591,42 @@ static int check_req(struct query_db *q, const struct query_req *req)
     return QUERY_OK;
 }
 
-static int run_series(struct query_db *q, const struct query_req *req,
-                      const struct query_sink *sink, struct bucketer *b,
-                      const struct query_series *s)
+/* One series' points from `from` on; its begin only when `begin`. */
+static int run_series_from(struct query_db *q, const struct query_req *req,
+                           const struct query_sink *sink, struct bucketer *b,
+                           const struct query_series *s, bool begin, int64_t from)
 {
-    if (sink->series_begin && sink->series_begin(sink->ctx, s))
+    if (begin && sink->series_begin && sink->series_begin(sink->ctx, s))
         return QUERY_EABORT;
-    int status = b->step ? bucket_series(b, s, req->from, req->to)
-                         : raw_series(q, sink, s->id, req->from, req->to);
+    int status =
+        b->step ? bucket_series(b, s, from, req->to) : raw_series(q, sink, s->id, from, req->to);
     if (status == QUERY_OK && sink->series_end && sink->series_end(sink->ctx, s))
         status = QUERY_EABORT;
     return status;
 }
 
-int query_run(struct query_db *q, const struct query_req *req, const struct query_sink *sink,
-              int64_t *step_used)
+/* Checks req and works out its step. */
+static int start_run(struct query_db *q, const struct query_req *req, int64_t *step,
+                     int64_t *step_used)
 {
     q->error[0] = '\0';
     int status = check_req(q, req);
     if (status != QUERY_OK)
         return status;
-    int64_t step =
+    *step =
         req->step ? req->step : query_pick_step(req->from, req->to, req->points, req->tz_offset_ms);
     if (step_used)
-        *step_used = step;
+        *step_used = *step;
+    return QUERY_OK;
+}
+
+int query_run(struct query_db *q, const struct query_req *req, const struct query_sink *sink,
+              int64_t *step_used)
+{
+    int64_t step;
+    int status = start_run(q, req, &step, step_used);
+    if (status != QUERY_OK)
+        return status;
     struct bucketer b = {
         .q = q, .sink = sink, .step = step, .tz = req->tz_offset_ms, .agg = req->agg};
     if ((status = begin_read(q)) != QUERY_OK)
@@ -613,15 +634,205 @@ int query_run(struct query_db *q, const struct query_req *req, const struct quer
     if (rollup_read_horizons(q->db, &b.h) != 0)
         return end_read(q, db_fail(q, "reading horizons"));
     sqlite3_stmt *st;
-    if ((status = prepare_series(q, &req->filter, false, 0, &st)) != QUERY_OK)
+    if ((status = prepare_series(q, &req->filter, false, 0, NULL, &st)) != QUERY_OK)
         return end_read(q, status);
     int rc = SQLITE_DONE;
     while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
         read_series(st, &s);
-        status = run_series(q, req, sink, &b, &s);
+        status = run_series_from(q, req, sink, &b, &s, true, req->from);
     }
     if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
+/* ---- answers in chunks -------------------------------------------------- */
+
+void query_cursor_free(struct query_cursor *c)
+{
+    for (int i = 0; i < 4; i++) {
+        free(c->key[i]);
+        c->key[i] = NULL;
+    }
+}
+
+static int cursor_set(struct query_cursor *c, const struct query_series *s)
+{
+    const char *v[4] = {s->program, s->unit, s->metric, s->labels_json};
+    for (int i = 0; i < 4; i++) {
+        char *copy = strdup(v[i]);
+        if (!copy)
+            return -1;
+        free(c->key[i]);
+        c->key[i] = copy;
+    }
+    c->started = true;
+    return 0;
+}
+
+static bool cursor_at(const struct query_cursor *c, const struct query_series *s)
+{
+    const char *v[4] = {s->program, s->unit, s->metric, s->labels_json};
+    for (int i = 0; i < 4; i++)
+        if (!c->key[i] || strcmp(c->key[i], v[i]) != 0)
+            return false;
+    return true;
+}
+
+int query_series_chunk(struct query_db *q, const struct query_filter *f, struct query_cursor *cur,
+                       int (*fn)(void *ctx, const struct query_series *s), void *ctx)
+{
+    q->error[0] = '\0';
+    int status = check_filter(q, f);
+    if (status != QUERY_OK || cur->done)
+        return status;
+    cur->in_series = false;
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, f, false, 0, cur, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc = SQLITE_DONE;
+    bool full = false;
+    while (!full && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        int r = fn(ctx, &s);
+        if (r != 0 && r != QUERY_SINK_FULL) {
+            status = QUERY_EABORT;
+            break;
+        }
+        full = r == QUERY_SINK_FULL;
+        if (full && cursor_set(cur, &s) != 0)
+            status = fail(q, QUERY_EDB, "out of memory");
+    }
+    if (status == QUERY_OK && !full && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    if (status == QUERY_OK && !full)
+        cur->done = true;
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
+/* Between a chunked query and its caller's sink: moves the cursor past
+ * each item taken and turns QUERY_SINK_FULL into a stop. */
+struct chunk_sink {
+    const struct query_sink *user;
+    struct query_cursor *cur;
+    int64_t step;
+    bool full, oom;
+};
+
+static int chunk_taken(struct chunk_sink *c, int r)
+{
+    if (r == QUERY_SINK_FULL)
+        c->full = true;
+    return r == 0 ? 0 : 1;
+}
+
+static int chunk_begin(void *ctx, const struct query_series *s)
+{
+    struct chunk_sink *c = ctx;
+    int r = c->user->series_begin ? c->user->series_begin(c->user->ctx, s) : 0;
+    if (r != 0 && r != QUERY_SINK_FULL)
+        return r;
+    if (cursor_set(c->cur, s) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    c->cur->in_series = true;
+    c->cur->resume_from = INT64_MIN;
+    return chunk_taken(c, r);
+}
+
+static int chunk_point(void *ctx, int64_t ts, double value)
+{
+    struct chunk_sink *c = ctx;
+    int r = c->user->point ? c->user->point(c->user->ctx, ts, value) : 0;
+    if (r != 0 && r != QUERY_SINK_FULL)
+        return r;
+    /* A bucket's ts is its start: the next one starts a step later, so a
+     * chunk that goes on from there reads whole buckets as one read would. */
+    c->cur->resume_from = c->step ? ts + c->step : ts + 1;
+    return chunk_taken(c, r);
+}
+
+static int chunk_end(void *ctx, const struct query_series *s)
+{
+    struct chunk_sink *c = ctx;
+    int r = c->user->series_end ? c->user->series_end(c->user->ctx, s) : 0;
+    if (r != 0 && r != QUERY_SINK_FULL)
+        return r;
+    c->cur->in_series = false;
+    return chunk_taken(c, r);
+}
+
+int query_run_chunk(struct query_db *q, const struct query_req *req, struct query_cursor *cur,
+                    const struct query_sink *sink, int64_t *step_used)
+{
+    int64_t step;
+    int status = start_run(q, req, &step, step_used);
+    if (status != QUERY_OK || cur->done)
+        return status;
+    struct chunk_sink cs = {.user = sink, .cur = cur, .step = step};
+    struct query_sink wrapped = {&cs, chunk_begin, chunk_point, chunk_end};
+    struct bucketer b = {
+        .q = q, .sink = &wrapped, .step = step, .tz = req->tz_offset_ms, .agg = req->agg};
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    if (rollup_read_horizons(q->db, &b.h) != 0)
+        return end_read(q, db_fail(q, "reading horizons"));
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, &req->filter, false, 0, cur, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc = SQLITE_DONE;
+    while (status == QUERY_OK && !cs.full && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        bool goes_on = cur->in_series && cursor_at(cur, &s);
+        int64_t from = goes_on && cur->resume_from != INT64_MIN ? cur->resume_from : req->from;
+        status = run_series_from(q, req, &wrapped, &b, &s, !goes_on, from);
+        if (status == QUERY_EABORT && cs.oom)
+            status = fail(q, QUERY_EDB, "out of memory");
+        else if (status == QUERY_EABORT && cs.full)
+            status = QUERY_OK;
+    }
+    if (status == QUERY_OK && !cs.full && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    if (status == QUERY_OK && !cs.full)
+        cur->done = true;
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
+int query_count_raw(struct query_db *q, const struct query_filter *f, int64_t from, int64_t to,
+                    int64_t limit, int64_t *out)
+{
+    q->error[0] = '\0';
+    *out = 0;
+    int status = check_filter(q, f);
+    if (status != QUERY_OK)
+        return status;
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    sqlite3_stmt *st, *count = q->st[QS_COUNT_RAW];
+    if ((status = prepare_series(q, f, false, 0, NULL, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc = SQLITE_DONE;
+    while (status == QUERY_OK && *out <= limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_bind_int64(count, 1, sqlite3_column_int64(st, 0));
+        sqlite3_bind_int64(count, 2, from);
+        sqlite3_bind_int64(count, 3, to);
+        sqlite3_bind_int64(count, 4, limit + 1 - *out);
+        if (sqlite3_step(count) == SQLITE_ROW)
+            *out += sqlite3_column_int64(count, 0);
+        else
+            status = db_fail(q, "counting samples");
+        sqlite3_reset(count);
+    }
+    if (status == QUERY_OK && *out <= limit && rc != SQLITE_DONE)
         status = db_fail(q, "reading series");
     sqlite3_finalize(st);
     return end_read(q, status);
@@ -694,6 +905,41 @@ int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *fr
     return end_read(q, status);
 }
 
+int query_series_aggregate(struct query_db *q, const struct query_filter *f, int64_t from,
+                           int64_t to, const struct query_aggregate_sink *sink)
+{
+    q->error[0] = '\0';
+    int status = check_filter(q, f);
+    if (status != QUERY_OK)
+        return status;
+    struct bucketer b = {.q = q};
+    if ((status = begin_read(q)) != QUERY_OK)
+        return status;
+    if (rollup_read_horizons(q->db, &b.h) != 0)
+        return end_read(q, db_fail(q, "reading horizons"));
+    sqlite3_stmt *st;
+    if ((status = prepare_series(q, f, false, 0, NULL, &st)) != QUERY_OK)
+        return end_read(q, status);
+    int rc = SQLITE_DONE;
+    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct query_series s;
+        read_series(st, &s);
+        if (!sink->keep(sink->ctx, &s))
+            continue;
+        struct rollup_agg agg;
+        rollup_agg_init(&agg);
+        b.total = &agg;
+        if (from <= to)
+            status = aggregate_series(&b, s.id, from, to);
+        if (status == QUERY_OK && sink->add(sink->ctx, &s, &agg) != 0)
+            status = QUERY_EABORT;
+    }
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        status = db_fail(q, "reading series");
+    sqlite3_finalize(st);
+    return end_read(q, status);
+}
+
 /* ---- export ------------------------------------------------------------- */
 
 /* Delivers up to `budget` rows of one series after `after` (inclusive lower
@@ -739,7 +985,7 @@ int query_export_chunk(struct query_db *q, const struct query_filter *f, int64_t
     if ((status = begin_read(q)) != QUERY_OK)
         return status;
     sqlite3_stmt *st;
-    if ((status = prepare_series(q, f, true, cur->started ? cur->series : INT64_MIN, &st)) !=
+    if ((status = prepare_series(q, f, true, cur->started ? cur->series : INT64_MIN, NULL, &st)) !=
         QUERY_OK)
         return end_read(q, status);
     int delivered = 0, rc = SQLITE_DONE;

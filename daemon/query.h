@@ -129,6 +129,49 @@ struct rollup_agg;
 int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *from,
                     const int64_t *to, size_t n, struct rollup_agg *out);
 
+/* ---- answers in chunks (each its own read transaction) ----
+ *
+ * A large answer is read in pieces as the client takes it, so that a client
+ * that does not read holds one piece, not the answer. A chunk call goes on
+ * from where the cursor stands until a callback returns QUERY_SINK_FULL
+ * (that item was taken: the next call goes on after it) or everything is
+ * read (cursor->done). Rows committed between chunks may or may not be
+ * seen (as with the export); nothing is delivered twice or skipped that
+ * stayed in place. Series come in (program, unit, metric, labels) order. */
+#define QUERY_SINK_FULL 2
+struct query_cursor {
+    bool started, done;
+    bool in_series;      /* query: the last series was begun, its end not given */
+    int64_t resume_from; /* ... its points go on from this ts (INT64_MIN: from) */
+    char *key[4];        /* program, unit, metric, labels of that series; owned */
+};
+void query_cursor_free(struct query_cursor *c); /* its strings; the struct is the caller's */
+/* GET /series: fn per matching series after the cursor. */
+int query_series_chunk(struct query_db *q, const struct query_filter *f, struct query_cursor *cur,
+                       int (*fn)(void *ctx, const struct query_series *s), void *ctx);
+/* query_run in pieces: the same calls, in the same order, over the calls
+ * until the cursor is done (series_begin of a series once, in the chunk
+ * that starts it). */
+int query_run_chunk(struct query_db *q, const struct query_req *req, struct query_cursor *cur,
+                    const struct query_sink *sink, int64_t *step_used);
+/* Raw samples of the matching series in [from, to], counted up to limit + 1
+ * (a raw answer's cap is checked before it is streamed). */
+int query_count_raw(struct query_db *q, const struct query_filter *f, int64_t from, int64_t to,
+                    int64_t limit, int64_t *out);
+
+/* The evaluation report's read (kpi_engine, on a worker): for each series
+ * matching f, in one read transaction (one snapshot), keep(ctx, s) says
+ * whether it counts; if so its aggregate over [from, to] (as query_aggregate
+ * reads it) goes to add(ctx, s, agg). Memory does not grow with the number
+ * of series. A non-zero add stops (QUERY_EABORT). Returns a query_status. */
+struct query_aggregate_sink {
+    void *ctx;
+    bool (*keep)(void *ctx, const struct query_series *s);
+    int (*add)(void *ctx, const struct query_series *s, const struct rollup_agg *agg);
+};
+int query_series_aggregate(struct query_db *q, const struct query_filter *f, int64_t from,
+                           int64_t to, const struct query_aggregate_sink *sink);
+
 /* Export of raw samples in bounded chunks with flat memory: each call reads
  * at most max_rows rows after the cursor (series id, then ts order), in a
  * read transaction of its own (so the WAL can checkpoint between chunks),

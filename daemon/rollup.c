@@ -21,33 +21,6 @@ static int64_t max64(int64_t a, int64_t b)
 
 /* ---- schema and horizons ---------------------------------------------- */
 
-/* ts % 60000 truncates toward zero: right for every ts the parser accepts
- * (>= 2000-01-01). The watermark is put past the newest sample: everything
- * stored so far is rolled up here. */
-const char rollup_migration_sql[] =
-    "CREATE TABLE rollup_1m ("
-    "  series INTEGER NOT NULL, ts INTEGER NOT NULL," /* ts: bucket start */
-    "  min_value REAL NOT NULL, max_value REAL NOT NULL, sum_value REAL NOT NULL,"
-    "  n INTEGER NOT NULL, last_value REAL NOT NULL, last_ts INTEGER NOT NULL,"
-    "  PRIMARY KEY (series, ts)) WITHOUT ROWID;"
-    "CREATE TABLE rollup_1h ("
-    "  series INTEGER NOT NULL, ts INTEGER NOT NULL,"
-    "  min_value REAL NOT NULL, max_value REAL NOT NULL, sum_value REAL NOT NULL,"
-    "  n INTEGER NOT NULL, last_value REAL NOT NULL, last_ts INTEGER NOT NULL,"
-    "  PRIMARY KEY (series, ts)) WITHOUT ROWID;"
-    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO rollup_1m SELECT series, ts - ts % 60000 AS m, min(value), max(value),"
-    "  sum(value), count(*), 0, max(ts) FROM samples GROUP BY series, m;"
-    "UPDATE rollup_1m SET last_value = (SELECT value FROM samples AS s"
-    "  WHERE s.series = rollup_1m.series AND s.ts = rollup_1m.last_ts);"
-    "INSERT INTO rollup_1h SELECT series, ts - ts % 3600000 AS h, min(min_value),"
-    "  max(max_value), sum(sum_value), sum(n), 0, max(last_ts) FROM rollup_1m GROUP BY series, h;"
-    "UPDATE rollup_1h SET last_value = (SELECT last_value FROM rollup_1m AS m"
-    "  WHERE m.series = rollup_1h.series AND m.ts = rollup_1h.last_ts - rollup_1h.last_ts % 60000);"
-    "INSERT INTO store_meta (key, value) VALUES"
-    "  ('watermark', coalesce((SELECT max(ts) - max(ts) % 60000 + 60000 FROM samples), 0)),"
-    "  ('raw_floor', 0), ('minute_floor', 0);";
-
 static const char *const meta_keys[] = {"watermark", "raw_floor", "minute_floor"};
 
 int rollup_read_horizons(sqlite3 *db, struct rollup_horizons *out)

@@ -3,7 +3,7 @@
  * which time range. Used by the store (write side, loop thread only) and by
  * query.c (read side: the aggregate type, the horizons, the table layout).
  *
- * Tables (schema version 2):
+ * Tables (schema version 2; their SQL is in schema.c):
  *   rollup_1m, rollup_1h (series, ts = bucket start) WITHOUT ROWID:
  *       min_value, max_value, sum_value, n, last_value, last_ts
  *       (last = the sample with the latest ts in the bucket)
@@ -52,10 +52,6 @@ struct rollup_horizons {
 /* Reads the horizons from store_meta (inside the caller's transaction for a
  * consistent snapshot). Returns 0 or -1 (logged). */
 int rollup_read_horizons(sqlite3 *db, struct rollup_horizons *out);
-
-/* Schema migration 1 -> 2: the rollup tables, store_meta, and rollups of any
- * samples already stored. Appended to the store's migrations. */
-extern const char rollup_migration_sql[];
 
 /* --- write side: owned by the store, loop thread only ------------------- */
 

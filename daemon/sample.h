@@ -22,7 +22,8 @@
 struct sample {
     const char *program, *unit, *metric;
     const char *labels_json;
-    int64_t ts; /* device time, epoch ms (arrival time if absent) */
+    int64_t ts;  /* device time, epoch ms (arrival time if absent) */
+    bool has_ts; /* the payload gave ts (not the arrival time) */
     double value;
     bool has_position;
     double lat, lon;

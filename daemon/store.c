@@ -1,8 +1,10 @@
 /* store.c — see store.h. */
 #include "store.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,40 +16,8 @@
 #include "db.h"
 #include "log.h"
 #include "rollup.h"
-#include "users.h"
+#include "schema.h"
 #include "util.h"
-
-/* Migrations, in order; migration i brings user_version from i to i + 1.
- * Never edit a shipped one: add the next. */
-static const char *const migrations[] = {
-    /* 0 -> 1: series, samples, units. samples is WITHOUT ROWID keyed by
-     * (series, ts): the key is the identity, and it measured 10-25 % faster
-     * than a rowid table with a unique index. */
-    "CREATE TABLE series ("
-    "  id INTEGER PRIMARY KEY,"
-    "  program TEXT NOT NULL, unit TEXT NOT NULL, metric TEXT NOT NULL,"
-    "  labels TEXT NOT NULL,"     /* canonical JSON: compact, keys sorted */
-    "  created INTEGER NOT NULL," /* arrival ms of its first sample */
-    "  last_ts INTEGER, last_value REAL,"
-    "  UNIQUE (program, unit, metric, labels));"
-    "CREATE TABLE samples ("
-    "  series INTEGER NOT NULL, ts INTEGER NOT NULL,"
-    "  value REAL NOT NULL, arrival INTEGER NOT NULL,"
-    "  PRIMARY KEY (series, ts)) WITHOUT ROWID;"
-    "CREATE TABLE units ("
-    "  program TEXT NOT NULL, unit TEXT NOT NULL,"
-    "  online INTEGER," /* NULL until a $status arrives */
-    "  status_ts INTEGER, last_seen INTEGER,"
-    "  lat REAL, lon REAL, pos_ts INTEGER,"
-    "  PRIMARY KEY (program, unit)) WITHOUT ROWID;",
-    /* 1 -> 2: 1-minute and 1-hour rollups and their horizons (rollup.h). */
-    rollup_migration_sql,
-    /* 2 -> 3: alerts and the webhook outbox (alert_store.h). */
-    alert_migration_sql,
-    /* 3 -> 4: accounts, sessions and the audit log (users.h, audit.h). */
-    users_migration_sql,
-};
-#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 struct series {
     int64_t id;
@@ -65,6 +35,7 @@ struct unit {
     bool has_pos;
     double lat, lon;
     bool dirty;
+    uint32_t n_series; /* series of this unit, for max_series_per_unit */
     struct unit *next_dirty;
 };
 
@@ -115,12 +86,13 @@ struct store {
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
-    uint64_t group_failed;   /* appends of this group that failed */
-    int64_t failed_at_ms;    /* the last write failure, for store_probe_writable */
-    int last_error;          /* SQLite's primary code for the last failed statement */
-    uint64_t busy_since_ns;  /* the busy handler's first call for this wait */
-    uint64_t max_series;     /* new series past this are refused */
-    uint64_t series_refused; /* appends refused for that, ever */
+    uint64_t group_failed;    /* appends of this group that failed */
+    int64_t failed_at_ms;     /* the last write failure, for store_probe_writable */
+    int last_error;           /* SQLite's primary code for the last failed statement */
+    uint64_t busy_since_ns;   /* the busy handler's first call for this wait */
+    uint64_t max_series;      /* new series past this are refused */
+    uint64_t max_units;       /* new units past this are refused */
+    uint64_t max_unit_series; /* a unit's new series past this are refused */
     struct store_stats stats;
     struct log_limit write_errors;
 };
@@ -141,15 +113,15 @@ static int migrate(sqlite3 *db, const char *path)
     int v = db_user_version(db);
     if (v < 0)
         return -1;
-    if (v > SCHEMA_VERSION) {
+    if (v > schema_version) {
         log_error("store: %s has schema version %d; this pantaud knows up to %d", path, v,
-                  SCHEMA_VERSION);
+                  schema_version);
         return -1;
     }
-    for (; v < SCHEMA_VERSION; v++) {
+    for (; v < schema_version; v++) {
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
-        if (exec_sql(db, "BEGIN") || exec_sql(db, migrations[v]) || exec_sql(db, bump) ||
+        if (exec_sql(db, "BEGIN") || exec_sql(db, schema_migrations[v]) || exec_sql(db, bump) ||
             exec_sql(db, "COMMIT")) {
             exec_sql(db, "ROLLBACK");
             return -1;
@@ -189,6 +161,8 @@ static void drop_caches(struct store *s)
     s->dirty_units = NULL;
 }
 
+static struct unit *unit_get(struct store *s, const char *program, const char *name);
+
 static int load_series(struct store *s)
 {
     sqlite3_stmt *st;
@@ -210,6 +184,12 @@ static int load_series(struct store *s)
             break;
         }
         se->id = sqlite3_column_int64(st, 0);
+        /* Units load first; a series whose unit has no row yet gets one in
+         * the cache (written with its next sample). */
+        struct unit *u = unit_get(s, (const char *)sqlite3_column_text(st, 1),
+                                  (const char *)sqlite3_column_text(st, 2));
+        if (u)
+            u->n_series++;
         se->has_last = sqlite3_column_type(st, 5) != SQLITE_NULL;
         se->last_ts = sqlite3_column_int64(st, 5);
         se->last_value = sqlite3_column_double(st, 6);
@@ -260,7 +240,7 @@ static int load_caches(struct store *s)
 {
     s->stats.series = 0;
     s->stats.units = 0;
-    if (load_series(s) != 0 || load_units(s) != 0) {
+    if (load_units(s) != 0 || load_series(s) != 0) {
         log_error("store: loading caches from %s: %s", s->path, sqlite3_errmsg(s->db));
         return -1;
     }
@@ -306,6 +286,136 @@ static int on_busy(void *ctx, int tries)
     return 1;
 }
 
+/* ---- damage (CONTRACT §10) ---- */
+
+/* Set by SQLite's error log, from whichever thread's connection met it. */
+static atomic_bool corrupt_seen;
+
+static void on_sqlite_log(void *ctx, int code, const char *msg)
+{
+    int primary = code & 0xff;
+    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+        atomic_store(&corrupt_seen, true);
+}
+
+int store_watch_corruption(void)
+{
+    return sqlite3_config(SQLITE_CONFIG_LOG, on_sqlite_log, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+bool store_corrupt(void)
+{
+    return atomic_load(&corrupt_seen);
+}
+
+/* Interrupts quick_check past its deadline (monotonic ns). */
+static int check_deadline(void *ctx)
+{
+    return util_mono_ns() > *(const uint64_t *)ctx;
+}
+
+/* Runs PRAGMA quick_check on path. Returns 0 (ok), 2 (abandoned after
+ * max_s: logged), 1 (damaged: *why says how) or -1 (cannot open). */
+static int quick_check(const char *path, int max_s, char *why, size_t why_len)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, why_len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? 1 : -1;
+    }
+    /* Looking must not change it: no checkpoint of its WAL on close. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    uint64_t deadline = util_mono_ns() + (uint64_t)max_s * 1000000000u;
+    sqlite3_progress_handler(db, 10000, check_deadline, &deadline);
+    sqlite3_stmt *st = NULL;
+    int result = 0;
+    rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &st, NULL);
+    why[0] = '\0';
+    while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line && strcmp(line, "ok") != 0) {
+            size_t n = strlen(why);
+            snprintf(why + n, why_len - n, "%s%s", n ? "; " : "", line);
+            result = 1;
+        }
+    }
+    if (rc == SQLITE_INTERRUPT) {
+        result = 2;
+        log_warn("store: PRAGMA quick_check of %s stopped after %d s ([store] quick_check_s): "
+                 "starting unchecked",
+                 path, max_s);
+    } else if (rc != SQLITE_DONE && rc != SQLITE_OK && !result) {
+        snprintf(why, why_len, "%s", sqlite3_errmsg(db));
+        result = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? 1 : -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    for (char *c = why; *c; c++)
+        if (*c == '\n')
+            *c = ' '; /* one log line */
+    return result;
+}
+
+/* path (and its -wal, -shm) renamed to <path>.damaged-<UTC time>. */
+static int move_aside(const char *path, char *moved, size_t moved_len)
+{
+    char stamp[32], from[4096], to[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(moved, moved_len, "%s.damaged-%s", path, stamp);
+    static const char *const tails[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(from, sizeof from, "%s%s", path, tails[i]);
+        snprintf(to, sizeof to, "%s%s", moved, tails[i]);
+        if (rename(from, to) != 0 && !(i > 0 && errno == ENOENT)) {
+            log_error("store: cannot move %s to %s: %s", from, to, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int store_check_at_start(const char *path, int max_s, bool salvage)
+{
+    if (max_s <= 0 || path[0] == '\0' || strcmp(path, ":memory:") == 0 ||
+        strncmp(path, "file:", 5) == 0 || access(path, F_OK) != 0)
+        return 0; /* nothing to check (a new database, or one in memory) */
+    char why[512], moved[4096];
+    uint64_t t0 = util_mono_ns();
+    int rc = quick_check(path, max_s, why, sizeof why);
+    if (rc == 2) {
+        atomic_store(&corrupt_seen, false);
+        return 0;
+    }
+    if (rc == 0) {
+        log_info("store: %s passed PRAGMA quick_check in %.1f s", path,
+                 (double)(util_mono_ns() - t0) / 1e9);
+        atomic_store(&corrupt_seen, false);
+        return 0;
+    }
+    if (rc < 0) {
+        log_error("store: cannot check %s: %s", path, why);
+        return -1;
+    }
+    if (!salvage) {
+        log_error("store: the database %s is damaged (PRAGMA quick_check: %s). Restore a backup, "
+                  "or start pantaud with --salvage to move it aside and start with an empty one",
+                  path, why);
+        return -1;
+    }
+    if (move_aside(path, moved, sizeof moved) != 0)
+        return -1;
+    log_warn("store: the database %s is damaged (PRAGMA quick_check: %s); --salvage moved it "
+             "(and its -wal, -shm) to %s; starting with an empty database",
+             path, why, moved);
+    atomic_store(&corrupt_seen, false);
+    return 0;
+}
+
 int store_open(struct store **out, const char *path)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -317,6 +427,8 @@ int store_open(struct store **out, const char *path)
     dict_init(&s->series);
     dict_init(&s->units);
     s->max_series = STORE_DEFAULT_MAX_SERIES;
+    s->max_units = STORE_DEFAULT_MAX_UNITS;
+    s->max_unit_series = STORE_DEFAULT_MAX_SERIES_PER_UNIT;
     create_private(path);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -335,7 +447,7 @@ int store_open(struct store **out, const char *path)
     if (load_caches(s) != 0 || rollup_open(&s->rollup, s->db) != 0)
         goto fail;
     s->stats.writable = true;
-    log_info("store: %s open (schema %d, %llu series, %llu units)", path, SCHEMA_VERSION,
+    log_info("store: %s open (schema %d, %llu series, %llu units)", path, schema_version,
              (unsigned long long)s->stats.series, (unsigned long long)s->stats.units);
     *out = s;
     return 0;
@@ -414,17 +526,32 @@ bool store_in_group(const struct store *s, uint64_t *since_ns)
     return s->in_group;
 }
 
-static struct series *series_get(struct store *s, const struct sample *smp, int64_t arrival_ms)
+static struct unit *unit_find(const struct store *s, const char *program, const char *name)
+{
+    char key[KEY_MAX];
+    size_t n = unit_key(key, sizeof key, program, name);
+    return n ? dict_get(&s->units, key, n) : NULL;
+}
+
+/* The sample's series, created if new. NULL with *limit set when a new
+ * series would pass a limit (nothing written), else NULL on a failure. */
+static struct series *series_get(struct store *s, const struct sample *smp, int64_t arrival_ms,
+                                 struct unit **unit, int *limit)
 {
     char key[KEY_MAX];
     size_t n = series_key(key, sizeof key, smp->program, smp->unit, smp->metric, smp->labels_json);
     struct series *se = dict_get(&s->series, key, n);
     if (se)
         return se;
+    /* A unit inventing label values (a timestamp as a label, say) would
+     * grow memory and the database without end: refuse its new series, and
+     * only its own (max_series is the guard over all units together). */
+    if (*unit && (*unit)->n_series >= s->max_unit_series) {
+        *limit = STORE_UNIT_SERIES_LIMIT;
+        return NULL;
+    }
     if (s->stats.series >= s->max_series) {
-        /* A unit inventing label values (a timestamp as a label, say) would
-         * grow memory and the database without end: refuse new series. */
-        s->series_refused++;
+        *limit = STORE_SERIES_LIMIT;
         return NULL;
     }
 
@@ -445,6 +572,10 @@ static struct series *series_get(struct store *s, const struct sample *smp, int6
     }
     se->id = sqlite3_last_insert_rowid(s->db);
     s->stats.series++;
+    if (!*unit)
+        *unit = unit_get(s, smp->program, smp->unit);
+    if (*unit)
+        (*unit)->n_series++;
     return se;
 }
 
@@ -530,12 +661,16 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         if (retryable(s->last_error))
             return STORE_RETRY;
         s->stats.lost_total++;
-        return -1;
+        return STORE_REFUSED;
     }
-    uint64_t refused = s->series_refused;
-    struct series *se = series_get(s, smp, arrival_ms);
-    if (!se && s->series_refused != refused)
-        return STORE_SERIES_LIMIT; /* not a write failure: the database is fine */
+    /* Limits refuse before anything is written: not a write failure. */
+    struct unit *u = unit_find(s, smp->program, smp->unit);
+    if (!u && s->stats.units >= s->max_units)
+        return STORE_UNIT_LIMIT;
+    int limit = 0;
+    struct series *se = series_get(s, smp, arrival_ms, &u, &limit);
+    if (!se && limit)
+        return limit;
     if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
         if (retryable(s->last_error)) { /* the whole group waits for another try */
             s->in_group = false;
@@ -554,7 +689,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
             roll_back(s, true);
             return STORE_GROUP_LOST;
         }
-        return -1;
+        return STORE_REFUSED;
     }
     s->group_samples++;
     if (series_id)
@@ -572,9 +707,8 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
             s->dirty_series = se;
         }
     }
-    struct unit *u = unit_get(s, smp->program, smp->unit);
-    if (!u)
-        return 0; /* the sample is stored; only the unit's bookkeeping failed */
+    if (!u && !(u = unit_get(s, smp->program, smp->unit)))
+        return STORE_OK; /* the sample is stored; only the unit's bookkeeping failed */
     if (arrival_ms > u->last_seen)
         u->last_seen = arrival_ms;
     if (smp->has_position && smp->ts >= u->pos_ts) {
@@ -584,7 +718,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         u->pos_ts = smp->ts;
     }
     unit_mark_dirty(s, u);
-    return 0;
+    return STORE_OK;
 }
 
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
@@ -592,17 +726,19 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
 {
     if (store_begin(s) != 0) {
         write_failed(s);
-        return retryable(s->last_error) ? STORE_RETRY : -1;
+        return retryable(s->last_error) ? STORE_RETRY : STORE_REFUSED;
     }
-    struct unit *u = unit_get(s, program, unit);
-    if (!u)
-        return -1;
+    struct unit *u = unit_find(s, program, unit);
+    if (!u && s->stats.units >= s->max_units)
+        return STORE_UNIT_LIMIT; /* a made-up unit's $status must not grow memory */
+    if (!u && !(u = unit_get(s, program, unit)))
+        return STORE_REFUSED;
     u->online = online;
     u->status_ts = ts_ms;
     if (heard && ts_ms > u->last_seen)
         u->last_seen = ts_ms;
     unit_mark_dirty(s, u);
-    return 0;
+    return STORE_OK;
 }
 
 static int flush_series(struct store *s)
@@ -669,7 +805,7 @@ static void roll_back(struct store *s, bool lost)
 int store_commit(struct store *s)
 {
     if (!s->in_group)
-        return 0;
+        return STORE_OK;
     s->in_group = false;
     if (flush_series(s) != 0 || flush_units(s) != 0 ||
         (!s->rollups_off && rollup_flush(s->rollup, util_now_ms()) != 0) ||
@@ -679,7 +815,7 @@ int store_commit(struct store *s)
                     (unsigned long long)s->group_samples,
                     retry ? "rolled back, to be tried again" : "rolled back and lost");
         roll_back(s, !retry);
-        return retry ? STORE_RETRY : -1;
+        return retry ? STORE_RETRY : STORE_REFUSED;
     }
     if (!s->rollups_off)
         rollup_committed(s->rollup);
@@ -688,13 +824,13 @@ int store_commit(struct store *s)
     s->stats.lost_total += s->group_failed;
     if (s->group_failed) {
         write_failed(s); /* what committed is in; health says the rest is not */
-        return 0;
+        return STORE_OK;
     }
     if (!s->stats.writable)
         log_limit_clear(&s->write_errors, LOG_LVL_INFO, "store: writes succeed again");
     s->stats.writable = true;
     s->stats.last_error = 0;
-    return 0;
+    return STORE_OK;
 }
 
 const char *store_error_text(int code)
@@ -710,6 +846,7 @@ struct sqlite3 *store_db(struct store *s)
 void store_get_stats(const struct store *s, struct store_stats *out)
 {
     *out = s->stats;
+    out->corrupt = store_corrupt();
 }
 
 /* ---- read access to the in-memory caches (loop thread) ---- */
@@ -752,6 +889,35 @@ void store_each_series(const struct store *s, store_series_fn fn, void *ctx)
     dict_each(&s->series, visit_series, &e);
 }
 
+struct scan_series_ctx {
+    store_series_scan_fn fn;
+    void *ctx;
+    bool more; /* fn's answer for the last series */
+};
+
+static void scan_one(void *ctx, const struct store_series_view *v)
+{
+    struct scan_series_ctx *sc = ctx;
+    sc->more = sc->fn(sc->ctx, v);
+}
+
+/* dict_scan's callback: visit_series with fn's answer carried back. */
+static bool scan_visit(void *ctx, const char *key, void *value)
+{
+    struct scan_series_ctx *sc = ctx;
+    struct each_series_ctx e = {scan_one, sc};
+    sc->more = true;
+    visit_series(&e, key, value);
+    return sc->more;
+}
+
+bool store_scan_series(const struct store *s, struct store_series_cursor *cur, size_t max_slots,
+                       store_series_scan_fn fn, void *ctx)
+{
+    struct scan_series_ctx sc = {fn, ctx, true};
+    return dict_scan(&s->series, &cur->at, max_slots, scan_visit, &sc);
+}
+
 struct each_unit_ctx {
     store_unit_fn fn;
     void *ctx;
@@ -781,9 +947,7 @@ void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx)
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out)
 {
-    char key[KEY_MAX];
-    size_t n = unit_key(key, sizeof key, program, unit);
-    const struct unit *u = n ? dict_get(&s->units, key, n) : NULL;
+    const struct unit *u = unit_find(s, program, unit);
     if (!u)
         return -1;
     *out = (struct store_unit_view){.program = u->program,
@@ -824,7 +988,7 @@ int store_probe_writable(struct store *s)
     /* Rewriting the schema version (same value) goes through the whole write
      * path: lock, journal, header page, commit. */
     char sql[96];
-    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;", SCHEMA_VERSION);
+    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE; PRAGMA user_version = %d; COMMIT;", schema_version);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         if (sqlite3_get_autocommit(s->db) == 0)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -855,4 +1019,10 @@ int store_set_autocheckpoint(struct store *s, bool on)
 void store_set_max_series(struct store *s, uint64_t max_series)
 {
     s->max_series = max_series;
+}
+
+void store_set_unit_limits(struct store *s, uint64_t max_units, uint64_t max_series_per_unit)
+{
+    s->max_units = max_units;
+    s->max_unit_series = max_series_per_unit;
 }

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dict.h"
 #include "sample.h"
 
 struct store;
@@ -45,6 +46,7 @@ struct store_stats {
                                for SQLITE_BUSY: another writer, not a broken disk) */
     int last_error;         /* SQLite's primary code for the last failure, 0 once a
                                commit succeeds */
+    bool corrupt;           /* store_corrupt() */
 };
 
 /* How long a write waits for another process's write lock before the
@@ -58,6 +60,22 @@ const char *store_error_text(int code);
  * and *out, or -1 with the reason logged. */
 int store_open(struct store **out, const char *path);
 
+/* Damage (CONTRACT §10). store_watch_corruption, called once before any
+ * SQLite use in the process, has SQLite's error log report every
+ * SQLITE_CORRUPT or SQLITE_NOTADB that any connection meets, on any thread
+ * (the loop's writes, the query pool's reads, the checkpointer);
+ * store_corrupt is then true for good (any thread). Returns 0 or -1. */
+int store_watch_corruption(void);
+bool store_corrupt(void);
+
+/* Before store_open: runs PRAGMA quick_check on an existing database, for
+ * at most max_s seconds (past that it is abandoned, logged, and counts as
+ * passed; 0 skips it). A damaged one is refused (logged: restore a backup
+ * or use --salvage), or with salvage renamed with its -wal and -shm to
+ * <path>.damaged-<UTC time> (logged) so that store_open starts empty.
+ * Returns 0 to go on, -1 to refuse. */
+int store_check_at_start(const char *path, int max_s, bool salvage);
+
 /* Commits anything pending and closes. NULL is a no-op. */
 void store_close(struct store *s);
 
@@ -67,36 +85,51 @@ int store_begin(struct store *s);
 /* True while a group is open, and since when (monotonic ns). */
 bool store_in_group(const struct store *s, uint64_t *since_ns);
 
-/* Adds or replaces one sample, inside an open group (begins one if needed).
- * `arrival_ms` is when pantaud received it. Also marks the unit as seen and,
- * with a position, moves it. Returns 0, or:
+/* What a write returns (store_append, store_presence, store_commit; an int
+ * holding one of these, as query.h's calls do):
  * - STORE_RETRY: the write failed for a reason that may pass (another
  *   process holds the write lock, the disk is full or failing): the whole
  *   group was rolled back and nothing is counted lost; the caller keeps
  *   what it appended to the group and appends it all again later;
- * - -1: SQLite refused this sample for good (logged, rate-limited, counted
- *   lost); the group goes on;
+ * - STORE_REFUSED: SQLite refused this sample for good (logged,
+ *   rate-limited, counted lost); the group goes on;
  * - STORE_GROUP_LOST: such a refusal also rolled back the whole group
- *   (every sample of it is lost; the next append starts a new group).
- * On 0, *series_id (if not NULL) is the id of the sample's series. */
-#define STORE_RETRY      (-4)
-#define STORE_GROUP_LOST (-2)
-/* ... or STORE_SERIES_LIMIT: the sample would start a series past the limit
- * (store_set_max_series); nothing was written. */
-#define STORE_SERIES_LIMIT       (-3)
-#define STORE_DEFAULT_MAX_SERIES 100000
+ *   (every sample of it is lost; the next append starts a new group);
+ * - a limit (nothing was written; the group goes on): STORE_UNIT_LIMIT, the
+ *   sample's unit is new and max_units are known; STORE_UNIT_SERIES_LIMIT,
+ *   its series is new and its unit already has max_series_per_unit series;
+ *   STORE_SERIES_LIMIT, its series is new and max_series are known in all
+ *   (store_set_unit_limits, store_set_max_series). */
+enum store_result {
+    STORE_OK = 0,
+    STORE_REFUSED = -1,
+    STORE_GROUP_LOST = -2,
+    STORE_SERIES_LIMIT = -3,
+    STORE_RETRY = -4,
+    STORE_UNIT_LIMIT = -5,
+    STORE_UNIT_SERIES_LIMIT = -6,
+};
+
+/* Adds or replaces one sample, inside an open group (begins one if needed).
+ * `arrival_ms` is when pantaud received it. Also marks the unit as seen and,
+ * with a position, moves it. Returns a store_result. On STORE_OK,
+ * *series_id (if not NULL) is the id of the sample's series. */
+#define STORE_DEFAULT_MAX_SERIES          1000000
+#define STORE_DEFAULT_MAX_UNITS           10000
+#define STORE_DEFAULT_MAX_SERIES_PER_UNIT 1000
 int store_append(struct store *s, const struct sample *sample, int64_t arrival_ms,
                  int64_t *series_id);
 
 /* Records a unit's presence ($status online/offline) at time ts_ms; with
- * heard, the unit also counts as heard from then (last_seen). Returns 0,
- * STORE_RETRY (as store_append) or -1. */
+ * heard, the unit also counts as heard from then (last_seen). Returns
+ * STORE_OK, STORE_RETRY (as store_append), STORE_UNIT_LIMIT (a new unit
+ * past max_units: nothing recorded) or STORE_REFUSED. */
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
                    int64_t ts_ms, bool heard);
 
 /* Commits the open group (no-op without one). On failure the group is rolled
  * back and STORE_RETRY returned (as store_append: nothing counted lost), or
- * -1 if retrying cannot help (its samples counted lost). */
+ * STORE_REFUSED if retrying cannot help (its samples counted lost). */
 int store_commit(struct store *s);
 
 void store_get_stats(const struct store *s, struct store_stats *out);
@@ -113,8 +146,13 @@ struct sqlite3 *store_db(struct store *s);
  * pantaud leaves that to checkpoint.c, off the loop. Default on. */
 int store_set_autocheckpoint(struct store *s, bool on);
 
-/* At most this many series; default STORE_DEFAULT_MAX_SERIES. */
+/* At most this many series in all; default STORE_DEFAULT_MAX_SERIES (a
+ * guard on memory: each costs ~200 bytes of cache). */
 void store_set_max_series(struct store *s, uint64_t max_series);
+/* At most max_units units, each with at most max_series_per_unit series
+ * (CONTRACT §10); defaults STORE_DEFAULT_MAX_UNITS and
+ * STORE_DEFAULT_MAX_SERIES_PER_UNIT. Units and series already known stay. */
+void store_set_unit_limits(struct store *s, uint64_t max_units, uint64_t max_series_per_unit);
 
 /* After a failed write, and at least 10 s after it, tries a tiny write (no
  * open group needed) so that health recovers when the disk does, even with
@@ -159,6 +197,18 @@ typedef void (*store_unit_fn)(void *ctx, const struct store_unit_view *v);
 /* Every series / unit known, in no particular order. Loop thread. */
 void store_each_series(const struct store *s, store_series_fn fn, void *ctx);
 void store_each_unit(const struct store *s, store_unit_fn fn, void *ctx);
+/* A resumable walk over the series cache, for work spread over several
+ * loop turns (live's snapshots). Zeroed: the start. */
+struct store_series_cursor {
+    struct dict_cursor at;
+};
+typedef bool (*store_series_scan_fn)(void *ctx, const struct store_series_view *v);
+/* Offers the series of at most max_slots cache slots from *cur on, until
+ * fn returns false (that series is offered again next time). Returns true
+ * when the walk is complete. Every series that exists from the walk's
+ * start to its end is offered at least once (dict_scan). Loop thread. */
+bool store_scan_series(const struct store *s, struct store_series_cursor *cur, size_t max_slots,
+                       store_series_scan_fn fn, void *ctx);
 /* One unit's view (valid until the next store call), or -1 if unknown. */
 int store_get_unit(const struct store *s, const char *program, const char *unit,
                    struct store_unit_view *out);

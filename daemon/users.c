@@ -6,26 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
-
-const char users_migration_sql[] =
-    /* programs: "" when not limited, else "a,b". The triggers end a user's
-     * sessions in the same statement that deletes the user or changes the
-     * password, so no session outlives either, whoever made the change. */
-    "CREATE TABLE users ("
-    "  name TEXT PRIMARY KEY, role TEXT NOT NULL, programs TEXT NOT NULL DEFAULT '',"
-    "  hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE sessions ("
-    "  id INTEGER PRIMARY KEY, sid_hash BLOB NOT NULL UNIQUE, user TEXT NOT NULL,"
-    "  created INTEGER NOT NULL, last_used INTEGER NOT NULL);"
-    "CREATE INDEX sessions_user ON sessions (user);"
-    "CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN"
-    "  DELETE FROM sessions WHERE user = old.name; END;"
-    "CREATE TRIGGER users_rehashed AFTER UPDATE OF hash ON users BEGIN"
-    "  DELETE FROM sessions WHERE user = old.name; END;" AUDIT_SCHEMA_SQL;
 
 enum {
     ST_ANY,

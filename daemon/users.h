@@ -1,5 +1,6 @@
 /* users.h — accounts and sessions (CONTRACT §8) in the store's database.
  *
+ * Its tables (users, sessions) are made by migration 4 of schema.c.
  * Owns the statements on one connection: the store's write connection in
  * the daemon (loop thread only), or the command line's own (pantaud user
  * ...). Every read goes to the database, never to a cache, so a change made
@@ -29,10 +30,6 @@
 #define USERS_PROGRAMS_MAX 4096 /* bytes of the comma-separated list */
 #define USERS_SID_HEX      64   /* the cookie's value */
 #define USERS_HASH_MAX     crypto_pwhash_STRBYTES
-
-/* The tables of accounts, sessions and the audit log: one step of the
- * store's migration list. */
-extern const char users_migration_sql[];
 
 struct users;
 

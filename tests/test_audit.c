@@ -4,6 +4,7 @@
  * and the accounts' pure checks (users.h). */
 #include "audit.h"
 #include "check.h"
+#include "schema.h"
 #include "users.h"
 
 #include <sqlite3.h>
@@ -94,9 +95,11 @@ TEST(audit_clean_text_keeps_utf8)
 static sqlite3 *fresh_db(void)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
-        sqlite3_exec(db, users_migration_sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
         return NULL;
+    for (int i = 0; i < schema_version; i++)
+        if (sqlite3_exec(db, schema_migrations[i], NULL, NULL, NULL) != SQLITE_OK)
+            return NULL;
     return db;
 }
 

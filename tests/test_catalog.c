@@ -253,6 +253,25 @@ TEST(catalog_minimal_defaults)
     catalog_free(NULL);
 }
 
+/* CONTRACT §5: a KPI's name is optional and defaults to its id. */
+TEST(catalog_kpi_name_defaults_to_id)
+{
+    struct catalog *c;
+    struct harness_problems ps;
+    char path[64];
+    CHECK_INT(load_text(&c,
+                        "[regency]\nid = r\nname = R\n[program p]\nname = P\ndimension = economy\n"
+                        "[kpi p/kunjungan]\nmetric = m\nagg = sum\nperiod = year\ntarget = 10\n"
+                        "[kpi p/named]\nname = Named\nmetric = m\nagg = sum\nperiod = year\n"
+                        "target = 10\n",
+                        &ps, path),
+              0);
+    CHECK_INT(c->n_kpis, 2);
+    CHECK_STR(c->kpis[0].name, "kunjungan");
+    CHECK_STR(c->kpis[1].name, "Named");
+    catalog_free(c);
+}
+
 /* A date is a local day: its start and last ms move with the time zone. */
 TEST(catalog_dates_in_each_time_zone)
 {
@@ -375,8 +394,6 @@ static const struct bad_case {
      BASE KPI "[kpi p/k]\nname = K\nmetric = m\nagg = sum\nperiod = year\n"
               "target = 1\n",
      13, "duplicate kpi \"p/k\" (first at line 7)"},
-    {"kpi missing name", BASE "[kpi p/k]\nmetric = m\nagg = sum\nperiod = year\ntarget = 1\n", 7,
-     "missing required key \"name\" in [kpi p/k]"},
     {"kpi missing metric", BASE "[kpi p/k]\nname = K\nagg = sum\nperiod = year\ntarget = 1\n", 7,
      "missing required key \"metric\""},
     {"kpi missing agg", BASE "[kpi p/k]\nname = K\nmetric = m\nperiod = year\ntarget = 1\n", 7,
@@ -734,7 +751,7 @@ TEST(catalog_check_config_binary)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     snprintf(want, sizeof want, "%s:7: bad status \"paused\"", bad);
     CHECK(harness_wait_log(log, want, 1000));
-    snprintf(want, sizeof want, "%s:8: missing required key \"name\" in [kpi q/k]", bad);
+    snprintf(want, sizeof want, "%s:8: missing required key \"metric\" in [kpi q/k]", bad);
     CHECK(harness_wait_log(log, want, 1000));
 
     f = fopen(good, "w");
@@ -748,7 +765,7 @@ TEST(catalog_check_config_binary)
 }
 
 TEST_MAIN(CASE(catalog_full_valid), CASE(catalog_minimal_defaults),
-          CASE(catalog_dates_in_each_time_zone), CASE(catalog_bad_table),
-          CASE(catalog_reports_every_problem), CASE(catalog_missing_file),
+          CASE(catalog_kpi_name_defaults_to_id), CASE(catalog_dates_in_each_time_zone),
+          CASE(catalog_bad_table), CASE(catalog_reports_every_problem), CASE(catalog_missing_file),
           CASE(catalog_empty_sections), CASE(catalog_edge_values), CASE(catalog_names),
           CASE(catalog_match_series_cases), CASE(catalog_check_config_binary))

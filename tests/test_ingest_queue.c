@@ -154,10 +154,47 @@ TEST(spool_torn_record_ends_the_replay)
 
     CHECK(open_spool(&q, MIB, &replayed) == 0);
     CHECK_INT(replayed, 9);
+    CHECK_INT(q.dropped, 0); /* a torn push was never whole */
     CHECK(push(&q, 100) == 0);
     for (int i = 0; i < 9; i++)
         CHECK(next_is(&q, i) == 0);
     CHECK(next_is(&q, 100) == 0);
+    ingest_queue_destroy(&q);
+    teardown();
+}
+
+/* CONTRACT §10: a record damaged in the middle (its length overwritten)
+ * ends the replay there, and the bytes written after it that cannot be
+ * replayed are counted (and logged); a torn last push drops nothing that
+ * was whole. */
+TEST(spool_damaged_middle_counts_the_dropped_tail)
+{
+    struct ingest_queue q;
+    uint64_t replayed, at4 = 0;
+    setup("damaged");
+    CHECK(open_spool(&q, MIB, &replayed) == 0);
+    for (int i = 0; i < 10; i++) {
+        if (i == 4)
+            at4 = q.written;
+        CHECK(push(&q, i) == 0);
+    }
+    uint64_t end = q.written;
+    ingest_queue_destroy(&q);
+    CHECK(open_spool(&q, MIB, &replayed) == 0);
+    CHECK_INT(q.dropped, 0); /* whole: nothing dropped */
+    ingest_queue_destroy(&q);
+
+    int fd = open(spool_path, O_RDWR);
+    CHECK(fd >= 0);
+    uint32_t bad = 3; /* struct rec's len, after its 8-byte stamp */
+    CHECK(pwrite(fd, &bad, sizeof bad, (off_t)(4096 + at4 + 8)) == (ssize_t)sizeof bad);
+    close(fd);
+
+    CHECK(open_spool(&q, MIB, &replayed) == 0);
+    CHECK_INT(replayed, 4);
+    CHECK_INT(q.dropped, end - at4);
+    for (int i = 0; i < 4; i++)
+        CHECK(next_is(&q, i) == 0);
     ingest_queue_destroy(&q);
     teardown();
 }
@@ -244,7 +281,8 @@ TEST(spool_resizes_only_when_empty)
     teardown();
 }
 
-TEST_MAIN(CASE(spool_released_is_never_read_again), CASE(spool_unreleased_survive_across_laps),
+TEST_MAIN(CASE(spool_damaged_middle_counts_the_dropped_tail),
+          CASE(spool_released_is_never_read_again), CASE(spool_unreleased_survive_across_laps),
           CASE(spool_torn_record_ends_the_replay), CASE(spool_rewind_reads_the_group_again),
           CASE(spool_full_refuses_after_close),
           CASE(spool_refuses_a_file_that_is_not_one_or_in_use), CASE(spool_resizes_only_when_empty))

@@ -572,6 +572,67 @@ static void run_eval(double b, double g, int64_t dt, bool has_cur, double cur, e
 
 EVAL_ROWS(EVAL_TEST)
 
+/* CONTRACT §10: a current that is not finite is no data (two finite samples
+ * of 1.7e308 sum to inf); as the accumulator never gives one, kpi_evaluate
+ * refuses one too. X(name, current) */
+#define NONFINITE_ROWS(X)                                                                          \
+    X(eval_inf_is_no_data, INFINITY)                                                               \
+    X(eval_minus_inf_is_no_data, -INFINITY)                                                        \
+    X(eval_nan_is_no_data, NAN)
+
+static void run_nonfinite(double cur)
+{
+    struct catalog_kpi k = kpi_total(0, 1, S0, D0);
+    struct kpi_eval e = eval_poison();
+    kpi_evaluate(&k, WIB, S0 + 2000000, true, cur, &e);
+    CHECK_STATUS(e.status, KPI_NO_DATA);
+    CHECK(!e.has_current);
+    CHECK(!e.has_progress);
+    CHECK(!e.has_projected);
+    CHECK(!e.has_eta);
+}
+
+#define NONFINITE_TEST(name, cur)                                                                  \
+    TEST(name)                                                                                     \
+    {                                                                                              \
+        run_nonfinite(cur);                                                                        \
+    }
+
+NONFINITE_ROWS(NONFINITE_TEST)
+
+/* X(name, agg, value of each of two samples): sum and avg of two 1.7e308
+ * overflow to inf, so no value; min, max and last stay finite. */
+#define HUGE_ROWS(X)                                                                               \
+    X(acc_huge_sum_is_null, KPI_SUM, false)                                                        \
+    X(acc_huge_avg_is_null, KPI_AVG, false)                                                        \
+    X(acc_huge_max_is_finite, KPI_MAX, true)                                                       \
+    X(acc_huge_last_is_finite, KPI_LAST, true)                                                     \
+    X(acc_huge_count_is_finite, KPI_COUNT, true)
+
+static void run_huge(enum kpi_agg agg, bool want_value)
+{
+    static const int64_t t[] = {1000, 2000};
+    static const double v[] = {1.7e308, 1.7e308};
+    struct rollup_agg x = agg_of(t, v, 2);
+    struct kpi_acc a;
+    double out = -12345;
+    kpi_acc_init(&a, agg);
+    kpi_acc_add(&a, "van-01", &x);
+    bool ok = kpi_acc_value(&a, &out);
+    kpi_acc_free(&a);
+    CHECK_INT(ok, want_value);
+    if (ok)
+        CHECK(isfinite(out));
+}
+
+#define HUGE_TEST(name, agg, want)                                                                 \
+    TEST(name)                                                                                     \
+    {                                                                                              \
+        run_huge(agg, want);                                                                       \
+    }
+
+HUGE_ROWS(HUGE_TEST)
+
 /* Defaults: no start, no deadline, period month, WIB, T = 2026-02-15T00:00 WIB.
  *   S = 2026-02-01T00:00 WIB = DAY(20485) - WIB = 1769878800000
  *   D = 2026-03-01T00:00 WIB - 1 = DAY(20513) - WIB - 1 = 1772298000000 - 1
@@ -959,7 +1020,8 @@ TEST_MAIN(CAL_ROWS(ROW_CASE) CASE(period_total_unbounded), CASE(period_range_as_
           CASE(period_new_year_literals), ACC_ROWS(ROW_CASE) CASE(acc_no_series_is_null),
           CASE(acc_only_empty_series_is_null), CASE(acc_distinct), CASE(acc_units_keys_copied),
           CASE(acc_last_tie_later_call_wins), CASE(acc_negative_min_max_avg),
-          EVAL_ROWS(ROW_CASE) CASE(eval_default_start_deadline_month),
+          EVAL_ROWS(ROW_CASE) NONFINITE_ROWS(ROW_CASE) HUGE_ROWS(ROW_CASE)
+              CASE(eval_default_start_deadline_month),
           CASE(eval_default_month_first_ms_not_started), CASE(eval_default_deadline_only_year_wit),
           CASE(eval_default_start_only_quarter_wita), CASE(eval_default_range_no_data),
           CASE(eval_default_day_last_ms_not_missed), CASE(program_no_kpis),

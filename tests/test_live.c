@@ -692,6 +692,320 @@ TEST(live_alert_and_unit_frames_follow_filters)
     live_free(l);
 }
 
+/* ---- the filter index: what a client receives is what live_filter_match
+ * says, for samples and for frames whose unit or metric stands for any ---- */
+
+struct index_row {
+    const char *filter;
+    const char *program, *unit, *metric; /* NULL: any (kpi, unit, silent alert) */
+    bool want;
+};
+
+static const struct index_row index_rows[] = {
+    {"#", "p", "u", "m", true},
+    {"+/+/+", "p", "u", "m", true},
+    {"p/#", "p", "u", "m", true},
+    {"p/#", "q", "u", "m", false},
+    {"p/+/+", "p", "u", "m", true},
+    {"p/u/#", "p", "u", "m", true},
+    {"p/u/#", "p", "v", "m", false},
+    {"p/u/m", "p", "u", "m", true},
+    {"p/u/m/#", "p", "u", "m", true},
+    {"p/u/m", "p", "u", "n", false},
+    {"p/+/m", "p", "x", "m", true},
+    {"p/+/m", "p", "x", "n", false},
+    {"+/u/m", "q", "u", "m", true},
+    {"+/u/m", "q", "v", "m", false},
+    {"+/+/m", "q", "v", "m", true},
+    {"+/+/m", "q", "v", "n", false},
+    {"+/u/#", "q", "u", "z", true},
+    {"+/#", "q", "u", "z", true},
+    {"p", "p", "u", "m", false},   /* too short: selects nothing */
+    {"p/u", "p", "u", "m", false}, /* too short: selects nothing */
+    {"p/u/mm", "p", "u", "m", false},
+    {"pp/u/m", "p", "u", "m", false},
+    /* a unit frame: any metric of the unit */
+    {"p/u/m", "p", "u", NULL, true},
+    {"p/v/m", "p", "u", NULL, false},
+    {"p/+/m", "p", "u", NULL, true},
+    {"+/u/+", "p", "u", NULL, true},
+    {"q/#", "p", "u", NULL, false},
+    /* a kpi frame: any unit and metric of the program */
+    {"p/#", "p", NULL, NULL, true},
+    {"p/+/+", "p", NULL, NULL, true},
+    {"p/u/m", "p", NULL, NULL, true},
+    {"+/u/m", "p", NULL, NULL, true},
+    {"q/+/+", "p", NULL, NULL, false},
+    {"p/u", "p", NULL, NULL, false},
+};
+
+/* Publishes the row's topic as a sample (both levels given), a unit frame
+ * (metric any) or a kpi frame (unit and metric any). */
+static void publish_row(struct live *l, const struct index_row *r)
+{
+    if (r->metric)
+        publish1(l, r->program, r->unit, r->metric, T0, 1);
+    else if (r->unit)
+        live_publish_unit(l, r->program, r->unit, "{}");
+    else
+        live_publish_kpi(l, r->program, "{}");
+}
+
+TEST(live_index_matches_like_filter_match)
+{
+    struct live *l = new_live(0, 0);
+    CHECK(l);
+    /* Every row's filter on its own client, all subscribed at once: the
+     * index holds them together, as with many screens. */
+    size_t n = sizeof index_rows / sizeof index_rows[0];
+    struct live_client *cs[sizeof index_rows / sizeof index_rows[0]];
+    for (size_t i = 0; i < n; i++) {
+        CHECK((cs[i] = new_client(l)) != NULL);
+        char req[256];
+        snprintf(req, sizeof req, "{\"op\":\"subscribe\",\"filters\":[\"%s\"]}",
+                 index_rows[i].filter);
+        CHECK_INT(send_text(l, cs[i], req), 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct index_row *r = &index_rows[i];
+        if (live_filter_match(r->filter, r->program, r->unit, r->metric) != r->want)
+            CHECK_FAIL_("row %zu: live_filter_match(%s) disagrees with the table", i, r->filter);
+        publish_row(l, r);
+        for (size_t j = 0; j < n; j++) {
+            const struct index_row *o = &index_rows[j];
+            bool want = live_filter_match(o->filter, r->program, r->unit, r->metric);
+            json_t *f = next_frame(l, cs[j]);
+            if ((f != NULL) != want)
+                CHECK_FAIL_("topic of row %zu, filter %s: got %s, want %s", i, o->filter,
+                            f ? "a frame" : "none", want ? "a frame" : "none");
+            json_decref(f);
+            CHECK(next_frame(l, cs[j]) == NULL);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free_client(l, cs[i]);
+    live_free(l);
+}
+
+TEST(live_index_one_copy_per_client_and_churn)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *a = l ? new_client(l) : NULL, *b = a ? new_client(l) : NULL;
+    CHECK(b);
+    /* three filters of a match one sample: it gets it once */
+    CHECK_INT(send_text(l, a,
+                        "{\"op\":\"subscribe\",\"filters\":[\"p/#\",\"p/+/+\",\"+/u/m\","
+                        "\"p/u/m\",\"p/u/m/#\"]}"),
+              0);
+    /* b churns its filters: only its last subscribe counts */
+    for (int i = 0; i < 1000; i++) {
+        char req[128];
+        snprintf(req, sizeof req, "{\"op\":\"subscribe\",\"filters\":[\"x%d/+/+\",\"+/y%d/#\"]}", i,
+                 i);
+        CHECK_INT(send_text(l, b, req), 0);
+    }
+    CHECK_INT(send_text(l, b, "{\"op\":\"subscribe\",\"filters\":[\"+/u/+\"]}"), 0);
+    publish1(l, "p", "u", "m", T0, 7);
+    publish1(l, "x5", "v", "m", T0, 8); /* an old filter of b: gone */
+    double v[4];
+    size_t frames;
+    CHECK_INT(drain_values(l, a, v, 4, &frames), 1);
+    CHECK_DBL(v[0], 7);
+    CHECK_INT(drain_values(l, b, v, 4, &frames), 1);
+    CHECK_DBL(v[0], 7);
+    /* a closed client is out of the index */
+    free_client(l, a);
+    publish1(l, "p", "u", "m", T0 + 1, 9);
+    CHECK_INT(drain_values(l, b, v, 4, &frames), 1);
+    free_client(l, b);
+    live_free(l);
+}
+
+TEST(live_too_many_filters_not_applied)
+{
+    struct live *l = new_live(0, 0);
+    struct live_client *c = l ? new_client(l) : NULL;
+    CHECK(c);
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"keep/#\"]}"), 0);
+    struct buf req;
+    buf_init(&req, 0);
+    buf_puts(&req, "{\"op\":\"subscribe\",\"filters\":[");
+    for (int i = 0; i < 17; i++)
+        buf_printf(&req, "%s\"new%d/#\"", i ? "," : "", i);
+    buf_puts(&req, "]}");
+    CHECK_INT(live__client_message(l, c, req.data, req.len), 0);
+    json_t *f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "error");
+    CHECK_STR(json_string_value(json_object_get(f, "error")), "too_many_filters");
+    json_decref(f);
+    publish1(l, "new1", "u", "m", T0, 1);
+    publish1(l, "keep", "u", "m", T0, 2);
+    double v[4];
+    size_t frames;
+    CHECK_INT(drain_values(l, c, v, 4, &frames), 1);
+    CHECK_DBL(v[0], 2);
+    /* 16 are taken */
+    char *sixteen = strstr(req.data, ",\"new16/#\"");
+    CHECK(sixteen);
+    strcpy(sixteen, "]}");
+    CHECK_INT(live__client_message(l, c, req.data, strlen(req.data)), 0);
+    publish1(l, "new1", "u", "m", T0, 3);
+    CHECK_INT(drain_values(l, c, v, 4, &frames), 1);
+    CHECK_DBL(v[0], 3);
+    buf_free(&req);
+    free_client(l, c);
+    live_free(l);
+}
+
+TEST(live_queue_bounded_in_bytes)
+{
+    struct live *l = NULL;
+    struct live_opts o = {.queue_max = 1000000, .queue_bytes = 64 * 1024, .max_clients = 10};
+    CHECK(live_init(&l, NULL, &o) == 0);
+    struct live_client *c = new_client(l);
+    CHECK(c);
+    for (int i = 0; i < 5000; i++) /* ~100 bytes each: ~500 KB, one at a time */
+        publish1(l, "pjs", "truck-07", "pickups", T0 + i, i);
+    size_t pending = live__client_pending(c);
+    CHECK(pending > 100 && pending < 1000); /* 64 KiB of ~100-byte samples */
+    json_t *f = next_frame(l, c);
+    CHECK(f);
+    CHECK_STR(frame_type(f), "dropped");
+    CHECK_INT(json_integer_value(json_object_get(f, "count")), 5000 - pending);
+    json_decref(f);
+    free_client(l, c);
+    live_free(l);
+}
+
+/* Many series: the snapshot comes in several frames of at most 256 KiB,
+ * with every series; series added meanwhile grow the cache (its walk starts
+ * over: a series may come twice, never not at all); a second snapshot
+ * within snapshot_interval is refused but its filters apply; live samples
+ * queued meanwhile follow it. */
+TEST(live_snapshot_in_frames_and_limited)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/live-snapshot-big.db", harness_tmpdir());
+    unlink(path);
+    struct store *s;
+    CHECK(store_open(&s, path) == 0);
+    store_set_unit_limits(s, 10000, 10000); /* 6,000 series of one unit */
+    char metric[32];
+    for (int i = 0; i < 6000; i++) {
+        snprintf(metric, sizeof metric, "m%d", i);
+        struct sample in = smp("big", "unit-a", metric, T0 + i, i);
+        CHECK(store_append(s, &in, T0, NULL) == 0);
+    }
+    CHECK(store_commit(s) == 0);
+    struct live *l = NULL;
+    struct live_opts o = {.queue_max = 10000, .max_clients = 10, .snapshot_interval_ms = 60000};
+    CHECK(live_init(&l, s, &o) == 0);
+    struct live_client *c = new_client(l);
+    CHECK(c);
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"big/#\"],\"snapshot\":true}"),
+              0);
+    publish1(l, "big", "unit-a", "m1", T0 + 100000, -1); /* after the snapshot was asked */
+    CHECK_INT(send_text(l, c, "{\"op\":\"subscribe\",\"filters\":[\"big/+/+\"],\"snapshot\":true}"),
+              0);
+    struct buf f;
+    buf_init(&f, LWS_PRE);
+    size_t frames = 0, errors = 0;
+    double last_m1 = 0;
+    static char seen[9000];
+    while (live__client_next_frame(l, c, &f)) {
+        CHECK(f.len <= 256 * 1024);
+        json_t *j = json_loadb(f.data, f.len, 0, NULL);
+        CHECK(j);
+        if (strcmp(frame_type(j), "error") == 0) {
+            CHECK_STR(json_string_value(json_object_get(j, "error")), "too_many_snapshots");
+            errors++;
+        } else {
+            frames++;
+            for (size_t i = 0; i < n_samples(j); i++) {
+                json_t *sm = json_array_get(json_object_get(j, "samples"), i);
+                int m = atoi(json_string_value(json_object_get(sm, "metric")) + 1);
+                CHECK(m >= 0 && m < 9000);
+                seen[m] = 1;
+                if (m == 1)
+                    last_m1 = sample_value(j, i);
+            }
+        }
+        json_decref(j);
+        if (frames == 1) { /* new series mid-snapshot: the cache grows */
+            for (int i = 6000; i < 9000; i++) {
+                snprintf(metric, sizeof metric, "m%d", i);
+                struct sample in = smp("big", "unit-a", metric, T0 + i, i);
+                CHECK(store_append(s, &in, T0, NULL) == 0);
+            }
+            CHECK(store_commit(s) == 0);
+        }
+    }
+    buf_free(&f);
+    CHECK_INT(errors, 1);
+    CHECK(frames >= 2);
+    for (int m = 0; m < 6000; m++)
+        if (!seen[m])
+            CHECK_FAIL_("series m%d missing from the snapshot", m);
+    CHECK_DBL(last_m1, -1); /* the live sample came after the snapshot */
+    free_client(l, c);
+    live_free(l);
+    store_close(s);
+}
+
+/* A group fanned out to many clients runs past LIVE_SLICE_NS: the rest
+ * goes on at the next loop turns, in order, before anything published
+ * later (here a unit frame and a second group). */
+TEST(live_fan_out_yields_and_keeps_order)
+{
+    uv_loop_t loop;
+    CHECK(uv_loop_init(&loop) == 0);
+    struct live *l = NULL;
+    struct live_opts o = {.loop = &loop, .queue_max = 100000, .max_clients = 1000};
+    CHECK(live_init(&l, NULL, &o) == 0);
+    enum { CLIENTS = 400, GROUP = 3000 };
+    static struct live_client *cs[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        CHECK((cs[i] = new_client(l)) != NULL);
+    static struct sample group[GROUP];
+    for (int i = 0; i < GROUP; i++)
+        group[i] = smp("pjs", "truck-07", "pickups", T0 + i, i);
+    live_publish_samples(l, group, GROUP);
+    live_publish_unit(l, "pjs", "truck-07", "{\"unit\":\"truck-07\"}");
+    publish1(l, "pjs", "truck-07", "pickups", T0 + GROUP, GROUP);
+    struct live_stats st;
+    live_get_stats(l, &st);
+    CHECK(st.fanout_yields > 0);
+    CHECK(live__client_pending(cs[CLIENTS - 1]) < GROUP); /* not reached yet */
+    for (int turn = 0; turn < 10000 && live__client_pending(cs[CLIENTS - 1]) < GROUP + 2; turn++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < CLIENTS; i += 37) {
+        double expect = 0;
+        bool unit_seen = false;
+        json_t *f;
+        while ((f = next_frame(l, cs[i])) != NULL) {
+            if (strcmp(frame_type(f), "unit") == 0) {
+                CHECK_DBL(expect, GROUP); /* after the whole group */
+                unit_seen = true;
+            } else {
+                CHECK_STR(frame_type(f), "samples");
+                for (size_t k = 0; k < n_samples(f); k++)
+                    if (sample_value(f, k) != expect++)
+                        CHECK_FAIL_("client %d: sample %g out of order", i, expect - 1);
+            }
+            json_decref(f);
+        }
+        CHECK(unit_seen);
+        CHECK_DBL(expect, GROUP + 1);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        free_client(l, cs[i]);
+    live_stop(l);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    live_free(l);
+    CHECK_INT(uv_loop_close(&loop), 0);
+}
+
 TEST(live_no_clients_no_work)
 {
     struct live *l = new_live(0, 0);
@@ -715,4 +1029,7 @@ TEST_MAIN(CASE(live_filter_match_table), CASE(live_alert_and_unit_frames_follow_
           CASE(live_batches_in_arrival_order), CASE(live_frames_are_bounded),
           CASE(live_overflow_drops_oldest_and_says_so), CASE(live_one_burst_is_not_dropped),
           CASE(live_shared_sample_outlives_one_client), CASE(live_unit_and_alert_frames_keep_order),
-          CASE(live_snapshot_from_store), CASE(live_no_clients_no_work))
+          CASE(live_snapshot_from_store), CASE(live_index_matches_like_filter_match),
+          CASE(live_index_one_copy_per_client_and_churn), CASE(live_too_many_filters_not_applied),
+          CASE(live_queue_bounded_in_bytes), CASE(live_snapshot_in_frames_and_limited),
+          CASE(live_fan_out_yields_and_keeps_order), CASE(live_no_clients_no_work))

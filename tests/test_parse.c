@@ -45,6 +45,7 @@ struct got_sample {
     double value;
     bool has_position;
     double lat, lon;
+    bool has_ts;
 };
 
 struct got_reject {
@@ -95,6 +96,7 @@ static void on_sample(void *ctx, const struct sample *s)
     g->has_position = s->has_position;
     g->lat = s->lat;
     g->lon = s->lon;
+    g->has_ts = s->has_ts;
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)
@@ -203,6 +205,48 @@ static void expect_one_reject(const struct collect *c, int ret, enum parse_reaso
     CHECK_STR(rn((int)c->r[0].reason), rn((int)reason));
     CHECK_INT(c->r[0].element, element);
     CHECK_INT(ret, 0);
+}
+
+/* A check of one outcome: the sink's record, parse_message's return, and
+ * what the case expects (its own type, or NULL). */
+typedef void (*check_fn)(const struct collect *c, int ret, const void *want);
+
+/* Parses one message (arrival ARR), runs `check`, prints what was received if
+ * a check failed, and frees it: what every case would otherwise repeat. */
+static void parse_expect_at(const char *prefix, const char *topic, const void *payload, size_t len,
+                            check_fn check, const void *want)
+{
+    struct collect c;
+    int ret = run_parse(prefix, topic, payload, len, ARR, &c);
+    check(&c, ret, want);
+    if (check_failed_)
+        describe(&c, ret);
+    collect_free(&c);
+}
+
+static void parse_expect(const char *topic, const void *payload, size_t len, check_fn check,
+                         const void *want)
+{
+    parse_expect_at("pantau", topic, payload, len, check, want);
+}
+
+struct want_reject {
+    enum parse_reason reason;
+    int element;
+};
+
+static void check_reject(const struct collect *c, int ret, const void *want)
+{
+    const struct want_reject *w = want;
+    expect_one_reject(c, ret, w->reason, w->element);
+}
+
+/* The whole message rejected once, for `reason`. */
+static void parse_expect_reject(const char *topic, const void *payload, size_t len,
+                                enum parse_reason reason)
+{
+    struct want_reject w = {reason, -1};
+    parse_expect(topic, payload, len, check_reject, &w);
 }
 
 /* ---- the table ---- */
@@ -483,8 +527,9 @@ struct prow {
     X(array_nul_after_number, P("[1\0,{\"value\":2}]"), .len = 16, REJ(PARSE_BAD_JSON))            \
     X(array_unterminated, P("[{\"value\":1}"), REJ(PARSE_BAD_JSON))
 
-static void check_row(const struct prow *r, const struct collect *c, int ret)
+static void check_row(const struct collect *c, int ret, const void *want)
 {
+    const struct prow *r = want;
     const char *program = r->program ? r->program : TOPIC_PROG;
     const char *unit = r->unit ? r->unit : TOPIC_UNIT;
     CHECK_INT(c->nulls, 0);
@@ -527,13 +572,8 @@ static void run_row(const struct prow *r)
 {
     const char *payload = r->payload ? r->payload : "";
     size_t len = r->len ? r->len : strlen(payload);
-    struct collect c;
-    int ret = run_parse(r->prefix ? r->prefix : "pantau", r->topic ? r->topic : TOPIC, payload, len,
-                        ARR, &c);
-    check_row(r, &c, ret);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
+    parse_expect_at(r->prefix ? r->prefix : "pantau", r->topic ? r->topic : TOPIC, payload, len,
+                    check_row, r);
 }
 
 #define ROW_TEST(name, ...)                                                                        \
@@ -549,7 +589,7 @@ PARSE_ROWS(ROW_TEST)
 /* ---- arrays with several outcomes ---- */
 
 /* Good elements are emitted (in order), each bad one rejected with its index. */
-static void check_mixed(const struct collect *c, int ret)
+static void check_mixed(const struct collect *c, int ret, const void *want)
 {
     CHECK_INT(c->nulls, 0);
     CHECK_INT(ret, 2);
@@ -576,15 +616,29 @@ TEST(array_mixed_good_and_bad)
     const char *p = "[{\"value\":1},{\"value\":\"x\"},{\"value\":3,\"ts\":1},42,"
                     "{\"value\":5,\"ts\":\"2026-11-22T08:15:00+07:00\",\"labels\":{\"a\":\"1\"}},"
                     "{\"value\":6,\"labels\":{\"A\":\"1\"}}]";
+    parse_expect(TOPIC, p, strlen(p), check_mixed, NULL);
+}
+
+/* has_ts tells a device's ts from the arrival time (ingest refuses a
+ * retained sample without one, CONTRACT §10): per element of an array. */
+TEST(has_ts_per_element)
+{
+    const char *p = "[{\"value\":1},{\"value\":2,\"ts\":1795000000000},"
+                    "{\"value\":3,\"ts\":\"2026-11-22T08:15:00+07:00\"}]";
     struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, strlen(p), ARR, &c);
-    check_mixed(&c, ret);
-    if (check_failed_)
-        describe(&c, ret);
+    run_parse("pantau", TOPIC, p, strlen(p), ARR, &c);
+    CHECK_INT(c.ns, 3);
+    CHECK(!c.s[0].has_ts);
+    CHECK(c.s[1].has_ts);
+    CHECK(c.s[2].has_ts);
+    collect_free(&c);
+    run_parse("pantau", TOPIC, "42", 2, ARR, &c);
+    CHECK_INT(c.ns, 1);
+    CHECK(!c.s[0].has_ts);
     collect_free(&c);
 }
 
-static void check_non_objects(const struct collect *c, int ret)
+static void check_non_objects(const struct collect *c, int ret, const void *want)
 {
     CHECK_INT(ret, 2);
     CHECK_INT(c->ns, 2);
@@ -601,17 +655,12 @@ static void check_non_objects(const struct collect *c, int ret)
 TEST(array_elements_not_objects)
 {
     const char *p = "[{\"value\":1},\"x\",null,[],{\"value\":2,\"metric\":\"other\"}]";
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, strlen(p), ARR, &c);
-    check_non_objects(&c, ret);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
+    parse_expect(TOPIC, p, strlen(p), check_non_objects, NULL);
 }
 
 /* A non-finite or huge value in one element is that element's problem: the
  * message is valid JSON (RFC 8259 grammar) and its good elements are kept. */
-static void check_overflow_element(const struct collect *c, int ret)
+static void check_overflow_element(const struct collect *c, int ret, const void *want)
 {
     CHECK_INT(ret, 2);
     CHECK_INT(c->ns, 2);
@@ -625,12 +674,7 @@ static void check_overflow_element(const struct collect *c, int ret)
 TEST(array_overflow_element_keeps_others)
 {
     const char *p = "[{\"value\":1},{\"value\":1e999},{\"value\":12345678901234567890}]";
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, strlen(p), ARR, &c);
-    check_overflow_element(&c, ret);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
+    parse_expect(TOPIC, p, strlen(p), check_overflow_element, NULL);
 }
 
 /* "[" then n elements of {"value":i,"ts":ARR-i*1000} then "]". */
@@ -650,7 +694,7 @@ static char *make_batch(int n, size_t *len)
     return p;
 }
 
-static void check_batch_1000(const struct collect *c, int ret)
+static void check_batch_1000(const struct collect *c, int ret, const void *want)
 {
     CHECK_INT(c->nr, 0);
     CHECK_INT(c->ns, 1000);
@@ -667,13 +711,8 @@ TEST(array_batch_1000)
     size_t len;
     char *p = make_batch(1000, &len);
     CHECK(len <= PARSE_MAX_PAYLOAD);
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, len, ARR, &c);
+    parse_expect(TOPIC, p, len, check_batch_1000, NULL);
     free(p);
-    check_batch_1000(&c, ret);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
 }
 
 TEST(array_batch_1001_rejected_once)
@@ -681,13 +720,8 @@ TEST(array_batch_1001_rejected_once)
     size_t len;
     char *p = make_batch(1001, &len);
     CHECK(len <= PARSE_MAX_PAYLOAD);
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, len, ARR, &c);
+    parse_expect_reject(TOPIC, p, len, PARSE_BAD_BATCH);
     free(p);
-    expect_one_reject(&c, ret, PARSE_BAD_BATCH, -1);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
 }
 
 TEST(array_batch_1001_of_non_objects_rejected_once)
@@ -701,13 +735,8 @@ TEST(array_batch_1001_of_non_objects_rejected_once)
         p[1 + 2 * i] = '1';
         p[2 + 2 * i] = i == 1000 ? ']' : ',';
     }
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, len, ARR, &c);
+    parse_expect_reject(TOPIC, p, len, PARSE_BAD_BATCH);
     free(p);
-    expect_one_reject(&c, ret, PARSE_BAD_BATCH, -1);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
 }
 
 /* ---- size limit ---- */
@@ -724,21 +753,23 @@ static char *padded(const char *head, size_t total)
     return p;
 }
 
+/* One sample of value *want, and nothing else. */
+static void check_one_value(const struct collect *c, int ret, const void *want)
+{
+    CHECK_INT(c->nr, 0);
+    CHECK_INT(ret, 1);
+    CHECK_INT(c->ns, 1);
+    CHECK_DBL(c->s[0].value, *(const double *)want);
+}
+
 static void size_case(const char *head, size_t total, bool accepted, double value)
 {
     char *p = padded(head, total);
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, total, ARR, &c);
+    if (accepted)
+        parse_expect(TOPIC, p, total, check_one_value, &value);
+    else
+        parse_expect_reject(TOPIC, p, total, PARSE_TOO_LARGE);
     free(p);
-    if (accepted) {
-        CHECK_INT(c.nr, 0);
-        CHECK_INT(ret, 1);
-        CHECK_INT(c.ns, 1);
-        CHECK_DBL(c.s[0].value, value);
-    } else {
-        expect_one_reject(&c, ret, PARSE_TOO_LARGE, -1);
-    }
-    collect_free(&c);
 }
 
 TEST(size_65536_object_accepted)
@@ -764,14 +795,8 @@ TEST(size_65537_garbage_too_large)
 TEST(size_65537_status_too_large)
 {
     char *p = padded("online", 65537);
-    struct collect c;
-    int ret = run_parse("pantau", STATUS, p, 65537, ARR, &c);
+    parse_expect_reject(STATUS, p, 65537, PARSE_TOO_LARGE);
     free(p);
-    CHECK_INT(c.npresence, 0);
-    CHECK_INT(c.ns, 0);
-    CHECK_INT(c.nr, 1);
-    CHECK_INT(ret, 0);
-    collect_free(&c);
 }
 
 /* ---- nesting ---- */
@@ -789,13 +814,8 @@ static void deep_case(const char *head, char open, char close, size_t depth, con
     if (close)
         memset(p + hn + depth, close, depth);
     memcpy(p + len - tn, tail, tn);
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, len, ARR, &c);
+    parse_expect_reject(TOPIC, p, len, reason);
     free(p);
-    expect_one_reject(&c, ret, reason, -1);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
 }
 
 TEST(deep_open_brackets_60000)
@@ -828,8 +848,9 @@ TEST(deep_inside_labels)
 /* 8 labels, 32-byte keys given in reverse order, 64-byte values of control
  * characters (valid UTF-8, escaped in any JSON output): labels_json must fit
  * PARSE_LABELS_JSON_MAX, be compact JSON with keys sorted, and decode back. */
-static void check_max_labels(const struct collect *c, int ret, const char keys[8][33])
+static void check_max_labels(const struct collect *c, int ret, const void *want)
 {
+    const char(*keys)[33] = want;
     CHECK_INT(c->nr, 0);
     CHECK_INT(ret, 1);
     CHECK_INT(c->ns, 1);
@@ -866,12 +887,7 @@ TEST(labels_eight_at_max_lengths)
             off += (size_t)snprintf(p + off, sizeof p - off, "\\u%04x", i + 1);
         off += (size_t)snprintf(p + off, sizeof p - off, "\"%s", i ? "," : "}}");
     }
-    struct collect c;
-    int ret = run_parse("pantau", TOPIC, p, off, ARR, &c);
-    check_max_labels(&c, ret, (const char(*)[33])keys);
-    if (check_failed_)
-        describe(&c, ret);
-    collect_free(&c);
+    parse_expect(TOPIC, p, off, check_max_labels, keys);
 }
 
 /* ---- whole-API properties ---- */
@@ -1202,14 +1218,15 @@ static void run_trow(int (*fn)(const char *, int64_t *), const struct trow *r)
 RFC_ROWS(RFC_TEST)
 TP_ROWS(TP_TEST)
 
-TEST_MAIN(PARSE_ROWS(ROW_CASE) CASE(array_mixed_good_and_bad), CASE(array_elements_not_objects),
-          CASE(array_overflow_element_keeps_others), CASE(array_batch_1000),
-          CASE(array_batch_1001_rejected_once), CASE(array_batch_1001_of_non_objects_rejected_once),
-          CASE(size_65536_object_accepted), CASE(size_65536_bare_number_accepted),
-          CASE(size_65537_too_large), CASE(size_65537_garbage_too_large),
-          CASE(size_65537_status_too_large), CASE(deep_open_brackets_60000),
-          CASE(deep_open_brackets_100000_too_large), CASE(deep_balanced_brackets_30000),
-          CASE(deep_open_braces_60000), CASE(deep_inside_labels), CASE(labels_eight_at_max_lengths),
+TEST_MAIN(PARSE_ROWS(ROW_CASE) CASE(array_mixed_good_and_bad), CASE(has_ts_per_element),
+          CASE(array_elements_not_objects), CASE(array_overflow_element_keeps_others),
+          CASE(array_batch_1000), CASE(array_batch_1001_rejected_once),
+          CASE(array_batch_1001_of_non_objects_rejected_once), CASE(size_65536_object_accepted),
+          CASE(size_65536_bare_number_accepted), CASE(size_65537_too_large),
+          CASE(size_65537_garbage_too_large), CASE(size_65537_status_too_large),
+          CASE(deep_open_brackets_60000), CASE(deep_open_brackets_100000_too_large),
+          CASE(deep_balanced_brackets_30000), CASE(deep_open_braces_60000),
+          CASE(deep_inside_labels), CASE(labels_eight_at_max_lengths),
           CASE(reason_names_distinct_and_stable_form), CASE(arrival_time_is_default_ts),
           CASE(same_message_twice_same_result), CASE(fuzz_random_payloads),
           RFC_ROWS(TROW_CASE) TP_ROWS(TROW_CASE))

@@ -9,7 +9,9 @@ import { badge } from './status.js';
 
 export function activeAlerts(alerts) {
   const rank = { critical: 0, warning: 1, info: 2 };
-  return [...alerts.values()].filter((a) => a.state === 'firing').sort((a, b) => (rank[a.severity] ?? 3) - (rank[b.severity] ?? 3) || b.fired_at - a.fired_at);
+  return [...alerts.values()]
+    .filter((a) => a.state === 'firing')
+    .sort((a, b) => (rank[a.severity] ?? 3) - (rank[b.severity] ?? 3) || b.fired_at - a.fired_at);
 }
 
 export async function acknowledge(id, note, report) {
@@ -29,5 +31,11 @@ export function ackButton(a, report) {
 }
 
 export function alertLine(a) {
-  return [badge(a.severity), ' ', h('span', { class: 'msg' }, a.message || `${a.rule} ${a.unit || ''}`), ' ', h('span', { class: 'muted' }, dateTime(a.fired_at))];
+  return [
+    badge(a.severity),
+    ' ',
+    h('span', { class: 'msg' }, a.message || `${a.rule} ${a.unit || ''}`),
+    ' ',
+    h('span', { class: 'muted' }, dateTime(a.fired_at)),
+  ];
 }

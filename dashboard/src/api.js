@@ -16,7 +16,11 @@ async function call(path, opts) {
 }
 export const get = (path) => call(path);
 export function post(path, body, type = 'application/json') {
-  return call(path, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' || body instanceof Blob ? body : JSON.stringify(body) });
+  return call(path, {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: typeof body === 'string' || body instanceof Blob ? body : JSON.stringify(body),
+  });
 }
 export function qs(params) {
   const u = new URLSearchParams();

@@ -42,7 +42,7 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
       if (kpi.units && !kpi.units.includes(s.unit)) continue;
       for (const [ts, v] of s.points) {
         const a = acc.get(ts);
-        if (a) (a[0] += v), a[1]++;
+        if (a) ((a[0] += v), a[1]++);
         else acc.set(ts, [v, 1]);
       }
     }
@@ -88,14 +88,18 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
           { ...axis, space: px * 5, values: (u, splits) => splits.map((s) => shortTime(s * 1000, to - from)) },
           { ...axis, size: px * 6, values: (u, splits) => splits.map((v) => num(v)) },
         ],
-        series: [{ label: t('when'), value: (u, v) => (v === null ? '–' : dateTime(v * 1000)) }, { label: kpi.name, stroke: line, width: 2, points: { show: false }, value: (u, v) => num(v) }],
+        series: [
+          { label: t('when'), value: (u, v) => (v === null ? '–' : dateTime(v * 1000)) },
+          { label: kpi.name, stroke: line, width: 2, points: { show: false }, value: (u, v) => num(v) },
+        ],
         cursor: { drag: { x: true, y: false } },
         legend: { show: false },
         hooks: {
           setCursor: [
             (u) => {
               const i = u.cursor.idx;
-              cursor.textContent = i === null || i === undefined || u.data[0][i] === undefined ? '' : `${dateTime(u.data[0][i] * 1000)}: ${num(u.data[1][i])}`;
+              cursor.textContent =
+                i === null || i === undefined || u.data[0][i] === undefined ? '' : `${dateTime(u.data[0][i] * 1000)}: ${num(u.data[1][i])}`;
             },
           ],
           setSelect: [

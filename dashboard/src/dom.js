@@ -6,11 +6,20 @@ export function h(tag, attrs, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'class') el.setAttribute('class', v);
+    else if (k === 'style') setStyle(el, v);
     else if (k in el && !ns && typeof v !== 'string') el[k] = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
   append(el, children);
   return el;
+}
+// "a:1;--b:2" through the CSSOM: a Content-Security-Policy without
+// 'unsafe-inline' (pantaud's) blocks setAttribute('style', ...), not this.
+function setStyle(el, css) {
+  for (const decl of css.split(';')) {
+    const i = decl.indexOf(':');
+    if (i > 0) el.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
+  }
 }
 function append(el, children) {
   for (const c of children) {

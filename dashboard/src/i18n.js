@@ -35,6 +35,10 @@ const T = {
   missed: { id: 'tidak tercapai', en: 'missed' },
   not_started: { id: 'belum dimulai', en: 'not started' },
   no_data: { id: 'belum ada data', en: 'no data' },
+  // whose status a tile's badge is: the program's, not its headline KPI's
+  programHealth: { id: 'Program: {s}', en: 'Program: {s}' },
+  spark30: { id: '{kpi}, 30 hari terakhir', en: '{kpi}, last 30 days' },
+  sparkNoData: { id: '{kpi}: belum ada data 30 hari terakhir', en: '{kpi}: no data in the last 30 days' },
   // program status
   planned: { id: 'direncanakan', en: 'planned' },
   running: { id: 'berjalan', en: 'running' },
@@ -130,7 +134,10 @@ const T = {
   stored: { id: 'Tersimpan: {n}', en: 'Stored: {n}' },
   rejected: { id: 'Ditolak: {reason}', en: 'Rejected: {reason}' },
   csvTitle: { id: 'Unggah CSV', en: 'Upload CSV' },
-  csvHint: { id: 'Format sama dengan export.csv: ts,program,unit,metric,labels,value', en: 'Same format as export.csv: ts,program,unit,metric,labels,value' },
+  csvHint: {
+    id: 'Format sama dengan export.csv: ts,program,unit,metric,labels,value',
+    en: 'Same format as export.csv: ts,program,unit,metric,labels,value',
+  },
   csvFile: { id: 'Berkas CSV', en: 'CSV file' },
   upload: { id: 'Unggah', en: 'Upload' },
   csvResult: { id: 'Tersimpan {n}, ditolak {m}', en: 'Stored {n}, rejected {m}' },

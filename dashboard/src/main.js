@@ -41,14 +41,25 @@ function shell() {
   el.title = h('span', { class: 'regency' });
   el.nav = h('nav', { 'aria-label': t('nav') });
   el.lang = h('button', { class: 'lang', onclick: toggleLang });
-  el.conn = h('span', { class: 'conn', role: 'status', 'data-state': state.conn }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
+  el.conn = h(
+    'span',
+    { class: 'conn', role: 'status', 'data-state': state.conn },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }),
+    h('span', { class: 'conn-text' }),
+  );
   el.stale = h('span', { class: 'stale-mark', hidden: true });
   el.clock = h('time', { class: 'clock' });
   el.date = h('span', { class: 'date' });
   el.main = h('main', { id: 'view' });
   el.ticker = h('aside', { class: 'ticker', 'aria-label': t('alerts') });
   document.body.append(
-    h('header', { class: 'top' }, h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'pantau'), el.title), el.nav, h('div', { class: 'status' }, el.stale, el.conn, el.lang, h('div', { class: 'when' }, el.clock, el.date))),
+    h(
+      'header',
+      { class: 'top' },
+      h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'pantau'), el.title),
+      el.nav,
+      h('div', { class: 'status' }, el.stale, el.conn, el.lang, h('div', { class: 'when' }, el.clock, el.date)),
+    ),
     el.main,
     el.ticker,
   );
@@ -58,7 +69,11 @@ function renderNav() {
   fill(
     el.nav,
     VIEWS.filter((v) => !kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id).map((v) =>
-      h('a', { href: `#${v.id}`, class: current?.id === v.id ? 'on' : null, 'aria-current': current?.id === v.id ? 'page' : null }, t(v.label)),
+      h(
+        'a',
+        { href: `#${v.id}`, class: current?.id === v.id ? 'on' : null, 'aria-current': current?.id === v.id ? 'page' : null },
+        t(v.label),
+      ),
     ),
   );
   el.nav.setAttribute('aria-label', t('nav'));
@@ -72,7 +87,10 @@ function renderNav() {
 
 function renderConn() {
   el.conn.dataset.state = state.conn;
-  text(el.conn.querySelector('.conn-text'), t(state.conn === 'live' ? 'connLive' : state.conn === 'connecting' ? 'connConnecting' : 'connLost'));
+  text(
+    el.conn.querySelector('.conn-text'),
+    t(state.conn === 'live' ? 'connLive' : state.conn === 'connecting' ? 'connConnecting' : 'connLost'),
+  );
   // Stale: the websocket is down (a live one is pinged every 10 s and
   // dropped when silent for 25 s; a quiet regency is not stale).
   const stale = state.conn === 'lost';
@@ -134,11 +152,14 @@ let fitAt = 0;
 let fitTimer = null;
 function fitSoon() {
   if (fitTimer) return;
-  fitTimer = setTimeout(() => {
-    fitTimer = null;
-    fitAt = Date.now();
-    fitWall();
-  }, Math.max(0, 1000 - (Date.now() - fitAt)));
+  fitTimer = setTimeout(
+    () => {
+      fitTimer = null;
+      fitAt = Date.now();
+      fitWall();
+    },
+    Math.max(0, 1000 - (Date.now() - fitAt)),
+  );
 }
 
 onPaint((what) => {

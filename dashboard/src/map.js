@@ -12,7 +12,7 @@ let cachedPath = '';
 
 function bounds(units) {
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const u of units) (x0 = Math.min(x0, u.lon)), (x1 = Math.max(x1, u.lon)), (y0 = Math.min(y0, u.lat)), (y1 = Math.max(y1, u.lat));
+  for (const u of units) ((x0 = Math.min(x0, u.lon)), (x1 = Math.max(x1, u.lon)), (y0 = Math.min(y0, u.lat)), (y1 = Math.max(y1, u.lat)));
   if (x0 === Infinity) return [95, -11, 141, 6]; // all of Indonesia
   const cx = (x0 + x1) / 2;
   const cy = (y0 + y1) / 2;
@@ -29,10 +29,10 @@ export function unitMap(units, label, aspect = 1) {
   const hDeg = y1 - y0;
   if (wDeg / hDeg < aspect) {
     const add = (hDeg * aspect - wDeg) / k / 2;
-    (x0 -= add), (x1 += add);
+    ((x0 -= add), (x1 += add));
   } else {
     const add = (wDeg / aspect - hDeg) / 2;
-    (y0 -= add), (y1 += add);
+    ((y0 -= add), (y1 += add));
   }
   const H = Math.round(W / aspect);
   const sx = W / (x1 - x0);

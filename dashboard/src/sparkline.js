@@ -22,34 +22,55 @@ export function labelParams(kpi) {
 export async function loadSparkline(programId, kpi) {
   const now = Date.now();
   const from = localMidnight(now) - (DAYS - 1) * 86400e3;
-  const q = qs({ program: programId, metric: kpi.metric, from, to: now, step: 86400e3, tz: tzOffset(), agg: dailyAgg(kpi), ...labelParams(kpi) });
+  const q = qs({
+    program: programId,
+    metric: kpi.metric,
+    from,
+    to: now,
+    step: 86400e3,
+    tz: tzOffset(),
+    agg: dailyAgg(kpi),
+    ...labelParams(kpi),
+  });
   const r = await get(`/api/v1/query?${q}`);
   const arr = data.get(programId) || new Float64Array(DAYS);
   // Counted KPIs: a day without samples is a 0; measured ones: a gap.
   const sumOver = kpi.agg === 'sum' || kpi.agg === 'count' || kpi.agg.startsWith('distinct') || kpi.agg === 'units';
   arr.fill(sumOver ? 0 : NaN);
+  let points = 0;
   for (const s of r.series) {
     if (kpi.units && !kpi.units.includes(s.unit)) continue;
     for (const [ts, v] of s.points) {
       const i = Math.round((ts - from) / 86400e3);
       if (i < 0 || i >= DAYS) continue;
       arr[i] = sumOver ? arr[i] + v : Number.isNaN(arr[i]) ? v : Math.max(arr[i], v);
+      points++;
     }
   }
+  // No sample in 30 days is no data, not 30 days of zeros: nothing is drawn.
+  if (!points) arr.fill(NaN);
   data.set(programId, arr);
 }
 
-export function sparkline(programId, label) {
+// The line, or (no sample in 30 days, or not loaded yet) an empty box
+// labelled noDataLabel.
+export function sparkline(programId, label, noDataLabel = label) {
   const arr = data.get(programId);
   const W = 100;
   const H = 24;
-  const svg = h('svg:svg', { class: 'spark', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label });
-  if (!arr) return svg;
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of arr) if (!Number.isNaN(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  if (lo === Infinity) return svg;
-  if (hi === lo) (hi += 1), (lo -= 1);
+  for (const v of arr || []) if (!Number.isNaN(v)) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
+  const empty = lo === Infinity;
+  const svg = h('svg:svg', {
+    class: empty ? 'spark spark-empty' : 'spark',
+    viewBox: `0 0 ${W} ${H}`,
+    preserveAspectRatio: 'none',
+    role: 'img',
+    'aria-label': empty ? noDataLabel : label,
+  });
+  if (empty) return svg;
+  if (hi === lo) ((hi += 1), (lo -= 1));
   let d = '';
   let pen = 'M';
   arr.forEach((v, i) => {

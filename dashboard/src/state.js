@@ -28,7 +28,12 @@ const SHOWN_METRICS = new Set(['price', 'reference_price']);
 const shown = (s) => SHOWN_METRICS.has(s.metric);
 
 export function seriesKey(s) {
-  const l = s.labels ? Object.keys(s.labels).sort().map((k) => `${k}=${s.labels[k]}`).join(',') : '';
+  const l = s.labels
+    ? Object.keys(s.labels)
+        .sort()
+        .map((k) => `${k}=${s.labels[k]}`)
+        .join(',')
+    : '';
   return `${s.program}/${s.unit}/${s.metric}{${l}}`;
 }
 

@@ -8,6 +8,9 @@
 //     over MQTT shows on its program's tile, formatted id-ID, within 1 s.
 //  2. the language switch: Bahasa Indonesia by default, English by the
 //     button and by ?lang=en (the alerts ticker headed "Peringatan"/"Alerts").
+//  2b. a tile says whose status is whose: the badge is the program's health
+//     ("Program: tertinggal"), the headline KPI's status sits beside the
+//     KPI's name; a KPI with no sample in 30 days draws no sparkline.
 //  3. the connection indicator turns red (and the stale mark shows) when
 //     pantaud stops, and green again when it returns, without a reload.
 //  4. kiosk mode: every rotated view fits 1920×1080 and 3840×2160 (the
@@ -49,6 +52,29 @@ const CATALOG = path.join(repoRoot, 'config/catalog/lampung-tengah.ini');
 const CONFIG = `[store]\nretention_days = 2000\n[catalog]\nfile = ${CATALOG}\n`;
 const VIEWS = ['ringkasan', 'program', 'harga', 'unit', 'peringatan', 'input', 'laporan'];
 const KIOSK_VIEWS = ['ringkasan', 'harga', 'unit', 'peringatan'];
+// The status words (CONTRACT §5.2) as the dashboard shows them.
+const WORDS = {
+  id: {
+    achieved: 'tercapai',
+    on_track: 'sesuai jalur',
+    at_risk: 'perlu percepatan',
+    off_track: 'tertinggal',
+    worsening: 'memburuk',
+    missed: 'tidak tercapai',
+    not_started: 'belum dimulai',
+    no_data: 'belum ada data',
+  },
+  en: {
+    achieved: 'achieved',
+    on_track: 'on track',
+    at_risk: 'needs acceleration',
+    off_track: 'off track',
+    worsening: 'worsening',
+    missed: 'missed',
+    not_started: 'not started',
+    no_data: 'no data',
+  },
+};
 
 // A page that records console errors, page errors and requests to other hosts.
 async function open(ctx, url, viewport = { width: 1366, height: 768 }) {
@@ -129,6 +155,48 @@ const cases = [
       assertEq((await en.page.textContent('.ticker-head')).replace(/\d+$/, ''), 'Alerts', '?lang=en');
       assertEq([...problems, ...en.problems], [], 'console errors');
       await en.page.close();
+    },
+  ],
+  [
+    'tiles: the badge is the program\'s health, the KPI\'s status is beside the KPI; no data draws no sparkline',
+    async (ctx) => {
+      const pub = await mqttPublisher(ctx.broker);
+      await pub.publish('pantau/grebek-stunting/uji-01/toddlers_fed', JSON.stringify({ value: 7 }));
+      await pub.close();
+      const grebek = async () => (await fetch(`${ctx.base}/api/v1/programs`).then((r) => r.json())).programs;
+      await until(async () => (await grebek()).find((p) => p.id === 'grebek-stunting').kpis[0].current > 0, 5000, 'the sample stored');
+      const programs = await grebek();
+      for (const lang of ['id', 'en']) {
+        const { page, problems } = await open(ctx, `/?lang=${lang}`);
+        await page.waitForSelector('.tile[data-program="paduka-lamteng"] .spark');
+        // The sparklines load after the first paint: wait for grebek-stunting's.
+        await page.waitForSelector('.tile[data-program="grebek-stunting"] .spark path', { timeout: 10000 });
+        const tiles = await page.$$eval('.tile', (els) =>
+          els.map((e) => ({
+            id: e.dataset.program,
+            health: e.querySelector('.tile-agency .tile-health')?.textContent,
+            kpiStatus: e.querySelector('.tile-kpi .tile-kpi-status')?.textContent,
+            foot: e.querySelector('.tile-foot')?.textContent,
+            paths: e.querySelectorAll('.spark path').length,
+            sparkLabel: e.querySelector('.spark')?.getAttribute('aria-label'),
+          })),
+        );
+        assertEq(tiles.length, programs.length, 'a tile per program');
+        for (const p of programs) {
+          const tile = tiles.find((x) => x.id === p.id);
+          assertEq(tile.health, `Program: ${WORDS[lang][p.health || 'no_data']}`, `${p.id}'s badge (${lang})`);
+          if (p.kpis[0]) {
+            assertEq(tile.kpiStatus, WORDS[lang][p.kpis[0].status || 'no_data'], `${p.id}'s headline KPI status (${lang})`);
+            for (const w of Object.values(WORDS[lang])) assert(!tile.foot.includes(w), `${p.id}: no status word under the bar: ${tile.foot}`);
+          }
+        }
+        const paduka = tiles.find((x) => x.id === 'paduka-lamteng');
+        assertEq(paduka.paths, 0, 'paduka-lamteng (no sample yet): no sparkline drawn');
+        assert(/belum ada data|no data/.test(paduka.sparkLabel), `its label says no data: ${paduka.sparkLabel}`);
+        assertEq(tiles.find((x) => x.id === 'grebek-stunting').paths, 1, 'grebek-stunting (a sample today): a sparkline');
+        assertEq(problems, [], 'console errors');
+        await page.close();
+      }
     },
   ],
   [

@@ -60,6 +60,10 @@ function publish(broker, count, rate, seed) {
   return { ...sim, done: withTimeout(sim.child.exited, 120000, 'pantau-sim to finish') };
 }
 
+// The simulator's PADUKA vans publish 4 documents x 311 kampung = 1,244
+// series each: more than [store] max_series_per_unit's default 1,000.
+const SIM_STORE = '[store]\nmax_series_per_unit = 2000\n';
+
 function integrityOk(db) {
   assertEq(sql(db, 'PRAGMA integrity_check'), 'ok', 'PRAGMA integrity_check');
 }
@@ -143,7 +147,7 @@ await runCases(
           return;
         }
         const broker = await startBroker();
-        let pantaud = await startPantaud(broker); // the broker now keeps its session
+        let pantaud = await startPantaud(broker, { config: SIM_STORE }); // the broker now keeps its session
         const db = pantaud.db;
         await pantaud.stop();
         const N = 150000;
@@ -158,7 +162,7 @@ await runCases(
         // (It is killed once connected: a broker sends a session's backlog
         // before it acknowledges the subscription.)
         for (let i = 0; i < 8 && samples(db) < N - 30000; i++) {
-          pantaud = await startPantaud(broker, { db, ready: 'mqtt: connected' });
+          pantaud = await startPantaud(broker, { db, ready: 'mqtt: connected', config: SIM_STORE });
           const read = /(\d+) messages acknowledged before the last exit/.exec(pantaud.readLog());
           if (read) replayed += Number(read[1]);
           const want = samples(db) + 15000;
@@ -168,7 +172,7 @@ await runCases(
           kills++;
         }
         if (pantaud.child.exitCode !== null || pantaud.child.signalCode !== null)
-          pantaud = await startPantaud(broker, { db });
+          pantaud = await startPantaud(broker, { db, config: SIM_STORE });
         await until(() => samples(db) >= N, 60000, `all ${N} samples stored`);
         console.log(`# drained with ${kills} kills in ${Date.now() - t} ms; ${replayed} messages read again from the spool`);
         assert(kills >= 3, `killed mid-drain ${kills} times`);

@@ -133,7 +133,8 @@ function cpuSeconds(pid) {
 // flight per client caps what it hands pantaud at one round trip per 20
 // messages, which a loaded machine stretches below 10,000 msg/s.
 const { broker, pantaud } = await startStack({
-  config: process.env.PANTAUD_CONFIG || '',
+  // The simulator's PADUKA vans make 1,244 series each (> max_series_per_unit's 1,000).
+  config: process.env.PANTAUD_CONFIG || '[store]\nmax_series_per_unit = 2000\n',
   broker: { conf: (process.env.BROKER_CONF ?? 'max_inflight_messages 100\nset_tcp_nodelay true').split('\n') },
 });
 const pub = await mqttPublisher(broker);

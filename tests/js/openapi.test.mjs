@@ -277,7 +277,9 @@ async function before() {
   const pantaud = await startPantaud(broker, {
     config:
       `[auth]\nviewer = ${VIEWER}\noperator = ${OPERATOR}\nadmin = ${ADMIN}\n` +
-      `[http]\ndashboard = ${DASHBOARD}\nimport_max_bytes = 4096\n[catalog]\nfile = ${catalog}\n`,
+      `[http]\ndashboard = ${DASHBOARD}\nimport_max_bytes = 4096\n[catalog]\nfile = ${catalog}\n` +
+      // pjs is not in the catalog: its samples are stored all the same.
+      '[ingest]\ncatalog_only = false\n',
   });
   const pub = await mqttPublisher(broker);
   const now = Date.now();

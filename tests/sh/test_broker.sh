@@ -3,17 +3,20 @@
 # by a real mosquitto on free loopback ports with certificates made here by
 # openssl and a password file made by mosquitto_passwd: pantaud ingests over
 # TLS with a username and password; a unit publishes its own metrics and
-# $status but cannot publish as another unit, nor read; pantaud cannot
-# publish; unknown, anonymous and wrong-password clients are refused.
+# $status but cannot publish as another unit, nor under another program
+# (its ACL block binds it to its own, CONTRACT §10), nor read; pantaud
+# cannot publish; unknown, anonymous and wrong-password clients are refused.
 . "$(dirname "$0")/lib.sh"
 t_begin
 d=$T_TMP
 t_check "openssl makes a CA and a broker certificate" t_certs "$d"
 
-# The users: pantaud and two units, as an operator would add them.
+# The users: pantaud and three units of two programs, as an operator would
+# add them (a password each, and a block in the ACL: the ACL's comment).
 mosquitto_passwd -c -b "$d/passwd" pantaud pantaud-secret-1 &&
     mosquitto_passwd -b "$d/passwd" van-01 van01-secret-2 &&
-    mosquitto_passwd -b "$d/passwd" van-02 van02-secret-3
+    mosquitto_passwd -b "$d/passwd" van-02 van02-secret-3 &&
+    mosquitto_passwd -b "$d/passwd" truck-07 truck07-secret-4
 t_check "mosquitto_passwd writes the password file" test -s "$d/passwd"
 
 tls=$(t_free_port)
@@ -27,6 +30,8 @@ sed -e "s|/etc/mosquitto/certs/|$d/|" -e "s|/etc/mosquitto/pantau.passwd|$d/pass
 # Started as root it would switch to user mosquitto; "running" is an information line.
 printf "user root\nlog_type information\nlog_dest stderr\n" >>"$d/mosquitto.conf"
 cp "$T_ROOT/config/mosquitto/acl" "$d/acl"
+printf 'user %s\ntopic write pantau/%s/%s/#\n' van-01 paduka-lamteng van-01 van-02 paduka-lamteng van-02 \
+    truck-07 pjs truck-07 >>"$d/acl"
 if t_broker "$d/mosquitto.conf" "$d/broker.log"; then
     t_ok "mosquitto runs the production config"
 else
@@ -69,22 +74,32 @@ sleep 0.5
 
 pub van-01 van01-secret-2 'pantau/paduka-lamteng/van-02/visits' 99 # forged: van-02's topic
 pub van-01 van01-secret-2 'pantau/paduka-lamteng/van-02/$status' online
+pub van-01 van01-secret-2 'pantau/pjs/van-01/pickups' 41            # forged: another program
+pub van-01 van01-secret-2 'pantau/made-up/van-01/visits' 42         # a program it makes up
+pub van-01 van01-secret-2 'pantau/pjs/truck-07/pickups' 43          # another program's unit
+pub truck-07 truck07-secret-4 'pantau/paduka-lamteng/truck-07/visits' 44 # and the other way
+pub truck-07 truck07-secret-4 'pantau/pjs/truck-07/pickups' 3 &&
+    t_ok "a unit of another program publishes under its own" ||
+    t_fail "a unit of another program publishes under its own"
 pub pantaud pantaud-secret-1 'pantau/paduka-lamteng/van-01/visits' 77 # pantaud may not write
 pub van-01 van01-secret-2 'pantau/paduka-lamteng/van-01/$status' online
 pub van-01 van01-secret-2 'pantau/paduka-lamteng/van-01/visits' 5 &&
     t_ok "a unit publishes under its own topics" || t_fail "a unit publishes under its own topics"
 
-q="SELECT count(*) FROM samples JOIN series ON series.id = samples.series WHERE unit = 'van-01'"
-t_check "pantaud stores the unit's sample" test "$(t_wait_sql "$db" "$q" 1 10)" = 1
+q="SELECT count(*) FROM samples JOIN series ON series.id = samples.series WHERE unit IN ('van-01', 'truck-07')"
+t_check "pantaud stores the units' samples" test "$(t_wait_sql "$db" "$q" 2 10)" = 2
 t_check "the unit's \$status is applied" test "$(t_wait_sql "$db" \
     "SELECT online FROM units WHERE unit = 'van-01'" 1 5)" = 1
 sleep 0.5
 t_check "a unit cannot publish as another: nothing stored for van-02" test "$(sqlite3 -readonly \
     "$db" "SELECT (SELECT count(*) FROM series WHERE unit = 'van-02') + (SELECT count(*) FROM units WHERE unit = 'van-02')")" = 0
-t_check "pantaud's publish is dropped: van-01 has only its own sample" test "$(sqlite3 -readonly \
-    "$db" "SELECT group_concat(CAST(value AS INTEGER)) FROM samples JOIN series ON series.id = samples.series")" = 5
+t_check "a unit of program A cannot publish under program B: only paduka-lamteng/van-01 and pjs/truck-07" \
+    test "$(sqlite3 -readonly "$db" "SELECT group_concat(program || '/' || unit) FROM (SELECT DISTINCT program, unit \
+    FROM series ORDER BY program, unit)")" = "paduka-lamteng/van-01,pjs/truck-07"
+t_check "pantaud's publish is dropped: each unit has only its own sample" test "$(sqlite3 -readonly \
+    "$db" "SELECT group_concat(v) FROM (SELECT CAST(value AS INTEGER) v FROM samples ORDER BY v)")" = 3,5
 t_check "a subscriber gets the unit's messages" grep -q '^pantau/paduka-lamteng/van-01/visits 5$' "$d/sub.out"
-if grep -q 'van-02\|visits 77\|visits 99' "$d/sub.out"; then
+if grep -q 'van-02\|visits 77\|visits 99\| 4[1-4]$' "$d/sub.out"; then
     t_fail "no forged message reaches a subscriber" "$(cat "$d/sub.out")"
 else
     t_ok "no forged message reaches a subscriber"

@@ -12,11 +12,14 @@ t_certs "$d" || t_fail "openssl makes certificates"
 mosquitto_passwd -c -b "$d/passwd" pantaud pantaud-secret-1 &&
     mosquitto_passwd -b "$d/passwd" van-01 rahasia-van-01 &&
     mosquitto_passwd -b "$d/passwd" van-02 rahasia-van-02
+# The shipped ACL with each unit bound to its program, as the guide says.
+cp "$T_ROOT/config/mosquitto/acl" "$d/acl"
+printf 'user %s\ntopic write pantau/paduka-lamteng/%s/#\n' van-01 van-01 van-02 van-02 >>"$d/acl"
 tls=$(t_free_port)
 plain=$(t_free_port)
 while [ "$plain" = "$tls" ]; do plain=$(t_free_port); done
 sed -e "s|/etc/mosquitto/certs/|$d/|" -e "s|/etc/mosquitto/pantau.passwd|$d/passwd|" \
-    -e "s|/etc/mosquitto/pantau.acl|$T_ROOT/config/mosquitto/acl|" \
+    -e "s|/etc/mosquitto/pantau.acl|$d/acl|" \
     -e "s|^listener 8883$|listener $tls 127.0.0.1|" -e "s|^listener 1883 127.0.0.1$|listener $plain 127.0.0.1|" \
     "$T_ROOT/config/mosquitto/mosquitto.conf" >"$d/mosquitto.conf"
 printf "user root\nlog_type information\nlog_dest stderr\n" >>"$d/mosquitto.conf"

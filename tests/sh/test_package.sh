@@ -16,9 +16,9 @@ fi
 for tool in dpkg-buildpackage dh lintian; do
     command -v "$tool" >/dev/null 2>&1 || t_fail "$tool is installed (scripts/deps)"
 done
-version=$(sed -n 's/^VERSION := //p' "$T_ROOT/Makefile")
-t_check "debian/changelog's version is the Makefile's ($version)" \
-    test "$(cd "$T_ROOT" && dpkg-parsechangelog -S Version)" = "$version"
+# The one version (tests/sh/test_version.sh: everything follows it).
+version=$(cd "$T_ROOT" && dpkg-parsechangelog -S Version)
+t_check "debian/changelog gives a version ($version)" test -n "$version"
 
 out=$T_TMP/deb
 if make -C "$T_ROOT" --no-print-directory deb DEB_OUT="$out" >"$T_TMP/build.log" 2>&1; then
@@ -41,10 +41,15 @@ for f in /usr/bin/pantaud /usr/bin/pantau-sim /etc/pantau/pantau.ini \
     /usr/share/man/man8/pantaud.8.gz /usr/share/man/man5/pantau.ini.5.gz \
     /usr/share/man/man5/pantau-catalog.5.gz /usr/share/man/man1/pantau-sim.1.gz \
     /usr/share/doc/pantau/examples/mosquitto.conf /usr/share/doc/pantau/examples/mosquitto.acl \
-    /usr/share/doc/pantau/examples/pantau-backup.timer /usr/share/doc/pantau/FIELD-UNITS.md.gz; do
+    /usr/share/doc/pantau/examples/pantau-backup.timer /usr/share/doc/pantau/FIELD-UNITS.md.gz \
+    /usr/lib/tmpfiles.d/pantau.conf /usr/share/doc/pantau/README.md \
+    /usr/share/doc/pantau/examples/proxy/nginx.conf /usr/share/doc/pantau/examples/proxy/Caddyfile \
+    /usr/share/doc/pantau/examples/prometheus/pantau.yml \
+    /usr/share/doc/pantau/examples/prometheus/pantau.rules.yml \
+    /usr/share/pantau/dashboard/index.html; do
     grep -qxF "$f" "$T_TMP/deb.list" || missing="$missing $f"
 done
-t_check "it holds the binaries, config, catalogs, unit, sysusers, man pages and examples" test -z "$missing"
+t_check "it holds the binaries, config, catalogs, unit, sysusers, tmpfiles, dashboard, man pages and examples" test -z "$missing"
 [ -n "$missing" ] && echo "  missing:$missing" >&2
 n_catalogs=$(ls "$T_ROOT"/config/catalog/*.ini | wc -l)
 dpkg-deb -f "$deb" Depends | grep -q libwebsockets-evlib-uv &&
@@ -55,6 +60,11 @@ dpkg-deb -e "$deb" "$T_TMP/ctl"
 t_check "/etc/pantau/pantau.ini and the $n_catalogs catalogs are conffiles" \
     test "$(grep -c '^/etc/pantau/' "$T_TMP/ctl/conffiles")" = $((n_catalogs + 1))
 t_check "postinst creates the pantau user (systemd-sysusers)" grep -q 'systemd-sysusers pantau.conf' "$T_TMP/ctl/postinst"
+# /var/lib/pantau made by the package, after the user it belongs to.
+users_at=$(grep -n 'systemd-sysusers pantau.conf' "$T_TMP/ctl/postinst" | cut -d: -f1 | head -1)
+tmpfiles_at=$(grep -n 'systemd-tmpfiles.*--create.*pantau.conf' "$T_TMP/ctl/postinst" | cut -d: -f1 | head -1)
+t_check "postinst creates /var/lib/pantau (systemd-tmpfiles) after the user" \
+    test -n "$tmpfiles_at" -a "${tmpfiles_at:-0}" -gt "${users_at:-0}"
 
 root=$T_TMP/root
 dpkg-deb -x "$deb" "$root"
@@ -63,6 +73,18 @@ t_check "the installed configuration keeps the database in /var/lib/pantau" \
 t_check "the installed unit runs /usr/bin/pantaud -c /etc/pantau/pantau.ini" \
     grep -qx 'ExecStart=/usr/bin/pantaud -c /etc/pantau/pantau.ini' "$root/lib/systemd/system/pantaud.service"
 t_check "the installed pantaud runs (--version)" test "$("$root/usr/bin/pantaud" --version)" = "pantaud $version"
+t_check "the tmpfiles.d entry makes /var/lib/pantau 0700 for pantau" \
+    grep -qx 'd /var/lib/pantau 0700 pantau pantau -' "$root/usr/lib/tmpfiles.d/pantau.conf"
+bad=
+for page in "$root"/usr/share/man/man*/*.gz; do
+    zcat "$page" | head -1 | grep -q "\"pantau $version\"" || bad="$bad $(basename "$page")"
+done
+t_check "the man pages' headers say pantau $version" test -z "$bad"
+[ -n "$bad" ] && echo "  wrong version:$bad" >&2
+docs=$(sed -n 's/^Documentation=//p' "$root/lib/systemd/system/pantaud.service" | tr ' ' '\n' | sed -n 's|^file://||p')
+bad=
+for f in $docs; do [ -f "$root$f" ] || bad="$bad $f"; done
+t_check "the unit's Documentation= files are in the package (${docs:-none})" test -n "$docs" -a -z "$bad"
 for cat in "$root"/etc/pantau/catalog/*.ini; do
     if "$root/usr/bin/pantaud" --check-config -c "$root/etc/pantau/pantau.ini" --catalog "$cat" \
         >"$T_TMP/check.out" 2>&1; then

@@ -19,7 +19,9 @@ let note = '';
 
 function shown() {
   if (filter.state === 'active') {
-    return [...state.alerts.values()].filter((a) => a.state === 'firing' && (!filter.program || a.program === filter.program)).sort((a, b) => b.fired_at - a.fired_at);
+    return [...state.alerts.values()]
+      .filter((a) => a.state === 'firing' && (!filter.program || a.program === filter.program))
+      .sort((a, b) => b.fired_at - a.fired_at);
   }
   // Live transitions update the answered list in place.
   return (list || []).map((a) => state.alerts.get(a.id) || a);
@@ -50,17 +52,40 @@ function build() {
         else build();
       },
     },
-    h('label', null, t('state'), ' ', h('select', { name: 'state' }, h('option', { value: 'active', selected: filter.state === 'active' }, t('active')), h('option', { value: 'all', selected: filter.state === 'all' }, t('all')))),
+    h(
+      'label',
+      null,
+      t('state'),
+      ' ',
+      h(
+        'select',
+        { name: 'state' },
+        h('option', { value: 'active', selected: filter.state === 'active' }, t('active')),
+        h('option', { value: 'all', selected: filter.state === 'all' }, t('all')),
+      ),
+    ),
     h('label', null, t('from'), ' ', h('input', { type: 'date', name: 'from', value: filter.from || isoDay(Date.now() - 7 * 86400e3) })),
     h('label', null, t('to'), ' ', h('input', { type: 'date', name: 'to', value: filter.to || isoDay(Date.now()) })),
-    h('label', null, t('program'), ' ', h('select', { name: 'program' }, h('option', { value: '' }, t('all')), state.programs.map((p) => h('option', { value: p.id, selected: p.id === filter.program }, p.name)))),
+    h(
+      'label',
+      null,
+      t('program'),
+      ' ',
+      h(
+        'select',
+        { name: 'program' },
+        h('option', { value: '' }, t('all')),
+        state.programs.map((p) => h('option', { value: p.id, selected: p.id === filter.program }, p.name)),
+      ),
+    ),
     h('button', { type: 'submit' }, t('show')),
   );
   const report = (msg) => {
     note = msg;
     build();
   };
-  fill(root,
+  fill(
+    root,
     h('h1', null, t('alerts')),
     wall ? null : form,
     note ? h('p', { class: 'note', role: 'status' }, note) : null,
@@ -69,7 +94,18 @@ function build() {
           'table',
           { class: 'grid alerts', style: `--n:${rows.length + 1}` },
           h('caption', { class: 'sr-only' }, t('alerts')),
-          h('thead', null, h('tr', null, (wall ? ['severity', 'message', 'firedAt'] : ['severity', 'message', 'program', 'value', 'deviation', 'firedAt', 'resolvedAt', 'state', 'ack']).map((c) => h('th', { scope: 'col' }, t(c))))),
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              (wall
+                ? ['severity', 'message', 'firedAt']
+                : ['severity', 'message', 'program', 'value', 'deviation', 'firedAt', 'resolvedAt', 'state', 'ack']
+              ).map((c) => h('th', { scope: 'col' }, t(c))),
+            ),
+          ),
           h(
             'tbody',
             null,

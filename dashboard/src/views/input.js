@@ -30,7 +30,8 @@ function parseLabels(s) {
 function build() {
   const program = state.programs.find((p) => p.id === chosen) || state.programs[0];
   const metrics = program ? [...new Set(program.kpis.map((k) => k.metric))] : [];
-  fill(root,
+  fill(
+    root,
     h('h1', null, t('input')),
     h(
       'div',
@@ -57,10 +58,33 @@ function build() {
           },
         },
         h('h2', null, t('inputTitle')),
-        h('label', null, t('program'), h('select', { name: 'program', required: true, onchange: (e) => ((chosen = e.target.value), build()) }, state.programs.map((p) => h('option', { value: p.id, selected: p === program }, p.name)))),
-        h('label', null, t('unit'), h('input', { name: 'unit', required: true, pattern: '[a-z0-9][a-z0-9_\\-]{0,63}', placeholder: 'dinkes' })),
-        h('label', null, t('metric'), h('input', { name: 'metric', required: true, list: 'metrics', pattern: '[a-z0-9][a-z0-9_\\-]{0,63}', value: metrics[0] || '' })),
-        h('datalist', { id: 'metrics' }, metrics.map((m) => h('option', { value: m }))),
+        h(
+          'label',
+          null,
+          t('program'),
+          h(
+            'select',
+            { name: 'program', required: true, onchange: (e) => ((chosen = e.target.value), build()) },
+            state.programs.map((p) => h('option', { value: p.id, selected: p === program }, p.name)),
+          ),
+        ),
+        h(
+          'label',
+          null,
+          t('unit'),
+          h('input', { name: 'unit', required: true, pattern: '[a-z0-9][a-z0-9_\\-]{0,63}', placeholder: 'dinkes' }),
+        ),
+        h(
+          'label',
+          null,
+          t('metric'),
+          h('input', { name: 'metric', required: true, list: 'metrics', pattern: '[a-z0-9][a-z0-9_\\-]{0,63}', value: metrics[0] || '' }),
+        ),
+        h(
+          'datalist',
+          { id: 'metrics' },
+          metrics.map((m) => h('option', { value: m })),
+        ),
         h('label', null, t('value'), h('input', { name: 'value', required: true, inputmode: 'decimal', pattern: '-?[0-9]+([.,][0-9]+)?' })),
         h('label', null, t('when'), h('input', { name: 'ts', type: 'datetime-local', value: isoLocal(Date.now()) })),
         h('label', null, t('labels'), h('input', { name: 'labels', placeholder: 'kecamatan=gunung-sugih' })),
@@ -77,7 +101,10 @@ function build() {
             if (!file) return;
             try {
               const r = await post('/api/v1/import.csv', file, 'text/csv');
-              csvResult = [t('csvResult', { n: num(r.stored), m: num(r.rejected_count) }), ...r.rejected.slice(0, 5).map((x) => t('line', { n: x.line, reason: x.reason }))].join('\n');
+              csvResult = [
+                t('csvResult', { n: num(r.stored), m: num(r.rejected_count) }),
+                ...r.rejected.slice(0, 5).map((x) => t('line', { n: x.line, reason: x.reason })),
+              ].join('\n');
             } catch (err) {
               csvResult = failure(err);
             }

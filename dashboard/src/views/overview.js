@@ -7,7 +7,7 @@ import { dateTime, num, pct, timeOrDate, withUnit } from '../format.js';
 import { getLang, t } from '../i18n.js';
 import { loadSparkline, sparkline } from '../sparkline.js';
 import { state } from '../state.js';
-import { badge, statusClass, statusWord } from '../status.js';
+import { statusClass, statusWord } from '../status.js';
 
 let root = null;
 let tiles = new Map(); // program id -> {last}
@@ -53,22 +53,34 @@ function tile(p) {
     'a',
     { class: `tile ${statusClass(p.health)}`, href: `#program/${p.id}`, 'data-program': p.id },
     h('div', { class: 'tile-head' }, h('span', { class: 'tile-name' }, p.name)),
-    h('div', { class: 'tile-agency' }, h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')), firing(p.id), badge(p.health || 'no_data')),
+    h(
+      'div',
+      { class: 'tile-agency' },
+      h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')),
+      firing(p.id),
+      h('span', { class: `badge ${statusClass(p.health)} tile-health` }, t('programHealth', { s: statusWord(p.health || 'no_data') })),
+    ),
     k
       ? [
-          h('div', { class: 'tile-kpi' }, k.name),
+          // The headline KPI's own status beside its name, apart from the program's badge.
+          h(
+            'div',
+            { class: 'tile-kpi' },
+            h('span', { class: 'tile-kpi-name' }, k.name),
+            h('span', { class: `tile-kpi-status ${statusClass(k.status)}-t` }, statusWord(k.status)),
+          ),
           h(
             'div',
             { class: 'tile-value' },
             h('span', { class: 'big' }, withUnit(k.current, k.display_unit)),
             h('span', { class: 'of' }, ` / ${withUnit(k.target, k.display_unit)}`),
           ),
-          sparkline(p.id, `${k.name}, 30 hari`),
+          sparkline(p.id, t('spark30', { kpi: k.name }), t('sparkNoData', { kpi: k.name })),
           bar(k.progress, k.status),
           h(
             'div',
             { class: 'tile-foot' },
-            h('span', null, `${t('progress')} ${pct(k.progress)} · `, h('span', { class: `${statusClass(k.status)}-t` }, statusWord(k.status))),
+            h('span', null, `${t('progress')} ${pct(k.progress)}`),
             h('span', null, `${t('deadline')} ${k.deadline ? dateTime(k.deadline).split(' ').slice(0, 3).join(' ') : '–'}`),
           ),
           p.kpis.length > 1 ? h('div', { class: 'tile-more' }, t('moreKpis', { n: p.kpis.length - 1, p: pct(p.progress) })) : null,
@@ -82,11 +94,16 @@ function build() {
   tiles = new Map();
   const n = state.programs.length;
   const cols = n <= 3 ? n || 1 : n <= 6 ? 3 : n <= 8 ? 4 : n <= 15 ? 5 : Math.ceil(Math.sqrt(n * 1.8));
-  fill(root,
+  fill(
+    root,
     h('h1', { class: 'sr-only' }, t('overview')),
     h('section', { class: 'dims', 'aria-label': t('dimensions') }, state.dimensions.map(dimensionCard)),
     n
-      ? h('section', { class: 'tiles', style: `--cols:${cols};--rows:${Math.ceil(n / cols)}`, 'aria-label': t('programs') }, state.programs.map(tile))
+      ? h(
+          'section',
+          { class: 'tiles', style: `--cols:${cols};--rows:${Math.ceil(n / cols)}`, 'aria-label': t('programs') },
+          state.programs.map(tile),
+        )
       : h('p', null, t('noPrograms')),
   );
 }

@@ -10,6 +10,7 @@ import { localMidnight, num, signedPct, timeOrDate, tzOffset } from '../format.j
 import { t } from '../i18n.js';
 import { WALL_ROWS, isKiosk } from '../nav.js';
 import { seriesKey, state } from '../state.js';
+import { throttle } from '../throttle.js';
 
 const SPIKE = 0.1;
 let root = null;
@@ -47,7 +48,8 @@ function build() {
   const changes = list.some((r) => r.change !== null);
   const cols = ['commodity', 'market', 'price', 'reference', 'deviation', ...(changes ? ['changeToday'] : []), 'updated'];
   // On the wall every row must fit: the row height follows the count.
-  fill(root,
+  fill(
+    root,
     h('h1', null, t('pricesTitle')),
     n
       ? h(
@@ -57,7 +59,13 @@ function build() {
           h(
             'thead',
             null,
-            h('tr', null, cols.map((c) => h('th', { scope: 'col', class: ['price', 'reference', 'deviation', 'changeToday'].includes(c) ? 'num' : null }, t(c)))),
+            h(
+              'tr',
+              null,
+              cols.map((c) =>
+                h('th', { scope: 'col', class: ['price', 'reference', 'deviation', 'changeToday'].includes(c) ? 'num' : null }, t(c)),
+              ),
+            ),
           ),
           h(
             'tbody',
@@ -66,12 +74,27 @@ function build() {
               h(
                 'tr',
                 { class: r.spike ? 'spike' : null },
-                h('th', { scope: 'row' }, pretty(r.s.labels?.commodity), r.spike ? h('span', { class: 'badge bad' }, `▲ ${t('spike')}`) : null),
+                h(
+                  'th',
+                  { scope: 'row' },
+                  pretty(r.s.labels?.commodity),
+                  r.spike ? h('span', { class: 'badge bad' }, `▲ ${t('spike')}`) : null,
+                ),
                 h('td', { class: 'market' }, pretty(r.s.unit)),
                 h('td', { class: 'num' }, `Rp ${num(r.s.value)}`),
                 h('td', { class: 'num' }, r.ref ? `Rp ${num(r.ref.value)}` : '–'),
-                h('td', { class: `num ${r.dev === null ? '' : r.dev >= SPIKE ? 'bad-t' : r.dev > 0 ? 'warn-t' : 'good-t'}` }, signedPct(r.dev)),
-                changes ? h('td', { class: 'num' }, r.change === null ? '–' : `${r.change > 0 ? '+' : r.change < 0 ? '−' : ''}${num(Math.abs(r.change))}`) : null,
+                h(
+                  'td',
+                  { class: `num ${r.dev === null ? '' : r.dev >= SPIKE ? 'bad-t' : r.dev > 0 ? 'warn-t' : 'good-t'}` },
+                  signedPct(r.dev),
+                ),
+                changes
+                  ? h(
+                      'td',
+                      { class: 'num' },
+                      r.change === null ? '–' : `${r.change > 0 ? '+' : r.change < 0 ? '−' : ''}${num(Math.abs(r.change))}`,
+                    )
+                  : null,
                 h('td', null, timeOrDate(r.s.ts)),
               ),
             ),
@@ -95,8 +118,8 @@ async function loadYesterday() {
   if (root) build();
 }
 
-let lastBuild = 0;
-let trailing = null;
+// Prices arrive often: rebuild at most twice a second.
+const rebuild = throttle(() => root && build(), 500);
 export default {
   mount(el) {
     root = el;
@@ -106,22 +129,12 @@ export default {
   },
   paint(what) {
     if (!(what.has('samples') || what.has('alerts') || what.has('lang'))) return;
-    // Prices arrive often: rebuild at most twice a second.
-    if (what.has('lang') || Date.now() - lastBuild > 500) {
-      lastBuild = Date.now();
-      build();
-    } else if (!trailing) {
-      trailing = setTimeout(() => {
-        trailing = null;
-        lastBuild = Date.now();
-        if (root) build();
-      }, 500);
-    }
+    if (what.has('lang')) rebuild.now();
+    else rebuild();
   },
   unmount() {
     clearInterval(timer);
-    clearTimeout(trailing);
-    trailing = null;
+    rebuild.cancel();
     root = null;
   },
 };

@@ -51,7 +51,8 @@ function build() {
   const units = [...state.units.values()].filter((u) => u.program === p.id);
   const alerts = [...state.alerts.values()].filter((a) => a.program === p.id);
   const chartBox = h('div', { class: 'chart', id: 'chart' });
-  fill(root,
+  fill(
+    root,
     h(
       'div',
       { class: 'prog-head' },
@@ -80,9 +81,19 @@ function build() {
         h(
           'thead',
           null,
-          h('tr', null, ['kpi', 'current', 'target', 'baseline', 'expected', 'projected', 'progress', 'deadline', 'eta', 'status'].map((c) => h('th', { scope: 'col' }, t(c)))),
+          h(
+            'tr',
+            null,
+            ['kpi', 'current', 'target', 'baseline', 'expected', 'projected', 'progress', 'deadline', 'eta', 'status'].map((c) =>
+              h('th', { scope: 'col' }, t(c)),
+            ),
+          ),
         ),
-        h('tbody', null, p.kpis.map((kk, i) => kpiRow(p, kk, i))),
+        h(
+          'tbody',
+          null,
+          p.kpis.map((kk, i) => kpiRow(p, kk, i)),
+        ),
       ),
     ),
     k
@@ -96,7 +107,13 @@ function build() {
             h(
               'div',
               { class: 'btns', role: 'group', 'aria-label': t('range') },
-              RANGES.map(([key, ms]) => h('button', { class: ms === rangeMs ? 'on' : null, 'aria-pressed': String(ms === rangeMs), onclick: () => ((rangeMs = ms), build()) }, t(key))),
+              RANGES.map(([key, ms]) =>
+                h(
+                  'button',
+                  { class: ms === rangeMs ? 'on' : null, 'aria-pressed': String(ms === rangeMs), onclick: () => ((rangeMs = ms), build()) },
+                  t(key),
+                ),
+              ),
               h('button', { 'aria-label': t('panLeft'), onclick: () => chart?.pan(-0.5) }, '◀'),
               h('button', { 'aria-label': t('panRight'), onclick: () => chart?.pan(0.5) }, '▶'),
             ),
@@ -113,14 +130,24 @@ function build() {
         null,
         h('h2', null, t('units')),
         units.length
-          ? h('ul', { class: 'plain' }, units.map((u) => h('li', null, badge(u.status), ` ${u.unit} · ${t('lastSeen').toLowerCase()} ${timeOrDate(u.last_seen)}`)))
+          ? h(
+              'ul',
+              { class: 'plain' },
+              units.map((u) => h('li', null, badge(u.status), ` ${u.unit} · ${t('lastSeen').toLowerCase()} ${timeOrDate(u.last_seen)}`)),
+            )
           : h('p', { class: 'muted' }, t('noUnits')),
       ),
       h(
         'section',
         null,
         h('h2', null, t('alerts')),
-        alerts.length ? h('ul', { class: 'plain' }, alerts.map((a) => h('li', null, badge(a.severity), ` ${a.message} · ${dateTime(a.fired_at)}`))) : h('p', { class: 'muted' }, t('noAlerts')),
+        alerts.length
+          ? h(
+              'ul',
+              { class: 'plain' },
+              alerts.map((a) => h('li', null, badge(a.severity), ` ${a.message} · ${dateTime(a.fired_at)}`)),
+            )
+          : h('p', { class: 'muted' }, t('noAlerts')),
       ),
     ),
   );

@@ -26,25 +26,63 @@ async function load() {
 }
 
 function table(cols, rows, cls) {
-  return h('table', { class: `grid ${cls || ''}` }, h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))), h('tbody', null, rows));
+  return h(
+    'table',
+    { class: `grid ${cls || ''}` },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        cols.map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h('tbody', null, rows),
+  );
 }
 
 function body(r) {
   return h(
     'article',
     { class: 'report' },
-    h('header', null, h('h1', null, `${t('reportTitle')} — ${r.regency?.name || ''}`), h('p', null, t('periodRange', { from: date(r.from), to: date(r.to) })), h('p', { class: 'muted' }, t('generatedAt', { t: dateTime(r.generated_at) }))),
+    h(
+      'header',
+      null,
+      h('h1', null, `${t('reportTitle')} — ${r.regency?.name || ''}`),
+      h('p', null, t('periodRange', { from: date(r.from), to: date(r.to) })),
+      h('p', { class: 'muted' }, t('generatedAt', { t: dateTime(r.generated_at) })),
+    ),
     h('h2', null, t('dimensions')),
     table(
       [t('dimensions'), t('programs'), t('progress')],
-      r.dimensions.map((d) => h('tr', null, h('th', { scope: 'row' }, `${d.name} (${t(d.id)})`), h('td', null, t('dimPrograms', { running: num(d.running), programs: num(d.programs) })), h('td', { class: 'num' }, pct(d.progress)))),
+      r.dimensions.map((d) =>
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, `${d.name} (${t(d.id)})`),
+          h('td', null, t('dimPrograms', { running: num(d.running), programs: num(d.programs) })),
+          h('td', { class: 'num' }, pct(d.progress)),
+        ),
+      ),
     ),
     h('h2', null, t('programs')),
     r.programs.map((p) =>
       h(
         'section',
         { class: 'report-program' },
-        h('h3', null, p.name, ' ', badge(p.health || 'no_data'), h('span', { class: 'muted small' }, ` ${[p.agency, t(p.dimension)].filter(Boolean).join(' · ')} · ${t('progress')} ${pct(p.progress)}`)),
+        h(
+          'h3',
+          null,
+          p.name,
+          ' ',
+          badge(p.health || 'no_data'),
+          h(
+            'span',
+            { class: 'muted small' },
+            ` ${[p.agency, t(p.dimension)].filter(Boolean).join(' · ')} · ${t('progress')} ${pct(p.progress)}`,
+          ),
+        ),
         table(
           [t('kpi'), t('valueAtFrom'), t('valueAtTo'), t('target'), t('progress'), t('deadline'), t('status')],
           p.kpis.map((k) =>
@@ -67,14 +105,24 @@ function body(r) {
     r.alerts.length
       ? table(
           [t('severity'), t('message'), t('firedAt'), t('resolvedAt')],
-          r.alerts.map((a) => h('tr', null, h('td', null, badge(a.severity)), h('th', { scope: 'row' }, a.message || a.rule), h('td', null, dateTime(a.fired_at)), h('td', null, a.resolved_at ? dateTime(a.resolved_at) : '–'))),
+          r.alerts.map((a) =>
+            h(
+              'tr',
+              null,
+              h('td', null, badge(a.severity)),
+              h('th', { scope: 'row' }, a.message || a.rule),
+              h('td', null, dateTime(a.fired_at)),
+              h('td', null, a.resolved_at ? dateTime(a.resolved_at) : '–'),
+            ),
+          ),
         )
       : h('p', { class: 'muted' }, t('noAlerts')),
   );
 }
 
 function build() {
-  fill(root,
+  fill(
+    root,
     h(
       'form',
       {

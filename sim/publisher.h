@@ -26,6 +26,9 @@ struct publisher_opts {
     const char *will_payload; /* e.g. "offline" */
     int will_retained;
     int connect_timeout_ms; /* publisher_open gives up after this; 0 = 10000 */
+    const char *username;   /* optional: a broker with a password file */
+    const char *password;
+    const char *ca_file; /* ssl:// or mqtts:// only; NULL: the system's CAs */
 };
 
 /* Connects and waits for the connection. Returns 0 and *out, or -1 with the

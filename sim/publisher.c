@@ -459,6 +459,7 @@ static int connect_once(struct publisher *p, const struct publisher_opts *o,
                         const struct timespec *deadline, int timeout_ms)
 {
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
     co.MQTTVersion = MQTTVERSION_3_1_1;
     co.keepAliveInterval = o->keepalive_s > 0 ? o->keepalive_s : DEFAULT_KEEPALIVE_S;
@@ -478,6 +479,14 @@ static int connect_once(struct publisher *p, const struct publisher_opts *o,
         will.retained = o->will_retained ? 1 : 0;
         will.qos = 1;
         co.will = &will;
+    }
+    co.username = o->username; /* Paho copies both */
+    co.password = o->password;
+    if (strncmp(o->uri, "ssl://", 6) == 0 || strncmp(o->uri, "mqtts://", 8) == 0) {
+        ssl.trustStore = o->ca_file;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1; /* the broker's name must match its certificate, as for pantaud */
+        co.ssl = &ssl;
     }
 
     pthread_mutex_lock(&p->mu);

@@ -101,6 +101,9 @@ static double rng_gauss(struct rng *r)
 
 struct options {
     const char *uri;
+    const char *username; /* NULL: anonymous */
+    const char *password; /* --password, else $PANTAU_SIM_PASSWORD */
+    const char *ca_file;
     const char *prefix;
     const struct scenario *scenario;
     const char *programs_arg; /* NULL: all of the scenario's */
@@ -120,12 +123,18 @@ struct options {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: pantau-sim [options]\n"
-               "Simulated field units of a regency's Smart City programs publishing samples to\n"
-               "pantaud over MQTT.\n\n"
-               "  --mqtt URI               broker (default tcp://127.0.0.1:1883)\n"
-               "  --prefix P               topic prefix (default pantau)\n"
-               "  --scenario ID            the regency (default lampung-tengah); one of:\n");
+    fprintf(f,
+            "usage: pantau-sim [options]\n"
+            "Simulated field units of a regency's Smart City programs publishing samples to\n"
+            "pantaud over MQTT.\n\n"
+            "  --mqtt URI               broker (default tcp://127.0.0.1:1883; ssl://HOST:8883\n"
+            "                           for TLS, the host as named in its certificate)\n"
+            "  --ca-file FILE           the CA of an ssl:// broker (default: the system's CAs)\n"
+            "  --username U             every unit signs in as U (a broker with a password file)\n"
+            "  --password P             U's password; better in the environment as\n"
+            "                           PANTAU_SIM_PASSWORD, where ps does not show it\n"
+            "  --prefix P               topic prefix (default pantau)\n"
+            "  --scenario ID            the regency (default lampung-tengah); one of:\n");
     for (int i = 0; scenario_at(i); i++) {
         const struct scenario *sc = scenario_at(i);
         fprintf(f, "                             %-15s", sc->id);
@@ -266,6 +275,12 @@ static int parse_string_opt(const char *name, const char *val, struct options *o
         if (!val[0])
             return bad_arg(name, val, "a broker URI");
         o->uri = val;
+    } else if (strcmp(name, "username") == 0) {
+        o->username = val;
+    } else if (strcmp(name, "password") == 0) {
+        o->password = val;
+    } else if (strcmp(name, "ca-file") == 0) {
+        o->ca_file = val;
     } else if (strcmp(name, "prefix") == 0) {
         if (!valid_prefix(val))
             return bad_arg(name, val, "topic levels without + # or empty levels");
@@ -290,6 +305,9 @@ static int parse_string_opt(const char *name, const char *val, struct options *o
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {{"mqtt", required_argument, NULL, 0},
+                                             {"username", required_argument, NULL, 0},
+                                             {"password", required_argument, NULL, 0},
+                                             {"ca-file", required_argument, NULL, 0},
                                              {"prefix", required_argument, NULL, 0},
                                              {"scenario", required_argument, NULL, 0},
                                              {"programs", required_argument, NULL, 0},
@@ -329,6 +347,12 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (optind < argc) {
         fprintf(stderr, "pantau-sim: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->password && o->username)
+        o->password = getenv("PANTAU_SIM_PASSWORD");
+    if (o->password && !o->username) {
+        fprintf(stderr, "pantau-sim: a password without --username\n");
         return -1;
     }
     return resolve_programs(o);
@@ -921,7 +945,10 @@ static int unit_connect(const struct sim *sim, struct unit *u)
                                 .clean_session = 1,
                                 .will_topic = will_topic,
                                 .will_payload = "offline",
-                                .will_retained = 1};
+                                .will_retained = 1,
+                                .username = sim->opt.username,
+                                .password = sim->opt.password,
+                                .ca_file = sim->opt.ca_file};
     return publisher_open(&u->pub, &po);
 }
 
