@@ -541,7 +541,9 @@ static void login_end(void *ctx)
 {
     struct body_req *q = ctx;
     struct people *p = q->a->people;
-    json_t *doc = body_json(q);
+    json_t *doc = p->users ? body_json(q) : NULL;
+    if (!p->users)
+        http_body_reply_error(q->body, 503, "unavailable", "pantaud is stopping");
     if (!doc)
         goto out;
     json_t *user = json_object_get(doc, "user");
