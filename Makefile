@@ -62,7 +62,7 @@ OPTFLAGS ?= -O2 -g
 SANFLAGS :=
 endif
 
-PKGS     := libuv sqlite3 jansson inih libsystemd libwebsockets libcurl
+PKGS     := libuv sqlite3 jansson inih libsystemd libwebsockets libcurl libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Debian ships no .pc for Paho C: the async client with TLS (ssl:// brokers).
@@ -84,7 +84,8 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
              daemon/checkpoint.c daemon/loopwatch.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
-             daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c
+             daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c \
+             daemon/audit.c daemon/users.c daemon/users_cli.c daemon/api_users.c
 # The simulator (sim/) borrows the daemon's log and util modules.
 SIM_SRCS  := sim/sim.c sim/scenario.c sim/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c sim/publisher.c

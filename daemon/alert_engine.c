@@ -1083,6 +1083,14 @@ int alert_engine_ack(struct alert_engine *e, int64_t id, const char *role, const
     return ack_stored(e, id, role, note, out);
 }
 
+int alert_engine_get(struct alert_engine *e, int64_t id, struct alert_record *out)
+{
+    for (size_t i = 0; i < e->n_firing; i++)
+        if (e->firing[i]->r.id == id)
+            return alert_record_copy(out, &e->firing[i]->r) == 0 ? 1 : -1;
+    return alert_store_get(e->db, id, out);
+}
+
 void alert_engine_firing_counts(const struct alert_engine *e, uint64_t out[3])
 {
     out[0] = out[1] = out[2] = 0;

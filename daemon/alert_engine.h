@@ -89,6 +89,11 @@ int alert_engine_each_in(struct alert_engine *e, const struct alert_page *pg, al
 int alert_engine_ack(struct alert_engine *e, int64_t id, const char *role, const char *note,
                      struct alert_record *out);
 
+/* A copy of alert id (free with alert_record_free), for a check before an
+ * acknowledgement (its program's scope, CONTRACT §8). 1, 0 when there is
+ * no such alert, -1 on a database error. */
+int alert_engine_get(struct alert_engine *e, int64_t id, struct alert_record *out);
+
 /* For /metrics: firing alerts per severity, and fired alerts per rule id
  * since start (fn once per rule ever fired or in the catalog). */
 void alert_engine_firing_counts(const struct alert_engine *e, uint64_t out[3]);

@@ -401,6 +401,11 @@ static void post_reload(struct api *a, struct http_request *r)
     buf_init(&list, 0);
     buf_init(&b, 0);
     int problems = a->reload(a->reload_ctx, &list);
+    struct api_actor who;
+    char detail[32];
+    api_actor_of(a, r, &who);
+    snprintf(detail, sizeof detail, "{\"problems\":%d}", problems);
+    api_audit(a, &who, "reload", NULL, detail);
     if (problems == 0) {
         buf_puts(&b, "{\"reloaded\":true}\n");
         buf_free(&list);
@@ -474,11 +479,26 @@ static const struct route routes[] = {
     {"/api/v1/reload", HTTP_POST, ROLE_ADMIN, post_reload},
     {"/api/v1/ingest/", HTTP_POST, ROLE_OPERATOR, api_ingest}, /* a path under it */
     {"/api/v1/import.csv", HTTP_POST, ROLE_OPERATOR, api_import},
+    /* CONTRACT §8 (api_users.c); http.c lets /login through unauthenticated */
+    {"/api/v1/login", HTTP_POST, ROLE_NONE, api_login},
+    {"/api/v1/logout", HTTP_POST, ROLE_VIEWER, api_logout},
+    {"/api/v1/me", HTTP_GET, ROLE_VIEWER, api_me},
+    {"/api/v1/users", HTTP_GET, ROLE_ADMIN, api_users_list},
+    {"/api/v1/users", HTTP_POST, ROLE_ADMIN, api_users_add},
+    {"/api/v1/users/", HTTP_DELETE, ROLE_ADMIN, api_users_del}, /* <name> */
+    {"/api/v1/audit", HTTP_GET, ROLE_ADMIN, api_audit_list},
+    {"/api/v1/audit/verify", HTTP_GET, ROLE_ADMIN, api_audit_verify},
 };
+
+static const char *method_name(enum http_method m)
+{
+    return m == HTTP_GET ? "GET" : m == HTTP_POST ? "POST" : "DELETE";
+}
 
 void api_route(void *ctx, struct http_request *r)
 {
     struct api *a = ctx;
+    const struct route *other = NULL; /* the path's route for another method */
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
         size_t n = strlen(rt->path);
@@ -488,9 +508,8 @@ void api_route(void *ctx, struct http_request *r)
         /* HEAD is GET without a body (http.c sends only the headers). */
         enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
         if (m != rt->method) {
-            http_reply_error(r, 405, "method_not_allowed", "%s takes %s", rt->path,
-                             rt->method == HTTP_GET ? "GET" : "POST");
-            return;
+            other = rt; /* a path may have a route per method: look on */
+            continue;
         }
         if (!http_role_allows(r->role, rt->role)) {
             http_reply_error(r, 403, "forbidden", "%s needs the %s role", rt->path,
@@ -500,5 +519,9 @@ void api_route(void *ctx, struct http_request *r)
         rt->fn(a, r);
         return;
     }
-    http_reply_error(r, 404, "not_found", "no such endpoint: %s", r->path);
+    if (other)
+        http_reply_error(r, 405, "method_not_allowed", "%s takes %s", other->path,
+                         method_name(other->method));
+    else
+        http_reply_error(r, 404, "not_found", "no such endpoint: %s", r->path);
 }

@@ -19,6 +19,7 @@
 
 struct alert_engine;
 struct alert_record;
+struct people;
 struct checkpointer;
 struct loopwatch;
 struct kpi_engine;
@@ -37,6 +38,7 @@ struct api {
     struct webhook *webhook;          /* NULL without [alerts] webhook */
     struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
     struct loopwatch *loopwatch;      /* NULL: no loop-turn figures in /metrics */
+    struct people *people;            /* accounts, sessions, audit (api_users.c) */
     uv_loop_t *loop;
     int64_t started_ms;
     /* POST /api/v1/reload: returns the number of problems (0 = reloaded),
@@ -117,5 +119,49 @@ void api_alerts_answer(struct api *a, struct http_deferred *d, struct buf *head,
 void api_ingest(struct api *a, struct http_request *r);
 void api_import(struct api *a, struct http_request *r);
 bool api_streams_body(void *ctx, const struct http_request *r);
+
+/* ---- CONTRACT §8: people (api_users.c) ---- */
+
+/* Who acts in a request, copied at its start (a streamed body's handler
+ * finishes after the request's fields may be gone): the signed-in user
+ * ("" for a token or without auth), the role's name, the client's
+ * address and the user's programs ("" when not limited). */
+struct api_actor {
+    char user[65];
+    char role[16];
+    char ip[64];
+    char programs[4097];
+};
+
+/* Opens the accounts' statements on db (the store's connection). 0 or -1. */
+int api_people_open(struct people **out, struct api *a, struct sqlite3 *db);
+/* Lets go of the store's connection (before store_close); later requests
+ * get 503 or no session. */
+void api_people_stop(struct people *p);
+void api_people_free(struct people *p); /* after uv_run returned; NULL is a no-op */
+/* For http_opts (ctx: the struct people). */
+enum http_role api_session_lookup(void *ctx, const char *sid, struct http_request *r);
+bool api_accounts_exist(void *ctx);
+/* api_streams_body plus the login's and the accounts' bodies (ctx: struct api). */
+bool api_people_streams_body(void *ctx, const struct http_request *r);
+
+void api_actor_of(struct api *a, struct http_request *r, struct api_actor *who);
+/* Program scope: true when who may enter data for or acknowledge program. */
+bool api_actor_may(const struct api_actor *who, const char *program);
+/* Appends an audit event by who (NULL: nobody signed in, e.g. a failed
+ * sign-in with only an address in ip). detail: a JSON object or NULL. */
+void api_audit(struct api *a, const struct api_actor *who, const char *action, const char *target,
+               const char *detail);
+/* The name acked_by gets: the user's, else the role's. */
+const char *api_actor_name(const struct api_actor *who);
+
+void api_login(struct api *a, struct http_request *r);
+void api_logout(struct api *a, struct http_request *r);
+void api_me(struct api *a, struct http_request *r);
+void api_users_list(struct api *a, struct http_request *r);
+void api_users_add(struct api *a, struct http_request *r);
+void api_users_del(struct api *a, struct http_request *r);
+void api_audit_list(struct api *a, struct http_request *r);
+void api_audit_verify(struct api *a, struct http_request *r);
 
 #endif

@@ -8,6 +8,7 @@
 #include "alert_engine.h"
 #include "alert_store.h"
 #include "api.h"
+#include "audit.h"
 #include "util.h"
 #include "wire.h"
 
@@ -206,7 +207,7 @@ struct ack_req {
     struct api *a;
     struct http_body *body;
     int64_t id;
-    enum http_role role;
+    struct api_actor who; /* acked_by and the program scope (CONTRACT §8) */
     struct buf text;
     bool too_large;
 };
@@ -251,6 +252,37 @@ static int read_note(struct ack_req *q, json_t **doc, const char **note)
     return 0;
 }
 
+/* A user limited to some programs acknowledges only theirs: false after
+ * answering 403 forbidden_program (an unknown id goes on to the 404). */
+static bool ack_in_scope(struct ack_req *q)
+{
+    struct alert_record rec;
+    if (!q->who.programs[0] || !q->a->alerts || alert_engine_get(q->a->alerts, q->id, &rec) != 1)
+        return true;
+    bool ok = api_actor_may(&q->who, rec.program);
+    if (!ok)
+        http_body_reply_error(q->body, 403, "forbidden_program",
+                              "%s may not acknowledge alerts of program %s", q->who.user,
+                              rec.program);
+    alert_record_free(&rec);
+    return ok;
+}
+
+static void ack_audit(struct ack_req *q, const char *note)
+{
+    char target[24];
+    struct buf d;
+    buf_init(&d, 0);
+    snprintf(target, sizeof target, "%lld", (long long)q->id);
+    if (note) {
+        buf_puts(&d, "{\"note\":");
+        audit_json_str(&d, note);
+        buf_puts(&d, "}");
+    }
+    api_audit(q->a, &q->who, "ack", target, note && !buf_failed(&d) ? d.data : NULL);
+    buf_free(&d);
+}
+
 static void ack_end(void *ctx)
 {
     struct ack_req *q = ctx;
@@ -259,10 +291,10 @@ static void ack_end(void *ctx)
     if (q->too_large) {
         http_body_reply_error(q->body, 413, "too_large", "the body is limited to %d bytes",
                               ACK_BODY_MAX);
-    } else if (read_note(q, &doc, &note) == 0) {
+    } else if (read_note(q, &doc, &note) == 0 && ack_in_scope(q)) {
         struct alert_record rec;
         int found = q->a->alerts
-                        ? alert_engine_ack(q->a->alerts, q->id, http_role_name(q->role), note, &rec)
+                        ? alert_engine_ack(q->a->alerts, q->id, api_actor_name(&q->who), note, &rec)
                         : 0;
         if (found == 0) {
             http_body_reply_error(q->body, 404, "not_found", "no alert %lld", (long long)q->id);
@@ -275,6 +307,7 @@ static void ack_end(void *ctx)
             wire_alert(&b, &rec);
             buf_puts(&b, "}\n");
             alert_record_free(&rec);
+            ack_audit(q, note);
             http_body_reply(q->body, 200, JSON, &b);
         }
     }
@@ -321,7 +354,7 @@ void api_alert_ack(struct api *a, struct http_request *r)
     }
     q->a = a;
     q->id = id;
-    q->role = r->role;
+    api_actor_of(a, r, &q->who);
     buf_init(&q->text, 0);
     if (!(q->body = http_body_stream(r, &ack_ops, q)))
         ack_free(q);

@@ -49,6 +49,7 @@ struct post_ingest {
     bool whole;          /* the message or its single sample was rejected */
     enum parse_reason whole_reason;
     char whole_detail[160];
+    struct api_actor who; /* CONTRACT §8: scope and the audit event */
 };
 
 static void post_ingest_free(struct post_ingest *p)
@@ -119,6 +120,9 @@ static void post_ingest_end(void *ctx)
         buf_printf(&b, "{\"stored\":%d,\"rejected\":[", stored);
         buf_append(&b, p->rejected.data ? p->rejected.data : "", p->rejected.len);
         buf_puts(&b, "]}\n");
+        char detail[64];
+        snprintf(detail, sizeof detail, "{\"stored\":%d,\"rejected\":%zu}", stored, p->n_rejected);
+        api_audit(p->a, &p->who, "ingest", p->path, detail);
         http_body_reply(p->body, 200, JSON, &b);
     }
     post_ingest_free(p);
@@ -144,6 +148,15 @@ void api_ingest(struct api *a, struct http_request *r)
     p->a = a;
     snprintf(p->path_buf, sizeof p->path_buf, "%s", r->path + strlen(INGEST_PATH));
     p->path = p->path_buf;
+    api_actor_of(a, r, &p->who);
+    char program[SLUG_MAX + 2];
+    snprintf(program, sizeof program, "%.*s", (int)strcspn(p->path, "/"), p->path);
+    if (!api_actor_may(&p->who, program)) {
+        http_reply_error(r, 403, "forbidden_program", "%s may not enter data for program %s",
+                         p->who.user, program);
+        free(p);
+        return;
+    }
     buf_init(&p->payload, 0);
     buf_init(&p->rejected, 0);
     if (!(p->body = http_body_stream(r, &post_ingest_ops, p))) {
@@ -176,8 +189,9 @@ struct import {
     int64_t current_line;
     uint64_t stored, rejected_count;
     size_t listed;
-    struct buf rejected; /* ,{"line":L,"reason":"…"} */
-    struct buf scratch;  /* payload being built */
+    struct buf rejected;  /* ,{"line":L,"reason":"…"} */
+    struct buf scratch;   /* payload being built */
+    struct api_actor who; /* CONTRACT §8: scope and the audit event */
 };
 
 static void import_closed(uv_handle_t *h)
@@ -220,6 +234,23 @@ static void import_rejected(void *ctx, enum parse_reason reason, int element, co
         buf_printf(&imp->rejected, "%s{\"line\":%lld,\"reason\":\"%s\"}",
                    imp->listed > 1 ? "," : "", (long long)imp->current_line,
                    parse_reason_name(reason));
+}
+
+/* A row of a program the signed-in user may not enter (CONTRACT §8): not a
+ * bad message, so not counted in /metrics' rejects. */
+static void import_forbidden(struct import *imp, int64_t line)
+{
+    imp->rejected_count++;
+    if (imp->listed++ < IMPORT_LISTED)
+        buf_printf(&imp->rejected, "%s{\"line\":%lld,\"reason\":\"forbidden_program\"}",
+                   imp->listed > 1 ? "," : "", (long long)line);
+}
+
+static bool import_may(const struct import *imp, const char *path)
+{
+    char program[SLUG_MAX + 2];
+    snprintf(program, sizeof program, "%.*s", (int)strcspn(path, "/"), path);
+    return api_actor_may(&imp->who, program);
 }
 
 /* ---- the rows, CSV -> step ---- */
@@ -391,6 +422,8 @@ static int import_store_some(struct import *imp)
         imp->current_line = h.line;
         if (h.reason >= 0)
             ingest_reject(imp->a->ingest, &e, (enum parse_reason)h.reason, h.detail);
+        else if (!import_may(imp, path_z))
+            import_forbidden(imp, h.line);
         else
             appended += (uint64_t)ingest_submit(imp->a->ingest, &e);
         imp->step_at += sizeof h + h.path_len + h.payload_len;
@@ -413,6 +446,10 @@ static void import_answer(struct import *imp)
     buf_puts(&b, "]}\n");
     log_info("import.csv: %llu rows stored, %llu rejected", (unsigned long long)imp->stored,
              (unsigned long long)imp->rejected_count);
+    char detail[80];
+    snprintf(detail, sizeof detail, "{\"stored\":%llu,\"rejected\":%llu}",
+             (unsigned long long)imp->stored, (unsigned long long)imp->rejected_count);
+    api_audit(imp->a, &imp->who, "import", NULL, detail);
     import_finish(imp, 200, &b);
 }
 
@@ -484,6 +521,7 @@ void api_import(struct api *a, struct http_request *r)
         return;
     }
     imp->a = a;
+    api_actor_of(a, r, &imp->who);
     csv_init(&imp->csv);
     buf_init(&imp->step, 0);
     buf_init(&imp->rejected, 0);

@@ -84,6 +84,13 @@ static const struct entry entries[] = {
     {"catalog", "file", T_STR, F(catalog_path), 0, 0},
     {"alerts", "webhook", T_URL, F(alerts_webhook), 0, 0},
     {"alerts", "webhook_token", T_STR, F(alerts_webhook_token), 0, 0},
+    /* CONTRACT §8: sessions, sign-in lockout, the audit log */
+    {"http", "session_idle", T_INT, F(session_idle_s), 1, 86400 * 30},
+    {"http", "login_track", T_INT, F(login_track), 16, 1000000},
+    {"http", "login_workers", T_INT, F(login_workers), 1, 64},
+    {"http", "login_queue", T_INT, F(login_queue), 0, 100000},
+    {"audit", "retention_days", T_INT, F(audit_retention_days), 400, 36500},
+    {"audit", "list_max", T_INT, F(audit_list_max), 1, 1000000},
 };
 #undef F
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
@@ -152,6 +159,12 @@ int cfg_defaults(struct cfg *c)
     c->http_min_rate_bytes = 1024;
     c->http_min_rate_window = 10;
     c->http_secure_cookies = -1;
+    c->session_idle_s = 12 * 3600;
+    c->login_track = 1024;
+    c->login_workers = 1;
+    c->login_queue = 64;
+    c->audit_retention_days = 400;
+    c->audit_list_max = 10000;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||

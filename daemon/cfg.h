@@ -20,6 +20,9 @@
  *   [units]  stale_after
  *   [log]    level, stats_interval, slow_turn_ms
  *   [catalog] file (the program catalog, CONTRACT §5; read by catalog.h)
+ *   [http]   session_idle, login_track, login_workers, login_queue;
+ *   [audit]  retention_days, list_max
+ *            (CONTRACT §8: sessions, sign-in lockout, the audit log)
  */
 #ifndef PANTAU_CFG_H
 #define PANTAU_CFG_H
@@ -96,6 +99,14 @@ struct cfg {
 
     char *alerts_webhook;       /* NULL: no notifications; else http:// or https:// */
     char *alerts_webhook_token; /* NULL: no Authorization header; never logged */
+
+    /* CONTRACT §8 (users.h, api_users.c, audit.h) */
+    int session_idle_s;       /* [http] 43200: a session unused this long ends */
+    int login_track;          /* [http] 1024: user names whose failed sign-ins are counted */
+    int login_workers;        /* [http] 1: passwords hashed at once (a core stays the loop's) */
+    int login_queue;          /* [http] 64: sign-ins waiting for a worker; past it 503 */
+    int audit_retention_days; /* [audit] 400 (the least): older events are pruned */
+    int audit_list_max;       /* [audit] 10000: events in one /api/v1/audit answer */
 
     const char *path; /* the file loaded, or NULL (not owned) */
     /* Where listen and password were set, for cfg_validate's messages:

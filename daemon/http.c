@@ -105,6 +105,7 @@ struct http_conn {
     size_t body_sent;
     struct http_deferred *deferred;
     struct http_stream *stream;
+    char set_cookie[256]; /* "" or a Set-Cookie value (http_set_cookie) */
 };
 
 struct http_server {
@@ -131,6 +132,9 @@ struct http_server {
     lws_callback_function *ws_callback; /* live's, which ws_callback wraps */
     uv_timer_t rate_timer;
     bool rate_timer_on;
+    enum http_role (*session_lookup)(void *ctx, const char *sid, struct http_request *r);
+    bool (*accounts_exist)(void *ctx);
+    void *people_ctx;
 };
 
 /* ---- pure helpers ---- */
@@ -574,6 +578,30 @@ static const char *query_token(struct http_conn *c, char *buf, size_t len)
     return buf;
 }
 
+#define SESSION_COOKIE "pantau_session="
+
+/* CONTRACT §8: a signed-in browser's session cookie (before the token
+ * cookie: a browser may hold both). ROLE_NONE without one. */
+static enum http_role session_role(struct http_conn *c)
+{
+    struct http_server *h = c->server;
+    char cookies[2048];
+    if (!h->session_lookup ||
+        lws_hdr_copy(c->wsi, cookies, sizeof cookies, WSI_TOKEN_HTTP_COOKIE) <= 0)
+        return ROLE_NONE;
+    for (char *p = cookies; (p = strstr(p, SESSION_COOKIE)) != NULL; p++) {
+        if (p != cookies && p[-1] != ' ' && p[-1] != ';')
+            continue;
+        char *v = p + strlen(SESSION_COOKIE);
+        v[strcspn(v, "; ")] = '\0';
+        enum http_role role = h->session_lookup(h->people_ctx, v, &c->req);
+        if (role != ROLE_NONE) /* a cookie: its changes must prove their Origin */
+            c->req.cred = HTTP_CRED_COOKIE;
+        return role;
+    }
+    return ROLE_NONE;
+}
+
 /* Bearer header, else ?access_token= (a browser's websocket and page loads
  * cannot set headers), else the cookie a page load with ?access_token= set
  * (so a wall screen's assets, API calls and websocket need no token in
@@ -583,8 +611,11 @@ static enum http_role authenticate(struct http_conn *c)
     struct http_server *h = c->server;
     char auth[512], token[512];
     c->req.cred = HTTP_CRED_NONE;
-    if (h->n_tokens == 0)
+    if (h->n_tokens == 0 && !(h->accounts_exist && h->accounts_exist(h->people_ctx)))
         return ROLE_ADMIN;
+    enum http_role session = session_role(c);
+    if (session != ROLE_NONE)
+        return session;
     if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
         strncasecmp(auth, "Bearer ", 7) == 0) {
         c->req.cred = HTTP_CRED_HEADER;
@@ -760,7 +791,22 @@ void http_deferred_reply_error(struct http_deferred *d, int status, const char *
     http_deferred_reply(d, status, "application/json", &b);
 }
 
+void http_set_cookie(struct http_request *r, const char *value)
+{
+    snprintf(r->conn->set_cookie, sizeof r->conn->set_cookie, "%s", value);
+}
+
+bool http_secure_cookies(const struct http_request *r)
+{
+    return r->conn->server->secure_cookies;
+}
+
 /* ---- streamed request bodies ---- */
+
+struct http_request *http_body_request(struct http_body *b)
+{
+    return b->conn ? &b->conn->req : NULL;
+}
 
 struct http_body *http_body_stream(struct http_request *r, const struct http_body_ops *ops,
                                    void *ctx)
@@ -890,6 +936,11 @@ static int write_headers(struct http_conn *c)
     if (c->stream &&
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"transfer-encoding:",
                                     (const unsigned char *)"chunked", 7, &p, end))
+        return -1;
+    if (c->set_cookie[0] &&
+        lws_add_http_header_by_name(
+            c->wsi, (const unsigned char *)"set-cookie:", (const unsigned char *)c->set_cookie,
+            (int)strlen(c->set_cookie), &p, end))
         return -1;
     if (c->disposition[0] &&
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
@@ -1144,7 +1195,9 @@ static int dispatch(struct http_conn *c)
 static bool refused(struct http_conn *c)
 {
     struct http_request *r = &c->req;
-    if (strcmp(r->path, "/healthz") == 0)
+    /* CONTRACT §2, §8: with tokens or accounts everything but /healthz and
+     * the sign-in itself needs a credential, the dashboard's files too. */
+    if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/api/v1/login") == 0)
         return false;
     r->role = authenticate(c);
     if (r->role == ROLE_NONE) {
@@ -1247,15 +1300,19 @@ static int refuse_upgrade(struct lws *wsi, unsigned status, const char *body)
 }
 
 /* The key a live connection counts against ([live] max_per_credential):
- * "t<i>" for the i-th configured token, in authenticate's order of sources;
- * "" with no tokens (no such bound: see live.h). A session will be
- * "s<id>". Only the index is kept, never the token. */
+ * "s<id>" for a signed-in session, "t<i>" for the i-th configured token,
+ * in authenticate's order of sources; "" with neither (no such bound: see
+ * live.h). Only the index is kept, never the token. */
 static void upgrade_credential(struct http_conn *c, char *out, size_t len)
 {
     struct http_server *h = c->server;
     char auth[512], token[512];
     const char *given = NULL;
     out[0] = '\0';
+    if (c->req.session) { /* signed in (authenticate found the session) */
+        snprintf(out, len, "s%lld", (long long)c->req.session);
+        return;
+    }
     if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
         strncasecmp(auth, "Bearer ", 7) == 0)
         given = auth + 7;
@@ -1487,6 +1544,9 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->route = opts->route;
     h->route_ctx = opts->route_ctx;
     h->streams_body = opts->streams_body;
+    h->session_lookup = opts->session_lookup;
+    h->accounts_exist = opts->accounts_exist;
+    h->people_ctx = opts->people_ctx;
     h->dashboard_dir = realpath(opts->cfg->dashboard_dir, NULL);
     if (!h->dashboard_dir)
         log_warn("http: dashboard directory %s not found; serving the API only",

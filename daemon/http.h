@@ -79,6 +79,10 @@ struct http_request {
      * trusted [http] proxy, the right-most X-Forwarded-For address that is
      * not a trusted proxy. */
     char client_ip[HTTP_ADDR_MAX];
+    /* Signed in (CONTRACT §8): the user's name and session id from the
+     * pantau_session cookie; "" and 0 for a token or without auth. */
+    char user[65];
+    int64_t session;
 };
 
 /* The value of query argument `name`, or NULL. */
@@ -155,6 +159,13 @@ void http_body_reply(struct http_body *b, int status, const char *content_type, 
 void http_body_reply_error(struct http_body *b, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A Set-Cookie header on the answer to come (value: "name=...; flags"). */
+void http_set_cookie(struct http_request *r, const char *value);
+/* The request a streamed body belongs to; NULL once its client is gone. */
+struct http_request *http_body_request(struct http_body *b);
+/* Whether cookies pantaud sets carry Secure ([http] secure_cookies). */
+bool http_secure_cookies(const struct http_request *r);
+
 typedef void (*http_route_fn)(void *ctx, struct http_request *r);
 /* True for the requests whose handler streams its body (see above). */
 typedef bool (*http_streams_body_fn)(void *ctx, const struct http_request *r);
@@ -167,6 +178,13 @@ struct http_opts {
     /* The websocket protocol served beside HTTP (live.c fills it), made the
      * vhost's default so clients offering no subprotocol reach it. */
     struct lws_protocols ws_protocol;
+    /* Accounts (api_users.c; CONTRACT §8), NULL without: the role of a
+     * pantau_session cookie's session (filling r->user and r->session;
+     * ROLE_NONE when unknown or expired), and whether accounts exist
+     * (authentication is then needed even without tokens). */
+    enum http_role (*session_lookup)(void *ctx, const char *sid, struct http_request *r);
+    bool (*accounts_exist)(void *ctx);
+    void *people_ctx;
 };
 
 /* Whether a websocket upgrade may proceed: the token check every request

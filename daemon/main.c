@@ -38,6 +38,7 @@
 #include "presence.h"
 #include "query_pool.h"
 #include "store.h"
+#include "users_cli.h"
 #include "util.h"
 #include "webhook.h"
 #include "wire.h"
@@ -62,8 +63,11 @@ struct daemon {
     uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer;
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
-    bool allow_root;                    /* --allow-root: run even with euid 0 */
-    bool salvage; /* --salvage: a damaged database is moved aside, not refused */
+    char **user_argv;                   /* `user ...` (users_cli.h): run it, exit */
+    int user_argc;
+    struct people *people;
+    bool allow_root; /* --allow-root: run even with euid 0 */
+    bool salvage;    /* --salvage: a damaged database is moved aside, not refused */
     bool stopping;
     int exit_code;
 };
@@ -80,6 +84,9 @@ static void usage(FILE *out)
                  "      --check-config    validate the configuration and the catalog, print\n"
                  "                        file:line: problem for each error, exit 0 if valid\n"
                  "      --backup PATH     copy the database (while pantaud runs) to PATH, exit\n"
+                 "  user add NAME --role viewer|operator|admin [--programs P1,P2]\n"
+                 "  user passwd NAME | user del NAME | user list\n"
+                 "                        manage accounts (the password on standard input), exit\n"
                  "      --allow-root      run the daemon as root (refused without it)\n"
                  "      --salvage         a database that fails PRAGMA quick_check at start is\n"
                  "                        moved aside (<db>.damaged-<time>) and pantaud starts\n"
@@ -137,7 +144,9 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
     const char *config_path = NULL;
     bool check_only = false;
 
-    while ((opt = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+    /* "+": stop at the first word, so `user add NAME --role R` keeps its
+     * options for users_cli. */
+    while ((opt = getopt_long(argc, argv, "+c:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
@@ -180,7 +189,10 @@ static int configure_with(struct daemon *d, int argc, char **argv, struct overri
             return -1;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && strcmp(argv[optind], "user") == 0) {
+        d->user_argv = argv + optind;
+        d->user_argc = argc - optind;
+    } else if (optind < argc) {
         fprintf(stderr, "pantaud: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return -1;
@@ -301,6 +313,7 @@ static void on_ingest_stopped(void *ctx)
     checkpointer_stop(d->checkpoints);
     live_stop(d->live);
     http_stop(d->http); /* closes connections; freed after the loop ends */
+    api_people_stop(d->people);
     store_close(d->store);
     d->store = NULL;
     close_handle((uv_handle_t *)&d->stats_timer);
@@ -618,8 +631,16 @@ static int start_api(struct daemon *d)
                           .started_ms = util_now_ms(),
                           .reload = reload,
                           .reload_ctx = d};
-    struct http_opts ho = {
-        .cfg = &d->cfg, .route = api_route, .route_ctx = &d->api, .streams_body = api_streams_body};
+    if (api_people_open(&d->people, &d->api, store_db(d->store)) != 0)
+        return -1;
+    d->api.people = d->people;
+    struct http_opts ho = {.cfg = &d->cfg,
+                           .route = api_route,
+                           .route_ctx = &d->api,
+                           .streams_body = api_people_streams_body,
+                           .session_lookup = api_session_lookup,
+                           .accounts_exist = api_accounts_exist,
+                           .people_ctx = d->people};
     live_protocol_init(d->live, &ho.ws_protocol);
     if (http_start(&d->http, d->loop, &ho) != 0)
         return -1;
@@ -750,6 +771,12 @@ int main(int argc, char **argv)
     log_set_level(d.cfg.log_level);
     if (d.backup_path)
         return run_backup(&d);
+    if (d.user_argv) {
+        rc = users_cli_run(&d.cfg, d.catalog, d.user_argc, d.user_argv);
+        catalog_free(d.catalog);
+        cfg_free(&d.cfg);
+        return rc;
+    }
     /* A daemon that parses what villages publish should not hold root: a
      * bug would hand over the machine. The unit runs it as User=pantau. */
     if (geteuid() == 0 && !d.allow_root) {
@@ -787,6 +814,7 @@ int main(int argc, char **argv)
     checkpointer_free(d.checkpoints);
     loopwatch_free(d.loopwatch);
     query_pool_close(d.queries);
+    api_people_free(d.people);
     live_free(d.live);
     if (uv_loop_close(&loop) != 0)
         log_error("handles left open at exit");

@@ -64,6 +64,11 @@ struct query_db {
     char error[256];
 };
 
+sqlite3 *query_sqlite(struct query_db *q)
+{
+    return q->db;
+}
+
 static int fail(struct query_db *q, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

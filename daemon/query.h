@@ -95,6 +95,10 @@ struct query_db;
 int query_open(struct query_db **out, const char *path);
 void query_close(struct query_db *q); /* NULL is a no-op */
 
+/* The connection itself, for other modules' read-only work on a pool
+ * thread (the audit log's listing and verification, audit.h). */
+struct sqlite3 *query_sqlite(struct query_db *q);
+
 /* Why the last call on q failed (a sentence for a person), or "". */
 const char *query_error(const struct query_db *q);
 

@@ -71,6 +71,32 @@ const char *const schema_migrations[] = {
     "  next_at INTEGER NOT NULL," /* ms: not before */
     "  last_error TEXT);"
     "CREATE INDEX webhook_outbox_alert ON webhook_outbox (alert, id);",
+    /* 3 -> 4: accounts, sessions (users.h) and the audit log (audit.h).
+     * programs: "" when not limited, else "a,b". A session is stored as the
+     * SHA-256 of its id. The triggers end a user's sessions in the same
+     * statement that deletes the user or changes the password, so no session
+     * outlives either, whoever made the change (the daemon or the command
+     * line). audit's AUTOINCREMENT: an id is never reused, even after the
+     * newest row is deleted; audit_anchor holds the last pruned event, which
+     * the oldest kept one chains from. */
+    "CREATE TABLE users ("
+    "  name TEXT PRIMARY KEY, role TEXT NOT NULL, programs TEXT NOT NULL DEFAULT '',"
+    "  hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY, sid_hash BLOB NOT NULL UNIQUE, user TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, last_used INTEGER NOT NULL);"
+    "CREATE INDEX sessions_user ON sessions (user);"
+    "CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN"
+    "  DELETE FROM sessions WHERE user = old.name; END;"
+    "CREATE TRIGGER users_rehashed AFTER UPDATE OF hash ON users BEGIN"
+    "  DELETE FROM sessions WHERE user = old.name; END;"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
+    "  user TEXT, role TEXT, action TEXT NOT NULL, target TEXT, detail TEXT, ip TEXT,"
+    "  hash TEXT NOT NULL);"
+    "CREATE INDEX audit_ts ON audit (ts);"
+    "CREATE TABLE audit_anchor (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  id INTEGER NOT NULL, hash TEXT NOT NULL);",
 };
 
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

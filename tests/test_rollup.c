@@ -8,6 +8,7 @@
 #include "check.h"
 #include "harness.h"
 #include "rollup.h"
+#include "schema.h"
 #include "store.h"
 #include "util.h"
 
@@ -216,7 +217,7 @@ TEST(rollup_schema_version)
     const char *p = fresh_db("schema");
     CHECK(store_open(&s, p) == 0);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), 3);
+    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), schema_version);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('rollup_1m','rollup_1h','store_meta')"),
               3);
@@ -480,7 +481,7 @@ TEST(rollup_late_sample_below_raw_horizon)
     store_close(s);
 }
 
-/* The schema of version 1, as shipped (store.c's first migration). */
+/* The schema of version 1, as shipped (schema.c's first migration). */
 static const char v1_schema[] =
     "CREATE TABLE series (id INTEGER PRIMARY KEY, program TEXT NOT NULL, unit TEXT NOT NULL,"
     " metric TEXT NOT NULL, labels TEXT NOT NULL, created INTEGER NOT NULL, last_ts INTEGER,"

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "checkpoint.h"
 #include "harness.h"
+#include "schema.h"
 #include "store.h"
 #include "util.h"
 
@@ -37,7 +38,7 @@ TEST(store_creates_schema)
     const char *p = fresh_db("schema");
     CHECK(store_open(&s, p) == 0);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), 3);
+    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), schema_version);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('series','samples','units')"),
               3);

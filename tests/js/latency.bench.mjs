@@ -26,9 +26,10 @@
 // the measuring client has an event loop of its own, so that what it sees is
 // not the publisher's garbage collection (at 10,000 msg/s that held the
 // shared loop up to 117 ms).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { fetchJson, mqttPublisher, openClient, percentile, sleep, startSim, startStack, until } from './harness.mjs';
+import { PANTAUD, fetchJson, mqttPublisher, openClient, percentile, sleep, startSim, startStack, until } from './harness.mjs';
 
 // The extra clients read in a worker thread, so that they do not delay the
 // measuring client's event loop. They count samples by scanning each frame
@@ -118,6 +119,9 @@ const SECONDS = Number(process.env.SECONDS || 10);
 const CLIENTS = Math.max(1, Number(process.env.CLIENTS || 1));
 const UNITS = Math.max(1, Number(process.env.UNITS || Math.max(10, RATE / 10)));
 const BURST = Number(process.env.BURST || 0);
+// SIGNINS=N: N concurrent sign-ins (CONTRACT §8) half way through the stream;
+// their Argon2id hashing must not move the live push (it runs off the loop).
+const SIGNINS = Number(process.env.SIGNINS || 0);
 const WARMUP_MS = BURST ? 0 : 1000;
 
 function cpuSeconds(pid) {
@@ -169,8 +173,10 @@ const rssIdle = pantaud.rss();
 
 // pantaud's own part of the latency: its live delay histogram (arrival at
 // pantaud -> pushed to the websocket clients), cumulative counts by bound.
+// With SIGNINS an account exists, so /metrics needs a credential: a session.
+let auth = {};
 async function liveDelay() {
-  const { text } = await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`);
+  const { text } = await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`, { headers: auth });
   return [...text.matchAll(/^pantau_live_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [
     m[1] === '+Inf' ? Infinity : 1000 * Number(m[1]),
     Number(m[2]),
@@ -217,6 +223,33 @@ if (BURST) {
   burstNote = `, right after a burst of ${BURST} samples (published and stored in ${secs.toFixed(1)} s)`;
 }
 
+// The account the sign-ins use, and one sign-in alone: its time is the
+// password hash's, plus a local HTTP round trip.
+let signins = null;
+let signinNote = '';
+let oneSigninMs = NaN;
+const signIn = () =>
+  fetchJson(`http://127.0.0.1:${pantaud.httpPort}/api/v1/login`, {
+    method: 'POST',
+    body: JSON.stringify({ user: 'bench', password: 'bench-password-123' }),
+  });
+if (SIGNINS) {
+  const r = spawnSync(PANTAUD, ['--db', pantaud.db, 'user', 'add', 'bench', '--role', 'viewer'], {
+    input: 'bench-password-123\n',
+    timeout: 20000,
+  });
+  if (r.status !== 0) throw new Error(`user add: ${r.stderr}`);
+  await signIn(); // the first hashes the dummy too
+  const t = performance.now();
+  const res = await fetch(`http://127.0.0.1:${pantaud.httpPort}/api/v1/login`, {
+    method: 'POST',
+    body: JSON.stringify({ user: 'bench', password: 'bench-password-123' }),
+  });
+  await res.text();
+  oneSigninMs = performance.now() - t;
+  auth = { cookie: (res.headers.get('set-cookie') || '').split(';')[0] };
+}
+
 const delay0 = await liveDelay();
 const cpu0 = cpuSeconds(pantaud.pid);
 const t0 = performance.now();
@@ -232,8 +265,16 @@ while (seq < total) {
     pub.publish(`pantau/bench/unit-${seq % UNITS}/seq`, `{"value":${seq}}`).catch(() => {});
     seq++;
   }
+  if (SIGNINS && !signins && seq >= total / 2) {
+    const t = performance.now();
+    signins = Promise.all(Array.from({ length: SIGNINS }, signIn)).then((rs) => {
+      const ok = rs.filter((r) => r.status === 200).length;
+      signinNote = `, with ${SIGNINS} concurrent sign-ins half way (${ok} answered 200, the last after ${(performance.now() - t).toFixed(0)} ms; one alone ${oneSigninMs.toFixed(1)} ms)`;
+    });
+  }
   await sleep(1);
 }
+await signins;
 const sendSecs = (performance.now() - t0) / 1000;
 await burstSim?.child.exited;
 const probe = await ask(prober, 'report');
@@ -254,7 +295,7 @@ if (others) {
 }
 const cpu = cpuSeconds(pantaud.pid) - cpu0;
 const delay1 = await liveDelay();
-const metricsText = (await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`)).text;
+const metricsText = (await fetchJson(`http://127.0.0.1:${pantaud.httpPort}/metrics`, { headers: auth })).text;
 const metric = (name) => (new RegExp(`^${name} (\\S+)`, 'm').exec(metricsText) || [])[1];
 let walBytes = NaN;
 try {
@@ -268,7 +309,7 @@ rssPeak = Math.max(rssPeak, pantaud.rss());
 latencies.sort((a, b) => a - b);
 const ms = (v) => v.toFixed(2);
 console.log(
-  `# latency.bench: ${RATE} msg/s for ${SECONDS} s (sent in ${sendSecs.toFixed(1)} s), ${CLIENTS} websocket client(s)${burstNote}`,
+  `# latency.bench: ${RATE} msg/s for ${SECONDS} s (sent in ${sendSecs.toFixed(1)} s), ${CLIENTS} websocket client(s)${burstNote}${signinNote}`,
 );
 console.log(
   `# publish->websocket latency over ${latencies.length} samples: p50 ${ms(percentile(latencies, 50))} ms, ` +
@@ -295,6 +336,8 @@ const summary = {
   rate: RATE,
   clients: CLIENTS,
   burst: BURST,
+  signins: SIGNINS,
+  signin_ms: oneSigninMs,
   p50: percentile(latencies, 50),
   p99: percentile(latencies, 99),
   max: latencies[latencies.length - 1] ?? NaN,

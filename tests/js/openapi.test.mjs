@@ -281,7 +281,9 @@ async function before() {
   const pantaud = await startPantaud(broker, {
     config:
       `[auth]\nviewer = ${VIEWER}\noperator = ${OPERATOR}\nadmin = ${ADMIN}\n` +
-      `[http]\ndashboard = ${DASHBOARD}\nimport_max_bytes = 4096\n[catalog]\nfile = ${catalog}\n`,
+      `[http]\ndashboard = ${DASHBOARD}\nimport_max_bytes = 4096\n[catalog]\nfile = ${catalog}\n` +
+      // pjs is not in the catalog: its samples are stored all the same.
+      '[ingest]\ncatalog_only = false\n',
   });
   const pub = await mqttPublisher(broker);
   const now = Date.now();
@@ -602,6 +604,74 @@ const cases = [
     },
   ],
   [
+    'accounts, sign-in, sessions and the audit log answer as documented (CONTRACT §8)',
+    async (ctx) => {
+      const json = { 'content-type': 'application/json' };
+      const body = (o) => JSON.stringify(o);
+      const U = '/api/v1/users';
+      const user = { name: 'oa-petugas', role: 'operator', password: 'rahasia-openapi-1', programs: ['simas-bapokting'] };
+      let r = check('POST', U, await post(ctx, U, { token: ADMIN, headers: json, body: body(user) }));
+      assertEq(r.status, 201, `POST /users: ${r.text}`);
+      check('POST', U, await post(ctx, U, { token: ADMIN, headers: json, body: body(user) }), 'exists');
+      check('POST', U, await post(ctx, U, { token: ADMIN, headers: json, body: body({ ...user, name: 'oa-2', password: 'pendek' }) }), 'weak');
+      check('POST', U, await post(ctx, U, { headers: json, body: body(user) }), 'no token');
+      check('POST', U, await post(ctx, U, { token: VIEWER, headers: json, body: body(user) }), 'viewer');
+      check('POST', U, await post(ctx, U, { token: ADMIN, headers: json, body: 'x'.repeat(20000) }), 'too large');
+      check('POST', U, await postChunked(ctx, U, ADMIN, body(user)), 'chunked');
+      check('POST', U, await call(ctx, 'PUT', U, { token: ADMIN }), 'PUT');
+      check('GET', U, await get(ctx, U, { token: ADMIN }));
+      check('GET', U, await get(ctx, U), 'no token');
+      check('GET', U, await get(ctx, U, { token: OPERATOR }), 'operator');
+      check('GET', U, await call(ctx, 'PUT', U, { token: ADMIN }), 'PUT');
+
+      const L = '/api/v1/login';
+      const login = (u, pw) => post(ctx, L, { headers: json, body: body({ user: u, password: pw }) });
+      r = check('POST', L, await login(user.name, user.password));
+      assertEq(r.status, 200, `login: ${r.text}`);
+      const cookie = r.headers.get('set-cookie').split(';')[0];
+      const session = { cookie, origin: ctx.base };
+      check('POST', L, await login(user.name, 'salah-salah-salah'), 'wrong password');
+      check('POST', L, await post(ctx, L, { headers: json, body: 'not json' }), 'bad json');
+      for (let i = 0; i < 5; i++) await login('oa-terkunci', 'salah-salah-salah');
+      check('POST', L, await login('oa-terkunci', 'salah-salah-salah'), 'locked');
+      check('POST', L, await get(ctx, L), 'GET');
+      check('POST', L, await post(ctx, L, { headers: json, body: 'x'.repeat(20000) }), 'too large');
+      check('POST', L, await postChunked(ctx, L, ADMIN, '{}'), 'chunked');
+
+      const M = '/api/v1/me';
+      check('GET', M, await get(ctx, M, { headers: session }), 'session');
+      check('GET', M, await get(ctx, M, { token: VIEWER }), 'token');
+      check('GET', M, await get(ctx, M), 'no token');
+      check('GET', M, await post(ctx, M, { token: VIEWER }), 'POST');
+
+      const A = '/api/v1/audit';
+      r = check('GET', A, await get(ctx, `${A}?from=0`, { token: ADMIN }));
+      assert(r.json.events.some((e) => e.action === 'login' && e.user === user.name), 'the login is in the log');
+      check('GET', A, await get(ctx, `${A}?action=nope`, { token: ADMIN }), 'bad action');
+      check('GET', A, await get(ctx, A), 'no token');
+      check('GET', A, await get(ctx, A, { token: OPERATOR }), 'operator');
+      check('GET', A, await post(ctx, A, { token: ADMIN }), 'POST');
+      const V = '/api/v1/audit/verify';
+      r = check('GET', V, await get(ctx, V, { token: ADMIN }));
+      assertEq(r.json.ok, true, 'the chain verifies');
+      check('GET', V, await get(ctx, V), 'no token');
+      check('GET', V, await get(ctx, V, { token: VIEWER }), 'viewer');
+      check('GET', V, await post(ctx, V, { token: ADMIN }), 'POST');
+
+      const O = '/api/v1/logout';
+      check('POST', O, await post(ctx, O, { headers: session }), 'session');
+      check('POST', O, await post(ctx, O), 'no token');
+      check('POST', O, await get(ctx, O, { token: VIEWER }), 'GET');
+
+      const D = `${U}/${user.name}`;
+      check('DELETE', '/api/v1/users/{name}', await call(ctx, 'DELETE', D, { token: ADMIN }));
+      check('DELETE', '/api/v1/users/{name}', await call(ctx, 'DELETE', D, { token: ADMIN }), 'gone');
+      check('DELETE', '/api/v1/users/{name}', await call(ctx, 'DELETE', D), 'no token');
+      check('DELETE', '/api/v1/users/{name}', await call(ctx, 'DELETE', D, { token: OPERATOR }), 'operator');
+      check('DELETE', '/api/v1/users/{name}', await get(ctx, D, { token: ADMIN }), 'GET');
+    },
+  ],
+  [
     'every operation showed its answers: success, 401, 405 and its own errors',
     async () => {
       const want = {
@@ -623,6 +693,14 @@ const cases = [
         'GET /api/v1/rejects': [200, 401, 403, 405],
         'POST /api/v1/reload': [200, 401, 403, 405, 413, 422],
         'GET /api/v1/live': [101, 401, 404],
+        'POST /api/v1/login': [200, 400, 401, 405, 411, 413, 429],
+        'POST /api/v1/logout': [200, 401, 405],
+        'GET /api/v1/me': [200, 401, 405],
+        'GET /api/v1/users': [200, 401, 403, 405],
+        'POST /api/v1/users': [201, 400, 401, 403, 405, 409, 411, 413],
+        'DELETE /api/v1/users/{name}': [200, 401, 403, 404, 405],
+        'GET /api/v1/audit': [200, 400, 401, 403, 405],
+        'GET /api/v1/audit/verify': [200, 401, 403, 405],
         'GET /': [200, 401, 405],
         'GET /assets/{file}': [200, 401, 404],
       };

@@ -30,6 +30,26 @@ else
     t_skip "not root: the refusal cannot be seen"
 fi
 
+# `user` (CONTRACT §8): no --allow-root needed, the database is created
+# 0600, the password comes on standard input, the list has no secret.
+if echo 'rahasia-sekali-1' | "$T_PANTAUD" --db "$T_TMP/users.db" user add budi --role admin \
+    >"$T_TMP/user.out" 2>&1; then
+    t_ok "user add runs without --allow-root and creates the database"
+else
+    t_fail "user add runs without --allow-root and creates the database" "$(cat "$T_TMP/user.out")"
+fi
+mode=$(stat -c %a "$T_TMP/users.db" 2>/dev/null)
+[ "$mode" = 600 ] && t_ok "the accounts' database is created 0600" ||
+    t_fail "the accounts' database is created 0600" "mode ${mode:-missing}"
+t_check "user list prints NAME ROLE PROGRAMS" \
+    test "$("$T_PANTAUD" --db "$T_TMP/users.db" user list)" = "budi admin -"
+echo short | "$T_PANTAUD" --db "$T_TMP/users.db" user add ani --role viewer >/dev/null 2>&1
+rc=$?
+[ "$rc" = 3 ] && t_ok "a weak password exits 3" || t_fail "a weak password exits 3" "exit $rc"
+"$T_PANTAUD" --db "$T_TMP/users.db" user frobnicate >/dev/null 2>&1
+rc=$?
+[ "$rc" = 2 ] && t_ok "an unknown user command exits 2" || t_fail "an unknown user command exits 2" "exit $rc"
+
 port=$(t_free_port)
 t_spawn "$T_TMP/db.log" "$T_PANTAUD" --allow-root --db "$T_TMP/new.db" \
     --listen "127.0.0.1:$port" --mqtt tcp://127.0.0.1:1
