@@ -58,6 +58,9 @@ struct api {
 
 /* The http_route_fn: ctx is a struct api. */
 void api_route(void *ctx, struct http_request *r);
+/* The least role r's route needs (an http_route_role_fn), so http.c can
+ * refuse a request before reading its body; ROLE_NONE without a route. */
+enum http_role api_route_role(void *ctx, const struct http_request *r);
 
 /* A slot for a report or an import (CONTRACT §10): true when one of the
  * [http] max_heavy slots was free and is now taken (give it back with

@@ -116,6 +116,7 @@ struct http_server {
     http_route_fn route;
     void *route_ctx;
     http_streams_body_fn streams_body;
+    http_route_role_fn route_role;
     char *dashboard_dir; /* realpath, or NULL when it does not exist */
     struct cfg_token *tokens;
     int n_tokens;
@@ -1212,6 +1213,13 @@ static bool refused(struct http_conn *c)
                    "Origin header must name the host and port it is sent to)");
         return true;
     }
+    struct http_server *h = c->server;
+    enum http_role need =
+        h->route_role && is_api_path(r->path) ? h->route_role(h->route_ctx, r) : ROLE_NONE;
+    if (!http_role_allows(r->role, need)) {
+        conn_error(c, 403, "forbidden", "%s needs the %s role", r->path, http_role_name(need));
+        return true;
+    }
     return false;
 }
 
@@ -1544,6 +1552,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->route = opts->route;
     h->route_ctx = opts->route_ctx;
     h->streams_body = opts->streams_body;
+    h->route_role = opts->route_role;
     h->session_lookup = opts->session_lookup;
     h->accounts_exist = opts->accounts_exist;
     h->people_ctx = opts->people_ctx;

@@ -638,6 +638,7 @@ static int start_api(struct daemon *d)
                            .route = api_route,
                            .route_ctx = &d->api,
                            .streams_body = api_people_streams_body,
+                           .route_role = api_route_role,
                            .session_lookup = api_session_lookup,
                            .accounts_exist = api_accounts_exist,
                            .people_ctx = d->people};
