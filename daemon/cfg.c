@@ -84,6 +84,8 @@ static const struct entry entries[] = {
     {"catalog", "file", T_STR, F(catalog_path), 0, 0},
     {"alerts", "webhook", T_URL, F(alerts_webhook), 0, 0},
     {"alerts", "webhook_token", T_STR, F(alerts_webhook_token), 0, 0},
+    {"alerts", "escalate_webhook", T_URL, F(alerts_escalate_webhook), 0, 0},
+    {"alerts", "escalate_webhook_token", T_STR, F(alerts_escalate_webhook_token), 0, 0},
     /* CONTRACT §8: sessions, sign-in lockout, the audit log */
     {"http", "session_idle", T_INT, F(session_idle_s), 1, 86400 * 30},
     {"http", "login_track", T_INT, F(login_track), 16, 1000000},
@@ -184,11 +186,22 @@ void cfg_free(struct cfg *c)
     c->n_tokens = 0;
     free(c->http_proxy);
     c->http_proxy = NULL;
-    char **strs[] = {&c->mqtt_uri,       &c->mqtt_client_id,      &c->mqtt_prefix,
-                     &c->mqtt_username,  &c->mqtt_password,       &c->mqtt_ca_file,
-                     &c->mqtt_cert_file, &c->mqtt_key_file,       &c->db_path,
-                     &c->listen,         &c->dashboard_dir,       &c->catalog_path,
-                     &c->alerts_webhook, &c->alerts_webhook_token};
+    char **strs[] = {&c->mqtt_uri,
+                     &c->mqtt_client_id,
+                     &c->mqtt_prefix,
+                     &c->mqtt_username,
+                     &c->mqtt_password,
+                     &c->mqtt_ca_file,
+                     &c->mqtt_cert_file,
+                     &c->mqtt_key_file,
+                     &c->db_path,
+                     &c->listen,
+                     &c->dashboard_dir,
+                     &c->catalog_path,
+                     &c->alerts_webhook,
+                     &c->alerts_webhook_token,
+                     &c->alerts_escalate_webhook,
+                     &c->alerts_escalate_webhook_token};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
