@@ -62,8 +62,8 @@ int alert_engine_start(struct alert_engine **out, const struct alert_engine_opts
  * Firing alerts of rules that remain stay firing; those of rules that are
  * gone resolve now. The new rule's `escalate` (or its absence) applies to
  * the firing alerts not yet escalated, counted from their fired_at: one
- * already past a shorter deadline escalates now. Returns 0 or -1 (out of memory: state is rebuilt
- * on the next sample as far as memory allows). */
+ * already past a shorter deadline escalates now. Returns 0 or -1 (out of
+ * memory: state is rebuilt on the next sample as far as memory allows). */
 int alert_engine_set_catalog(struct alert_engine *e, const struct catalog *c);
 
 /* ingest's observers: samples committed (with their series ids); a

@@ -186,26 +186,18 @@ void cfg_free(struct cfg *c)
     c->n_tokens = 0;
     free(c->http_proxy);
     c->http_proxy = NULL;
-    char **strs[] = {&c->mqtt_uri,
-                     &c->mqtt_client_id,
-                     &c->mqtt_prefix,
-                     &c->mqtt_username,
-                     &c->mqtt_password,
-                     &c->mqtt_ca_file,
-                     &c->mqtt_cert_file,
-                     &c->mqtt_key_file,
-                     &c->db_path,
-                     &c->listen,
-                     &c->dashboard_dir,
-                     &c->catalog_path,
-                     &c->alerts_webhook,
-                     &c->alerts_webhook_token,
-                     &c->alerts_escalate_webhook,
-                     &c->alerts_escalate_webhook_token};
+    char **strs[] = {&c->mqtt_uri,       &c->mqtt_client_id,      &c->mqtt_prefix,
+                     &c->mqtt_username,  &c->mqtt_password,       &c->mqtt_ca_file,
+                     &c->mqtt_cert_file, &c->mqtt_key_file,       &c->db_path,
+                     &c->listen,         &c->dashboard_dir,       &c->catalog_path,
+                     &c->alerts_webhook, &c->alerts_webhook_token};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    free(c->alerts_escalate_webhook); /* CONTRACT §8 */
+    free(c->alerts_escalate_webhook_token);
+    c->alerts_escalate_webhook = c->alerts_escalate_webhook_token = NULL;
 }
 
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port)
