@@ -146,6 +146,12 @@ static void fired_total(void *ctx, const char *rule, uint64_t n)
     buf_printf(ctx, "pantau_alerts_fired_total{rule=\"%s\"} %llu\n", rule, (unsigned long long)n);
 }
 
+static void escalated_total(void *ctx, const char *rule, uint64_t n)
+{
+    buf_printf(ctx, "pantau_alerts_escalated_total{rule=\"%s\"} %llu\n", rule,
+               (unsigned long long)n);
+}
+
 static void alert_metrics(struct buf *b, const struct alert_engine *e)
 {
     uint64_t firing[3];
@@ -158,6 +164,9 @@ static void alert_metrics(struct buf *b, const struct alert_engine *e)
     buf_puts(b, "# HELP pantau_alerts_fired_total Alerts fired since start, by rule.\n"
                 "# TYPE pantau_alerts_fired_total counter\n");
     alert_engine_each_fired_total(e, fired_total, b);
+    buf_puts(b, "# HELP pantau_alerts_escalated_total Alerts escalated since start, by rule.\n"
+                "# TYPE pantau_alerts_escalated_total counter\n");
+    alert_engine_each_escalated_total(e, escalated_total, b);
 }
 
 static void get_metrics(struct api *a, struct http_request *r)
