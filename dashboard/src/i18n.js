@@ -172,6 +172,7 @@ const T = {
   sessionEnded: { id: 'Sesi Anda telah berakhir. Silakan masuk lagi.', en: 'Your session has ended. Please sign in again.' },
   signedOut: { id: 'Anda telah keluar.', en: 'You have signed out.' },
   signout: { id: 'Keluar', en: 'Sign out' },
+  adminNav: { id: 'Halaman admin', en: 'Admin pages' },
   role_viewer: { id: 'pemantau', en: 'viewer' },
   role_operator: { id: 'operator', en: 'operator' },
   role_admin: { id: 'admin', en: 'admin' },

@@ -11,7 +11,7 @@ import { KIOSK_ROTATION, VIEWS, go, route } from './nav.js';
 import { invalidate, onPaint } from './render.js';
 import { loadAll, loadSeries, state } from './state.js';
 import { pauseLive, resumeLive, startLive } from './live.js';
-import { isAdmin, paintSignIn, renderUserBox, showSignIn, signInHooks, signOut, userBox, watchSession, whoAmI } from './people.js';
+import { paintSignIn, renderUserBox, showSignIn, signInHooks, signOut, userBox, watchSession, whoAmI } from './people.js';
 import { renderTicker } from './ticker.js';
 import overview from './views/overview.js';
 import program from './views/program.js';
@@ -62,9 +62,10 @@ function shell() {
     h(
       'header',
       { class: 'top' },
-      h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'pantau'), el.title),
+      // The signed-in user's line (people.js) under the name: no wider a header.
+      h('div', { class: 'brand-col' }, h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'pantau'), el.title), el.who),
       el.nav,
-      h('div', { class: 'status' }, el.stale, el.conn, el.who, el.lang, h('div', { class: 'when' }, el.clock, el.date)),
+      h('div', { class: 'status' }, el.stale, el.conn, el.lang, h('div', { class: 'when' }, el.clock, el.date)),
     ),
     el.main,
     el.ticker,
@@ -74,7 +75,7 @@ function shell() {
 function renderNav() {
   fill(
     el.nav,
-    VIEWS.filter((v) => (!kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id) && (!v.admin || isAdmin())).map((v) =>
+    VIEWS.filter((v) => (!kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id) && !v.admin).map((v) =>
       h(
         'a',
         { href: `#${v.id}`, class: current?.id === v.id ? 'on' : null, 'aria-current': current?.id === v.id ? 'page' : null },
@@ -88,7 +89,7 @@ function renderNav() {
   el.lang.setAttribute('aria-label', t('switchLangLabel'));
   el.lang.setAttribute('lang', getLang() === 'id' ? 'en' : 'id');
   text(el.title, state.regency?.name || '');
-  renderUserBox(el.who);
+  renderUserBox(el.who, current?.id);
   document.title = `${state.regency?.name ? `${state.regency.name} — ` : ''}pantau`;
 }
 

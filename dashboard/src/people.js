@@ -8,6 +8,7 @@
 import { ApiError, get, onUnauthorized, post } from './api.js';
 import { fill, h, text } from './dom.js';
 import { getLang, t } from './i18n.js';
+import { VIEWS } from './nav.js';
 import { invalidate } from './render.js';
 import { state } from './state.js';
 
@@ -160,7 +161,7 @@ export async function signOut(ended) {
   showSignIn('signedOut');
 }
 
-// ---- the header's user and sign-out ----
+// ---- the header's user line: name, role, the admin pages, sign-out ----
 
 export function userBox(onSignOut) {
   return h(
@@ -168,16 +169,26 @@ export function userBox(onSignOut) {
     { class: 'who', hidden: true },
     h('span', { class: 'who-name' }),
     h('span', { class: 'who-role muted' }),
-    h('button', { type: 'button', class: 'signout', onclick: onSignOut }),
+    h('nav', { class: 'who-nav' }),
+    h('button', { type: 'button', class: 'link signout', onclick: onSignOut }),
   );
 }
 
-export function renderUserBox(el) {
+// current: the view shown (its link is marked).
+export function renderUserBox(el, current) {
   const u = state.me?.user;
   el.hidden = !u;
   if (!u) return;
   text(el.querySelector('.who-name'), u.name);
   text(el.querySelector('.who-role'), t(`role_${u.role}`));
+  const nav = el.querySelector('.who-nav');
+  nav.setAttribute('aria-label', t('adminNav'));
+  fill(
+    nav,
+    VIEWS.filter((v) => v.admin && isAdmin()).map((v) =>
+      h('a', { href: `#${v.id}`, class: current === v.id ? 'on' : null, 'aria-current': current === v.id ? 'page' : null }, t(v.label)),
+    ),
+  );
   text(el.querySelector('.signout'), t('signout'));
 }
 
