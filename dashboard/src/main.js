@@ -3,6 +3,7 @@
 // ticker; URL parameters ?lang=en, ?kiosk=1 (wall mode: dark, large type,
 // views rotate every ?rotate=SECONDS, default 20), ?points=N|raw (the
 // Program chart's resolution); the view is the hash (#harga, #program/<id>).
+// Without a working credential it shows people.js's sign-in form first.
 import './style.css';
 import { fill, h, text } from './dom.js';
 import { clock, longDate, timeOrDate, tzLabel } from './format.js';

@@ -169,7 +169,8 @@ export function userBox(onSignOut) {
     { class: 'who', hidden: true },
     h('span', { class: 'who-name' }),
     h('span', { class: 'who-role muted' }),
-    h('nav', { class: 'who-nav' }),
+    // Not a <nav>: the view's navigation stays the page's first.
+    h('div', { class: 'who-nav', role: 'navigation' }),
     h('button', { type: 'button', class: 'link signout', onclick: onSignOut }),
   );
 }

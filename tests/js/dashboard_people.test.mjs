@@ -27,11 +27,13 @@
 // calls' own (the browser logs a 401/403/429 answer).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { PANTAUD, assert, assertEq, mqttPublisher, repoRoot, runCases, sleep, startBroker, startPantaud, tmpdir } from './harness.mjs';
 
 const FILE = 'dashboard_people.test.mjs';
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const BUILD = path.resolve(repoRoot, process.env.BUILD || 'build');
 const SHOTS = path.join(BUILD, 'screenshots');
 const CATALOG = path.join(repoRoot, 'config/catalog/lampung-tengah.ini');
@@ -161,7 +163,7 @@ const cases = [
       await textIn(page, '.who-name', 'dedi');
       assertEq(await page.textContent('.who-role'), 'operator', 'the role');
       assert(await visible(page, '.who .signout'), 'a sign-out button');
-      assert(!(await page.$('nav a[href="#pengguna"]')) && !(await page.$('nav a[href="#audit"]')), 'no admin pages for an operator');
+      assert(!(await page.$('a[href="#pengguna"]')) && !(await page.$('a[href="#audit"]')), 'no admin pages for an operator');
       const cookies = await context.cookies(ctx.base);
       const session = cookies.find((c) => c.name === 'pantau_session');
       assert(session?.httpOnly && session.sameSite === 'Strict', `the session cookie: ${JSON.stringify(cookies)}`);
@@ -217,9 +219,9 @@ const cases = [
       const { context, page, problems } = await open(ctx, '/');
       await signIn(page, 'budi');
       await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
-      await page.waitForSelector('nav a[href="#pengguna"]', { timeout: 5000 });
-      assert(await page.$('nav a[href="#audit"]'), 'Audit in the navigation');
-      await page.click('nav a[href="#pengguna"]');
+      await page.waitForSelector('a[href="#pengguna"]', { timeout: 5000 });
+      assert(await page.$('a[href="#audit"]'), 'Audit in the navigation');
+      await page.click('a[href="#pengguna"]');
       await page.waitForSelector('table.users tr[data-user="dedi"]', { timeout: 5000 });
       await shot(page, 'users-id');
       // Add gita, a viewer limited to SIMAS BAPOKTING.
@@ -252,7 +254,7 @@ const cases = [
       assertEq((await login('rahasia-baru-gita-8')).status, 401, 'gita is gone');
       assert(!cli(ctx.db, ['list']).includes('gita'), 'the command line agrees');
       // The audit log, newest first, and its chain.
-      await page.click('nav a[href="#audit"]');
+      await page.click('a[href="#audit"]');
       await page.waitForSelector('table.audit tr[data-action="user_del"]', { timeout: 10000 });
       await textIn(page, '.chain-ok', 'Rantai audit utuh');
       const actions = await page.$$eval('table.audit tbody tr', (rows) => rows.map((r) => r.dataset.action));
@@ -280,7 +282,7 @@ const cases = [
       await page.click('header button.lang');
       await textIn(page, '.chain-ok', 'Audit chain intact');
       await shot(page, 'audit-en');
-      await page.click('nav a[href="#pengguna"]');
+      await page.click('a[href="#pengguna"]');
       await page.waitForSelector('table.users tr[data-user="budi"]', { timeout: 5000 });
       await shot(page, 'users-en');
       assertEq(problems, [], 'console errors');
@@ -295,7 +297,7 @@ const cases = [
       await signIn(page, 'eka');
       await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
       await textIn(page, '.who', 'eka');
-      assert(!(await page.$('nav a[href="#pengguna"]')) && !(await page.$('nav a[href="#audit"]')), 'no admin pages for a viewer');
+      assert(!(await page.$('a[href="#pengguna"]')) && !(await page.$('a[href="#audit"]')), 'no admin pages for a viewer');
       await page.evaluate(() => (location.hash = 'pengguna'));
       await textIn(page, 'main', 'Halaman ini hanya untuk admin.');
       assertEq(problems, [], 'console errors');
@@ -340,7 +342,7 @@ const cases = [
         await page.waitForSelector('.tile', { timeout: 5000 });
         assert(!(await visible(page, '.signin')), 'no sign-in form');
         assert(!(await visible(page, '.who')), 'no user in the header');
-        assert(!(await page.$('nav a[href="#pengguna"]')), 'no admin pages');
+        assert(!(await page.$('a[href="#pengguna"]')), 'no admin pages');
         const fits = await page.evaluate(
           () => document.documentElement.scrollHeight <= innerHeight && document.documentElement.scrollWidth <= innerWidth,
         );
@@ -349,6 +351,43 @@ const cases = [
         assertEq(problems, [], 'console errors');
         await context.close();
       }
+    },
+  ],
+  [
+    'axe-core: no serious or critical violation on the sign-in form, #pengguna and #audit',
+    async (ctx) => {
+      const found = [];
+      const { context, page } = await open(ctx, '/?lang=en');
+      const check = async (where) => {
+        // Evaluated, not a <script> tag: the page's CSP refuses inline scripts.
+        if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+        const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
+        for (const x of violations)
+          if (x.impact === 'serious' || x.impact === 'critical')
+            found.push(
+              `${where}: ${x.id} (${x.impact}) ${x.nodes
+                .slice(0, 3)
+                .map((n) => n.target.join(' '))
+                .join(', ')}`,
+            );
+      };
+      await page.waitForSelector('.signin form', { timeout: 10000 });
+      await check('sign-in');
+      await signIn(page, 'budi', 'salah-salah-salah');
+      await page.waitForSelector('.signin-error', { timeout: 5000 });
+      await check('sign-in with an error');
+      await signIn(page, 'budi');
+      await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+      await page.evaluate(() => (location.hash = 'pengguna'));
+      await page.waitForSelector('table.users tr[data-user="budi"]', { timeout: 5000 });
+      await check('#pengguna');
+      await page.click('button[data-remove="eka"]');
+      await check('#pengguna confirming');
+      await page.evaluate(() => (location.hash = 'audit'));
+      await page.waitForSelector('.chain-ok', { timeout: 5000 });
+      await check('#audit');
+      await context.close();
+      assertEq(found, [], 'axe violations');
     },
   ],
   [
