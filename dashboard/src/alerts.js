@@ -47,7 +47,7 @@ export function ackedLine(a) {
 export function escalatedMark(a, short) {
   if (!a.escalated_at) return null;
   const when = short ? timeOrDate(a.escalated_at) : dateTime(a.escalated_at);
-  return h('span', { class: 'badge bad escalated', 'data-escalated': String(a.escalated_at) }, `⏫ ${t('escalated', { t: when })}`);
+  return h('span', { class: 'badge bad escalated', 'data-escalated': String(a.escalated_at) }, `▲ ${t('escalated', { t: when })}`);
 }
 
 // withNote: an optional note field before the button (the Peringatan view).

@@ -12,7 +12,8 @@
 //     brings live samples and alerts;
 //  4. an operator limited to another program is told why the ack is
 //     refused (403 forbidden_program); one allowed acks with a note:
-//     acked_by is the user's name and the view and ticker show it;
+//     acked_by is the user's name and the view and ticker show it; an
+//     escalated alert (escalated_at) is marked with its time;
 //  5. an admin adds a user (programs from the catalog), resets its password
 //     and removes it in #pengguna (the command line and sign-ins agree);
 //     #audit lists the events, filters them and shows the chain verified;
@@ -211,6 +212,27 @@ const cases = [
       await shot(d.page, 'alerts-acked-en');
       assertEq(d.problems, [], 'console errors (dedi)');
       await d.context.close();
+    },
+  ],
+  [
+    'an escalated alert (ALERT escalated_at) is marked with its time in the view and the ticker',
+    async (ctx) => {
+      // escalated_at comes from the escalation engine (another branch):
+      // here pantaud's own answer gets one, as that engine will set it.
+      const { context, page, problems } = await open(ctx, '/#peringatan');
+      await page.route('**/api/v1/alerts?*', async (route) => {
+        const res = await route.fetch();
+        const body = await res.json();
+        for (const a of body.alerts) if (a.state === 'firing') a.escalated_at = a.fired_at + 30 * 60000;
+        await route.fulfill({ response: res, json: body });
+      });
+      await signIn(page, 'eka');
+      await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+      await textIn(page, 'table.alerts .escalated', 'dieskalasi');
+      await textIn(page, '.ticker .escalated', 'dieskalasi');
+      await shot(page, 'alerts-escalated-id');
+      assertEq(problems, [], 'console errors');
+      await context.close();
     },
   ],
   [
