@@ -494,7 +494,8 @@ static const struct route routes[] = {
     {"/api/v1/me", HTTP_GET, ROLE_VIEWER, api_me},
     {"/api/v1/users", HTTP_GET, ROLE_ADMIN, api_users_list},
     {"/api/v1/users", HTTP_POST, ROLE_ADMIN, api_users_add},
-    {"/api/v1/users/", HTTP_DELETE, ROLE_ADMIN, api_users_del}, /* <name> */
+    {"/api/v1/users/", HTTP_DELETE, ROLE_ADMIN, api_users_del},  /* <name> */
+    {"/api/v1/users/", HTTP_POST, ROLE_ADMIN, api_users_passwd}, /* <name>/password */
     {"/api/v1/audit", HTTP_GET, ROLE_ADMIN, api_audit_list},
     {"/api/v1/audit/verify", HTTP_GET, ROLE_ADMIN, api_audit_verify},
 };

@@ -164,6 +164,8 @@ void api_me(struct api *a, struct http_request *r);
 void api_users_list(struct api *a, struct http_request *r);
 void api_users_add(struct api *a, struct http_request *r);
 void api_users_del(struct api *a, struct http_request *r);
+/* POST /api/v1/users/<name>/password: an admin resets a password. */
+void api_users_passwd(struct api *a, struct http_request *r);
 void api_audit_list(struct api *a, struct http_request *r);
 void api_audit_verify(struct api *a, struct http_request *r);
 

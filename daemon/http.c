@@ -1179,7 +1179,8 @@ static int dispatch(struct http_conn *c)
     if (!is_api_path(r->path)) {
         /* lws owns a file transfer to its end and may free this connection
          * state without a CLOSED_HTTP: let go of the arguments now. */
-        int rc = serve_static(c, r->cred == HTTP_CRED_QUERY && c->server->n_tokens);
+        int rc = serve_static(c, r->cred == HTTP_CRED_QUERY && r->role != ROLE_NONE &&
+                                     c->server->n_tokens);
         free_args(r);
         return rc;
     }
@@ -1190,17 +1191,24 @@ static int dispatch(struct http_conn *c)
 }
 
 /* CONTRACT §2 and §10, decided on the head alone so that a refused body is
- * never read: with tokens, everything but /healthz needs one (the
- * dashboard's files too); a cookie's change needs our Origin. Returns true
+ * never read: with tokens, everything but /healthz, the sign-in and the
+ * dashboard's files needs one; a cookie's change needs our Origin. Returns true
  * when the request was answered (401 or 403). */
 static bool refused(struct http_conn *c)
 {
     struct http_request *r = &c->req;
     /* CONTRACT §2, §8: with tokens or accounts everything but /healthz and
-     * the sign-in itself needs a credential, the dashboard's files too. */
+     * the sign-in itself needs a credential (the dashboard's files: below). */
     if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/api/v1/login") == 0)
         return false;
     r->role = authenticate(c);
+    /* CONTRACT §8 (a note on §2's "the dashboard's files too"): the
+     * dashboard's files hold no data and must load for a browser with no
+     * credential yet, which then shows its sign-in form. Only GET and HEAD
+     * (any other method is refused unread); every API path needs one. */
+    if (r->role == ROLE_NONE && !is_api_path(r->path) &&
+        (r->method == HTTP_GET || r->method == HTTP_HEAD))
+        return false;
     if (r->role == ROLE_NONE) {
         conn_error(c, 401, "unauthorized",
                    "a valid token is required (Authorization: Bearer, ?access_token= or "
