@@ -78,7 +78,7 @@ LDLIBS  += $(PKG_LIBS) $(PAHO_LIBS) -lpthread -lm
 
 # The daemon's modules (everything but main) are shared with the tests.
 CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/parse.c daemon/rejects.c daemon/store.c \
-             daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c daemon/agg.c daemon/wire.c daemon/schema.c \
+             daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c daemon/agg.c daemon/wire.c daemon/schema.c daemon/hasher.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
              daemon/api_ingest.c daemon/csv.c \
              daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \

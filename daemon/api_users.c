@@ -6,9 +6,10 @@
  * Loop thread. Owns the accounts' statements (users.h, on the store's
  * connection), the counts of failed sign-ins per name (a table of
  * [http] login_track entries), and the queue of password hashing jobs:
- * at most [http] login_workers run at once on libuv's worker threads (the
- * pool the queries share), at most [http] login_queue wait, past which a
- * sign-in is answered 503 busy at once. The audit listing and its
+ * at most [http] login_workers run at once on the hasher's low-priority
+ * threads (hasher.h: not libuv's pool, which the queries share and which
+ * runs at the loop's priority), at most [http] login_queue wait, past
+ * which a sign-in is answered 503 busy at once. The audit listing and its
  * verification read on the query pool's connections. */
 #include <jansson.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "api.h"
 #include "audit.h"
 #include "catalog.h"
+#include "hasher.h"
 #include "kpi_engine.h"
 #include "log.h"
 #include "loopwatch.h"
@@ -60,7 +62,7 @@ struct login_fail {
 };
 
 struct hash_job {
-    uv_work_t req;
+    struct hasher_job hj; /* first: a hasher_job * is a hash_job * */
     struct people *p;
     struct hash_job *next;
     void (*work)(struct hash_job *j); /* worker thread */
@@ -75,22 +77,23 @@ struct people {
     int n_fails;
     int running, waiting;
     struct hash_job *head, *tail;
+    struct hasher *hasher;
     int64_t pruned_at;
 };
 
 /* ---- hashing off the loop ---- */
 
-static void job_work(uv_work_t *req)
+static void job_work(struct hasher_job *hj)
 {
-    struct hash_job *j = req->data;
+    struct hash_job *j = (struct hash_job *)hj;
     j->work(j);
 }
 
 static void job_start(struct people *p, struct hash_job *j);
 
-static void job_done(uv_work_t *req, int status)
+static void job_done(struct hasher_job *hj)
 {
-    struct hash_job *j = req->data;
+    struct hash_job *j = (struct hash_job *)hj;
     struct people *p = j->p;
     p->running--;
     if (p->head && p->running < p->api->cfg->login_workers) {
@@ -100,19 +103,15 @@ static void job_done(uv_work_t *req, int status)
         p->waiting--;
         job_start(p, next);
     }
-    (void)status; /* UV_ECANCELED only at close: done still frees */
-    j->done(j);
+    j->done(j); /* also when cancelled at stop: done still frees */
 }
 
 static void job_start(struct people *p, struct hash_job *j)
 {
-    j->req.data = j;
+    j->hj.work = job_work;
+    j->hj.done = job_done;
     p->running++;
-    if (uv_queue_work(p->api->loop, &j->req, job_work, job_done) != 0) {
-        p->running--;
-        j->work(j); /* cannot happen with a valid loop; stay correct anyway */
-        j->done(j);
-    }
+    hasher_submit(p->hasher, &j->hj);
 }
 
 /* Runs j now or when a worker frees; false (nothing queued) when the queue
@@ -178,7 +177,9 @@ int api_people_open(struct people **out, struct api *a, sqlite3 *db)
     p->api = a;
     p->db = db;
     p->n_fails = a->cfg->login_track;
-    if (users_open(&p->users, db) != 0) {
+    if (users_open(&p->users, db) != 0 ||
+        hasher_start(&p->hasher, a->loop, a->cfg->login_workers) != 0) {
+        users_close(p->users);
         free(p->fails);
         free(p);
         return -1;
@@ -201,6 +202,9 @@ void api_people_stop(struct people *p)
     users_close(p->users); /* before the store closes its connection */
     p->users = NULL;
     p->db = NULL;
+    /* The jobs still queued or done are answered now, as jobs that finish
+     * while pantaud stops always were: with no accounts, "stopping". */
+    hasher_stop(p->hasher);
 }
 
 void api_people_free(struct people *p)
@@ -208,6 +212,7 @@ void api_people_free(struct people *p)
     if (!p)
         return;
     users_close(p->users);
+    hasher_free(p->hasher);
     free(p->fails);
     free(p);
 }
