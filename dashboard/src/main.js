@@ -4,6 +4,8 @@
 // views rotate every ?rotate=SECONDS, default 20), ?points=N|raw (the
 // Program chart's resolution); the view is the hash (#harga, #program/<id>).
 import './style.css';
+import './offline_app.js'; // the service worker and the offline entries' sender (CONTRACT §9)
+import { labelCells, phoneMenu } from './phone.js';
 import { fill, h, text } from './dom.js';
 import { clock, longDate, timeOrDate, tzLabel } from './format.js';
 import { getLang, setLang, t } from './i18n.js';
@@ -173,6 +175,10 @@ onPaint((what) => {
 
 async function start() {
   shell();
+  // Phones (CONTRACT §9): a compact menu, list tables stacked as cards.
+  const menuLabel = phoneMenu(el.nav);
+  onPaint((what) => what.has('lang') && menuLabel());
+  labelCells(el.main);
   renderNav();
   renderConn();
   renderClock();
