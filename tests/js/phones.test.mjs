@@ -155,6 +155,7 @@ async function before() {
 }
 
 async function after(ctx) {
+  await ctx.context?.close();
   await ctx.browser?.close();
   await ctx.pantaud?.stop();
 }
@@ -200,6 +201,230 @@ const cases = [
       assertEq(found, [], 'phone layout problems');
     },
     150000,
+  ],
+  [
+    'web app: the manifest (linked with credentials, start_url /#input, icons served) and /sw.js as JavaScript',
+    async (ctx) => {
+      const html = await (await fetch(`${ctx.base}/`)).text();
+      assert(/<link rel="manifest" href="\/manifest.json" crossorigin="use-credentials">/.test(html), `index.html links the manifest:\n${html}`);
+      const m = await fetchJson(`${ctx.base}/manifest.json`);
+      assertEq(m.status, 200, 'manifest status');
+      assert(m.json.name.includes('pantau') && m.json.short_name === 'pantau', `names: ${m.json.name}`);
+      assertEq([m.json.start_url, m.json.scope, m.json.display], ['/#input', '/', 'standalone'], 'start_url, scope, display');
+      for (const icon of m.json.icons) {
+        const r = await fetch(`${ctx.base}${icon.src}`);
+        assertEq([r.status, r.headers.get('content-type')], [200, icon.type], `${icon.src}`);
+        if (icon.type === 'image/png') {
+          const png = Buffer.from(await r.arrayBuffer());
+          assertEq(`${png.readUInt32BE(16)}x${png.readUInt32BE(20)}`, icon.sizes, `${icon.src}'s size`);
+        }
+      }
+      assert(m.json.icons.some((i) => i.sizes === '512x512') && m.json.icons.some((i) => i.sizes === '192x192'), 'a 192 and a 512 icon');
+      const sw = await fetch(`${ctx.base}/sw.js`);
+      assertEq(sw.status, 200, '/sw.js status');
+      assert(/^(application|text)\/javascript/.test(sw.headers.get('content-type')), `/sw.js type: ${sw.headers.get('content-type')}`);
+      assert(/default-src 'self'/.test(sw.headers.get('content-security-policy')), 'the CSP is there (and allows a same-origin worker)');
+      const text = await sw.text();
+      assert(!/\/api\//.test(text.match(/\[[^\]]*\]/)[0]), 'no API path among the files kept');
+    },
+  ],
+  [
+    'offline entry: three entries and a refused one kept through a reload and a closed tab, sent in order when back online',
+    async (ctx) => {
+      ctx.profile = fs.mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
+      ctx.context = await chromium.launchPersistentContext(ctx.profile, { ...CHROMIUM, viewport: PHONES[0], isMobile: true, hasTouch: true });
+      const context = ctx.context;
+      let page = context.pages()[0] || (await context.newPage());
+      const problems = watch(page);
+      await page.goto(`${ctx.base}/#input`);
+      await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+      await page.waitForSelector('form.entry select[name=program] option[value="grebek-stunting"]', { state: 'attached' });
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 10000 });
+      await context.setOffline(true);
+      const typed = [
+        ['posyandu-melati', '12,5', 12.5],
+        ['posyandu-melati', '13', 13],
+        ['posyandu-melati', '14,25', 14.25],
+        ['Posyandu-Mawar', '9', 9], // refused: a unit is a slug
+      ];
+      const pressed = [];
+      for (const [i, [unit, value]] of typed.entries()) {
+        await page.selectOption('form.entry select[name=program]', 'grebek-stunting');
+        await page.fill('form.entry input[name=unit]', unit);
+        await page.fill('form.entry input[name=metric]', 'balita_ditimbang');
+        await page.fill('form.entry input[name=value]', value);
+        const t0 = Date.now();
+        await page.click('form.entry button[type=submit] >> text=Kirim');
+        await page.waitForFunction((n) => document.querySelector('.pending-count')?.textContent === `${n} tertunda`, i + 1, { timeout: 10000 });
+        pressed.push([t0, Date.now()]);
+        assert((await page.textContent('form.entry .note')).includes('Disimpan di perangkat'), 'it says the entry waits on the device');
+        await sleep(20);
+      }
+      // Not a number: refused before it is kept.
+      await page.fill('form.entry input[name=value]', '12a');
+      assert((await page.textContent('form.entry output.value-unit')).includes('angka'), 'the value is checked as a number');
+      await page.reload();
+      await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '4 tertunda', null, { timeout: 10000 });
+      await page.close();
+      page = await context.newPage();
+      problems.push(...watch(page));
+      await page.goto(`${ctx.base}/#input`);
+      await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '4 tertunda', null, { timeout: 10000 });
+      await page.screenshot({ path: path.join(SHOTS, 'phone-390-id-input-offline.png'), fullPage: true });
+      // Nothing reached pantaud meanwhile.
+      const query = async () =>
+        (await fetchJson(`${ctx.base}/api/v1/query?program=grebek-stunting&metric=balita_ditimbang&from=${pressed[0][0] - 1000}`)).json.series;
+      assertEq(await query(), [], 'nothing stored while offline');
+      await context.setOffline(false);
+      await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '0 tertunda', null, { timeout: 20000 });
+      const series = await query();
+      assertEq(series.length, 1, 'one series stored');
+      const points = series[0].points;
+      assertEq(points.map((p) => p[1]), [12.5, 13, 14.25], 'the three values in entry order');
+      for (const [i, [ts]] of points.entries()) assert(ts >= pressed[i][0] && ts <= pressed[i][1], `entry ${i}'s ts is when Kirim was pressed: ${ts} in ${pressed[i]}`);
+      // The refused one stays with the server's error, until Buang.
+      const refused = await fetchJson(`${ctx.base}/api/v1/ingest/grebek-stunting/Posyandu-Mawar/balita_ditimbang`, { method: 'POST', body: '{"value":9}' });
+      assertEq(refused.status, 400, 'the server refuses the capital letter');
+      const li = await page.waitForSelector('li.queued.rejected', { timeout: 5000 });
+      assert((await li.textContent()).includes(refused.json.error), `the entry shows the error "${refused.json.error}": ${await li.textContent()}`);
+      assert((await page.textContent('.rejected-count')).includes('1 ditolak'), 'counted as rejected');
+      await page.reload();
+      await page.waitForSelector('li.queued.rejected', { timeout: 10000 });
+      await page.click('li.queued.rejected button.discard >> text=Buang');
+      await page.waitForFunction(() => !document.querySelector('li.queued'), null, { timeout: 5000 });
+      // Sent twice (an answer lost): stored once, by the (series, ts) identity.
+      await page.evaluate(
+        ([ts]) =>
+          new Promise((resolve, reject) => {
+            const r = indexedDB.open('pantau-offline');
+            r.onsuccess = () => {
+              const tx = r.result.transaction('entries', 'readwrite');
+              tx.objectStore('entries').add({ program: 'grebek-stunting', unit: 'posyandu-melati', metric: 'balita_ditimbang', value: 13, ts, made: Date.now(), state: 'pending' });
+              tx.oncomplete = () => resolve();
+              tx.onerror = () => reject(tx.error);
+            };
+          }),
+        [points[1][0]],
+      );
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      await until(async () => (await page.$$('li.queued')).length === 0, 10000, 'the resent entry sent');
+      assertEq((await query())[0].points, points, 'the resent entry stored once');
+      assertEq(problems, [], 'console errors');
+      await page.close();
+    },
+    60000,
+  ],
+  [
+    '#input?lang=en opens with no connection at all (pantaud stopped)',
+    async (ctx) => {
+      await ctx.pantaud.stop();
+      try {
+        const page = await ctx.context.newPage();
+        await page.goto(`${ctx.base}/?lang=en#input`);
+        await page.waitForSelector('form.entry button[type=submit] >> text=Send', { timeout: 10000 });
+        const labels = await page.$$eval('form.entry:first-of-type label', (ls) => ls.map((l) => l.firstChild.textContent.trim()));
+        for (const want of ['Program', 'Unit', 'Metric', 'Value']) assert(labels.includes(want), `a field labelled ${want}: ${labels}`);
+        await page
+          .waitForFunction(() => document.querySelector('.pending-count')?.textContent === '0 pending', null, { timeout: 10000 })
+          .catch(async (e) => {
+            throw new Error(`${e.message}: ${await page.textContent('main')}`);
+          });
+        // The programs as this device last saw them.
+        assert(await page.$('form.entry select[name=program] option[value="grebek-stunting"]'), 'the programs from the device');
+        await page.screenshot({ path: path.join(SHOTS, 'phone-390-en-input-no-connection.png') });
+        await page.close();
+      } finally {
+        ctx.pantaud = await startPantaud(ctx.broker, { config: ctx.config, httpPort: ctx.pantaud.httpPort, db: ctx.pantaud.db });
+      }
+    },
+    40000,
+  ],
+  [
+    "a price officer's round: a row per commodity with its reference, one Kirim stores them all",
+    async (ctx) => {
+      const page = await ctx.context.newPage();
+      const problems = watch(page);
+      await page.goto(`${ctx.base}/#input`);
+      await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+      const row = await page.waitForSelector('form.round label.round-row:has-text("beras medium")', { timeout: 10000 });
+      assert((await row.textContent()).includes('Acuan Rp 14.000'), `the reference beside it: ${await row.textContent()}`);
+      assertEq((await page.$$('form.round label.round-row')).length, 5, 'a row per commodity');
+      await page.fill('form.round input[name=market]', 'pasar-bandar-jaya');
+      await page.fill('form.round input[name="price:beras-medium"]', '14.500');
+      await page.fill('form.round input[name="price:gula-pasir"]', '17.250');
+      await page.screenshot({ path: path.join(SHOTS, 'phone-390-id-price-round.png'), fullPage: true });
+      await page.click('form.round button[type=submit]');
+      await page.waitForSelector('form.round .note >> text=Tersimpan: 2', { timeout: 10000 });
+      const q = await fetchJson(`${ctx.base}/api/v1/series?program=simas-bapokting&unit=pasar-bandar-jaya&metric=price`);
+      assertEq(
+        q.json.series.map((x) => [x.labels.commodity, x.last_value]).sort(),
+        [
+          ['beras-medium', 14500],
+          ['gula-pasir', 17250],
+        ],
+        'the prices stored',
+      );
+      assertEq(problems, [], 'console errors');
+      await page.close();
+    },
+  ],
+  [
+    'a new build: after two reloads the page runs it alone (script, stylesheet, worker cache), no stale mix',
+    async (ctx) => {
+      const page = await ctx.context.newPage();
+      await page.goto(`${ctx.base}/#input`);
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 10000 });
+      assertEq(await page.getAttribute('html', 'data-build'), 'pantau', 'the first build');
+      const second = path.join(tmpdir(), 'dashboard-2');
+      execFileSync('node', [path.join(repoRoot, 'dashboard/build.mjs'), second], { env: { ...process.env, PANTAU_BUILD: 'phones-2' }, stdio: 'ignore' });
+      const version = /pantau-[0-9a-f]{16}/.exec(fs.readFileSync(path.join(second, 'sw.js'), 'utf8'))[0];
+      const oldVersion = /pantau-[0-9a-f]{16}/.exec(fs.readFileSync(path.join(DASHBOARD, 'sw.js'), 'utf8'))[0];
+      assert(version !== oldVersion, 'a new worker version');
+      await ctx.pantaud.stop();
+      ctx.config2 = ctx.config.replace(`dashboard = ${DASHBOARD}`, `dashboard = ${second}`);
+      ctx.pantaud = await startPantaud(ctx.broker, { config: ctx.config2, httpPort: ctx.pantaud.httpPort, db: ctx.pantaud.db });
+      await page.reload();
+      await page.waitForSelector('form.entry', { timeout: 10000 });
+      await page.reload();
+      await page.waitForSelector('form.entry', { timeout: 10000 });
+      await until(async () => JSON.stringify(await page.evaluate(() => caches.keys())) === JSON.stringify([version]), 10000, 'only the new cache');
+      assertEq(await page.getAttribute('html', 'data-build'), 'phones-2', 'the page runs the new build');
+      const assets = fs.readdirSync(path.join(second, 'assets'));
+      const used = await page.evaluate(() => [
+        ...[...document.querySelectorAll('script[src], link[rel=stylesheet]')].map((e) => e.src || e.href),
+        ...performance.getEntriesByType('resource').map((r) => r.name),
+      ]);
+      for (const u of used.filter((x) => x.includes('/assets/'))) assert(assets.includes(u.split('/assets/')[1]), `a file of the new build: ${u}`);
+      // Offline, the new build's page opens (from the new cache).
+      await ctx.context.setOffline(true);
+      await page.reload();
+      await page.waitForSelector('form.entry', { timeout: 10000 });
+      assertEq(await page.getAttribute('html', 'data-build'), 'phones-2', 'offline: the new build');
+      await ctx.context.setOffline(false);
+      await page.close();
+    },
+    60000,
+  ],
+  [
+    'axe-core: no serious or critical violation on the phone views',
+    async (ctx) => {
+      const page = await ctx.browser.newPage({ viewport: PHONES[0], isMobile: true, hasTouch: true });
+      await page.goto(`${ctx.base}/`);
+      await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+      await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+      const found = [];
+      for (const v of VIEWS) {
+        await page.evaluate((hh) => (location.hash = hh), v);
+        await sleep(v.startsWith('laporan') || v.startsWith('program') ? 1500 : 600);
+        const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
+        for (const x of violations)
+          if (x.impact === 'serious' || x.impact === 'critical')
+            found.push(`#${v}: ${x.id} (${x.impact}) ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      }
+      await page.close();
+      assertEq(found, [], 'axe violations');
+    },
+    60000,
   ],
 ];
 

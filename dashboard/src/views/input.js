@@ -21,6 +21,8 @@ let parts = {}; // the elements repainted apart from the forms
 let result = '';
 let roundResult = '';
 let csvResult = '';
+let csvEl = null; // the upload form, kept across rebuilds
+let csvLang = '';
 let draft = { program: '', unit: '', metric: '', value: '', ts: '', labels: '' };
 let round = { program: '', market: '', prices: {} };
 let cached = { programs: [] }; // from the device, for when the API is out of reach
@@ -102,7 +104,7 @@ async function loadSuggestions(id) {
   } catch {
     /* offline: what the device had */
   }
-  if (root) build();
+  soon();
 }
 
 // ---- the single figure ----
@@ -410,6 +412,7 @@ function csvForm() {
           csvResult =
             err.status === 401 || err.status === 403 ? t('needOperator') : err.code ? t('rejected', { reason: err.code }) : failure(err);
         }
+        csvEl = null;
         build();
       },
     },
@@ -421,10 +424,37 @@ function csvForm() {
   );
 }
 
+// What the forms are made of: a rebuild when it has not changed is skipped
+// (kpi frames re-read the programs every few seconds).
+function signature() {
+  const p = programs().map((x) => [x.id, x.name, x.kpis.map((k) => [k.metric, k.agg, k.display_unit])]);
+  const priced = [...state.latest.values()].filter((x) => x.labels?.commodity).map((x) => [x.program, x.unit, x.labels.commodity]);
+  return JSON.stringify([getLang(), p, [...suggest], [...state.units.keys()], priced.length]);
+}
+let built = '';
+let later = null;
+// Rebuilds when something the forms show changed, but not under the
+// person's fingers: while a field has focus, it waits.
+function soon() {
+  if (!root || signature() === built) return;
+  if (root.contains(document.activeElement)) {
+    clearTimeout(later);
+    later = setTimeout(soon, 1000);
+    return;
+  }
+  build();
+}
+
 function build() {
   remember();
+  built = signature();
   parts = { queue: h('section', { class: 'entry queue-box', 'aria-live': 'polite' }) };
-  fill(root, h('h1', null, t('input')), h('div', { class: 'cols input-cols' }, entryForm(), parts.queue, roundForm(), csvForm()));
+  // The upload form is kept across rebuilds (a chosen file stays chosen).
+  if (!csvEl || csvLang !== getLang()) {
+    csvEl = csvForm();
+    csvLang = getLang();
+  }
+  fill(root, h('h1', null, t('input')), h('div', { class: 'cols input-cols' }, entryForm(), parts.queue, roundForm(), csvEl));
   renderQueue();
 }
 
@@ -444,13 +474,16 @@ export default {
   },
   paint(what) {
     if (!root) return;
-    if (what.has('lang') || (what.has('programs') && !root.contains(document.activeElement))) build();
+    if (what.has('lang')) build();
+    else if (what.has('programs') || what.has('units')) soon();
     // The websocket is back: so is, probably, the connection.
     if (what.has('conn') && state.conn === 'live') flush().catch(() => {});
   },
   unmount() {
     stopQueue?.();
     stopQueue = null;
+    clearTimeout(later);
+    csvEl = null;
     root = null;
   },
 };
