@@ -20,6 +20,8 @@
 //     in entry order (/api/v1/query), the refused one is kept with its
 //     error until Buang; a second send of the same entry stores once.
 //  4. #input?lang=en opens with no connection at all (pantaud stopped).
+//  4b. no valid session (401): an entry is kept and says it waits for a
+//     sign-in; once signed in again it is sent.
 //  5. a price officer's round: a row per commodity with its reference
 //     price, one Kirim stores a price per commodity.
 //  6. a new build (PANTAU_BUILD, another directory): after two reloads the
@@ -335,6 +337,42 @@ const cases = [
         await page.close();
       } finally {
         ctx.pantaud = await startPantaud(ctx.broker, { config: ctx.config, httpPort: ctx.pantaud.httpPort, db: ctx.pantaud.db });
+      }
+    },
+    40000,
+  ],
+  [
+    'no valid session (401): the entries wait for a sign-in, say so, and go once there is one',
+    async (ctx) => {
+      const OP = 'operator-token-phones-0123456789';
+      const sec = await startPantaud(ctx.broker, { config: `${ctx.config}[auth]\noperator = ${OP}\n` });
+      const base = `http://127.0.0.1:${sec.httpPort}`;
+      const context = await ctx.browser.newContext({ viewport: PHONES[0], isMobile: true, hasTouch: true });
+      try {
+        const page = await context.newPage();
+        const problems = watch(page);
+        await page.goto(`${base}/?access_token=${OP}#input`);
+        await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
+        await page.waitForSelector('form.entry select[name=program] option[value="grebek-stunting"]', { state: 'attached' });
+        await context.clearCookies(); // the session is gone (expired, signed out)
+        await page.selectOption('form.entry select[name=program]', 'grebek-stunting');
+        await page.fill('form.entry input[name=unit]', 'posyandu-kenanga');
+        await page.fill('form.entry input[name=metric]', 'balita_ditimbang');
+        await page.fill('form.entry input[name=value]', '21');
+        await page.click('form.entry button[type=submit] >> text=Kirim');
+        await page.waitForSelector('form.entry .note >> text=Menunggu masuk', { timeout: 10000 });
+        await page.waitForSelector('.sign-in-wait', { timeout: 5000 });
+        assertEq(await page.textContent('.pending-count'), '1 tertunda', 'kept, not failed');
+        assertEq(await page.$$('li.queued.rejected'), [], 'not a rejection');
+        // Signed in again: the entry goes.
+        await page.goto(`${base}/?access_token=${OP}#input`);
+        await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '0 tertunda', null, { timeout: 15000 });
+        const q = await fetchJson(`${base}/api/v1/series?program=grebek-stunting&unit=posyandu-kenanga`, { headers: { authorization: `Bearer ${OP}` } });
+        assertEq(q.json.series.map((x) => x.last_value), [21], 'stored after the sign-in');
+        assertEq(problems, [], 'console errors');
+      } finally {
+        await context.close();
+        await sec.stop();
       }
     },
     40000,
