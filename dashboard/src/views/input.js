@@ -11,7 +11,7 @@ import { fill, h, text } from '../dom.js';
 import { dateTime, num, rfc3339 } from '../format.js';
 import { getLang, t } from '../i18n.js';
 import { cacheGet, cachePut, discard, entries, flush, keep, onQueue, startSender, waitingForSignIn } from '../offline.js';
-import { parseValue } from '../offline_rules.js';
+import { ingestPath, parseValue } from '../offline_rules.js';
 import { state } from '../state.js';
 
 const SLUG = '[a-z0-9][a-z0-9_\\-]{0,63}';
@@ -111,7 +111,7 @@ async function loadSuggestions(id) {
 
 function valueHint(p) {
   const v = parseValue(draft.value, getLang());
-  const unit = displayUnit(p, draft.metric);
+  const unit = displayUnit(p, draft.metric || known(p).metrics[0]);
   if (draft.value.trim() === '') return unit;
   if (v === null) return t('notNumber');
   return `= ${num(v, 6)}${unit ? ` ${unit}` : ''}`;
@@ -138,6 +138,8 @@ function entryForm() {
       oninput: onInput,
       onsubmit: async (e) => {
         e.preventDefault();
+        // What the form holds (a field left as suggested is in no draft).
+        for (const [k, v] of new FormData(e.target)) if (k in draft) draft[k] = String(v);
         const ts = draft.ts ? Date.parse(rfc3339(draft.ts)) : Date.now();
         const value = parseValue(draft.value, getLang());
         if (value === null) {
@@ -146,9 +148,9 @@ function entryForm() {
           return;
         }
         const labels = parseLabels(draft.labels);
-        const made = await keep({ program: draft.program, unit: draft.unit.trim(), metric: draft.metric.trim(), value, ts, labels });
+        const entry = { program: draft.program, unit: draft.unit.trim(), metric: draft.metric.trim(), value, ts, labels };
+        result = await keepAndSend([entry]);
         draft.value = '';
-        result = await sent([made]);
         build();
       },
     },
@@ -164,6 +166,7 @@ function entryForm() {
           required: true,
           onchange: (e) => {
             draft.program = e.target.value;
+            draft.metric = ''; // the new program's first metric is suggested
             loadSuggestions(draft.program);
             build();
           },
@@ -207,6 +210,34 @@ function entryForm() {
     h('button', { type: 'submit' }, t('send')),
     result ? h('p', { class: 'note', role: 'status' }, result) : null,
   );
+}
+
+// Keeps the entries on the device and tries to send them now; where the
+// device keeps nothing (no IndexedDB: an old private window) sends them
+// straight away, as before offline entry. Returns what to tell the person.
+async function keepAndSend(list) {
+  let made;
+  try {
+    made = [];
+    for (const e of list) made.push(await keep(e));
+  } catch {
+    return sendNow(list);
+  }
+  return sent(made);
+}
+async function sendNow(list) {
+  let stored = 0;
+  for (const e of list) {
+    const body = { value: e.value, ts: e.ts, ...(Object.keys(e.labels || {}).length ? { labels: e.labels } : {}) };
+    try {
+      const r = await post(ingestPath(e), body);
+      if (r.rejected?.length) return t('rejected', { reason: r.rejected[0].reason });
+      stored += r.stored;
+    } catch (err) {
+      return err.code ? t('rejected', { reason: err.code }) : failure(err);
+    }
+  }
+  return t('stored', { n: num(stored) });
 }
 
 // After keeping entries: try to send them now, and say what became of them.
@@ -257,15 +288,14 @@ function roundForm() {
       onsubmit: async (e) => {
         e.preventDefault();
         const ts = Date.now(); // one moment for the round: each commodity is its own series
-        const made = [];
+        const list = [];
         for (const c of commodities) {
           const v = parseValue(round.prices[c] || '', getLang());
-          if (v === null) continue;
-          made.push(await keep({ program: p.id, unit: round.market.trim(), metric: 'price', value: v, ts, labels: { commodity: c } }));
+          if (v !== null) list.push({ program: p.id, unit: round.market.trim(), metric: 'price', value: v, ts, labels: { commodity: c } });
         }
-        if (!made.length) return;
+        if (!list.length) return;
+        roundResult = await keepAndSend(list);
         round.prices = {};
-        roundResult = await sent(made);
         build();
       },
     },
