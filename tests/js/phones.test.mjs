@@ -186,6 +186,9 @@ const cases = [
             for (const p of await page.evaluate(phoneProblems, viewport.width)) found.push(`${viewport.width} ${lang} #${v}: ${p}`);
             if (lang === 'id' || viewport.width === 390)
               await page.screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-${v.replace(/\//g, '-')}.png`), fullPage: true });
+            if (v === 'ringkasan')
+              for (const id of ['jalan-dan-jembatan-kabupaten-terpadu', 'siap-sijak'])
+                await (await page.$(`.tile[data-program="${id}"]`)).screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-tile-${id}.png`) });
           }
           // The compact menu opens, and its links are touch-sized too.
           const menu = await page.$('button.menu-toggle');
