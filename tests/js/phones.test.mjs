@@ -33,7 +33,19 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { assert, assertEq, fetchJson, mqttPublisher, repoRoot, runCases, sleep, startBroker, startPantaud, tmpdir, until } from './harness.mjs';
+import {
+  assert,
+  assertEq,
+  fetchJson,
+  mqttPublisher,
+  repoRoot,
+  runCases,
+  sleep,
+  startBroker,
+  startPantaud,
+  tmpdir,
+  until,
+} from './harness.mjs';
 
 const FILE = 'phones.test.mjs';
 const require = createRequire(import.meta.url);
@@ -109,11 +121,15 @@ function phoneProblems(W) {
   const doc = document.documentElement;
   if (innerWidth !== W) out.push(`the page is wider than the phone: innerWidth ${innerWidth} > ${W}`);
   if (doc.scrollWidth > W) out.push(`horizontal scroll: scrollWidth ${doc.scrollWidth} > ${W}`);
-  const name = (e) => `${e.tagName.toLowerCase()}${e.className && typeof e.className === 'string' ? `.${e.className.trim().split(/\s+/).join('.')}` : ''}`;
+  const name = (e) =>
+    `${e.tagName.toLowerCase()}${e.className && typeof e.className === 'string' ? `.${e.className.trim().split(/\s+/).join('.')}` : ''}`;
   const digits = /\d/;
   for (const e of document.body.querySelectorAll('*')) {
     if (e.closest('svg, canvas, .uplot, .sr-only, [hidden], datalist, option, select, script, style')) continue;
-    const own = [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('');
+    const own = [...e.childNodes]
+      .filter((n) => n.nodeType === 3)
+      .map((n) => n.textContent)
+      .join('');
     const isField = e.tagName === 'INPUT' && e.value && digits.test(e.value);
     if (!digits.test(own) && !isField) continue;
     const r = e.getBoundingClientRect();
@@ -121,16 +137,22 @@ function phoneProblems(W) {
     const label = `${name(e)} "${(own || e.value).trim().slice(0, 40)}"`;
     if (r.left < -1 || r.right > W + 1) out.push(`${label} outside the window (${Math.round(r.left)}..${Math.round(r.right)} of ${W})`);
     const cs = getComputedStyle(e);
-    if (!isField && e.scrollWidth > e.clientWidth + 1 && cs.overflowX !== 'visible') out.push(`${label} clipped (${e.scrollWidth} > ${e.clientWidth})`);
+    if (!isField && e.scrollWidth > e.clientWidth + 1 && cs.overflowX !== 'visible')
+      out.push(`${label} clipped (${e.scrollWidth} > ${e.clientWidth})`);
     if (cs.textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1) out.push(`${label} ends in an ellipsis`);
     if (cs.webkitLineClamp !== 'none' && cs.webkitLineClamp && e.scrollHeight > e.clientHeight + 1) out.push(`${label} line-clamped`);
     for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
       const as = getComputedStyle(a);
       if (as.overflowX === 'visible' && as.overflowY === 'visible') continue;
       const ar = a.getBoundingClientRect();
-      if (r.left < ar.left - 1 || r.right > ar.right + 1 || (as.overflowY !== 'visible' && as.overflowY !== 'auto' && as.overflowY !== 'scroll' && r.bottom > ar.bottom + 1))
+      if (
+        r.left < ar.left - 1 ||
+        r.right > ar.right + 1 ||
+        (as.overflowY !== 'visible' && as.overflowY !== 'auto' && as.overflowY !== 'scroll' && r.bottom > ar.bottom + 1)
+      )
         out.push(`${label} clipped by ${name(a)}`);
-      if (as.overflowX === 'auto' || as.overflowX === 'scroll') if (a.scrollWidth > a.clientWidth + 1) out.push(`${label} in a scrolling box ${name(a)}`);
+      if (as.overflowX === 'auto' || as.overflowX === 'scroll')
+        if (a.scrollWidth > a.clientWidth + 1) out.push(`${label} in a scrolling box ${name(a)}`);
     }
   }
   // Touch targets: at least 44 CSS px tall (and wide, for a button).
@@ -138,7 +160,10 @@ function phoneProblems(W) {
     if (e.closest('.sr-only, [hidden], .uplot')) continue;
     const r = e.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
-    if (r.height < 43.5 || (e.tagName !== 'INPUT' && r.width < 43.5)) out.push(`touch target ${name(e)} "${(e.textContent || e.name || '').trim().slice(0, 30)}" is ${Math.round(r.width)}×${Math.round(r.height)}`);
+    if (r.height < 43.5 || (e.tagName !== 'INPUT' && r.width < 43.5))
+      out.push(
+        `touch target ${name(e)} "${(e.textContent || e.name || '').trim().slice(0, 30)}" is ${Math.round(r.width)}×${Math.round(r.height)}`,
+      );
   }
   return [...new Set(out)];
 }
@@ -164,7 +189,13 @@ async function after(ctx) {
 
 function watch(page) {
   const problems = [];
-  page.on('console', (m) => m.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED|net::ERR/.test(m.text()) && problems.push(`console: ${m.text()}`));
+  page.on(
+    'console',
+    (m) =>
+      m.type() === 'error' &&
+      !/Failed to load resource|ERR_INTERNET_DISCONNECTED|net::ERR/.test(m.text()) &&
+      problems.push(`console: ${m.text()}`),
+  );
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return problems;
 }
@@ -185,10 +216,15 @@ const cases = [
             await sleep(v.startsWith('laporan') || v.startsWith('program') ? 1500 : 700);
             for (const p of await page.evaluate(phoneProblems, viewport.width)) found.push(`${viewport.width} ${lang} #${v}: ${p}`);
             if (lang === 'id' || viewport.width === 390)
-              await page.screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-${v.replace(/\//g, '-')}.png`), fullPage: true });
+              await page.screenshot({
+                path: path.join(SHOTS, `phone-${viewport.width}-${lang}-${v.replace(/\//g, '-')}.png`),
+                fullPage: true,
+              });
             if (v === 'ringkasan')
               for (const id of ['jalan-dan-jembatan-kabupaten-terpadu', 'siap-sijak'])
-                await (await page.$(`.tile[data-program="${id}"]`)).screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-tile-${id}.png`) });
+                await (
+                  await page.$(`.tile[data-program="${id}"]`)
+                ).screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-tile-${id}.png`) });
           }
           // The compact menu opens, and its links are touch-sized too.
           const menu = await page.$('button.menu-toggle');
@@ -211,7 +247,10 @@ const cases = [
     'web app: the manifest (linked with credentials, start_url /#input, icons served) and /sw.js as JavaScript',
     async (ctx) => {
       const html = await (await fetch(`${ctx.base}/`)).text();
-      assert(/<link rel="manifest" href="\/manifest.json" crossorigin="use-credentials">/.test(html), `index.html links the manifest:\n${html}`);
+      assert(
+        /<link rel="manifest" href="\/manifest.json" crossorigin="use-credentials">/.test(html),
+        `index.html links the manifest:\n${html}`,
+      );
       const m = await fetchJson(`${ctx.base}/manifest.json`);
       assertEq(m.status, 200, 'manifest status');
       assert(m.json.name.includes('pantau') && m.json.short_name === 'pantau', `names: ${m.json.name}`);
@@ -237,7 +276,12 @@ const cases = [
     'offline entry: three entries and a refused one kept through a reload and a closed tab, sent in order when back online',
     async (ctx) => {
       ctx.profile = fs.mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
-      ctx.context = await chromium.launchPersistentContext(ctx.profile, { ...CHROMIUM, viewport: PHONES[0], isMobile: true, hasTouch: true });
+      ctx.context = await chromium.launchPersistentContext(ctx.profile, {
+        ...CHROMIUM,
+        viewport: PHONES[0],
+        isMobile: true,
+        hasTouch: true,
+      });
       const context = ctx.context;
       let page = context.pages()[0] || (await context.newPage());
       const problems = watch(page);
@@ -260,7 +304,9 @@ const cases = [
         await page.fill('form.entry input[name=value]', value);
         const t0 = Date.now();
         await page.click('form.entry button[type=submit] >> text=Kirim');
-        await page.waitForFunction((n) => document.querySelector('.pending-count')?.textContent === `${n} tertunda`, i + 1, { timeout: 10000 });
+        await page.waitForFunction((n) => document.querySelector('.pending-count')?.textContent === `${n} tertunda`, i + 1, {
+          timeout: 10000,
+        });
         pressed.push([t0, Date.now()]);
         assert((await page.textContent('form.entry .note')).includes('Disimpan di perangkat'), 'it says the entry waits on the device');
         await sleep(20);
@@ -278,20 +324,32 @@ const cases = [
       await page.screenshot({ path: path.join(SHOTS, 'phone-390-id-input-offline.png'), fullPage: true });
       // Nothing reached pantaud meanwhile.
       const query = async () =>
-        (await fetchJson(`${ctx.base}/api/v1/query?program=grebek-stunting&metric=balita_ditimbang&from=${pressed[0][0] - 1000}`)).json.series;
+        (await fetchJson(`${ctx.base}/api/v1/query?program=grebek-stunting&metric=balita_ditimbang&from=${pressed[0][0] - 1000}`)).json
+          .series;
       assertEq(await query(), [], 'nothing stored while offline');
       await context.setOffline(false);
       await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '0 tertunda', null, { timeout: 20000 });
       const series = await query();
       assertEq(series.length, 1, 'one series stored');
       const points = series[0].points;
-      assertEq(points.map((p) => p[1]), [12.5, 13, 14.25], 'the three values in entry order');
-      for (const [i, [ts]] of points.entries()) assert(ts >= pressed[i][0] && ts <= pressed[i][1], `entry ${i}'s ts is when Kirim was pressed: ${ts} in ${pressed[i]}`);
+      assertEq(
+        points.map((p) => p[1]),
+        [12.5, 13, 14.25],
+        'the three values in entry order',
+      );
+      for (const [i, [ts]] of points.entries())
+        assert(ts >= pressed[i][0] && ts <= pressed[i][1], `entry ${i}'s ts is when Kirim was pressed: ${ts} in ${pressed[i]}`);
       // The refused one stays with the server's error, until Buang.
-      const refused = await fetchJson(`${ctx.base}/api/v1/ingest/grebek-stunting/Posyandu-Mawar/balita_ditimbang`, { method: 'POST', body: '{"value":9}' });
+      const refused = await fetchJson(`${ctx.base}/api/v1/ingest/grebek-stunting/Posyandu-Mawar/balita_ditimbang`, {
+        method: 'POST',
+        body: '{"value":9}',
+      });
       assertEq(refused.status, 400, 'the server refuses the capital letter');
       const li = await page.waitForSelector('li.queued.rejected', { timeout: 5000 });
-      assert((await li.textContent()).includes(refused.json.error), `the entry shows the error "${refused.json.error}": ${await li.textContent()}`);
+      assert(
+        (await li.textContent()).includes(refused.json.error),
+        `the entry shows the error "${refused.json.error}": ${await li.textContent()}`,
+      );
       assert((await page.textContent('.rejected-count')).includes('1 ditolak'), 'counted as rejected');
       await page.reload();
       await page.waitForSelector('li.queued.rejected', { timeout: 10000 });
@@ -304,7 +362,15 @@ const cases = [
             const r = indexedDB.open('pantau-offline');
             r.onsuccess = () => {
               const tx = r.result.transaction('entries', 'readwrite');
-              tx.objectStore('entries').add({ program: 'grebek-stunting', unit: 'posyandu-melati', metric: 'balita_ditimbang', value: 13, ts, made: Date.now(), state: 'pending' });
+              tx.objectStore('entries').add({
+                program: 'grebek-stunting',
+                unit: 'posyandu-melati',
+                metric: 'balita_ditimbang',
+                value: 13,
+                ts,
+                made: Date.now(),
+                state: 'pending',
+              });
               tx.oncomplete = () => resolve();
               tx.onerror = () => reject(tx.error);
             };
@@ -370,8 +436,14 @@ const cases = [
         // Signed in again: the entry goes.
         await page.goto(`${base}/?access_token=${OP}#input`);
         await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '0 tertunda', null, { timeout: 15000 });
-        const q = await fetchJson(`${base}/api/v1/series?program=grebek-stunting&unit=posyandu-kenanga`, { headers: { authorization: `Bearer ${OP}` } });
-        assertEq(q.json.series.map((x) => x.last_value), [21], 'stored after the sign-in');
+        const q = await fetchJson(`${base}/api/v1/series?program=grebek-stunting&unit=posyandu-kenanga`, {
+          headers: { authorization: `Bearer ${OP}` },
+        });
+        assertEq(
+          q.json.series.map((x) => x.last_value),
+          [21],
+          'stored after the sign-in',
+        );
         assertEq(problems, [], 'console errors');
       } finally {
         await context.close();
@@ -417,7 +489,10 @@ const cases = [
       await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 10000 });
       assertEq(await page.getAttribute('html', 'data-build'), 'pantau', 'the first build');
       const second = path.join(tmpdir(), 'dashboard-2');
-      execFileSync('node', [path.join(repoRoot, 'dashboard/build.mjs'), second], { env: { ...process.env, PANTAU_BUILD: 'phones-2' }, stdio: 'ignore' });
+      execFileSync('node', [path.join(repoRoot, 'dashboard/build.mjs'), second], {
+        env: { ...process.env, PANTAU_BUILD: 'phones-2' },
+        stdio: 'ignore',
+      });
       const version = /pantau-[0-9a-f]{16}/.exec(fs.readFileSync(path.join(second, 'sw.js'), 'utf8'))[0];
       const oldVersion = /pantau-[0-9a-f]{16}/.exec(fs.readFileSync(path.join(DASHBOARD, 'sw.js'), 'utf8'))[0];
       assert(version !== oldVersion, 'a new worker version');
@@ -428,14 +503,19 @@ const cases = [
       await page.waitForSelector('form.entry', { timeout: 10000 });
       await page.reload();
       await page.waitForSelector('form.entry', { timeout: 10000 });
-      await until(async () => JSON.stringify(await page.evaluate(() => caches.keys())) === JSON.stringify([version]), 10000, 'only the new cache');
+      await until(
+        async () => JSON.stringify(await page.evaluate(() => caches.keys())) === JSON.stringify([version]),
+        10000,
+        'only the new cache',
+      );
       assertEq(await page.getAttribute('html', 'data-build'), 'phones-2', 'the page runs the new build');
       const assets = fs.readdirSync(path.join(second, 'assets'));
       const used = await page.evaluate(() => [
         ...[...document.querySelectorAll('script[src], link[rel=stylesheet]')].map((e) => e.src || e.href),
         ...performance.getEntriesByType('resource').map((r) => r.name),
       ]);
-      for (const u of used.filter((x) => x.includes('/assets/'))) assert(assets.includes(u.split('/assets/')[1]), `a file of the new build: ${u}`);
+      for (const u of used.filter((x) => x.includes('/assets/')))
+        assert(assets.includes(u.split('/assets/')[1]), `a file of the new build: ${u}`);
       // Offline, the new build's page opens (from the new cache).
       await ctx.context.setOffline(true);
       await page.reload();
@@ -460,7 +540,12 @@ const cases = [
         const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
         for (const x of violations)
           if (x.impact === 'serious' || x.impact === 'critical')
-            found.push(`#${v}: ${x.id} (${x.impact}) ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+            found.push(
+              `#${v}: ${x.id} (${x.impact}) ${x.nodes
+                .slice(0, 3)
+                .map((n) => n.target.join(' '))
+                .join(', ')}`,
+            );
       }
       await page.close();
       assertEq(found, [], 'axe violations');
