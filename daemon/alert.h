@@ -19,7 +19,7 @@
 /* One alert as CONTRACT §6's ALERT object describes it. Strings are owned
  * (alert_record_free); unit is NULL only if a rule ever fires on no unit,
  * metric and labels_json are NULL for a silent rule's alert. Times are epoch
- * ms; resolved_at and acked_at are 0 when absent. */
+ * ms; resolved_at, acked_at and escalated_at are 0 when absent. */
 struct alert_record {
     int64_t id;
     char *rule, *program, *unit, *metric, *labels_json;
@@ -31,6 +31,7 @@ struct alert_record {
     char *message;
     int64_t acked_at;
     char *acked_by, *ack_note; /* NULL until acknowledged */
+    int64_t escalated_at;      /* CONTRACT §8; 0 until escalated */
 };
 
 void alert_record_free(struct alert_record *a); /* its strings; NULL is a no-op */

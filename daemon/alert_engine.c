@@ -10,7 +10,15 @@
  *
  * Alerts. Every alert the engine holds is a struct alert: while firing it is
  * in `firing` and its slot or watch points at it; once resolved it leaves
- * both and lives on the dirty list until written, then is freed. */
+ * both and lives on the dirty list until written, then is freed.
+ *
+ * Escalation (CONTRACT §8). A firing alert of a rule with `escalate` has a
+ * deadline, fired_at + escalate, set when it fires or is attached (at start
+ * and after a reload: the rule in use decides). The timer escalates the
+ * firing alerts past their deadline that are neither acknowledged nor
+ * escalated yet; `next_escalation`, the earliest deadline, lets a tick skip
+ * the scan of the firing alerts until one is due. escalated_at is written
+ * with its notification in one transaction, so it happens once. */
 #include "alert_engine.h"
 
 #include <jansson.h>
@@ -31,8 +39,9 @@
 
 struct alert {
     struct alert_record r;
-    bool dirty; /* a transition to write (with its notes) */
-    bool stale; /* a value that followed the series, to write by the timer */
+    int64_t escalate_due; /* epoch ms; INT64_MAX: never (no `escalate`, or done) */
+    bool dirty;           /* a transition to write (with its notes) */
+    bool stale;           /* a value that followed the series, to write by the timer */
     struct alert *next_dirty;
 };
 
@@ -82,6 +91,7 @@ struct watch {
 struct note {
     struct note *next;
     int64_t alert_id;
+    const char *event; /* a string literal */
     char *body;
 };
 
@@ -109,7 +119,9 @@ struct alert_engine {
     size_t n_firing, cap_firing;
     struct alert *dirty;
     struct note *notes, **notes_tail;
-    struct dict fired_total; /* rule id -> (uintptr_t) count */
+    struct dict fired_total;     /* rule id -> (uintptr_t) count */
+    struct dict escalated_total; /* rule id -> (uintptr_t) count */
+    int64_t next_escalation;     /* the earliest escalate_due of a firing alert */
     struct log_limit errors;
     uint64_t ticks;
     bool stopped;
@@ -163,6 +175,7 @@ static void queue_note(struct alert_engine *e, const char *event, struct alert *
         return;
     }
     n->alert_id = a->r.id;
+    n->event = event;
     *e->notes_tail = n;
     e->notes_tail = &n->next;
 }
@@ -195,7 +208,7 @@ static void flush(struct alert_engine *e, bool stale)
         if (e->firing[i]->stale)
             rc = alert_store_put(e->db, &e->firing[i]->r);
     for (struct note *n = e->notes; n && rc == 0; n = n->next)
-        rc = e->o.persist_note ? e->o.persist_note(e->o.ctx, n->alert_id, n->body) : 0;
+        rc = e->o.persist_note ? e->o.persist_note(e->o.ctx, n->alert_id, n->event, n->body) : 0;
     if (rc != 0 || alert_store_commit(e->db) != 0) {
         if (rc != 0)
             alert_store_rollback(e->db); /* no note written twice when retried */
@@ -249,10 +262,52 @@ static void remove_firing(struct alert_engine *e, struct alert *a)
         }
 }
 
+static void count_in(struct dict *d, const char *rule)
+{
+    uintptr_t n = (uintptr_t)dict_get(d, rule, strlen(rule));
+    dict_put(d, rule, strlen(rule), (void *)(n + 1));
+}
+
 static void count_fired(struct alert_engine *e, const char *rule)
 {
-    uintptr_t n = (uintptr_t)dict_get(&e->fired_total, rule, strlen(rule));
-    dict_put(&e->fired_total, rule, strlen(rule), (void *)(n + 1));
+    count_in(&e->fired_total, rule);
+}
+
+/* ---- escalation ---------------------------------------------------------------- */
+
+/* The alert's deadline under `rule` (NULL: none): fired_at + escalate, once. */
+static void set_escalation(struct alert_engine *e, struct alert *a, const struct catalog_rule *rule)
+{
+    a->escalate_due = INT64_MAX;
+    if (!rule || !rule->escalates || a->r.escalated_at)
+        return;
+    a->escalate_due = a->r.fired_at + rule->escalate_ms; /* both bounded by the parsers */
+    if (a->escalate_due < e->next_escalation)
+        e->next_escalation = a->escalate_due;
+}
+
+/* Escalates every firing alert due by `now` that is neither acknowledged
+ * nor escalated: escalated_at = now, told and notified as a transition.
+ * Scans the firing alerts (in memory) only once the earliest is due. */
+static void escalate_due(struct alert_engine *e, int64_t now)
+{
+    if (now < e->next_escalation)
+        return;
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < e->n_firing; i++) {
+        struct alert *a = e->firing[i];
+        if (a->escalate_due == INT64_MAX || a->r.acked_at || a->r.escalated_at)
+            continue; /* an acknowledgement before the deadline prevents it */
+        if (a->escalate_due > now) {
+            next = a->escalate_due < next ? a->escalate_due : next;
+            continue;
+        }
+        a->r.escalated_at = now;
+        a->escalate_due = INT64_MAX;
+        count_in(&e->escalated_total, a->r.rule);
+        transition(e, "escalated", a);
+    }
+    e->next_escalation = next;
 }
 
 /* ---- messages ---------------------------------------------------------------- */
@@ -351,6 +406,7 @@ static void step_slot(struct alert_engine *e, struct route *rt, int i)
         set_values(a, rule, rt->latest_value, s->ref);
         render(e, a, rule, rt);
         s->alert = a;
+        set_escalation(e, a, rule);
         count_fired(e, rule->id);
         transition(e, "firing", a);
         return;
@@ -651,6 +707,7 @@ static void step_watch(struct alert_engine *e, struct watch *w, int64_t last_hea
         a->r.fired_at = at;
         render(e, a, rule, NULL);
         w->alert = a;
+        set_escalation(e, a, rule);
         quiet_add(e, w->program, w->unit, 1);
         count_fired(e, rule->id);
         transition(e, "firing", a);
@@ -839,6 +896,8 @@ static bool attach(struct alert_engine *e, struct alert *a)
     int r = rule_index(e->cat, a->r.rule);
     if (r < 0 || strcmp(e->cat->programs[e->cat->rules[r].program].id, a->r.program) != 0)
         return false;
+    /* the rule in use decides (a reload may change or remove `escalate`) */
+    set_escalation(e, a, &e->cat->rules[r]);
     if (e->cat->rules[r].condition == RULE_SILENT) {
         if (a->r.series || !a->r.unit)
             return false;
@@ -869,6 +928,7 @@ static int build(struct alert_engine *e)
     dict_init(&e->refs);
     dict_init(&e->watches);
     dict_init(&e->quiet_units);
+    e->next_escalation = INT64_MAX; /* attach() sets each deadline again */
     if (index_rules(e) != 0)
         return -1;
     store_each_series(e->o.store, add_known_series, e);
@@ -923,7 +983,9 @@ int alert_engine_start(struct alert_engine **out, const struct alert_engine_opts
         e->o.check_ms = 5000;
     e->cat = c;
     e->notes_tail = &e->notes;
+    e->next_escalation = INT64_MAX;
     dict_init(&e->fired_total);
+    dict_init(&e->escalated_total);
     if (alert_store_open(&e->db, (sqlite3 *)store_db(o->store)) != 0) {
         free(e);
         return -1;
@@ -933,6 +995,7 @@ int alert_engine_start(struct alert_engine **out, const struct alert_engine_opts
         alert_engine_free(e);
         return -1;
     }
+    escalate_due(e, now_ms(e)); /* those due while pantaud was down: now */
     flush(e, false);
     uv_timer_init(o->loop, &e->timer);
     e->timer.data = e;
@@ -949,6 +1012,7 @@ int alert_engine_set_catalog(struct alert_engine *e, const struct catalog *c)
     clear_state(e);
     e->cat = c;
     int rc = build(e);
+    escalate_due(e, now_ms(e)); /* a shorter `escalate` may be due already */
     flush(e, true);
     return rc;
 }
@@ -988,6 +1052,7 @@ void alert_engine_tick(struct alert_engine *e)
         struct silence_pass p = {e, now_ms(e), NULL, NULL};
         store_each_unit(e->o.store, check_unit, &p);
     }
+    escalate_due(e, now_ms(e));
     flush(e, true);
     if (++e->ticks % PRUNE_EVERY == 0) { /* a write lock taken, so not every tick */
         int days = e->o.retention_days > 400 ? e->o.retention_days : 400;
@@ -1121,6 +1186,19 @@ void alert_engine_each_fired_total(const struct alert_engine *e,
     }
 }
 
+void alert_engine_each_escalated_total(const struct alert_engine *e,
+                                       void (*fn)(void *ctx, const char *rule, uint64_t n),
+                                       void *ctx)
+{
+    struct totals t = {fn, ctx};
+    dict_each(&e->escalated_total, each_total, &t);
+    for (int r = 0; r < e->cat->n_rules; r++) {
+        const char *id = e->cat->rules[r].id;
+        if (e->cat->rules[r].escalates && !dict_get(&e->escalated_total, id, strlen(id)))
+            fn(ctx, id, 0);
+    }
+}
+
 void alert_engine_stop(struct alert_engine *e)
 {
     if (!e || e->stopped)
@@ -1158,6 +1236,7 @@ void alert_engine_free(struct alert_engine *e)
         free(n);
     }
     dict_free(&e->fired_total);
+    dict_free(&e->escalated_total);
     alert_store_close(e->db);
     free(e);
 }

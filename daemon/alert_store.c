@@ -22,14 +22,14 @@ enum {
 
 #define COLUMNS                                                                                    \
     "id, rule, severity, program, unit, metric, labels, series, since, fired_at, resolved_at,"     \
-    " value, reference, deviation, message, acked_at, acked_by, ack_note"
+    " value, reference, deviation, message, acked_at, acked_by, ack_note, escalated_at"
 
 static const char *const sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PUT] = "INSERT OR REPLACE INTO alerts (" COLUMNS ")"
-               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_MAX_ID] = "SELECT ifnull(max(id), 0) FROM alerts",
     [ST_FIRING] = "SELECT " COLUMNS " FROM alerts WHERE resolved_at IS NULL",
     [ST_IN] = "SELECT " COLUMNS " FROM alerts"
@@ -146,6 +146,7 @@ int alert_store_put(struct alert_store *s, const struct alert_record *a)
     bind_time(st, 16, a->acked_at);
     bind_text(st, 17, a->acked_by);
     bind_text(st, 18, a->ack_note);
+    bind_time(st, 19, a->escalated_at);
     return run(s, ST_PUT);
 }
 
@@ -198,6 +199,7 @@ static void row(sqlite3_stmt *st, struct alert_record *a)
         .acked_at = sqlite3_column_int64(st, 15),
         .acked_by = text(st, 16),
         .ack_note = text(st, 17),
+        .escalated_at = sqlite3_column_int64(st, 18),
     };
     a->has_value = real(st, 11, &a->value);
     a->has_reference = real(st, 12, &a->reference);

@@ -146,6 +146,12 @@ static void fired_total(void *ctx, const char *rule, uint64_t n)
     buf_printf(ctx, "pantau_alerts_fired_total{rule=\"%s\"} %llu\n", rule, (unsigned long long)n);
 }
 
+static void escalated_total(void *ctx, const char *rule, uint64_t n)
+{
+    buf_printf(ctx, "pantau_alerts_escalated_total{rule=\"%s\"} %llu\n", rule,
+               (unsigned long long)n);
+}
+
 static void alert_metrics(struct buf *b, const struct alert_engine *e)
 {
     uint64_t firing[3];
@@ -158,6 +164,9 @@ static void alert_metrics(struct buf *b, const struct alert_engine *e)
     buf_puts(b, "# HELP pantau_alerts_fired_total Alerts fired since start, by rule.\n"
                 "# TYPE pantau_alerts_fired_total counter\n");
     alert_engine_each_fired_total(e, fired_total, b);
+    buf_puts(b, "# HELP pantau_alerts_escalated_total Alerts escalated since start, by rule.\n"
+                "# TYPE pantau_alerts_escalated_total counter\n");
+    alert_engine_each_escalated_total(e, escalated_total, b);
 }
 
 static void get_metrics(struct api *a, struct http_request *r)
@@ -485,7 +494,8 @@ static const struct route routes[] = {
     {"/api/v1/me", HTTP_GET, ROLE_VIEWER, api_me},
     {"/api/v1/users", HTTP_GET, ROLE_ADMIN, api_users_list},
     {"/api/v1/users", HTTP_POST, ROLE_ADMIN, api_users_add},
-    {"/api/v1/users/", HTTP_DELETE, ROLE_ADMIN, api_users_del}, /* <name> */
+    {"/api/v1/users/", HTTP_DELETE, ROLE_ADMIN, api_users_del},  /* <name> */
+    {"/api/v1/users/", HTTP_POST, ROLE_ADMIN, api_users_passwd}, /* <name>/password */
     {"/api/v1/audit", HTTP_GET, ROLE_ADMIN, api_audit_list},
     {"/api/v1/audit/verify", HTTP_GET, ROLE_ADMIN, api_audit_verify},
 };
@@ -495,10 +505,12 @@ static const char *method_name(enum http_method m)
     return m == HTTP_GET ? "GET" : m == HTTP_POST ? "POST" : "DELETE";
 }
 
-void api_route(void *ctx, struct http_request *r)
+/* The route of r's path and method, or NULL; *other (if not NULL) is then
+ * the path's route for another method, if it has one. */
+static const struct route *route_of(const struct http_request *r, const struct route **other)
 {
-    struct api *a = ctx;
-    const struct route *other = NULL; /* the path's route for another method */
+    if (other)
+        *other = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
         size_t n = strlen(rt->path);
@@ -507,19 +519,32 @@ void api_route(void *ctx, struct http_request *r)
             continue;
         /* HEAD is GET without a body (http.c sends only the headers). */
         enum http_method m = r->method == HTTP_HEAD ? HTTP_GET : r->method;
-        if (m != rt->method) {
-            other = rt; /* a path may have a route per method: look on */
-            continue;
-        }
-        if (!http_role_allows(r->role, rt->role)) {
-            http_reply_error(r, 403, "forbidden", "%s needs the %s role", rt->path,
-                             http_role_name(rt->role));
-            return;
-        }
-        rt->fn(a, r);
+        if (m == rt->method)
+            return rt;
+        if (other)
+            *other = rt; /* a path may have a route per method: look on */
+    }
+    return NULL;
+}
+
+enum http_role api_route_role(void *ctx, const struct http_request *r)
+{
+    const struct route *rt = route_of(r, NULL);
+    return rt ? rt->role : ROLE_NONE;
+}
+
+void api_route(void *ctx, struct http_request *r)
+{
+    struct api *a = ctx;
+    const struct route *other, *rt = route_of(r, &other);
+    if (rt && !http_role_allows(r->role, rt->role)) {
+        http_reply_error(r, 403, "forbidden", "%s needs the %s role", rt->path,
+                         http_role_name(rt->role));
         return;
     }
-    if (other)
+    if (rt)
+        rt->fn(a, r);
+    else if (other)
         http_reply_error(r, 405, "method_not_allowed", "%s takes %s", other->path,
                          method_name(other->method));
     else

@@ -58,6 +58,9 @@ struct api {
 
 /* The http_route_fn: ctx is a struct api. */
 void api_route(void *ctx, struct http_request *r);
+/* The least role r's route needs (an http_route_role_fn), so http.c can
+ * refuse a request before reading its body; ROLE_NONE without a route. */
+enum http_role api_route_role(void *ctx, const struct http_request *r);
 
 /* A slot for a report or an import (CONTRACT §10): true when one of the
  * [http] max_heavy slots was free and is now taken (give it back with
@@ -161,6 +164,8 @@ void api_me(struct api *a, struct http_request *r);
 void api_users_list(struct api *a, struct http_request *r);
 void api_users_add(struct api *a, struct http_request *r);
 void api_users_del(struct api *a, struct http_request *r);
+/* POST /api/v1/users/<name>/password: an admin resets a password. */
+void api_users_passwd(struct api *a, struct http_request *r);
 void api_audit_list(struct api *a, struct http_request *r);
 void api_audit_verify(struct api *a, struct http_request *r);
 

@@ -25,10 +25,11 @@
 #include "users.h"
 #include "util.h"
 
-#define JSON         "application/json"
-#define LOGIN_PATH   "/api/v1/login"
-#define USERS_PATH   "/api/v1/users"
-#define USERS_PREFIX "/api/v1/users/"
+#define JSON            "application/json"
+#define LOGIN_PATH      "/api/v1/login"
+#define USERS_PATH      "/api/v1/users"
+#define USERS_PREFIX    "/api/v1/users/"
+#define PASSWORD_SUFFIX "/password" /* POST /api/v1/users/<name>/password */
 /* A body holds a name, a password and a program list, each bounded
  * (users.h); twice their sum leaves room for JSON's escapes. */
 #define BODY_MAX       (2 * (USERS_NAME_MAX + USERS_PASSWORD_MAX + USERS_PROGRAMS_MAX) + 256)
@@ -322,10 +323,28 @@ static void reply_user(struct http_body *body, int status, const struct user_rec
 
 /* ---- bodies ---- */
 
+/* True when path is USERS_PREFIX "<slug>" PASSWORD_SUFFIX; the slug into
+ * name (USERS_NAME_MAX + 1 bytes) unless NULL. */
+static bool passwd_target(const char *path, char *name)
+{
+    size_t np = strlen(USERS_PREFIX), ns = strlen(PASSWORD_SUFFIX), n = strlen(path);
+    if (n <= np + ns || strncmp(path, USERS_PREFIX, np) != 0 ||
+        strcmp(path + n - ns, PASSWORD_SUFFIX) != 0)
+        return false;
+    size_t len = n - np - ns;
+    if (len > USERS_NAME_MAX || !util_is_slug(path + np, len))
+        return false;
+    if (name) {
+        memcpy(name, path + np, len);
+        name[len] = '\0';
+    }
+    return true;
+}
+
 bool api_people_streams_body(void *ctx, const struct http_request *r)
 {
     return api_streams_body(ctx, r) || strcmp(r->path, LOGIN_PATH) == 0 ||
-           strcmp(r->path, USERS_PATH) == 0;
+           strcmp(r->path, USERS_PATH) == 0 || passwd_target(r->path, NULL);
 }
 
 /* A JSON body read as a stream, then a job on a worker (hashing). */
@@ -826,6 +845,86 @@ void api_users_del(struct api *a, struct http_request *r)
     user_json(&b, u.name, u.role, u.programs);
     buf_puts(&b, "}\n");
     http_reply(r, 200, JSON, &b);
+}
+
+/* ---- POST /api/v1/users/<name>/password: an admin sets a new password ---- */
+
+/* The same as `pantaud user passwd NAME` (users_cli.c): a new Argon2id
+ * hash made on a worker, the user's sessions ended, a user_passwd event. */
+static void passwd_done(struct hash_job *j)
+{
+    struct body_req *q = (struct body_req *)j;
+    q->working = false;
+    if (q->gone) {
+        http_body_reply(q->body, 0, NULL, NULL);
+        body_free(q);
+        return;
+    }
+    int rc = q->ok && q->a->people->users
+                 ? users_set_hash(q->a->people->users, q->rec.name, q->rec.hash)
+                 : -1;
+    if (rc == 0) {
+        http_body_reply_error(q->body, 404, "not_found", "no user %s", q->rec.name);
+    } else if (rc < 0) {
+        http_body_reply_error(q->body, 503, "unavailable", "the password could not be stored");
+    } else {
+        audit_account(q->a, &q->who, "user_passwd", q->rec.name, NULL, NULL);
+        reply_user(q->body, 200, &q->rec);
+    }
+    body_free(q);
+}
+
+static void passwd_end(void *ctx)
+{
+    struct body_req *q = ctx;
+    json_t *doc = body_json(q);
+    if (!doc)
+        goto out;
+    if (!take_password(q, doc, "password") || !users_password_ok(q->password, q->password_len)) {
+        http_body_reply_error(q->body, 400, "weak_password",
+                              "the password needs at least %d characters (at most %d bytes)",
+                              USERS_PASSWORD_MIN, USERS_PASSWORD_MAX);
+        goto out;
+    }
+    q->job.work = add_work; /* the hash of q->password into q->rec.hash */
+    q->job.done = passwd_done;
+    q->working = true;
+    if (!job_submit(q->a->people, &q->job)) {
+        q->working = false;
+        http_body_reply_error(q->body, 503, "busy", "too many passwords being hashed; retry");
+        goto out;
+    }
+    json_decref(doc);
+    return;
+out:
+    json_decref(doc);
+    body_free(q);
+}
+
+static const struct http_body_ops passwd_ops = {body_data, passwd_end, body_gone};
+
+void api_users_passwd(struct api *a, struct http_request *r)
+{
+    /* <name>/password: the name is looked up before the body is read. */
+    char name[USERS_NAME_MAX + 1];
+    struct user_rec u;
+    int found = a->people && a->people->users && passwd_target(r->path, name)
+                    ? users_get(a->people->users, name, &u)
+                    : 0;
+    if (found < 0) {
+        http_reply_error(r, 503, "unavailable", "the database cannot be read");
+        return;
+    }
+    if (found == 0) {
+        http_reply_error(r, 404, "not_found", "no such user: POST %s<name>%s", USERS_PREFIX,
+                         PASSWORD_SUFFIX);
+        return;
+    }
+    struct body_req *q = body_start(a, r, &passwd_ops);
+    if (q) {
+        q->rec = u;
+        sodium_memzero(q->rec.hash, sizeof q->rec.hash);
+    }
 }
 
 /* ---- /api/v1/audit, /api/v1/audit/verify: on a query pool thread ---- */

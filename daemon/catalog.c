@@ -110,13 +110,14 @@ enum {
     U_CLEAR_REFERENCE,
     U_FOR,
     U_SEVERITY,
-    U_MESSAGE
+    U_MESSAGE,
+    U_ESCALATE
 };
 static const char *const rule_keys[] = {
-    "above",           "below",  "above_reference", "below_reference", "silent", "program",
-    "metric",          "labels", "units",           "reference",       "match",  "clear",
-    "clear_reference", "for",    "severity",        "message",         NULL};
-#define MAX_KEYS 16
+    "above",           "below",  "above_reference", "below_reference", "silent",   "program",
+    "metric",          "labels", "units",           "reference",       "match",    "clear",
+    "clear_reference", "for",    "severity",        "message",         "escalate", NULL};
+#define MAX_KEYS 17
 
 static const char *const *keys_of(enum kind k)
 {
@@ -608,6 +609,11 @@ static int set_rule(struct parse *p, int key, const char *v, char *want, size_t 
         if ((i = index_of(severity_names, v)) < 0)
             WANT("info, warning or critical");
         r->severity = (enum rule_severity)i;
+        return 0;
+    case U_ESCALATE: /* CONTRACT §8; 0: at the first check after it fires */
+        if (parse_duration(v, &r->escalate_ms) != 0)
+            WANT(WANT_DURATION);
+        r->escalates = true;
         return 0;
     default:
         return set_text(p, &r->message, v, want, wantlen);

@@ -111,6 +111,8 @@ struct catalog_rule {
     int64_t for_ms;              /* default 0 */
     enum rule_severity severity; /* default warning */
     char *message;               /* NULL: the default message */
+    bool escalates;              /* `escalate` given (CONTRACT §8) */
+    int64_t escalate_ms;         /* unacknowledged this long after fired_at: escalated */
     int line;
 };
 

@@ -84,6 +84,8 @@ static const struct entry entries[] = {
     {"catalog", "file", T_STR, F(catalog_path), 0, 0},
     {"alerts", "webhook", T_URL, F(alerts_webhook), 0, 0},
     {"alerts", "webhook_token", T_STR, F(alerts_webhook_token), 0, 0},
+    {"alerts", "escalate_webhook", T_URL, F(alerts_escalate_webhook), 0, 0},
+    {"alerts", "escalate_webhook_token", T_STR, F(alerts_escalate_webhook_token), 0, 0},
     /* CONTRACT §8: sessions, sign-in lockout, the audit log */
     {"http", "session_idle", T_INT, F(session_idle_s), 1, 86400 * 30},
     {"http", "login_track", T_INT, F(login_track), 16, 1000000},
@@ -193,6 +195,9 @@ void cfg_free(struct cfg *c)
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    free(c->alerts_escalate_webhook); /* CONTRACT §8 */
+    free(c->alerts_escalate_webhook_token);
+    c->alerts_escalate_webhook = c->alerts_escalate_webhook_token = NULL;
 }
 
 int cfg_split_listen(const char *listen, char *host, size_t hostlen, int *port)

@@ -100,6 +100,11 @@ struct cfg {
     char *alerts_webhook;       /* NULL: no notifications; else http:// or https:// */
     char *alerts_webhook_token; /* NULL: no Authorization header; never logged */
 
+    /* CONTRACT §8: escalations (NULL: to alerts_webhook), and their own
+     * token (NULL: no Authorization header; never logged) */
+    char *alerts_escalate_webhook;
+    char *alerts_escalate_webhook_token;
+
     /* CONTRACT §8 (users.h, api_users.c, audit.h) */
     int session_idle_s;       /* [http] 43200: a session unused this long ends */
     int login_track;          /* [http] 1024: user names whose failed sign-ins are counted */

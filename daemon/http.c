@@ -116,6 +116,7 @@ struct http_server {
     http_route_fn route;
     void *route_ctx;
     http_streams_body_fn streams_body;
+    http_route_role_fn route_role;
     char *dashboard_dir; /* realpath, or NULL when it does not exist */
     struct cfg_token *tokens;
     int n_tokens;
@@ -1178,7 +1179,8 @@ static int dispatch(struct http_conn *c)
     if (!is_api_path(r->path)) {
         /* lws owns a file transfer to its end and may free this connection
          * state without a CLOSED_HTTP: let go of the arguments now. */
-        int rc = serve_static(c, r->cred == HTTP_CRED_QUERY && c->server->n_tokens);
+        int rc = serve_static(c, r->cred == HTTP_CRED_QUERY && r->role != ROLE_NONE &&
+                                     c->server->n_tokens);
         free_args(r);
         return rc;
     }
@@ -1189,17 +1191,24 @@ static int dispatch(struct http_conn *c)
 }
 
 /* CONTRACT §2 and §10, decided on the head alone so that a refused body is
- * never read: with tokens, everything but /healthz needs one (the
- * dashboard's files too); a cookie's change needs our Origin. Returns true
+ * never read: with tokens, everything but /healthz, the sign-in and the
+ * dashboard's files needs one; a cookie's change needs our Origin. Returns true
  * when the request was answered (401 or 403). */
 static bool refused(struct http_conn *c)
 {
     struct http_request *r = &c->req;
     /* CONTRACT §2, §8: with tokens or accounts everything but /healthz and
-     * the sign-in itself needs a credential, the dashboard's files too. */
+     * the sign-in itself needs a credential (the dashboard's files: below). */
     if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/api/v1/login") == 0)
         return false;
     r->role = authenticate(c);
+    /* CONTRACT §8 (a note on §2's "the dashboard's files too"): the
+     * dashboard's files hold no data and must load for a browser with no
+     * credential yet, which then shows its sign-in form. Only GET and HEAD
+     * (any other method is refused unread); every API path needs one. */
+    if (r->role == ROLE_NONE && !is_api_path(r->path) &&
+        (r->method == HTTP_GET || r->method == HTTP_HEAD))
+        return false;
     if (r->role == ROLE_NONE) {
         conn_error(c, 401, "unauthorized",
                    "a valid token is required (Authorization: Bearer, ?access_token= or "
@@ -1210,6 +1219,13 @@ static bool refused(struct http_conn *c)
         conn_error(c, 403, "bad_origin",
                    "a change authorized by a cookie must come from this site's pages (the "
                    "Origin header must name the host and port it is sent to)");
+        return true;
+    }
+    struct http_server *h = c->server;
+    enum http_role need =
+        h->route_role && is_api_path(r->path) ? h->route_role(h->route_ctx, r) : ROLE_NONE;
+    if (!http_role_allows(r->role, need)) {
+        conn_error(c, 403, "forbidden", "%s needs the %s role", r->path, http_role_name(need));
         return true;
     }
     return false;
@@ -1544,6 +1560,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const struct http_opts
     h->route = opts->route;
     h->route_ctx = opts->route_ctx;
     h->streams_body = opts->streams_body;
+    h->route_role = opts->route_role;
     h->session_lookup = opts->session_lookup;
     h->accounts_exist = opts->accounts_exist;
     h->people_ctx = opts->people_ctx;

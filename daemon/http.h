@@ -169,12 +169,17 @@ bool http_secure_cookies(const struct http_request *r);
 typedef void (*http_route_fn)(void *ctx, struct http_request *r);
 /* True for the requests whose handler streams its body (see above). */
 typedef bool (*http_streams_body_fn)(void *ctx, const struct http_request *r);
+/* The least role the request's route needs (ROLE_NONE: none, or no such
+ * route), asked when the head is in, so that a 403 is answered and the
+ * connection closed before any body is read (CONTRACT §10). */
+typedef enum http_role (*http_route_role_fn)(void *ctx, const struct http_request *r);
 
 struct http_opts {
     const struct cfg *cfg;
     http_route_fn route; /* /api/..., /healthz, /metrics */
     void *route_ctx;
     http_streams_body_fn streams_body; /* NULL: none; called with route_ctx */
+    http_route_role_fn route_role;     /* NULL: the route handler checks alone */
     /* The websocket protocol served beside HTTP (live.c fills it), made the
      * vhost's default so clients offering no subprotocol reach it. */
     struct lws_protocols ws_protocol;

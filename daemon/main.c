@@ -440,7 +440,11 @@ static void on_signal(uv_signal_t *s, int signum)
     struct daemon *d = s->data;
     loopwatch_signal_woke(); /* the wait the signal cut short is not work */
     if (signum == SIGHUP) {
-        reload(d, NULL);
+        /* CONTRACT §8: a reload is an audit event; by a signal, nobody's
+         * (user, role and ip null, as on the command line). */
+        char detail[32];
+        snprintf(detail, sizeof detail, "{\"problems\":%d}", reload(d, NULL));
+        api_audit(&d->api, NULL, "reload", NULL, detail);
         return;
     }
     begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -462,7 +466,8 @@ static void on_committed_samples(void *ctx, const struct sample *samples, size_t
     loopwatch_note("kpi+alert+presence", t0);
 }
 
-/* alert engine -> live: an alert fired, resolved or was acknowledged. */
+/* alert engine -> live: an alert fired, resolved, was acknowledged or
+ * escalated. */
 static void on_alert_changed(void *ctx, const char *event, const struct alert_record *a)
 {
     struct daemon *d = ctx;
@@ -489,11 +494,14 @@ static char *alert_note(void *ctx, const char *event, const struct alert_record 
     return b.data; /* taken */
 }
 
-/* Inside the alert engine's transaction: into the outbox with the change. */
-static int alert_note_persist(void *ctx, int64_t alert_id, const char *body)
+/* Inside the alert engine's transaction: into the outbox with the change,
+ * for its destination (CONTRACT §8: an escalation to [alerts]
+ * escalate_webhook when set); nothing when the event has none. */
+static int alert_note_persist(void *ctx, int64_t alert_id, const char *event, const char *body)
 {
     struct daemon *d = ctx;
-    return webhook_enqueue(d->webhook, alert_id, body, util_now_ms());
+    int dest = webhook_dest_for(d->webhook, strcmp(event, "escalated") == 0);
+    return dest < 0 ? 0 : webhook_enqueue(d->webhook, alert_id, dest, body, util_now_ms());
 }
 
 static void alert_notes_persisted(void *ctx)
@@ -504,12 +512,14 @@ static void alert_notes_persisted(void *ctx)
 
 static int start_webhook(struct daemon *d)
 {
-    if (!d->cfg.alerts_webhook)
+    if (!d->cfg.alerts_webhook && !d->cfg.alerts_escalate_webhook)
         return 0;
     struct webhook_opts wo = {.loop = d->loop,
                               .db = store_db(d->store),
                               .url = d->cfg.alerts_webhook,
-                              .token = d->cfg.alerts_webhook_token};
+                              .token = d->cfg.alerts_webhook_token,
+                              .escalate_url = d->cfg.alerts_escalate_webhook,
+                              .escalate_token = d->cfg.alerts_escalate_webhook_token};
     return webhook_start(&d->webhook, &wo);
 }
 
@@ -638,6 +648,7 @@ static int start_api(struct daemon *d)
                            .route = api_route,
                            .route_ctx = &d->api,
                            .streams_body = api_people_streams_body,
+                           .route_role = api_route_role,
                            .session_lookup = api_session_lookup,
                            .accounts_exist = api_accounts_exist,
                            .people_ctx = d->people};

@@ -97,6 +97,15 @@ const char *const schema_migrations[] = {
     "CREATE INDEX audit_ts ON audit (ts);"
     "CREATE TABLE audit_anchor (one INTEGER PRIMARY KEY CHECK (one = 1),"
     "  id INTEGER NOT NULL, hash TEXT NOT NULL);",
+    /* escalation (CONTRACT §8): an alert's escalated_at (NULL until then;
+     * written with its notification, so a restart neither loses nor repeats
+     * it), and a notification's destination (webhook.h): 0 [alerts] webhook,
+     * 1 [alerts] escalate_webhook. Rows of one alert are sent in order per
+     * destination, so the index leads with (alert, dest). */
+    "ALTER TABLE alerts ADD COLUMN escalated_at INTEGER;"
+    "ALTER TABLE webhook_outbox ADD COLUMN dest INTEGER NOT NULL DEFAULT 0;"
+    "DROP INDEX webhook_outbox_alert;"
+    "CREATE INDEX webhook_outbox_alert ON webhook_outbox (alert, dest, id);",
 };
 
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

@@ -44,6 +44,7 @@
 struct xfer {
     CURL *easy;
     bool busy;
+    int dest; /* enum webhook_dest of the row */
     int64_t id, alert, attempts, created;
     char *body;          /* owned while busy */
     size_t answer_bytes; /* read and discarded */
@@ -73,21 +74,26 @@ enum {
     N_ST
 };
 
-/* A head row: the lowest id of its alert (the (alert, id) index answers it). */
-#define HEAD "id = (SELECT min(id) FROM webhook_outbox AS p WHERE p.alert = o.alert)"
+/* A head row: the lowest id of its alert for its destination (the (alert,
+ * dest, id) index answers it). */
+#define HEAD                                                                                       \
+    "id = (SELECT min(id) FROM webhook_outbox AS p WHERE p.alert = o.alert AND p.dest = o.dest)"
+/* Rows for [alerts] webhook wait while it is not configured (?N: it is). */
+#define ROUTABLE(n) "(" n " OR o.dest <> 0)"
 
 static const char *const sql[N_ST] = {
-    [ST_INSERT] =
-        "INSERT INTO webhook_outbox (alert, body, created, next_at) VALUES (?1, ?2, ?3, ?3)",
+    [ST_INSERT] = "INSERT INTO webhook_outbox (alert, body, created, next_at, dest)"
+                  " VALUES (?1, ?2, ?3, ?3, ?4)",
     [ST_COUNT] = "SELECT count(*) FROM webhook_outbox",
     [ST_TRIM] = "DELETE FROM webhook_outbox WHERE id IN "
                 "(SELECT id FROM webhook_outbox ORDER BY id LIMIT ?1)",
     /* Columns in the order of enum due_col. */
-    [ST_DUE] = "SELECT id, alert, attempts, created, body FROM webhook_outbox AS o "
-               "WHERE next_at <= ?1 AND " HEAD " ORDER BY id LIMIT ?2",
+    [ST_DUE] = "SELECT id, alert, attempts, created, body, dest FROM webhook_outbox AS o "
+               "WHERE next_at <= ?1 AND " ROUTABLE("?3") " AND " HEAD " ORDER BY id LIMIT ?2",
     /* Heads from the index alone, then one rowid lookup each. */
     [ST_NEXT] = "SELECT min(o.next_at) FROM (SELECT min(id) AS id FROM webhook_outbox "
-                "GROUP BY alert) AS h JOIN webhook_outbox AS o ON o.id = h.id WHERE o.next_at > ?1",
+                "GROUP BY alert, dest) AS h JOIN webhook_outbox AS o ON o.id = h.id "
+                "WHERE o.next_at > ?1 AND " ROUTABLE("?2"),
     [ST_DELETE] = "DELETE FROM webhook_outbox WHERE id = ?1",
     [ST_RETRY] = "UPDATE webhook_outbox SET attempts = ?2, next_at = ?3, last_error = ?4 "
                  "WHERE id = ?1",
@@ -97,15 +103,20 @@ static const char *const sql[N_ST] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO webhook_enqueue",
 };
 
-enum due_col { DUE_ID, DUE_ALERT, DUE_ATTEMPTS, DUE_CREATED, DUE_BODY };
+enum due_col { DUE_ID, DUE_ALERT, DUE_ATTEMPTS, DUE_CREATED, DUE_BODY, DUE_DEST };
+
+/* Where a destination's rows go: its URL and headers (NULL url: none). */
+struct target {
+    char *url;
+    struct curl_slist *headers; /* holds the token: never logged */
+};
 
 struct webhook {
     uv_loop_t *loop;
     sqlite3 *db;
     sqlite3_stmt *st[N_ST];
-    struct webhook_opts o; /* defaults filled in; url and token not kept */
-    char *url;
-    struct curl_slist *headers; /* holds the token: never logged */
+    struct webhook_opts o;    /* defaults filled in; urls and tokens not kept */
+    struct target targets[2]; /* by enum webhook_dest */
     CURLM *multi;
     uv_timer_t curl_timer; /* curl's own timeouts */
     uv_timer_t wake_timer; /* the earliest next_at, or the end of a hold */
@@ -405,10 +416,11 @@ static int setup_easy(struct webhook *w, struct xfer *x)
     if (!e)
         return -1;
     int bad = 0;
-    bad |= curl_easy_setopt(e, CURLOPT_URL, w->url);
+    /* URL and headers are the row's destination's, set as each transfer
+     * starts; curl's connections live in the multi handle, so they are
+     * still kept alive per endpoint. */
     bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     bad |= curl_easy_setopt(e, CURLOPT_POST, 1L);
-    bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->headers);
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "pantaud/" PANTAU_VERSION);
     bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is a failed attempt */
     bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)w->o.timeout_ms);
@@ -429,15 +441,25 @@ static int setup_easy(struct webhook *w, struct xfer *x)
 
 struct due {
     int64_t id, alert, attempts, created;
+    int dest;
     char *body;
 };
 
-static const struct xfer *alert_in_flight(const struct webhook *w, int64_t alert)
+static const struct xfer *alert_in_flight(const struct webhook *w, int64_t alert, int dest)
 {
     for (int i = 0; i < WEBHOOK_MAX_INFLIGHT; i++)
-        if (w->xfers[i].busy && w->xfers[i].alert == alert)
+        if (w->xfers[i].busy && w->xfers[i].alert == alert && w->xfers[i].dest == dest)
             return &w->xfers[i];
     return NULL;
+}
+
+/* A row's target: its destination's, or, for an escalation whose own URL
+ * is no longer configured (a restart since), the webhook's. */
+static const struct target *target_of(const struct webhook *w, int dest)
+{
+    if (dest == WEBHOOK_ESCALATE && w->targets[WEBHOOK_ESCALATE].url)
+        return &w->targets[WEBHOOK_ESCALATE];
+    return &w->targets[WEBHOOK_NOTIFY];
 }
 
 static struct xfer *free_slot(struct webhook *w)
@@ -451,7 +473,9 @@ static struct xfer *free_slot(struct webhook *w)
 /* Takes ownership of d->body. */
 static void start_xfer(struct webhook *w, struct xfer *x, struct due *d)
 {
+    const struct target *t = target_of(w, d->dest);
     x->id = d->id;
+    x->dest = d->dest;
     x->alert = d->alert;
     x->attempts = d->attempts;
     x->created = d->created;
@@ -459,6 +483,8 @@ static void start_xfer(struct webhook *w, struct xfer *x, struct due *d)
     x->answer_bytes = 0;
     x->answer_cut = false;
     x->err[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_URL, t->url);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
     x->busy = true;
@@ -477,12 +503,16 @@ static int read_due(struct webhook *w, int64_t now, struct due *d, int max)
     int n = 0, rc = SQLITE_DONE;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, max);
+    sqlite3_bind_int(st, 3, w->targets[WEBHOOK_NOTIFY].url != NULL);
     while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *body = (const char *)sqlite3_column_text(st, DUE_BODY);
         d[n] = (struct due){.id = sqlite3_column_int64(st, DUE_ID),
                             .alert = sqlite3_column_int64(st, DUE_ALERT),
                             .attempts = sqlite3_column_int64(st, DUE_ATTEMPTS),
                             .created = sqlite3_column_int64(st, DUE_CREATED),
+                            .dest = sqlite3_column_int(st, DUE_DEST) == WEBHOOK_ESCALATE
+                                        ? WEBHOOK_ESCALATE
+                                        : WEBHOOK_NOTIFY,
                             .body = strdup(body ? body : "")};
         if (!d[n].body)
             break;
@@ -500,7 +530,7 @@ static int read_due(struct webhook *w, int64_t now, struct due *d, int max)
  * transfer to finish. */
 static bool can_start(struct webhook *w, const struct due *d)
 {
-    const struct xfer *busy = alert_in_flight(w, d->alert);
+    const struct xfer *busy = alert_in_flight(w, d->alert, d->dest);
     if (busy && busy->id == d->id)
         return false; /* it is this very row, in flight */
     if (busy || !free_slot(w)) {
@@ -562,6 +592,7 @@ static void schedule_next(struct webhook *w, int64_t after)
 {
     sqlite3_stmt *st = w->st[ST_NEXT];
     sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, w->targets[WEBHOOK_NOTIFY].url != NULL);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         arm_wake(w, sqlite3_column_int64(st, 0));
@@ -636,9 +667,19 @@ static struct curl_slist *make_headers(const char *token)
     return t ? h : NULL;
 }
 
-static int setup_curl(struct webhook *w, const char *token)
+/* A destination's URL (NULL: none) and headers. */
+static int setup_target(struct target *t, const char *url, const char *token)
 {
-    if (!(w->headers = make_headers(token)) || !(w->multi = curl_multi_init()))
+    if (!url)
+        return 0;
+    return (t->url = strdup(url)) && (t->headers = make_headers(token)) ? 0 : -1;
+}
+
+static int setup_curl(struct webhook *w, const struct webhook_opts *o)
+{
+    if (setup_target(&w->targets[WEBHOOK_NOTIFY], o->url, o->token) != 0 ||
+        setup_target(&w->targets[WEBHOOK_ESCALATE], o->escalate_url, o->escalate_token) != 0 ||
+        !(w->multi = curl_multi_init()))
         return -1;
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
@@ -661,8 +702,18 @@ static void free_parts(struct webhook *w)
     if (w->multi)
         curl_multi_cleanup(w->multi);
     w->multi = NULL;
-    curl_slist_free_all(w->headers);
-    w->headers = NULL;
+    for (int i = 0; i < 2; i++) {
+        curl_slist_free_all(w->targets[i].headers);
+        w->targets[i].headers = NULL;
+    }
+}
+
+static void free_urls(struct webhook *w)
+{
+    for (int i = 0; i < 2; i++) {
+        free(w->targets[i].url);
+        w->targets[i].url = NULL;
+    }
 }
 
 static bool url_ok(const char *url)
@@ -681,11 +732,12 @@ static bool token_ok(const char *token)
 
 int webhook_start(struct webhook **out, const struct webhook_opts *o)
 {
-    if (!url_ok(o->url)) {
+    if ((!o->url && !o->escalate_url) || (o->url && !url_ok(o->url)) ||
+        (o->escalate_url && !url_ok(o->escalate_url))) {
         log_error("webhook: the URL must start with http:// or https://");
         return -1;
     }
-    if (!token_ok(o->token)) {
+    if (!token_ok(o->token) || !token_ok(o->escalate_token)) {
         log_error("webhook: the token holds a control character");
         return -1;
     }
@@ -699,11 +751,10 @@ int webhook_start(struct webhook **out, const struct webhook_opts *o)
     w->loop = o->loop;
     w->db = o->db;
     w->o = *o;
-    w->o.url = w->o.token = NULL;
+    w->o.url = w->o.token = w->o.escalate_url = w->o.escalate_token = NULL;
     fill_defaults(&w->o);
     w->slack_ms = slack_ms(&w->o);
-    if (!(w->url = strdup(o->url)) || setup_curl(w, o->token) != 0 ||
-        db_prepare_all(w->db, sql, w->st, N_ST, "webhook") != 0) {
+    if (setup_curl(w, o) != 0 || db_prepare_all(w->db, sql, w->st, N_ST, "webhook") != 0) {
         log_error("webhook: cannot set up");
         goto fail_parts;
     }
@@ -721,7 +772,7 @@ int webhook_start(struct webhook **out, const struct webhook_opts *o)
 
 fail_parts:
     free_parts(w);
-    free(w->url);
+    free_urls(w);
     free(w);
 fail_global:
     curl_global_cleanup();
@@ -750,14 +801,23 @@ static int trim(struct webhook *w)
     return 0;
 }
 
-int webhook_enqueue(struct webhook *w, int64_t alert_id, const char *body, int64_t now_ms)
+int webhook_dest_for(const struct webhook *w, bool escalation)
 {
-    if (w->stopping || !body || run(w, ST_SAVEPOINT) != 0)
+    if (escalation && w->targets[WEBHOOK_ESCALATE].url)
+        return WEBHOOK_ESCALATE;
+    return w->targets[WEBHOOK_NOTIFY].url ? WEBHOOK_NOTIFY : -1;
+}
+
+int webhook_enqueue(struct webhook *w, int64_t alert_id, int dest, const char *body, int64_t now_ms)
+{
+    if (w->stopping || !body || (dest != WEBHOOK_NOTIFY && dest != WEBHOOK_ESCALATE) ||
+        run(w, ST_SAVEPOINT) != 0)
         return -1;
     sqlite3_stmt *st = w->st[ST_INSERT];
     sqlite3_bind_int64(st, 1, alert_id);
     sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC); /* stepped before return */
     sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int(st, 4, dest);
     int rc = run(w, ST_INSERT);
     sqlite3_clear_bindings(st);
     if (rc == 0 && trim(w) == 0 && run(w, ST_RELEASE) == 0)
@@ -810,7 +870,7 @@ void webhook_free(struct webhook *w)
 {
     if (!w)
         return;
-    free(w->url);
+    free_urls(w);
     free(w);
     curl_global_cleanup();
 }

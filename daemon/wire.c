@@ -167,6 +167,7 @@ void wire_alert(struct buf *b, const struct alert_record *a)
     put_time(b, "acked_at", a->acked_at);
     put_text(b, "acked_by", a->acked_by);
     put_text(b, "ack_note", a->ack_note);
+    put_time(b, "escalated_at", a->escalated_at);
     buf_puts(b, "}");
 }
 

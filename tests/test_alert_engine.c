@@ -3,7 +3,9 @@
  * fires after `for` and resolves at its clear bound, a price that arrives
  * before its reference, a reference that changes, late and replacing
  * samples, silence by arrival time, a restart with a firing alert,
- * acknowledgement, and a catalog swap that drops a rule. */
+ * acknowledgement, a catalog swap that drops a rule, and escalation
+ * (CONTRACT §8): due by the clock, once, prevented by an acknowledgement or
+ * a resolution, kept across a restart, and changed by a reload. */
 #include <stdio.h>
 #include <unistd.h>
 #include <uv.h>
@@ -35,6 +37,25 @@ static const char catalog_without_mahal[] =
     "[program simas]\nname = SIMAS\ndimension = economy\n\n"
     "[rule stok]\nprogram = simas\nmetric = stock\nbelow = 100\nclear = 150\n";
 
+/* stok escalates after 30 min, diam after 2 h; mahal never. */
+static const char catalog_escalating[] =
+    "[regency]\nid = uji\nname = Kabupaten Uji\ntimezone = WIB\n\n"
+    "[program simas]\nname = SIMAS\ndimension = economy\n\n"
+    "[program paduka]\nname = PADUKA\ndimension = governance\n\n"
+    "[rule stok]\nprogram = simas\nmetric = stock\nbelow = 100\nclear = 150\nescalate = 30m\n\n"
+    "[rule mahal]\nprogram = simas\nmetric = price\nabove = 1000\n\n"
+    "[rule diam]\nprogram = paduka\nsilent = 1h\nescalate = 2h\n";
+
+/* After a reload: stok's escalate shortened to 10 min, mahal escalates
+ * after 1 min, diam's removed. */
+static const char catalog_escalating_reloaded[] =
+    "[regency]\nid = uji\nname = Kabupaten Uji\ntimezone = WIB\n\n"
+    "[program simas]\nname = SIMAS\ndimension = economy\n\n"
+    "[program paduka]\nname = PADUKA\ndimension = governance\n\n"
+    "[rule stok]\nprogram = simas\nmetric = stock\nbelow = 100\nclear = 150\nescalate = 10m\n\n"
+    "[rule mahal]\nprogram = simas\nmetric = price\nabove = 1000\nescalate = 1m\n\n"
+    "[rule diam]\nprogram = paduka\nsilent = 1h\n";
+
 #define MAX_EVENTS 32
 
 struct event {
@@ -50,7 +71,11 @@ struct env {
     struct alert_engine *engine;
     struct event events[MAX_EVENTS];
     int n_events;
+    char notes[MAX_EVENTS][16]; /* notifications persisted, by event */
+    int n_notes;
 };
+
+static const char *env_catalog = catalog_text; /* what env_open loads */
 
 static int64_t fake_now = T0;
 
@@ -67,13 +92,33 @@ static void on_changed(void *ctx, const char *event, const struct alert_record *
     struct event *ev = &e->events[e->n_events++];
     snprintf(ev->name, sizeof ev->name, "%s", event);
     ev->id = a->id;
-    ev->at = strcmp(event, "resolved") == 0 ? a->resolved_at : a->fired_at;
+    ev->at = strcmp(event, "resolved") == 0    ? a->resolved_at
+             : strcmp(event, "escalated") == 0 ? a->escalated_at
+                                               : a->fired_at;
+}
+
+static char *on_note(void *ctx, const char *event, const struct alert_record *a)
+{
+    return strdup(event);
+}
+
+static int on_persist_note(void *ctx, int64_t alert_id, const char *event, const char *body)
+{
+    struct env *e = ctx;
+    if (e->n_notes < MAX_EVENTS && strcmp(event, body) == 0)
+        snprintf(e->notes[e->n_notes++], sizeof e->notes[0], "%s", event);
+    return 0;
 }
 
 static int engine_start(struct env *e)
 {
-    struct alert_engine_opts o = {
-        .loop = &e->loop, .store = e->store, .changed = on_changed, .ctx = e, .now = fake_clock};
+    struct alert_engine_opts o = {.loop = &e->loop,
+                                  .store = e->store,
+                                  .changed = on_changed,
+                                  .note = on_note,
+                                  .persist_note = on_persist_note,
+                                  .ctx = e,
+                                  .now = fake_clock};
     return alert_engine_start(&e->engine, &o, e->catalog);
 }
 
@@ -85,7 +130,7 @@ static int env_open(struct env *e)
     unlink(e->db);
     fake_now = T0;
     if (uv_loop_init(&e->loop) || store_open(&e->store, e->db) ||
-        !(e->catalog = harness_catalog(catalog_text)))
+        !(e->catalog = harness_catalog(env_catalog)))
         return -1;
     return engine_start(e);
 }
@@ -419,6 +464,183 @@ TEST(a_catalog_without_the_rule_resolves_its_alert)
     env_close(&e);
 }
 
+/* ---- escalation (CONTRACT §8) ---- */
+
+static int count_events(const struct env *e, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < e->n_events; i++)
+        n += strcmp(e->events[i].name, name) == 0;
+    return n;
+}
+
+static int count_notes(const struct env *e, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < e->n_notes; i++)
+        n += strcmp(e->notes[i], name) == 0;
+    return n;
+}
+
+static void rule_total(void *ctx, const char *rule, uint64_t n)
+{
+    if (strcmp(rule, "stok") == 0)
+        *(int64_t *)ctx = (int64_t)n;
+}
+
+static int64_t escalated_total_of_stok(struct env *e)
+{
+    int64_t n = -1;
+    alert_engine_each_escalated_total(e->engine, rule_total, &n);
+    return n;
+}
+
+static int escalation_env(struct env *e)
+{
+    env_catalog = catalog_escalating;
+    int rc = env_open(e);
+    env_catalog = catalog_text;
+    return rc;
+}
+
+/* "still firing and not acknowledged 30 minutes after fired_at (by the
+ * clock) is escalated once, within 10 s: escalated_at is set to that
+ * moment". fired_at is sample time; the deadline is by the clock. */
+TEST(escalation_is_due_by_the_clock_and_happens_once)
+{
+    struct env e;
+    CHECK(escalation_env(&e) == 0);
+    CHECK_INT(escalated_total_of_stok(&e), 0);
+    put(&e, "simas", "pasar-a", "stock", "{}", T0 - 5 * MINUTE, 50); /* fired_at T0 - 5 min */
+    put(&e, "simas", "pasar-b", "price", "{}", T0, 5000);            /* mahal: never escalates */
+    CHECK_INT(n_firing(&e), 2);
+    int64_t id = e.events[0].id;
+    fake_now = T0 + 25 * MINUTE - 1;
+    alert_engine_tick(e.engine);
+    CHECK_INT(count_events(&e, "escalated"), 0);
+    CHECK_INT(count_rows(&e, "escalated_at IS NULL"), 2);
+    fake_now = T0 + 25 * MINUTE + 3000; /* a tick 3 s after the deadline */
+    alert_engine_tick(e.engine);
+    CHECK_INT(count_events(&e, "escalated"), 1);
+    CHECK_INT(e.events[e.n_events - 1].id, id);
+    CHECK_INT(e.events[e.n_events - 1].at, T0 + 25 * MINUTE + 3000);
+    CHECK_INT(count_notes(&e, "escalated"), 1);
+    CHECK_INT(count_rows(&e, "escalated_at = 1796217903000 AND resolved_at IS NULL"), 1);
+    CHECK_INT(escalated_total_of_stok(&e), 1);
+    for (int i = 0; i < 3; i++) { /* later ticks, and one a day later: nothing more */
+        fake_now += i < 2 ? 5000 : 24 * HOUR;
+        alert_engine_tick(e.engine);
+    }
+    CHECK_INT(count_events(&e, "escalated"), 1);
+    CHECK_INT(count_notes(&e, "escalated"), 1);
+    struct alert_record a;
+    CHECK_INT(alert_engine_get(e.engine, id, &a), 1);
+    CHECK_INT(a.escalated_at, T0 + 25 * MINUTE + 3000);
+    alert_record_free(&a);
+    /* acknowledged after it escalated: acked as usual, escalated_at kept */
+    CHECK_INT(alert_engine_ack(e.engine, id, "operator", NULL, &a), 1);
+    CHECK_INT(a.escalated_at, T0 + 25 * MINUTE + 3000);
+    alert_record_free(&a);
+    /* resolving keeps it too */
+    put(&e, "simas", "pasar-a", "stock", "{}", T0 + HOUR, 500);
+    CHECK_INT(count_rows(&e, "escalated_at = 1796217903000 AND resolved_at IS NOT NULL"), 1);
+    env_close(&e);
+}
+
+TEST(escalation_is_prevented_by_an_ack_or_a_resolution)
+{
+    struct env e;
+    CHECK(escalation_env(&e) == 0);
+    put(&e, "simas", "pasar-a", "stock", "{}", T0, 50); /* acked before its deadline */
+    put(&e, "simas", "pasar-b", "stock", "{}", T0, 50); /* resolved before it */
+    int64_t acked = e.events[0].id;
+    fake_now = T0 + 29 * MINUTE;
+    struct alert_record a;
+    CHECK_INT(alert_engine_ack(e.engine, acked, "operator", "sudah ditangani", &a), 1);
+    alert_record_free(&a);
+    put(&e, "simas", "pasar-b", "stock", "{}", T0 + 29 * MINUTE, 200);
+    CHECK_INT(n_firing(&e), 1);
+    for (int i = 0; i < 4; i++) {
+        fake_now = T0 + 30 * MINUTE + i * HOUR;
+        alert_engine_tick(e.engine);
+    }
+    CHECK_INT(count_events(&e, "escalated"), 0);
+    CHECK_INT(count_notes(&e, "escalated"), 0);
+    CHECK_INT(count_rows(&e, "escalated_at IS NOT NULL"), 0);
+    CHECK_INT(escalated_total_of_stok(&e), 0);
+    env_close(&e);
+}
+
+/* "an alert that was due while pantaud was down escalates within 10 s of
+ * the start"; a restart neither loses nor repeats an escalation. */
+TEST(escalation_survives_a_restart_once)
+{
+    struct env e;
+    CHECK(escalation_env(&e) == 0);
+    put(&e, "simas", "pasar-a", "stock", "{}", T0, 50); /* due at T0 + 30 min */
+    put(&e, "simas", "pasar-b", "stock", "{}", T0, 50); /* due too, escalated before the stop */
+    put(&e, "simas", "pasar-c", "stock", "{}", T0, 50); /* acked before the stop */
+    int64_t a_id = e.events[0].id, b_id = e.events[1].id, c_id = e.events[2].id;
+    struct alert_record a;
+    CHECK_INT(alert_engine_ack(e.engine, c_id, "operator", NULL, &a), 1);
+    alert_record_free(&a);
+    fake_now = T0 + 10 * MINUTE;
+    engine_stop(&e);
+    /* b escalated by another run of the engine on the same database, as if
+     * pantaud had escalated it and stopped */
+    CHECK(sqlite3_exec(store_db(e.store),
+                       "UPDATE alerts SET escalated_at = 1796216500000 WHERE id = 2", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    CHECK_INT(b_id, 2);
+    fake_now = T0 + 2 * HOUR; /* pantaud was down past a's deadline */
+    e.n_events = e.n_notes = 0;
+    CHECK(engine_start(&e) == 0); /* no tick: at start */
+    CHECK_INT(count_events(&e, "escalated"), 1);
+    CHECK_INT(e.events[0].id, a_id);
+    CHECK_INT(e.events[0].at, T0 + 2 * HOUR);
+    CHECK_INT(count_notes(&e, "escalated"), 1);
+    CHECK_INT(alert_engine_get(e.engine, b_id, &a), 1);
+    CHECK_INT(a.escalated_at, 1796216500000); /* kept, not repeated */
+    alert_record_free(&a);
+    fake_now += HOUR;
+    engine_stop(&e);
+    e.n_events = e.n_notes = 0;
+    CHECK(engine_start(&e) == 0);
+    alert_engine_tick(e.engine);
+    CHECK_INT(count_events(&e, "escalated"), 0);
+    CHECK_INT(count_notes(&e, "escalated"), 0);
+    CHECK_INT(alert_engine_get(e.engine, a_id, &a), 1);
+    CHECK_INT(a.escalated_at, T0 + 2 * HOUR);
+    alert_record_free(&a);
+    CHECK_INT(count_rows(&e, "escalated_at IS NOT NULL"), 2);
+    env_close(&e);
+}
+
+/* A reload: the new `escalate` applies to the firing alerts not yet
+ * escalated (counted from fired_at); removing it stops what was pending. */
+TEST(escalation_follows_a_reload)
+{
+    struct env e;
+    CHECK(escalation_env(&e) == 0);
+    put(&e, "simas", "pasar-a", "stock", "{}", T0 + 45 * MINUTE, 50); /* 30 min -> 10 min */
+    put(&e, "simas", "pasar-a", "price", "{}", T0, 5000);             /* none -> 1 min */
+    put(&e, "paduka", "van-01", "docs", "{}", T0, 1);                 /* heard at T0 */
+    fake_now = T0 + HOUR + 1000;
+    alert_engine_tick(e.engine); /* diam fires: fired_at T0 + 1 h, due T0 + 3 h */
+    CHECK_INT(n_firing(&e), 3);
+    CHECK_INT(count_events(&e, "escalated"), 0);
+    CHECK((e.catalog2 = harness_catalog(catalog_escalating_reloaded)) != NULL);
+    CHECK_INT(alert_engine_set_catalog(e.engine, e.catalog2), 0);
+    CHECK_INT(count_events(&e, "escalated"), 2); /* both past their new deadline: at once */
+    CHECK_INT(count_notes(&e, "escalated"), 2);
+    fake_now = T0 + 10 * HOUR;
+    alert_engine_tick(e.engine);
+    CHECK_INT(count_events(&e, "escalated"), 2); /* diam's was removed */
+    CHECK_INT(count_rows(&e, "escalated_at IS NOT NULL AND rule IN ('stok', 'mahal')"), 2);
+    CHECK_INT(count_rows(&e, "escalated_at IS NULL AND rule = 'diam'"), 1);
+    env_close(&e);
+}
+
 TEST_MAIN(CASE(reference_rule_fires_after_for_and_resolves_at_clear),
           CASE(reference_arriving_late_and_changing_reevaluates_the_series),
           CASE(late_samples_change_nothing_and_a_replaced_latest_counts),
@@ -426,4 +648,7 @@ TEST_MAIN(CASE(reference_rule_fires_after_for_and_resolves_at_clear),
           CASE(silence_by_arrival_time_fires_and_resolves),
           CASE(acknowledgement_is_kept_once_and_unknown_ids_are_not_found),
           CASE(alerts_of_a_period_overlap_it), CASE(alerts_of_a_period_come_in_pages),
-          CASE(a_catalog_without_the_rule_resolves_its_alert))
+          CASE(a_catalog_without_the_rule_resolves_its_alert),
+          CASE(escalation_is_due_by_the_clock_and_happens_once),
+          CASE(escalation_is_prevented_by_an_ack_or_a_resolution),
+          CASE(escalation_survives_a_restart_once), CASE(escalation_follows_a_reload))

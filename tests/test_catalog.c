@@ -538,6 +538,12 @@ static const struct bad_case {
      13, "bad clear_reference"},
     {"rule bad for", BASE RULE "above = 1\nfor = soon\n", 11, "bad for \"soon\""},
     {"rule bad severity", BASE RULE "above = 1\nseverity = fatal\n", 11, "bad severity"},
+    {"rule bad escalate", BASE RULE "above = 1\nescalate = soon\n", 11, "bad escalate \"soon\""},
+    {"rule negative escalate", BASE RULE "above = 1\nescalate = -5m\n", 11,
+     "bad escalate \"-5m\": expected 0 or a positive number"},
+    {"rule escalate without unit", BASE RULE "above = 1\nescalate = 30\n", 11, "bad escalate"},
+    {"rule escalate twice", BASE RULE "above = 1\nescalate = 1m\nescalate = 2m\n", 12,
+     "\"escalate\" given twice"},
     {"rule unknown key", BASE RULE "above = 1\nwebhook = x\n", 11,
      "unknown key \"webhook\" in [rule r]"},
 };
@@ -657,7 +663,8 @@ TEST(catalog_edge_values)
                            "[rule r]\nprogram = p\nmetric = m\nbelow_reference = 0%\n"
                            "reference = ref\nmatch = a\nclear_reference = 0%\nfor = 0\n"
                            "[rule s]\nprogram = p\nmetric = m\nabove = -1.5\nclear = -1.5\n"
-                           "severity = info\n",
+                           "severity = info\nescalate = 0\n"
+                           "[rule t]\nprogram = p\nsilent = 1s\nescalate = 2s\n",
                       &ps, path);
     if (n != 0)
         harness_problems_dump(&ps);
@@ -672,6 +679,11 @@ TEST(catalog_edge_values)
     CHECK_DBL(c->rules[0].clear, 0);
     CHECK_INT(c->rules[1].severity, SEVERITY_INFO);
     CHECK_DBL(c->rules[1].clear, -1.5);
+    CHECK(!c->rules[0].escalates); /* not given: never escalated */
+    CHECK(c->rules[1].escalates);  /* 0: at the first check after it fires */
+    CHECK_INT(c->rules[1].escalate_ms, 0);
+    CHECK(c->rules[2].escalates);
+    CHECK_INT(c->rules[2].escalate_ms, 2000);
     catalog_free(c);
 }
 

@@ -652,10 +652,36 @@ TEST(http_hostile_keys)
     cfg_free(&c);
 }
 
-TEST_MAIN(CASE(validate_open_listen_needs_tokens), CASE(err_short_token_names_line),
-          CASE(defaults_contract), CASE(defaults_header), CASE(defaults_validate),
-          CASE(load_valid_full), CASE(load_partial_keeps_defaults), CASE(load_empty_file_valid),
-          CASE(load_over_current_values), CASE(load_every_log_level),
+/* CONTRACT §8: [alerts] escalate_webhook is a URL as webhook is; its token
+ * is a string of its own. */
+TEST(alerts_escalate_keys)
+{
+    struct cfg c;
+    struct harness_problems ps;
+    char path[64];
+    CHECK_INT(cfg_defaults(&c), 0);
+    CHECK(c.alerts_escalate_webhook == NULL && c.alerts_escalate_webhook_token == NULL);
+    cfg_free(&c);
+    int n = load_text(&c,
+                      "[alerts]\nescalate_webhook = https://gw.example.go.id/kepala\n"
+                      "escalate_webhook_token = t0k3n\n",
+                      &ps, path);
+    CHECK_INT(n, 0);
+    CHECK_STR(c.alerts_escalate_webhook, "https://gw.example.go.id/kepala");
+    CHECK_STR(c.alerts_escalate_webhook_token, "t0k3n");
+    CHECK(c.alerts_webhook == NULL);
+    cfg_free(&c);
+    n = load_text(&c, "[alerts]\n\nescalate_webhook = ftp://gw.example.go.id/\n", &ps, path);
+    cfg_free(&c);
+    CHECK_INT(n, 1);
+    CHECK_INT(ps.p[0].line, 3);
+    CHECK(contains(ps.p[0].text, "escalate_webhook"));
+}
+
+TEST_MAIN(CASE(alerts_escalate_keys), CASE(validate_open_listen_needs_tokens),
+          CASE(err_short_token_names_line), CASE(defaults_contract), CASE(defaults_header),
+          CASE(defaults_validate), CASE(load_valid_full), CASE(load_partial_keeps_defaults),
+          CASE(load_empty_file_valid), CASE(load_over_current_values), CASE(load_every_log_level),
           BAD_LINES(BAD_CASE) CASE(err_unknown_section), CASE(err_unterminated_section),
           CASE(err_three_problems_all_reported), CASE(err_three_problems_with_syntax_errors),
           CASE(err_missing_file), CASE(set_overrides_file), CASE(set_value_is_copied),

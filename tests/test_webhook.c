@@ -355,7 +355,7 @@ static bool received_enough(struct env *e)
 
 static int enqueue(struct env *e, int64_t alert, const char *body)
 {
-    return webhook_enqueue(e->hook, alert, body, util_now_ms());
+    return webhook_enqueue(e->hook, alert, WEBHOOK_NOTIFY, body, util_now_ms());
 }
 
 static int64_t sql_int(struct env *e, const char *q)
@@ -716,7 +716,7 @@ TEST(webhook_gives_up_old_rows)
     o.give_up_ms = 600;
     CHECK(env_start(&e, &o) == 0);
     /* One too old already (a pantaud that was down): dropped unsent. */
-    CHECK(webhook_enqueue(e.hook, 1, "stale", util_now_ms() - 5000) == 0);
+    CHECK(webhook_enqueue(e.hook, 1, WEBHOOK_NOTIFY, "stale", util_now_ms() - 5000) == 0);
     CHECK(enqueue(&e, 1, "after-stale") == 0);
     CHECK(enqueue(&e, 2, "refused") == 0);
     webhook_kick(e.hook);
@@ -807,6 +807,80 @@ TEST(webhook_busy_database_is_retried_not_resent)
     CHECK_INT(env_close(&e), 0);
 }
 
+static struct rx esc; /* the escalation endpoint of the next case */
+static bool esc_failed_twice(struct env *e)
+{
+    return esc.n_reqs >= 2 && e->rx.n_reqs >= 2;
+}
+
+/* CONTRACT §8: an escalation goes to [alerts] escalate_webhook with its own
+ * token; a dead escalation endpoint holds back nothing of the webhook's for
+ * the same alert; after a restart without it, the escalation left in the
+ * outbox goes to the webhook. */
+TEST(webhook_escalations_go_to_their_own_url)
+{
+    struct env e;
+    char url[64], esc_url[64];
+    CHECK(env_open(&e, "escalate", true, NULL) == 0);
+    CHECK(rx_open(&esc, &e.loop, always_500) == 0);
+    snprintf(esc_url, sizeof esc_url, "http://127.0.0.1:%d/escalate", esc.port);
+    struct webhook_opts o = opts(&e, url);
+    o.token = "notify-token";
+    o.escalate_url = esc_url;
+    o.escalate_token = "escalate-token";
+    CHECK(env_start(&e, &o) == 0);
+    CHECK_INT(webhook_dest_for(e.hook, true), WEBHOOK_ESCALATE);
+    CHECK_INT(webhook_dest_for(e.hook, false), WEBHOOK_NOTIFY);
+    CHECK(webhook_enqueue(e.hook, 9, WEBHOOK_NOTIFY, "firing", util_now_ms()) == 0);
+    CHECK(webhook_enqueue(e.hook, 9, WEBHOOK_ESCALATE, "escalated", util_now_ms()) == 0);
+    CHECK(webhook_enqueue(e.hook, 9, WEBHOOK_NOTIFY, "resolved", util_now_ms()) == 0);
+    CHECK(webhook_enqueue(e.hook, 9, 7, "nowhere", util_now_ms()) != 0);
+    webhook_kick(e.hook);
+    CHECK(run_until(&e, esc_failed_twice, 5000));
+    CHECK_INT(e.rx.n_reqs, 2);
+    CHECK_STR(e.rx.reqs[0].body, "firing");
+    CHECK_STR(e.rx.reqs[1].body, "resolved");
+    CHECK_STR(e.rx.reqs[0].auth, "Bearer notify-token");
+    for (int i = 0; i < esc.n_reqs; i++) {
+        CHECK_STR(esc.reqs[i].body, "escalated");
+        CHECK_STR(esc.reqs[i].auth, "Bearer escalate-token");
+    }
+    rx_close(&esc);
+    CHECK_INT(env_close(&e), 0);
+    CHECK_INT(harness_sql_int(e.db, "SELECT count(*) FROM webhook_outbox WHERE dest = 1"), 1);
+
+    CHECK(env_open(&e, "escalate", false, NULL) == 0);
+    o = opts(&e, url);
+    CHECK(env_start(&e, &o) == 0);
+    CHECK_INT(webhook_dest_for(e.hook, true), WEBHOOK_NOTIFY);
+    want_delivered = 1;
+    CHECK(run_until(&e, delivered_enough, 5000));
+    CHECK_STR(e.rx.reqs[0].body, "escalated");
+    CHECK_STR(e.rx.reqs[0].auth, "");
+    CHECK_INT(env_close(&e), 0);
+
+    /* Only an escalation URL: other transitions have no destination, and
+     * rows for the webhook wait in the outbox untouched. */
+    CHECK(env_open(&e, "escalate-only", true, NULL) == 0);
+    CHECK(rx_open(&esc, &e.loop, NULL) == 0);
+    snprintf(esc_url, sizeof esc_url, "http://127.0.0.1:%d/escalate", esc.port);
+    o = (struct webhook_opts){.loop = &e.loop, .db = store_db(e.store), .escalate_url = esc_url};
+    CHECK(env_start(&e, &o) == 0);
+    CHECK_INT(webhook_dest_for(e.hook, false), -1);
+    CHECK(webhook_enqueue(e.hook, 3, WEBHOOK_NOTIFY, "left", util_now_ms()) == 0);
+    CHECK(webhook_enqueue(e.hook, 3, WEBHOOK_ESCALATE, "up", util_now_ms()) == 0);
+    webhook_kick(e.hook);
+    want_delivered = 1;
+    CHECK(run_until(&e, delivered_enough, 5000));
+    run_for(&e, 200);
+    CHECK_INT(esc.n_reqs, 1);
+    CHECK_STR(esc.reqs[0].body, "up");
+    CHECK_INT(e.rx.n_reqs, 0);
+    CHECK_INT(stats(&e).pending, 1);
+    rx_close(&esc);
+    CHECK_INT(env_close(&e), 0);
+}
+
 TEST(webhook_refuses_other_schemes_and_bad_tokens)
 {
     struct env e;
@@ -817,6 +891,15 @@ TEST(webhook_refuses_other_schemes_and_bad_tokens)
     CHECK(w == NULL);
     o.url = "http://127.0.0.1:9/";
     o.token = "abc\r\nX-Injected: 1";
+    CHECK(webhook_start(&w, &o) != 0);
+    CHECK(w == NULL);
+    o.token = NULL;
+    o.escalate_url = "file:///etc/passwd";
+    CHECK(webhook_start(&w, &o) != 0);
+    o.escalate_url = "http://127.0.0.1:9/e";
+    o.escalate_token = "x\ny";
+    CHECK(webhook_start(&w, &o) != 0);
+    o = (struct webhook_opts){.loop = &e.loop, .db = store_db(e.store)}; /* no URL at all */
     CHECK(webhook_start(&w, &o) != 0);
     CHECK(w == NULL);
     CHECK_INT(env_close(&e), 0); /* webhook_stop/free of NULL are no-ops */
@@ -832,4 +915,5 @@ TEST_MAIN(CASE(webhook_delivers_in_order_with_headers),
           CASE(webhook_rolled_back_enqueue_leaves_nothing), CASE(webhook_gives_up_old_rows),
           CASE(webhook_restart_sends_what_was_left),
           CASE(webhook_busy_database_is_retried_not_resent),
+          CASE(webhook_escalations_go_to_their_own_url),
           CASE(webhook_refuses_other_schemes_and_bad_tokens))

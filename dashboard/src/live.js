@@ -2,11 +2,28 @@
 // to everything with a snapshot, reconnects with backoff (1 s doubling to
 // 10 s, with jitter), and after every (re)connect re-fetches programs,
 // alerts and units, so a wall screen is never silently stale.
+import { get } from './api.js';
 import { loadAll, onAlert, onKpi, onSamples, onUnit, setConn } from './state.js';
 
 let ws = null;
 let attempt = 0;
 let lastFrame = 0;
+let paused = false; // signed out (people.js): no socket, no retries
+
+// CONTRACT §8: the session ended (sign-out, or a 401): close, stop retrying.
+export function pauseLive() {
+  paused = true;
+  const s = ws;
+  ws = null;
+  s?.close();
+}
+// Signed in again: connect at once (the open re-fetches everything).
+export function resumeLive() {
+  if (!paused) return;
+  paused = false;
+  attempt = 0;
+  connect();
+}
 
 export function startLive() {
   connect();
@@ -20,6 +37,7 @@ export function startLive() {
 }
 
 function connect() {
+  if (paused || ws) return;
   setConn(attempt === 0 ? 'connecting' : 'lost');
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/live`;
   let sock;
@@ -30,7 +48,9 @@ function connect() {
     return;
   }
   ws = sock;
+  let opened = false;
   sock.onopen = () => {
+    opened = true;
     lastFrame = Date.now();
     sock.send(JSON.stringify({ op: 'subscribe', filters: ['#'], snapshot: true }));
     loadAll().then(
@@ -62,6 +82,9 @@ function connect() {
     if (ws !== sock) return;
     ws = null;
     setConn('lost');
+    // A refused upgrade shows no status to scripts: ask whether the
+    // credential still works (a 401 brings the sign-in form, api.js).
+    if (!opened) get('/api/v1/me').catch(() => {});
     retry();
   };
   sock.onerror = () => {};

@@ -3,6 +3,7 @@
 // ticker; URL parameters ?lang=en, ?kiosk=1 (wall mode: dark, large type,
 // views rotate every ?rotate=SECONDS, default 20), ?points=N|raw (the
 // Program chart's resolution); the view is the hash (#harga, #program/<id>).
+// Without a working credential it shows people.js's sign-in form first.
 import './style.css';
 import './offline_app.js'; // the service worker and the offline entries' sender (CONTRACT §9)
 import { labelCells, phoneMenu } from './phone.js';
@@ -12,7 +13,8 @@ import { getLang, setLang, t } from './i18n.js';
 import { KIOSK_ROTATION, VIEWS, go, route } from './nav.js';
 import { invalidate, onPaint } from './render.js';
 import { loadAll, loadSeries, state } from './state.js';
-import { startLive } from './live.js';
+import { pauseLive, resumeLive, startLive } from './live.js';
+import { paintSignIn, renderUserBox, showSignIn, signInHooks, signOut, userBox, watchSession, whoAmI } from './people.js';
 import { renderTicker } from './ticker.js';
 import overview from './views/overview.js';
 import program from './views/program.js';
@@ -21,8 +23,12 @@ import units from './views/units.js';
 import alerts from './views/alerts.js';
 import input from './views/input.js';
 import report from './views/report.js';
+import users from './views/users.js';
+import audit from './views/audit.js';
 
 const MODULES = { ringkasan: overview, program, harga: prices, unit: units, peringatan: alerts, input, laporan: report };
+// ---- people (CONTRACT §8): the admin pages ----
+Object.assign(MODULES, { pengguna: users, audit });
 const params = new URLSearchParams(location.search);
 // Opened with ?access_token=: pantaud has set the HttpOnly cookie that
 // authorizes everything after; the token leaves the address bar.
@@ -54,11 +60,13 @@ function shell() {
   el.date = h('span', { class: 'date' });
   el.main = h('main', { id: 'view' });
   el.ticker = h('aside', { class: 'ticker', 'aria-label': t('alerts') });
+  el.who = userBox(() => signOut(pauseLive)); // people.js: name, role, sign-out
   document.body.append(
     h(
       'header',
       { class: 'top' },
-      h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'pantau'), el.title),
+      // The signed-in user's line (people.js) under the name: no wider a header.
+      h('div', { class: 'brand-col' }, h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'pantau'), el.title), el.who),
       el.nav,
       h('div', { class: 'status' }, el.stale, el.conn, el.lang, h('div', { class: 'when' }, el.clock, el.date)),
     ),
@@ -70,7 +78,7 @@ function shell() {
 function renderNav() {
   fill(
     el.nav,
-    VIEWS.filter((v) => !kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id).map((v) =>
+    VIEWS.filter((v) => (!kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id) && !v.admin).map((v) =>
       h(
         'a',
         { href: `#${v.id}`, class: current?.id === v.id ? 'on' : null, 'aria-current': current?.id === v.id ? 'page' : null },
@@ -84,6 +92,7 @@ function renderNav() {
   el.lang.setAttribute('aria-label', t('switchLangLabel'));
   el.lang.setAttribute('lang', getLang() === 'id' ? 'en' : 'id');
   text(el.title, state.regency?.name || '');
+  renderUserBox(el.who, current?.id);
   document.title = `${state.regency?.name ? `${state.regency.name} — ` : ''}pantau`;
 }
 
@@ -165,13 +174,40 @@ function fitSoon() {
 }
 
 onPaint((what) => {
-  if (what.has('lang') || what.has('programs')) renderNav();
+  paintSignIn(what);
+  if (!booted) return; // the sign-in form alone: no shell yet
+  if (what.has('lang') || what.has('programs') || what.has('me')) renderNav();
   if (what.has('lang') || what.has('conn') || what.has('tick') || what.has('samples')) renderConn();
   if (what.has('lang') || what.has('tick')) renderClock();
   if (what.has('lang') || what.has('alerts')) renderTicker(el.ticker);
   current?.mod.paint(what);
   if (kiosk && what.size > (what.has('tick') ? 1 : 0)) fitSoon();
 });
+
+// ---- people (CONTRACT §8): the sign-in form before the dashboard ----
+// A page with no working credential shows the form (no 401 loop: nothing
+// else is asked until it is filled in); a session that ends later brings
+// it back, and signing in again re-fetches everything and reconnects.
+let booted = false;
+async function signedInAgain() {
+  renderNav();
+  await Promise.all([loadAll(), loadSeries()]).catch(() => {});
+  current?.mod.unmount(); // the view is drawn again for who signed in
+  current = null;
+  show();
+  resumeLive();
+}
+function boot() {
+  if (booted) return signedInAgain();
+  booted = true;
+  watchSession(pauseLive);
+  return start();
+}
+async function begin() {
+  signInHooks(boot, toggleLang);
+  if ((await whoAmI()) === 'out') showSignIn('');
+  else boot();
+}
 
 async function start() {
   shell();
@@ -212,4 +248,4 @@ async function start() {
     }, rotateS * 1000);
   }
 }
-start();
+begin();

@@ -8,6 +8,9 @@ export const VIEWS = [
   { id: 'peringatan', label: 'alerts' },
   { id: 'input', label: 'input' },
   { id: 'laporan', label: 'report' },
+  // CONTRACT §8: admins only (main.js shows them to a signed-in admin).
+  { id: 'pengguna', label: 'users', admin: true },
+  { id: 'audit', label: 'audit', admin: true },
 ];
 // The wall cycles through the views a room reads.
 export const KIOSK_ROTATION = ['ringkasan', 'harga', 'unit', 'peringatan'];

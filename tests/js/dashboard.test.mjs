@@ -230,7 +230,9 @@ const cases = [
         const problems = [];
         page.on('pageerror', (e) => problems.push(e.message));
         page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-        assertEq((await fetch(`${base}/`)).status, 401, 'the page without a token');
+        // The page needs no token (it shows a sign-in form, CONTRACT §8); its API does.
+        assertEq((await fetch(`${base}/`)).status, 200, 'the page without a token');
+        assertEq((await fetch(`${base}/api/v1/programs`)).status, 401, 'the API without a token');
         await page.goto(`${base}/?access_token=${token}`);
         await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
         await page.waitForSelector('.tile[data-program="paduka-lamteng"]', { timeout: 5000 });

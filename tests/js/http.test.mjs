@@ -471,10 +471,16 @@ const authCases = [
         assert(upgrade.includes('"error":"unauthorized"'), 'JSON error body on the refused upgrade');
         const ok = await openClient(`${sec.url()}?access_token=${VIEWER}`, undefined, 3000);
         ok.close();
-        // The dashboard needs a token too; opened with ?access_token= it gets
-        // it back as an HttpOnly cookie for its assets, API calls and websocket.
-        expectError(await get(base, '/'), 401, 'unauthorized');
-        expectError(await get(base, '/assets/app.js'), 401, 'unauthorized');
+        // The dashboard's files need no token (they hold no data; the page
+        // shows a sign-in form, CONTRACT §8), and set no cookie; opened with
+        // ?access_token= the page hands the token back as an HttpOnly cookie
+        // for its API calls and websocket.
+        const open = await get(base, '/');
+        assertEq(open.status, 200, 'the page without a token');
+        assert(!open.headers.get('set-cookie'), 'no cookie without a token');
+        const wrongQ = await get(base, '/?access_token=nope-nope-nope-nope');
+        assert(!wrongQ.headers.get('set-cookie'), 'no cookie for a wrong token');
+        expectError(await get(base, '/', { method: 'POST' }), 401, 'unauthorized');
         const page = await get(base, `/?access_token=${VIEWER}`);
         assertEq(page.status, 200, 'page with access_token');
         const cookie = page.headers.get('set-cookie') || '';

@@ -398,7 +398,10 @@ const cases = [
       assertEq(page.status, 200, 'the page');
       const cookie = page.headers.get('set-cookie');
       assert(cookie && cookie.startsWith('pantau_token='), `the page sets the cookie: ${cookie}`);
-      check('GET', '/', await get(ctx, '/'), 'no token');
+      // The page and its files need no credential (CONTRACT §8's sign-in
+      // form); any other method does.
+      assertEq(check('GET', '/', await get(ctx, '/'), 'no token').status, 200, 'the page without a token');
+      check('GET', '/', await post(ctx, '/'), 'POST without a token');
       check('GET', '/', await post(ctx, '/', { token: VIEWER }), 'POST');
       const asset = /\/assets\/[^"]+\.js/.exec(page.text)?.[0];
       assert(asset, 'the page names its script');
@@ -406,7 +409,7 @@ const cases = [
       const css = /\/assets\/[^"]+\.css/.exec(page.text)?.[0];
       assertEq(check('GET', '/assets/{file}', await get(ctx, css, { token: VIEWER })).status, 200, 'css');
       check('GET', '/assets/{file}', await get(ctx, '/assets/missing.js', { token: VIEWER }), 'missing');
-      check('GET', '/assets/{file}', await get(ctx, asset), 'no token');
+      assertEq(check('GET', '/assets/{file}', await get(ctx, asset), 'no token').status, 200, 'asset without a token');
     },
   ],
   [
@@ -663,6 +666,20 @@ const cases = [
       check('POST', O, await post(ctx, O), 'no token');
       check('POST', O, await get(ctx, O, { token: VIEWER }), 'GET');
 
+      // An admin's password reset (an addition to §8, for #pengguna).
+      const PT = '/api/v1/users/{name}/password';
+      const P = `${U}/${user.name}/password`;
+      const pw = (password) => ({ headers: json, body: body({ password }) });
+      r = check('POST', PT, await post(ctx, P, { token: ADMIN, ...pw('rahasia-baru-openapi') }));
+      assertEq(r.status, 200, `POST ${P}: ${r.text}`);
+      check('POST', PT, await post(ctx, P, { token: ADMIN, ...pw('pendek') }), 'weak');
+      check('POST', PT, await post(ctx, `${U}/tidak-ada/password`, { token: ADMIN, ...pw('rahasia-baru-openapi') }), 'unknown');
+      check('POST', PT, await post(ctx, P, pw('rahasia-baru-openapi')), 'no token');
+      check('POST', PT, await post(ctx, P, { token: OPERATOR, ...pw('rahasia-baru-openapi') }), 'operator');
+      check('POST', PT, await post(ctx, P, { token: ADMIN, headers: json, body: 'x'.repeat(20000) }), 'too large');
+      check('POST', PT, await postChunked(ctx, P, ADMIN, body({ password: 'rahasia-baru-openapi' })), 'chunked');
+      check('POST', PT, await get(ctx, P, { token: ADMIN }), 'GET');
+
       const D = `${U}/${user.name}`;
       check('DELETE', '/api/v1/users/{name}', await call(ctx, 'DELETE', D, { token: ADMIN }));
       check('DELETE', '/api/v1/users/{name}', await call(ctx, 'DELETE', D, { token: ADMIN }), 'gone');
@@ -699,10 +716,11 @@ const cases = [
         'GET /api/v1/users': [200, 401, 403, 405],
         'POST /api/v1/users': [201, 400, 401, 403, 405, 409, 411, 413],
         'DELETE /api/v1/users/{name}': [200, 401, 403, 404, 405],
+        'POST /api/v1/users/{name}/password': [200, 400, 401, 403, 404, 405, 411, 413],
         'GET /api/v1/audit': [200, 400, 401, 403, 405],
         'GET /api/v1/audit/verify': [200, 401, 403, 405],
         'GET /': [200, 401, 405],
-        'GET /assets/{file}': [200, 401, 404],
+        'GET /assets/{file}': [200, 404],
       };
       for (const { template, method } of operations()) assert(want[`${method} ${template}`], `${method} ${template} is in this list`);
       for (const [key, statuses] of Object.entries(want)) {

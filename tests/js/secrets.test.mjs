@@ -1,5 +1,5 @@
 // secrets.test.mjs — no secret leaves pantaud: with every secret configured
-// (the three roles' tokens, the MQTT password, the webhook's token), it runs
+// (the three roles' tokens, the MQTT password, the webhooks' tokens), it runs
 // through start, bad requests, a failed and a good reload, an unreachable
 // webhook and a stop; then its log, /metrics and every error answer are
 // searched for each secret.
@@ -13,6 +13,7 @@ const SECRETS = {
   admin: 'admin-secret-c95a27f0e1',
   mqtt_password: 'mqtt-password-5e2d8b7a',
   webhook_token: 'webhook-token-9a3c1f64',
+  escalate_webhook_token: 'escalate-token-3f7a9c0b',
 };
 
 function config(dir, extraAuth = '') {
@@ -22,7 +23,7 @@ function config(dir, extraAuth = '') {
     [
       '[regency]', 'id = uji', 'name = Kabupaten Uji',
       '[program p1]', 'name = P1', 'dimension = living',
-      '[rule r1]', 'program = p1', 'metric = m', 'above = 10',
+      '[rule r1]', 'program = p1', 'metric = m', 'above = 10', 'escalate = 0',
     ].join('\n'),
   );
   return [
@@ -37,6 +38,9 @@ function config(dir, extraAuth = '') {
     // Nothing listens on port 9: every POST fails and is retried (and logged).
     'webhook = http://127.0.0.1:9/hook',
     `webhook_token = ${SECRETS.webhook_token}`,
+    // Escalations (escalate = 0: at the first check) fail there too.
+    'escalate_webhook = http://127.0.0.1:9/escalate',
+    `escalate_webhook_token = ${SECRETS.escalate_webhook_token}`,
     '[catalog]',
     `file = ${catalog}`,
     '[log]',

@@ -1,7 +1,7 @@
 // views/alerts.js — Peringatan: the full list with filters (state, period,
 // program: /api/v1/alerts?state=all&from=&to=&program=), live transitions,
 // and an acknowledge button for operators.
-import { ackButton, activeAlerts } from '../alerts.js';
+import { ackButton, activeAlerts, escalatedMark } from '../alerts.js';
 import { get, qs } from '../api.js';
 import { fill, h } from '../dom.js';
 import { dateTime, fromIsoDay, isoDay, num, signedPct, timeOrDate } from '../format.js';
@@ -114,7 +114,7 @@ function build() {
                 'tr',
                 { class: a.state === 'firing' ? `firing ${a.severity}` : null, 'data-alert': a.id },
                 h('td', null, badge(a.severity)),
-                h('th', { scope: 'row' }, a.message || a.rule),
+                h('th', { scope: 'row' }, a.message || a.rule, a.escalated_at ? [' ', escalatedMark(a, wall)] : null),
                 wall ? null : h('td', null, [a.program, a.unit].filter(Boolean).join(' / ')),
                 // On the wall the message (which names value and deviation) gets the width.
                 wall ? null : h('td', { class: 'num' }, num(a.value)),
@@ -122,7 +122,7 @@ function build() {
                 h('td', null, wall ? timeOrDate(a.fired_at) : dateTime(a.fired_at)),
                 wall ? null : h('td', null, a.resolved_at ? dateTime(a.resolved_at) : '–'),
                 wall ? null : h('td', null, a.state === 'firing' ? t('firing') : t('resolved')),
-                wall ? null : h('td', null, ackButton(a, report)),
+                wall ? null : h('td', null, ackButton(a, report, true)),
               ),
             ),
           ),
@@ -140,6 +140,8 @@ export default {
     build();
   },
   paint(what) {
+    // Not while a note is being typed (a redraw would lose it).
+    if (document.activeElement?.matches('input.ack-note') && root.contains(document.activeElement)) return;
     if (what.has('alerts') || what.has('lang') || what.has('programs')) build();
   },
   unmount() {
