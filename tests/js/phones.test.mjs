@@ -20,7 +20,8 @@
 //     in entry order (/api/v1/query), the refused one is kept with its
 //     error until Buang; a second send of the same entry stores once.
 //  4. #input?lang=en opens with no connection at all (pantaud stopped).
-//  4b. no valid session (401): an entry is kept and says it waits for a
+//  4b. no valid session (401): an entry made offline is kept when the
+//     connection returns without a session, a line says it waits for a
 //     sign-in; once signed in again it is sent.
 //  5. a price officer's round: a row per commodity with its reference
 //     price, one Kirim stores a price per commodity.
@@ -185,6 +186,24 @@ async function after(ctx) {
   await ctx.context?.close();
   await ctx.browser?.close();
   await ctx.pantaud?.stop();
+}
+
+// The states of the entries the page's device keeps (IndexedDB).
+function keptStates(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const r = indexedDB.open('pantau-offline');
+        r.onerror = () => reject(r.error);
+        r.onsuccess = () => {
+          const g = r.result.transaction('entries').objectStore('entries').getAll();
+          g.onsuccess = () => {
+            r.result.close();
+            resolve(g.result.map((e) => e.state));
+          };
+        };
+      }),
+  );
 }
 
 function watch(page) {
@@ -378,7 +397,7 @@ const cases = [
         [points[1][0]],
       );
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
-      await until(async () => (await page.$$('li.queued')).length === 0, 10000, 'the resent entry sent');
+      await until(async () => (await keptStates(page)).length === 0, 10000, 'the resent entry sent');
       assertEq((await query())[0].points, points, 'the resent entry stored once');
       assertEq(problems, [], 'console errors');
       await page.close();
@@ -423,16 +442,21 @@ const cases = [
         await page.goto(`${base}/?access_token=${OP}#input`);
         await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
         await page.waitForSelector('form.entry select[name=program] option[value="grebek-stunting"]', { state: 'attached' });
-        await context.clearCookies(); // the session is gone (expired, signed out)
+        // Made offline; back online, the session is gone (expired, signed out).
+        await context.setOffline(true);
         await page.selectOption('form.entry select[name=program]', 'grebek-stunting');
         await page.fill('form.entry input[name=unit]', 'posyandu-kenanga');
         await page.fill('form.entry input[name=metric]', 'balita_ditimbang');
         await page.fill('form.entry input[name=value]', '21');
         await page.click('form.entry button[type=submit] >> text=Kirim');
-        await page.waitForSelector('form.entry .note >> text=Menunggu masuk', { timeout: 10000 });
-        await page.waitForSelector('.sign-in-wait', { timeout: 5000 });
-        assertEq(await page.textContent('.pending-count'), '1 tertunda', 'kept, not failed');
-        assertEq(await page.$$('li.queued.rejected'), [], 'not a rejection');
+        await page.waitForSelector('form.entry .note >> text=Disimpan di perangkat', { timeout: 10000 });
+        await context.clearCookies();
+        await context.setOffline(false);
+        // The 401 keeps it, and says so above everything (a sign-in form too).
+        const banner = await page.waitForSelector('.offline-banner:not([hidden])', { timeout: 15000 });
+        const said = await banner.textContent();
+        assert(said.includes('1 tertunda') && said.includes('Menunggu masuk'), `the banner: ${said}`);
+        assertEq(await keptStates(page), ['pending'], 'kept as pending, not rejected');
         // Signed in again: the entry goes.
         await page.goto(`${base}/?access_token=${OP}#input`);
         await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '0 tertunda', null, { timeout: 15000 });

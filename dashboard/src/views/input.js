@@ -506,8 +506,6 @@ export default {
     if (!root) return;
     if (what.has('lang')) build();
     else if (what.has('programs') || what.has('units')) soon();
-    // The websocket is back: so is, probably, the connection.
-    if (what.has('conn') && state.conn === 'live') flush().catch(() => {});
   },
   unmount() {
     stopQueue?.();
