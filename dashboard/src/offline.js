@@ -91,7 +91,7 @@ async function sendOne(e) {
       cache: 'no-store',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(SEND_MS),
+      signal: AbortSignal.timeout ? AbortSignal.timeout(SEND_MS) : undefined, // Safari 15 has none
     });
     status = r.status;
     answer = await r.json().catch(() => null);

@@ -27,7 +27,7 @@ let draft = { program: '', unit: '', metric: '', value: '', ts: '', labels: '' }
 let round = { program: '', market: '', prices: {} };
 let cached = { programs: [] }; // from the device, for when the API is out of reach
 let kept = []; // the queue, as last read
-let suggest = new Map(); // program -> {metrics: [], units: []} (from /api/v1/series, cached)
+let suggest = new Map(); // program -> {metrics, units, commodities} (from /api/v1/series, cached)
 
 function failure(e) {
   return t('error', { e: e.message });
