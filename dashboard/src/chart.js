@@ -7,7 +7,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { get, qs } from './api.js';
 import { h } from './dom.js';
-import { dateTime, num, tzOffsetMs } from './format.js';
+import { compact, dateTime, num, tzOffsetMs } from './format.js';
 import { t } from './i18n.js';
 import { dailyAgg, labelParams } from './sparkline.js';
 
@@ -86,7 +86,8 @@ export function createChart(box, programId, kpi, { range, points } = {}) {
         scales: { x: { time: true, auto: false, range: () => [from / 1000, to / 1000] } },
         axes: [
           { ...axis, space: px * 5, values: (u, splits) => splits.map((s) => shortTime(s * 1000, to - from)) },
-          { ...axis, size: px * 6, values: (u, splits) => splits.map((v) => num(v)) },
+          // Millions and more short (876 T): a full figure would not fit the axis.
+          { ...axis, size: px * 6, values: (u, splits) => splits.map((v) => compact(v)) },
         ],
         series: [
           { label: t('when'), value: (u, v) => (v === null ? '–' : dateTime(v * 1000)) },

@@ -157,6 +157,31 @@ const T = {
   error: { id: 'Gagal: {e}', en: 'Failed: {e}' },
   agency: { id: 'OPD', en: 'Agency' },
   clockLabel: { id: 'Waktu {tz}', en: 'Time {tz}' },
+  // ---- phones and the field (CONTRACT §9): offline entry, the price round ----
+  pendingN: { id: '{n} tertunda', en: '{n} pending' },
+  rejectedN: { id: '{n} ditolak', en: '{n} rejected' },
+  discard: { id: 'Buang', en: 'Discard' },
+  entryPending: { id: 'menunggu dikirim', en: 'waiting to be sent' },
+  keptOffline: {
+    id: 'Disimpan di perangkat ini; dikirim begitu ada koneksi.',
+    en: 'Kept on this device; sent as soon as there is a connection.',
+  },
+  waitSignIn: {
+    id: 'Menunggu masuk: entri tersimpan di perangkat dan dikirim setelah Anda masuk.',
+    en: 'Waiting for sign-in: the entries are kept on this device and sent once you sign in.',
+  },
+  notNumber: { id: 'Nilai harus berupa angka, mis. 17,4 atau 14.500', en: 'The value must be a number, e.g. 17.4 or 14,500' },
+  whenHint: { id: 'Kosong: saat Kirim ditekan', en: 'Empty: when Send is pressed' },
+  roundTitle: { id: 'Ronde harga harian', en: 'Daily price round' },
+  roundHint: {
+    id: 'Satu baris per komoditas di satu pasar; kosongkan yang tidak dicatat.',
+    en: 'One row per commodity at one market; leave empty what you did not record.',
+  },
+  noCommodities: {
+    id: 'Belum ada komoditas yang dikenal (perlu koneksi sekali).',
+    en: 'No commodities known yet (needs a connection once).',
+  },
+  menu: { id: 'Menu', en: 'Menu' },
   // ---- people (CONTRACT §8): sign-in, header, #pengguna, #audit ----
   signinTitle: { id: 'Masuk', en: 'Sign in' },
   userName: { id: 'Nama pengguna', en: 'User name' },

@@ -5,6 +5,8 @@
 // Program chart's resolution); the view is the hash (#harga, #program/<id>).
 // Without a working credential it shows people.js's sign-in form first.
 import './style.css';
+import './offline_app.js'; // the service worker and the offline entries' sender (CONTRACT §9)
+import { labelCells, phoneMenu } from './phone.js';
 import { fill, h, text } from './dom.js';
 import { clock, longDate, timeOrDate, tzLabel } from './format.js';
 import { getLang, setLang, t } from './i18n.js';
@@ -209,6 +211,10 @@ async function begin() {
 
 async function start() {
   shell();
+  // Phones (CONTRACT §9): a compact menu, list tables stacked as cards.
+  const menuLabel = phoneMenu(el.nav);
+  onPaint((what) => what.has('lang') && menuLabel());
+  labelCells(el.main);
   renderNav();
   renderConn();
   renderClock();
