@@ -99,6 +99,7 @@ static const struct entry entries[] = {
     {"federation", "region_stale_after", T_SECONDS, F(fed_region_stale_after_s), 60, 86400 * 30},
     {"federation", "heartbeat", T_SECONDS, F(fed_heartbeat_s), 10, 300},
     {"federation", "state_retention_days", T_INT, F(fed_state_retention_days), 1, 36500},
+    {"federation", "max_state_bytes", T_INT64, F(fed_max_state_bytes), 65536, 64LL << 20},
 };
 #undef F
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
@@ -176,6 +177,7 @@ int cfg_defaults(struct cfg *c)
     c->fed_region_stale_after_s = 900;
     c->fed_heartbeat_s = 300;
     c->fed_state_retention_days = 400;
+    c->fed_max_state_bytes = 1 << 20;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
         replace_str(&c->fed_prefix, "pantau-fed") || replace_str(&c->db_path, "./pantau.db") ||

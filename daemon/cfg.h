@@ -115,6 +115,7 @@ struct cfg {
     int fed_region_stale_after_s; /* 900: a region silent this long is stale */
     int fed_heartbeat_s;          /* 300: a STATE at least this often, changed or not */
     int fed_state_retention_days; /* 400: a hub's stored states older than this are pruned */
+    int64_t fed_max_state_bytes;  /* 1 MiB: a hub rejects larger STATE payloads */
 
     const char *path; /* the file loaded, or NULL (not owned) */
     /* Where listen and password were set, for cfg_validate's messages:
