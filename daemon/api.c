@@ -488,6 +488,12 @@ static const struct route routes[] = {
     {"/api/v1/users/", HTTP_DELETE, ROLE_ADMIN, api_users_del}, /* <name> */
     {"/api/v1/audit", HTTP_GET, ROLE_ADMIN, api_audit_list},
     {"/api/v1/audit/verify", HTTP_GET, ROLE_ADMIN, api_audit_verify},
+    /* CONTRACT §7 (api_federation.c) */
+    {"/api/v1/regions", HTTP_GET, ROLE_VIEWER, api_regions},
+    {"/api/v1/regions/", HTTP_GET, ROLE_VIEWER, api_region}, /* <id>, <id>/history */
+    {"/api/v1/evaluations", HTTP_GET, ROLE_VIEWER, api_evaluations},
+    {"/api/v1/evaluations", HTTP_POST, ROLE_ADMIN, api_evaluation_create},
+    {"/api/v1/evaluations/", HTTP_GET, ROLE_VIEWER, api_evaluation}, /* <id> */
 };
 
 static const char *method_name(enum http_method m)

@@ -116,6 +116,8 @@ struct cfg {
     int fed_heartbeat_s;          /* 300: a STATE at least this often, changed or not */
     int fed_state_retention_days; /* 400: a hub's stored states older than this are pruned */
     int64_t fed_max_state_bytes;  /* 1 MiB: a hub rejects larger STATE payloads */
+    int fed_max_regions;          /* 2000: a hub refuses states of regions past this */
+    int fed_history_max;          /* 100000: states in one /regions/<id>/history answer */
 
     const char *path; /* the file loaded, or NULL (not owned) */
     /* Where listen and password were set, for cfg_validate's messages:

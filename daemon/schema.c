@@ -97,6 +97,22 @@ const char *const schema_migrations[] = {
     "CREATE INDEX audit_ts ON audit (ts);"
     "CREATE TABLE audit_anchor (one INTEGER PRIMARY KEY CHECK (one = 1),"
     "  id INTEGER NOT NULL, hash TEXT NOT NULL);",
+    /* 4 -> 5: CONTRACT §7 (federation.h). fed_states: every STATE a hub
+     * took, keyed by (region, generated_at) so a redelivered one changes
+     * nothing (INSERT OR IGNORE keeps the arrival of the first copy). The
+     * summary columns (progress, health, dims: {"governance":P,...}) are
+     * worked out once on arrival, for /regions/<id>/history and the
+     * evaluations without parsing each payload again. evaluations: each
+     * whole EVALUATION as created; never updated. */
+    "CREATE TABLE fed_states ("
+    "  region TEXT NOT NULL, generated_at INTEGER NOT NULL,"
+    "  arrival INTEGER NOT NULL," /* ms: its first copy's */
+    "  payload TEXT NOT NULL, progress REAL, health TEXT, dims TEXT NOT NULL,"
+    "  PRIMARY KEY (region, generated_at)) WITHOUT ROWID;"
+    "CREATE TABLE evaluations ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, as_of INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, created_by TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX evaluations_as_of ON evaluations (as_of);",
 };
 
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);
