@@ -96,7 +96,7 @@ static const struct entry entries[] = {
     {"federation", "publish", T_BOOL, F(fed_publish), 0, 0},
     {"federation", "hub", T_BOOL, F(fed_hub), 0, 0},
     {"federation", "prefix", T_PREFIX, F(fed_prefix), 0, 0},
-    {"federation", "region_stale_after", T_SECONDS, F(fed_region_stale_after_s), 60, 86400 * 30},
+    {"federation", "region_stale_after", T_SECONDS, F(fed_region_stale_after_s), 5, 86400 * 30},
     {"federation", "heartbeat", T_SECONDS, F(fed_heartbeat_s), 10, 300},
     {"federation", "state_retention_days", T_INT, F(fed_state_retention_days), 1, 36500},
     {"federation", "max_state_bytes", T_INT64, F(fed_max_state_bytes), 65536, 64LL << 20},
