@@ -4,9 +4,17 @@
  * REGION object (stale, waiting with nulls) and /regions' order. */
 #include "check.h"
 #include "federation_state.h"
+#include "harness.h"
+#include "ingest_mqtt.h"
+#include "ingest_queue.h"
+#include "publisher.h"
+#include "util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NOW 1796000000000LL
 
@@ -217,6 +225,101 @@ TEST(federation_fingerprint)
     CHECK(fed_fp(fed_fp(FED_FP_INIT, "ab", 2), "c", 1) == a); /* continues */
 }
 
+/* ---- the deadlock rule, deterministically (ingest_mqtt.h) ---- */
+
+static void on_wake(uv_async_t *h)
+{
+    (void)h; /* the test drains by hand */
+}
+
+static void on_stopped(void *ctx)
+{
+    *(bool *)ctx = true;
+}
+
+/* A spool that is full, so Paho's thread waits inside on_message holding
+ * Paho's global mutex; the loop offers a STATE meanwhile. The offer must
+ * return at once (the loop never calls Paho): a loop-side MQTTAsync_send
+ * would wait for that mutex for ever (SIGALRM ends the test then). Once
+ * the spool is drained the STATE reaches the broker. */
+TEST(federation_offer_with_a_full_spool)
+{
+    struct broker b;
+    uv_loop_t loop;
+    uv_async_t wake;
+    struct ingest_queue q;
+    uint64_t replayed;
+    char spool[512], got[256];
+    CHECK(broker_start(&b, 0) == 0);
+    uv_loop_init(&loop);
+    uv_async_init(&loop, &wake, on_wake);
+    snprintf(spool, sizeof spool, "%s/fed-spool", harness_tmpdir());
+    snprintf(got, sizeof got, "%s/fed-sub.out", harness_tmpdir());
+    unlink(spool);
+    CHECK(ingest_queue_open(&q, spool, 1 << 20, 20, &wake, &replayed) == 0);
+    /* a subscriber for the STATE */
+    char port[16];
+    snprintf(port, sizeof port, "%d", b.port);
+    char *sub_argv[] = {"mosquitto_sub",   "-h", "127.0.0.1", "-p", port, "-t",
+                        "fedtest/r/state", "-C", "1",         "-W", "30", NULL};
+    pid_t sub = harness_spawn(sub_argv, got, NULL);
+    struct ingest_mqtt *m;
+    struct ingest_mqtt_opts o = {
+        .uri = b.uri, .client_id = "fed-offer-test", .prefix = "flood", .keepalive_s = 30};
+    CHECK(ingest_mqtt_start(&m, &loop, &o, &q) == 0);
+    for (int i = 0; i < 500 && !ingest_mqtt_subscribed(m); i++)
+        usleep(10000);
+    CHECK(ingest_mqtt_subscribed(m));
+    struct publisher *p;
+    struct publisher_opts po = {.uri = b.uri, .client_id = "fed-flood"};
+    CHECK(publisher_open(&p, &po) == 0);
+    for (int i = 0; i < 100; i++)
+        publisher_send(p, "flood/a/b/c", "1", 1, 1, 0);
+    publisher_flush(p, 5000);
+    struct ingest_queue_stats qs = {0};
+    for (int i = 0; i < 500 && qs.producer_waits == 0; i++) {
+        usleep(10000);
+        ingest_queue_stats(&q, &qs);
+    }
+    CHECK(qs.producer_waits > 0); /* Paho's thread waits in on_message now */
+    alarm(20);
+    uint64_t t0 = util_mono_ns();
+    CHECK(ingest_mqtt_offer(m, "fedtest/r/state", "{\"s\":1}", 7) == 0);
+    uint64_t took_ms = (util_mono_ns() - t0) / 1000000;
+    CHECK(took_ms < 100);
+    /* the loop drains: the producer, then the publisher, get through */
+    int drained = 0;
+    for (int i = 0; i < 1000 && drained < 100; i++) {
+        struct ingest_msg msg;
+        while (ingest_queue_next(&q, &msg))
+            drained++;
+        ingest_queue_release(&q);
+        usleep(5000);
+    }
+    CHECK_INT(drained, 100);
+    CHECK(harness_stop(sub, 0, 15000) == 0); /* mosquitto_sub -C 1 exits after one */
+    alarm(0);
+    FILE *f = fopen(got, "r");
+    char line[64] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    CHECK(strncmp(line, "{\"s\":1}", 7) == 0);
+    bool stopped = false;
+    ingest_mqtt_stop(m, on_stopped, &stopped);
+    for (int i = 0; i < 300 && !stopped; i++)
+        uv_run(&loop, UV_RUN_NOWAIT), usleep(10000);
+    CHECK(stopped);
+    publisher_close(p, 1000);
+    ingest_queue_destroy(&q);
+    uv_close((uv_handle_t *)&wake, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+    CHECK(broker_stop(&b) == 0);
+}
+
 TEST_MAIN(CASE(federation_state_valid_summary), CASE(federation_state_bad_table),
           CASE(federation_region_json_cases), CASE(federation_region_order_cases),
-          CASE(federation_fingerprint))
+          CASE(federation_fingerprint), CASE(federation_offer_with_a_full_spool))
