@@ -111,7 +111,7 @@ static void history_done(struct query_job *job)
         http_deferred_reply_error(h->reply, 503, "unavailable", "the database could not be read");
     } else if (h->status == -2) {
         buf_free(&h->out);
-        http_deferred_reply_error(h->reply, 400, "too_many",
+        http_deferred_reply_error(h->reply, 400, "bad_parameter",
                                   "more than %d states in [from, to] ([federation] history_max): "
                                   "ask for a shorter range",
                                   h->max);
