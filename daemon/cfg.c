@@ -101,6 +101,7 @@ static const struct entry entries[] = {
     {"federation", "state_retention_days", T_INT, F(fed_state_retention_days), 1, 36500},
     {"federation", "max_state_bytes", T_INT64, F(fed_max_state_bytes), 65536, 64LL << 20},
     {"federation", "max_regions", T_INT, F(fed_max_regions), 1, 100000},
+    {"federation", "thin_after_days", T_INT, F(fed_thin_after_days), 1, 36500},
     {"federation", "history_max", T_INT, F(fed_history_max), 100, 10000000},
 };
 #undef F
@@ -181,6 +182,7 @@ int cfg_defaults(struct cfg *c)
     c->fed_state_retention_days = 400;
     c->fed_max_state_bytes = 1 << 20;
     c->fed_max_regions = 2000;
+    c->fed_thin_after_days = 7;
     c->fed_history_max = 100000;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||

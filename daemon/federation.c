@@ -59,7 +59,7 @@ struct federation {
     bool prune_open;
     struct region *regions;
     int n_regions, cap_regions;
-    sqlite3_stmt *insert, *prune_stmt;
+    sqlite3_stmt *insert, *prune_stmt, *thin_stmt;
     struct federation_stats stats;
 };
 
@@ -582,23 +582,37 @@ int federation_regions_as_of(struct sqlite3 *db, const struct federation_expecte
 
 /* ---- start, prune, stop ---------------------------------------------------- */
 
+/* One bounded DELETE of st with its horizon: rows deleted, or -1. */
+static int prune_step(sqlite3_stmt *st, int64_t before)
+{
+    sqlite3_bind_int64(st, 1, before);
+    int rc = sqlite3_step(st);
+    int n = sqlite3_changes(sqlite3_db_handle(st));
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return n;
+    log_warn("federation: pruning old states failed: %s", sqlite3_errstr(rc & 0xff));
+    return -1;
+}
+
+/* Retention: states older than state_retention_days go (each region's
+ * latest stays); older than thin_after_days, only the last of each hour of
+ * each region stays. A pass deletes at most PRUNE_ROWS per statement and
+ * comes back soon while there is more. */
 static void on_prune(uv_timer_t *t)
 {
     struct federation *f = t->data;
     if (!f->prune_stmt)
         return;
-    int64_t before = util_now_ms() - (int64_t)f->cfg->fed_state_retention_days * 86400000LL;
-    sqlite3_bind_int64(f->prune_stmt, 1, before);
-    int rc = sqlite3_step(f->prune_stmt);
-    int n = sqlite3_changes(sqlite3_db_handle(f->prune_stmt));
-    sqlite3_reset(f->prune_stmt);
-    if (rc != SQLITE_DONE)
-        log_warn("federation: pruning old states failed: %s", sqlite3_errstr(rc & 0xff));
-    else if (n > 0)
-        log_info("federation: %d state(s) older than %d days pruned", n,
-                 f->cfg->fed_state_retention_days);
-    uv_timer_start(t, on_prune, rc == SQLITE_DONE && n == PRUNE_ROWS ? PRUNE_AGAIN_MS : PRUNE_MS,
-                   0);
+    int64_t now = util_now_ms();
+    int gone =
+        prune_step(f->prune_stmt, now - (int64_t)f->cfg->fed_state_retention_days * 86400000LL);
+    int thinned = prune_step(f->thin_stmt, now - (int64_t)f->cfg->fed_thin_after_days * 86400000LL);
+    if (gone > 0 || thinned > 0)
+        log_info("federation: %d state(s) past retention pruned, %d thinned", gone > 0 ? gone : 0,
+                 thinned > 0 ? thinned : 0);
+    bool more = gone == PRUNE_ROWS || thinned == PRUNE_ROWS;
+    uv_timer_start(t, on_prune, more ? PRUNE_AGAIN_MS : PRUNE_MS, 0);
 }
 
 /* Each region's latest STATE into memory. */
@@ -649,9 +663,17 @@ static int prepare_hub(struct federation *f)
         "DELETE FROM fed_states WHERE (region, generated_at) IN (SELECT region, generated_at"
         " FROM fed_states s WHERE generated_at < ?1 AND generated_at < (SELECT max(generated_at)"
         " FROM fed_states WHERE region = s.region) LIMIT 5000)";
+    /* Older than the thinning horizon, and not the last of its hour. */
+    static const char thin[] =
+        "DELETE FROM fed_states WHERE (region, generated_at) IN (SELECT region, generated_at"
+        " FROM fed_states s WHERE generated_at < ?1 AND EXISTS (SELECT 1 FROM fed_states n"
+        " WHERE n.region = s.region AND n.generated_at > s.generated_at"
+        " AND n.generated_at < (s.generated_at / 3600000 + 1) * 3600000) LIMIT 5000)";
     if (sqlite3_prepare_v3(db, insert, -1, SQLITE_PREPARE_PERSISTENT, &f->insert, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v3(db, prune, -1, SQLITE_PREPARE_PERSISTENT, &f->prune_stmt, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v3(db, thin, -1, SQLITE_PREPARE_PERSISTENT, &f->thin_stmt, NULL) !=
             SQLITE_OK) {
         log_error("federation: cannot prepare its statements: %s", sqlite3_errmsg(db));
         return -1;
@@ -734,7 +756,8 @@ void federation_close_db(struct federation *f)
         return;
     sqlite3_finalize(f->insert);
     sqlite3_finalize(f->prune_stmt);
-    f->insert = f->prune_stmt = NULL;
+    sqlite3_finalize(f->thin_stmt);
+    f->insert = f->prune_stmt = f->thin_stmt = NULL;
 }
 
 void federation_free(struct federation *f)

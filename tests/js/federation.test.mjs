@@ -34,6 +34,10 @@
 //     published: no deadlock — /healthz answers, a STATE generated during
 //     the flood reaches the broker, every message is taken, and pantaud stops
 //     cleanly (the runner's last check).
+// 11. Retention (the hub's prune pass, a minute after start, then hourly):
+//     states older than thin_after_days (7) keep only the last of each hour
+//     of each region; older than state_retention_days (400) they go, except
+//     a region's latest.
 import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -110,6 +114,8 @@ function syntheticState(id, { code = null, name, generatedAt, programs = [], ale
   };
 }
 
+// An hour 8 days ago: past thin_after_days (7).
+const retentionHour = Math.floor((Date.now() - 8 * 86400000) / 3600000) * 3600000;
 const worst = (hs) => hs.filter((h) => h).sort((a, b) => STATUSES.indexOf(a) - STATUSES.indexOf(b))[0] ?? null;
 
 async function before() {
@@ -187,6 +193,18 @@ const cases = [
         );
       }
       assertEq(JSON.stringify(latest.dimensions), JSON.stringify(dims), 'dimensions as /dimensions');
+    },
+  ],
+  [
+    'retention (before the first prune pass): old states are stored',
+    async ({ hub, pub }) => {
+      for (const dt of [60000, 120000, 180000, 3600000 + 60000])
+        await pub.publish('pantau-fed/sim-t/state', syntheticState('sim-t', { generatedAt: retentionHour + dt, programs: [[dt / 1e7, 'at_risk']] }));
+      const old = Date.now() - 500 * 86400000;
+      for (const g of [old, old + 1000, Date.now()])
+        await pub.publish('pantau-fed/sim-u/state', syntheticState('sim-u', { generatedAt: g }));
+      const count = async (id) => (await api(hub, `/api/v1/regions/${id}/history?from=0`)).json?.history?.length;
+      await until(async () => (await count('sim-t')) === 4 && (await count('sim-u')) === 3, 5000, 'stored');
     },
   ],
   [
@@ -296,7 +314,7 @@ const cases = [
       const regions = (await api(hub, '/api/v1/regions')).json.regions;
       assertEq(
         regions.map((r) => r.id).join(),
-        'lampung-tengah,sim-b,sim-r,kota-bima,sim-c',
+        'lampung-tengah,sim-b,sim-r,kota-bima,sim-c,sim-t,sim-u',
         'by code (18.02, 52.01, 52.03, 52.72), then those without one',
       );
       const b = regions.find((r) => r.id === 'sim-b');
@@ -455,6 +473,19 @@ const cases = [
       );
     },
     90000,
+  ],
+  [
+    'retention: thinned to the last of each hour after 7 days, gone after 400',
+    async ({ hub }) => {
+      const count = async (id) => (await api(hub, `/api/v1/regions/${id}/history?from=0`)).json?.history?.length;
+      // The old states were stored in the second case; the first pass runs a minute after start.
+      await until(async () => (await count('sim-t')) === 2 && (await count('sim-u')) === 1, 70000, 'the prune pass', 500);
+      const t = (await api(hub, '/api/v1/regions/sim-t/history?from=0')).json.history.map((h) => h.generated_at);
+      assertEq(t.join(), [retentionHour + 180000, retentionHour + 3600000 + 60000].join(), 'the last of each hour');
+      const u = (await api(hub, '/api/v1/regions/sim-u')).json;
+      assert(u.state && u.state.generated_at > Date.now() - 3600000, 'the latest stays');
+    },
+    80000,
   ],
 ];
 
