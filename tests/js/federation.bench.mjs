@@ -98,7 +98,6 @@ for (let i = 0; i < 50; i++) {
   size = r.text.length;
 }
 times.sort((a, b) => a - b);
-console.log("  (times ms: " + times.map((t) => t.toFixed(1)).slice(40).join(" ") + ")");
 const p50 = times[24];
 const p99 = times[49];
 const perDay = (grown / sent) * REGIONS * 8640;
