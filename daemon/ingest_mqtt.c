@@ -560,6 +560,8 @@ static void *pub_main(void *arg)
 
 int ingest_mqtt_offer(struct ingest_mqtt *m, const char *topic, const char *payload, size_t len)
 {
+    if (m->stopping)
+        return -1; /* the publisher is joined, or about to be */
     struct pub_msg *p = calloc(1, sizeof *p);
     if (!p || !(p->topic = strdup(topic)) || !(p->payload = malloc(len ? len : 1))) {
         pub_msg_free(p);
