@@ -182,7 +182,7 @@ int cfg_defaults(struct cfg *c)
     c->fed_state_retention_days = 400;
     c->fed_max_state_bytes = 1 << 20;
     c->fed_max_regions = 2000;
-    c->fed_thin_after_days = 7;
+    c->fed_thin_after_days = 1;
     c->fed_history_max = 100000;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||

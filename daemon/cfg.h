@@ -117,7 +117,7 @@ struct cfg {
     int fed_state_retention_days; /* 400: a hub's stored states older than this are pruned */
     int64_t fed_max_state_bytes;  /* 1 MiB: a hub rejects larger STATE payloads */
     int fed_max_regions;          /* 2000: a hub refuses states of regions past this */
-    int fed_thin_after_days;      /* 7: older states thinned to the last of each hour */
+    int fed_thin_after_days;      /* 1: older states thinned to the last of each hour */
     int fed_history_max;          /* 100000: states in one /regions/<id>/history answer */
 
     const char *path; /* the file loaded, or NULL (not owned) */

@@ -24,8 +24,10 @@
  * by (region, generated_at) with the arrival of its first copy, and the
  * region's latest (greatest generated_at) kept in memory for /regions. A
  * bad one is refused as bad_state, never stored. Owns the in-memory
- * regions, a prune timer (states older than state_retention_days, except
- * each region's latest), and the statements on the store's connection. */
+ * regions, a prune timer (a minute after start, then hourly: states older
+ * than thin_after_days keep only the last of each hour of each region;
+ * older than state_retention_days none but each region's latest), and the
+ * statements on the store's connection. */
 #ifndef PANTAU_FEDERATION_H
 #define PANTAU_FEDERATION_H
 

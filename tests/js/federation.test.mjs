@@ -35,7 +35,7 @@
 //     the flood reaches the broker, every message is taken, and pantaud stops
 //     cleanly (the runner's last check).
 // 11. Retention (the hub's prune pass, a minute after start, then hourly):
-//     states older than thin_after_days (7) keep only the last of each hour
+//     states older than thin_after_days (1) keep only the last of each hour
 //     of each region; older than state_retention_days (400) they go, except
 //     a region's latest.
 import fs from 'node:fs';
@@ -114,7 +114,7 @@ function syntheticState(id, { code = null, name, generatedAt, programs = [], ale
   };
 }
 
-// An hour 8 days ago: past thin_after_days (7).
+// An hour 8 days ago: past thin_after_days (1).
 const retentionHour = Math.floor((Date.now() - 8 * 86400000) / 3600000) * 3600000;
 const worst = (hs) => hs.filter((h) => h).sort((a, b) => STATUSES.indexOf(a) - STATUSES.indexOf(b))[0] ?? null;
 
@@ -473,7 +473,7 @@ const cases = [
     90000,
   ],
   [
-    'retention: thinned to the last of each hour after 7 days, gone after 400',
+    'retention: thinned to the last of each hour after a day, gone after 400',
     async ({ hub }) => {
       const count = async (id) => (await api(hub, `/api/v1/regions/${id}/history?from=0`)).json?.history?.length;
       // The old states were stored in the second case; the first pass runs a minute after start.
