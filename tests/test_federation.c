@@ -7,7 +7,6 @@
 #include "harness.h"
 #include "ingest_mqtt.h"
 #include "ingest_queue.h"
-#include "publisher.h"
 #include "util.h"
 
 #include <signal.h>
@@ -270,12 +269,16 @@ TEST(federation_offer_with_a_full_spool)
     for (int i = 0; i < 500 && !ingest_mqtt_subscribed(m); i++)
         usleep(10000);
     CHECK(ingest_mqtt_subscribed(m));
-    struct publisher *p;
-    struct publisher_opts po = {.uri = b.uri, .client_id = "fed-flood"};
-    CHECK(publisher_open(&p, &po) == 0);
-    for (int i = 0; i < 100; i++)
-        publisher_send(p, "flood/a/b/c", "1", 1, 1, 0);
-    publisher_flush(p, 5000);
+    /* The flood comes from another process: a Paho publisher in this one
+     * would itself wait for Paho's mutex while on_message holds it. */
+    char flood[256];
+    snprintf(flood, sizeof flood,
+             "seq 100 | mosquitto_pub -h 127.0.0.1 -p %d -q 1 -i fed-flood -t flood/a/b/c -l",
+             b.port);
+    char *flood_argv[] = {"sh", "-c", flood, NULL};
+    char flood_log[256];
+    snprintf(flood_log, sizeof flood_log, "%s/fed-flood.log", harness_tmpdir());
+    pid_t flooder = harness_spawn(flood_argv, flood_log, NULL);
     struct ingest_queue_stats qs = {0};
     for (int i = 0; i < 500 && qs.producer_waits == 0; i++) {
         usleep(10000);
@@ -297,6 +300,7 @@ TEST(federation_offer_with_a_full_spool)
         usleep(5000);
     }
     CHECK_INT(drained, 100);
+    CHECK(harness_stop(flooder, 0, 10000) == 0);
     CHECK(harness_stop(sub, 0, 15000) == 0); /* mosquitto_sub -C 1 exits after one */
     alarm(0);
     FILE *f = fopen(got, "r");
@@ -312,7 +316,6 @@ TEST(federation_offer_with_a_full_spool)
     for (int i = 0; i < 300 && !stopped; i++)
         uv_run(&loop, UV_RUN_NOWAIT), usleep(10000);
     CHECK(stopped);
-    publisher_close(p, 1000);
     ingest_queue_destroy(&q);
     uv_close((uv_handle_t *)&wake, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
