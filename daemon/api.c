@@ -7,6 +7,7 @@
 
 #include "alert_engine.h"
 #include "checkpoint.h"
+#include "federation.h"
 #include "loopwatch.h"
 #include "kpi_engine.h"
 #include "log.h"
@@ -220,6 +221,22 @@ static void get_metrics(struct api *a, struct http_request *r)
     metric(&b, "pantau_mqtt_connects_total", "counter", "Connections made to the broker.",
            is.mqtt_connects);
     metric(&b, "pantau_database_writable", "gauge", "0 after a failed commit.", ss.writable);
+    if (a->fed) { /* CONTRACT §7 */
+        struct federation_stats fs;
+        uint64_t ps[4];
+        federation_get_stats(a->fed, &fs);
+        ingest_state_stats(a->ingest, ps);
+        metric(&b, "pantau_federation_states_total", "counter",
+               "Hub: STATEs stored (a redelivered one not counted).", fs.states_taken);
+        metric(&b, "pantau_federation_states_duplicate_total", "counter",
+               "Hub: STATEs received again (already stored).", fs.states_duplicate);
+        metric(&b, "pantau_federation_regions", "gauge", "Hub: regions heard from.",
+               (uint64_t)fs.regions);
+        metric(&b, "pantau_federation_published_total", "counter",
+               "STATEs handed to the publisher.", ps[0]);
+        metric(&b, "pantau_federation_publish_acked_total", "counter",
+               "STATEs the broker acknowledged.", ps[2]);
+    }
     if (a->checkpoints) {
         struct checkpoint_stats cs;
         checkpointer_get_stats(a->checkpoints, &cs);
@@ -498,6 +515,12 @@ static const struct route routes[] = {
     {"/api/v1/users/", HTTP_POST, ROLE_ADMIN, api_users_passwd}, /* <name>/password */
     {"/api/v1/audit", HTTP_GET, ROLE_ADMIN, api_audit_list},
     {"/api/v1/audit/verify", HTTP_GET, ROLE_ADMIN, api_audit_verify},
+    /* CONTRACT §7 (api_federation.c) */
+    {"/api/v1/regions", HTTP_GET, ROLE_VIEWER, api_regions},
+    {"/api/v1/regions/", HTTP_GET, ROLE_VIEWER, api_region}, /* <id>, <id>/history */
+    {"/api/v1/evaluations", HTTP_GET, ROLE_VIEWER, api_evaluations},
+    {"/api/v1/evaluations", HTTP_POST, ROLE_ADMIN, api_evaluation_create},
+    {"/api/v1/evaluations/", HTTP_GET, ROLE_VIEWER, api_evaluation}, /* <id> */
 };
 
 static const char *method_name(enum http_method m)

@@ -18,6 +18,7 @@
 #include "store.h"
 
 struct alert_engine;
+struct federation;
 struct alert_record;
 struct people;
 struct checkpointer;
@@ -39,6 +40,7 @@ struct api {
     struct checkpointer *checkpoints; /* NULL: no checkpoint figures in /metrics */
     struct loopwatch *loopwatch;      /* NULL: no loop-turn figures in /metrics */
     struct people *people;            /* accounts, sessions, audit (api_users.c) */
+    struct federation *fed;           /* CONTRACT §7 (api_federation.c) */
     uv_loop_t *loop;
     int64_t started_ms;
     /* POST /api/v1/reload: returns the number of problems (0 = reloaded),
@@ -122,6 +124,14 @@ void api_alerts_answer(struct api *a, struct http_deferred *d, struct buf *head,
 void api_ingest(struct api *a, struct http_request *r);
 void api_import(struct api *a, struct http_request *r);
 bool api_streams_body(void *ctx, const struct http_request *r);
+
+/* ---- CONTRACT §7: federation (api_federation.c) ---- */
+void api_regions(struct api *a, struct http_request *r);
+void api_region(struct api *a, struct http_request *r); /* /regions/<id>[/history] */
+void api_evaluations(struct api *a, struct http_request *r);
+void api_evaluation(struct api *a, struct http_request *r); /* /evaluations/<id> */
+void api_evaluation_create(struct api *a, struct http_request *r);
+bool api_evaluations_streams_body(const struct http_request *r); /* its POST */
 
 /* ---- CONTRACT §8: people (api_users.c) ---- */
 

@@ -33,7 +33,8 @@
 bool api_streams_body(void *ctx, const struct http_request *r)
 {
     return strcmp(r->path, IMPORT_PATH) == 0 ||
-           strncmp(r->path, INGEST_PATH, strlen(INGEST_PATH)) == 0 || api_alert_ack_path(r->path);
+           strncmp(r->path, INGEST_PATH, strlen(INGEST_PATH)) == 0 || api_alert_ack_path(r->path) ||
+           api_evaluations_streams_body(r);
 }
 
 /* ---- POST /api/v1/ingest/<program>/<unit>/<metric> ---- */

@@ -12,107 +12,6 @@
 
 #define JSON "application/json"
 
-/* Every KPI evaluated at one time, and each program's summary. */
-struct snapshot {
-    const struct catalog *c;
-    struct kpi_eval *evals;       /* per KPI */
-    struct kpi_summary *programs; /* per program */
-};
-
-static int snapshot_take(struct snapshot *s, const struct catalog *c, struct kpi_engine *e,
-                         int64_t t, const struct kpi_report *report)
-{
-    s->c = c;
-    s->evals = calloc((size_t)c->n_kpis + 1, sizeof *s->evals);
-    s->programs = calloc((size_t)c->n_programs + 1, sizeof *s->programs);
-    const struct kpi_eval **mine = calloc((size_t)c->n_kpis + 1, sizeof *mine);
-    if (!s->evals || !s->programs || !mine) {
-        free(mine);
-        return -1;
-    }
-    for (int i = 0; i < c->n_kpis; i++) {
-        if (report)
-            kpi_evaluate(&c->kpis[i], c->tz_offset_ms, t, report->has_at_to[i], report->at_to[i],
-                         &s->evals[i]);
-        else
-            kpi_engine_eval(e, i, t, &s->evals[i]);
-    }
-    for (int p = 0; p < c->n_programs; p++) {
-        int n = 0;
-        for (int i = 0; i < c->n_kpis; i++)
-            if (c->kpis[i].program == p)
-                mine[n++] = &s->evals[i];
-        kpi_program_summary(mine, n, &s->programs[p]);
-    }
-    free(mine);
-    return 0;
-}
-
-static void snapshot_free(struct snapshot *s)
-{
-    free(s->evals);
-    free(s->programs);
-}
-
-static void program_json(struct buf *b, const struct snapshot *s, int p,
-                         const struct kpi_report *report)
-{
-    const struct catalog_program *pr = &s->c->programs[p];
-    const struct kpi_summary *sum = &s->programs[p];
-    buf_puts(b, "{\"id\":");
-    buf_json_str(b, pr->id);
-    buf_puts(b, ",\"name\":");
-    buf_json_str(b, pr->name);
-    buf_printf(b, ",\"dimension\":\"%s\",\"agency\":", catalog_dimension_id(pr->dimension));
-    wire_opt_str(b, pr->agency);
-    buf_puts(b, ",\"description\":");
-    wire_opt_str(b, pr->description);
-    buf_printf(b, ",\"status\":\"%s\",\"progress\":", catalog_program_status_name(pr->status));
-    wire_opt_num(b, sum->has_progress, sum->progress);
-    buf_puts(b, ",\"health\":");
-    if (sum->has_health)
-        buf_printf(b, "\"%s\"", kpi_status_name(sum->health));
-    else
-        buf_puts(b, "null");
-    buf_puts(b, ",\"kpis\":[");
-    int n = 0;
-    for (int i = 0; i < s->c->n_kpis; i++) {
-        if (s->c->kpis[i].program != p)
-            continue;
-        buf_puts(b, n++ ? "," : "");
-        wire_report_kpi(b, &s->c->kpis[i], &s->evals[i], report, i);
-    }
-    buf_puts(b, "]}");
-}
-
-static void programs_array(struct buf *b, const struct snapshot *s, const struct kpi_report *report)
-{
-    buf_puts(b, "[");
-    for (int p = 0; p < s->c->n_programs; p++) {
-        buf_puts(b, p ? "," : "");
-        program_json(b, s, p, report);
-    }
-    buf_puts(b, "]");
-}
-
-static void dimensions_array(struct buf *b, const struct snapshot *s)
-{
-    struct kpi_dimension dims[DIM_COUNT];
-    kpi_dimensions(s->c, s->programs, dims);
-    buf_puts(b, "[");
-    for (int d = 0; d < DIM_COUNT; d++) {
-        buf_printf(b,
-                   "%s{\"id\":\"%s\",\"name\":\"%s\",\"programs\":%d,\"running\":%d,"
-                   "\"catalogued\":%d,\"progress\":",
-                   d ? "," : "", catalog_dimension_id((enum catalog_dimension)d),
-                   catalog_dimension_name((enum catalog_dimension)d), dims[d].programs,
-                   dims[d].running, dims[d].catalogued);
-        wire_opt_num(b, dims[d].has_progress, dims[d].progress);
-        buf_puts(b, "}");
-    }
-    buf_puts(b, "]");
-}
-
 /* ---- answers after the engine has caught up ------------------------------ */
 
 enum view { VIEW_PROGRAMS, VIEW_PROGRAM, VIEW_DIMENSIONS };
@@ -140,7 +39,7 @@ static void answer(void *ctx)
 {
     struct pending *p = ctx;
     const struct catalog *c = kpi_engine_catalog(p->api->kpis);
-    struct snapshot s;
+    struct wire_snapshot s;
     struct buf b;
     int prog = p->view == VIEW_PROGRAM ? catalog_find_program(c, p->id) : 0;
     if (prog < 0) {
@@ -148,8 +47,8 @@ static void answer(void *ctx)
         free(p);
         return;
     }
-    if (snapshot_take(&s, c, p->api->kpis, util_now_ms(), NULL) != 0) {
-        snapshot_free(&s);
+    if (wire_snapshot_take(&s, c, p->api->kpis, util_now_ms(), NULL) != 0) {
+        wire_snapshot_free(&s);
         http_deferred_reply_error(p->reply, 500, "out_of_memory", "out of memory");
         free(p);
         return;
@@ -159,16 +58,16 @@ static void answer(void *ctx)
         buf_puts(&b, "{\"regency\":");
         wire_regency(&b, c);
         buf_puts(&b, ",\"programs\":");
-        programs_array(&b, &s, NULL);
+        wire_programs(&b, &s, NULL);
     } else if (p->view == VIEW_PROGRAM) {
         buf_puts(&b, "{\"program\":");
-        program_json(&b, &s, prog, NULL);
+        wire_program(&b, &s, prog, NULL);
     } else {
         buf_puts(&b, "{\"dimensions\":");
-        dimensions_array(&b, &s);
+        wire_dimensions(&b, &s);
     }
     buf_puts(&b, "}\n");
-    snapshot_free(&s);
+    wire_snapshot_free(&s);
     reply_json(p->reply, &b);
     free(p);
 }
@@ -220,10 +119,10 @@ struct report_req {
 static void report_done(void *ctx, const struct kpi_report *r)
 {
     struct report_req *q = ctx;
-    struct snapshot s = {0};
+    struct wire_snapshot s = {0};
     api_heavy_give(q->a);
-    if (r->status != 0 || snapshot_take(&s, r->catalog, NULL, r->to, r) != 0) {
-        snapshot_free(&s);
+    if (r->status != 0 || wire_snapshot_take(&s, r->catalog, NULL, r->to, r) != 0) {
+        wire_snapshot_free(&s);
         http_deferred_reply_error(
             q->reply, 503, "unavailable",
             "the report could not be computed (database busy or catalog reloaded); retry");
@@ -236,11 +135,11 @@ static void report_done(void *ctx, const struct kpi_report *r)
     wire_regency(&b, r->catalog);
     buf_printf(&b, ",\"from\":%lld,\"to\":%lld,\"generated_at\":%lld,\"dimensions\":",
                (long long)r->from, (long long)r->to, (long long)q->generated_at);
-    dimensions_array(&b, &s);
+    wire_dimensions(&b, &s);
     buf_puts(&b, ",\"programs\":");
-    programs_array(&b, &s, r);
+    wire_programs(&b, &s, r);
     buf_puts(&b, ",\"alerts\":");
-    snapshot_free(&s);
+    wire_snapshot_free(&s);
     if (buf_failed(&b))
         reply_json(q->reply, &b);
     else

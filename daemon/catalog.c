@@ -7,6 +7,7 @@
  * numbers in the ms fields. */
 #include "catalog.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,10 +73,12 @@ static int index_of(const char *const *names, const char *s)
 
 /* ---- sections and their keys ---- */
 
-enum kind { S_IGNORED, S_REGENCY, S_MASTERPLAN, S_PROGRAM, S_KPI, S_RULE };
+enum kind { S_IGNORED, S_REGENCY, S_MASTERPLAN, S_PROGRAM, S_KPI, S_RULE, S_REGION };
 
-enum { R_ID, R_NAME, R_TIMEZONE };
-static const char *const regency_keys[] = {"id", "name", "timezone", NULL};
+enum { R_ID, R_NAME, R_TIMEZONE, R_CODE, R_PROVINCE };
+static const char *const regency_keys[] = {"id", "name", "timezone", "code", "province", NULL};
+enum { G_NAME, G_CODE, G_PROVINCE };
+static const char *const region_keys[] = {"name", "code", "province", NULL};
 static const char *const masterplan_keys[] = {"governance", "branding",    "economy", "living",
                                               "society",    "environment", NULL};
 enum { P_NAME, P_DIMENSION, P_AGENCY, P_DESCRIPTION, P_STATUS, P_STALE_AFTER };
@@ -132,6 +135,8 @@ static const char *const *keys_of(enum kind k)
         return kpi_keys;
     case S_RULE:
         return rule_keys;
+    case S_REGION:
+        return region_keys;
     case S_IGNORED:
         break;
     }
@@ -437,6 +442,27 @@ static int set_slug(struct parse *p, char **slot, const char *v, char *want, siz
     return 0;
 }
 
+#define WANT_CODE "a Kemendagri code NN or NN.NN (18 or 18.02)"
+
+bool catalog_valid_code(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 2 && n != 5)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (i == 2 ? s[i] != '.' : !isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static int set_code(struct parse *p, char **slot, const char *v, char *want, size_t wantlen)
+{
+    if (!catalog_valid_code(v))
+        WANT(WANT_CODE);
+    *slot = dup(p, v);
+    return 0;
+}
+
 static int set_regency(struct parse *p, int key, const char *v, char *want, size_t wantlen)
 {
     switch (key) {
@@ -444,11 +470,25 @@ static int set_regency(struct parse *p, int key, const char *v, char *want, size
         return set_slug(p, &p->c->regency_id, v, want, wantlen);
     case R_NAME:
         return set_text(p, &p->c->regency_name, v, want, wantlen);
+    case R_CODE:
+        return set_code(p, &p->c->regency_code, v, want, wantlen);
+    case R_PROVINCE:
+        return set_text(p, &p->c->regency_province, v, want, wantlen);
     default:
         if (parse_tz(v, &p->c->tz_offset_ms) != 0)
             WANT("WIB, WITA, WIT or +HH:MM / -HH:MM");
         return 0;
     }
+}
+
+static int set_region(struct parse *p, int key, const char *v, char *want, size_t wantlen)
+{
+    struct catalog_region *g = &p->c->regions[p->c->n_regions - 1];
+    if (key == G_NAME)
+        return set_text(p, &g->name, v, want, wantlen);
+    if (key == G_CODE)
+        return set_code(p, &g->code, v, want, wantlen);
+    return set_text(p, &g->province, v, want, wantlen);
 }
 
 static int set_masterplan(struct parse *p, int key, const char *v, char *want, size_t wantlen)
@@ -639,12 +679,10 @@ static void on_key(void *ctx, const char *section, const char *key, const char *
         return;
     }
     p->key_line[i] = line;
-    static int (*const setters[])(struct parse *, int, const char *, char *,
-                                  size_t) = {[S_REGENCY] = set_regency,
-                                             [S_MASTERPLAN] = set_masterplan,
-                                             [S_PROGRAM] = set_program,
-                                             [S_KPI] = set_kpi,
-                                             [S_RULE] = set_rule};
+    static int (*const setters[])(struct parse *, int, const char *, char *, size_t) = {
+        [S_REGENCY] = set_regency, [S_MASTERPLAN] = set_masterplan,
+        [S_PROGRAM] = set_program, [S_KPI] = set_kpi,
+        [S_RULE] = set_rule,       [S_REGION] = set_region};
     char want[256];
     if (setters[p->kind](p, i, value, want, sizeof want) != 0) {
         p->key_bad[i] = true;
@@ -789,6 +827,9 @@ static void end_section(struct parse *p)
     case S_RULE:
         end_rule(p);
         break;
+    case S_REGION:
+        require(p, (const int[]){G_NAME, -1});
+        break;
     case S_MASTERPLAN:
     case S_IGNORED:
         break;
@@ -877,6 +918,20 @@ static enum kind begin_rule(struct parse *p, const char *id, int line)
     return S_RULE;
 }
 
+static enum kind begin_region(struct parse *p, const char *id, int line)
+{
+    struct catalog *c = p->c;
+    for (int i = 0; i < c->n_regions; i++)
+        if (strcmp(c->regions[i].id, id) == 0)
+            problem(p, line, "duplicate region \"%s\" (first at line %d)", id, c->regions[i].line);
+    struct catalog_region *g = append(p, &c->regions, &c->n_regions, sizeof *g);
+    if (!g)
+        return S_IGNORED;
+    g->id = dup(p, id);
+    g->line = line;
+    return S_REGION;
+}
+
 static enum kind begin_section(struct parse *p, const char *name, int line)
 {
     char word[16];
@@ -886,8 +941,8 @@ static enum kind begin_section(struct parse *p, const char *name, int line)
         wlen = sizeof word - 1; /* too long for any known word: unknown below */
     memcpy(word, name, wlen);
     word[wlen] = '\0';
-    bool with_id =
-        strcmp(word, "program") == 0 || strcmp(word, "kpi") == 0 || strcmp(word, "rule") == 0;
+    bool with_id = strcmp(word, "program") == 0 || strcmp(word, "kpi") == 0 ||
+                   strcmp(word, "rule") == 0 || strcmp(word, "region") == 0;
     if ((strcmp(name, "regency") == 0 || strcmp(name, "masterplan") == 0))
         return begin_single(p, name[0] == 'r' ? &p->regency_line : &p->masterplan_line, name, line);
     if (!with_id) {
@@ -904,6 +959,8 @@ static enum kind begin_section(struct parse *p, const char *name, int line)
     }
     if (word[0] == 'p')
         return begin_program(p, id, line);
+    if (strcmp(word, "region") == 0)
+        return begin_region(p, id, line);
     return word[0] == 'k' ? begin_kpi(p, id, line) : begin_rule(p, id, line);
 }
 
@@ -1066,9 +1123,26 @@ void catalog_free(struct catalog *c)
     free(c->kpis);
     free(c->rules);
     free(c->path);
+    for (int i = 0; i < c->n_regions; i++) {
+        free(c->regions[i].id);
+        free(c->regions[i].name);
+        free(c->regions[i].code);
+        free(c->regions[i].province);
+    }
+    free(c->regions);
     free(c->regency_id);
     free(c->regency_name);
+    free(c->regency_code);
+    free(c->regency_province);
     free(c);
+}
+
+int catalog_find_region(const struct catalog *c, const char *id)
+{
+    for (int i = 0; i < c->n_regions; i++)
+        if (strcmp(c->regions[i].id, id) == 0)
+            return i;
+    return -1;
 }
 
 int catalog_find_program(const struct catalog *c, const char *id)

@@ -121,10 +121,20 @@ struct catalog_masterplan {
     int running, total;
 };
 
+/* A region a hub expects (CONTRACT §7: [region <id>]). */
+struct catalog_region {
+    char *id, *name;
+    char *code;     /* NN or NN.NN; NULL when not given */
+    char *province; /* NULL when not given */
+    int line;
+};
+
 struct catalog {
     char *path; /* the file it was read from */
     char *regency_id, *regency_name;
-    int64_t tz_offset_ms; /* WIB +07:00 (default), WITA +08:00, WIT +09:00, or ±HH:MM */
+    char *regency_code;     /* Kemendagri code NN or NN.NN; NULL when not given */
+    char *regency_province; /* NULL when not given */
+    int64_t tz_offset_ms;   /* WIB +07:00 (default), WITA +08:00, WIT +09:00, or ±HH:MM */
     struct catalog_masterplan masterplan[DIM_COUNT];
     struct catalog_program *programs; /* in file order */
     int n_programs;
@@ -132,6 +142,8 @@ struct catalog {
     int n_kpis;
     struct catalog_rule *rules; /* in file order */
     int n_rules;
+    struct catalog_region *regions; /* a hub's expected regions, in file order */
+    int n_regions;
 };
 
 /* Called once per problem; line 0 when the problem belongs to no line (an
@@ -163,6 +175,12 @@ int catalog_find_program(const struct catalog *c, const char *id);
 /* True if a series (unit, labels as canonical JSON) of the match's program
  * and metric passes its label and unit filters. */
 bool catalog_match_series(const struct catalog_match *m, const char *unit, const char *labels_json);
+
+/* The region with this id, or -1. */
+int catalog_find_region(const struct catalog *c, const char *id);
+
+/* True for a Kemendagri region code: NN or NN.NN (digits). */
+bool catalog_valid_code(const char *s);
 
 /* "+07:00" for 25200000 (buf of at least 7 bytes). */
 void catalog_format_tz(int64_t tz_offset_ms, char *out);

@@ -25,7 +25,8 @@ enum entry_type {
     T_LEVEL,
     T_BOOL,
     T_TOKEN,
-    T_ADDRS
+    T_ADDRS,
+    T_SECONDS /* an int of seconds: N, or N with s, m, h or d */
 };
 
 struct entry {
@@ -93,6 +94,17 @@ static const struct entry entries[] = {
     {"http", "login_queue", T_INT, F(login_queue), 0, 100000},
     {"audit", "retention_days", T_INT, F(audit_retention_days), 400, 36500},
     {"audit", "list_max", T_INT, F(audit_list_max), 1, 1000000},
+    /* CONTRACT §7: federation (federation.h) */
+    {"federation", "publish", T_BOOL, F(fed_publish), 0, 0},
+    {"federation", "hub", T_BOOL, F(fed_hub), 0, 0},
+    {"federation", "prefix", T_PREFIX, F(fed_prefix), 0, 0},
+    {"federation", "region_stale_after", T_SECONDS, F(fed_region_stale_after_s), 5, 86400 * 30},
+    {"federation", "heartbeat", T_SECONDS, F(fed_heartbeat_s), 10, 300},
+    {"federation", "state_retention_days", T_INT, F(fed_state_retention_days), 1, 36500},
+    {"federation", "max_state_bytes", T_INT64, F(fed_max_state_bytes), 65536, 64LL << 20},
+    {"federation", "max_regions", T_INT, F(fed_max_regions), 1, 100000},
+    {"federation", "thin_after_days", T_INT, F(fed_thin_after_days), 1, 36500},
+    {"federation", "history_max", T_INT, F(fed_history_max), 100, 10000000},
 };
 #undef F
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
@@ -167,10 +179,17 @@ int cfg_defaults(struct cfg *c)
     c->login_queue = 64;
     c->audit_retention_days = 400;
     c->audit_list_max = 10000;
+    c->fed_region_stale_after_s = 900;
+    c->fed_heartbeat_s = 300;
+    c->fed_state_retention_days = 400;
+    c->fed_max_state_bytes = 1 << 20;
+    c->fed_max_regions = 2000;
+    c->fed_thin_after_days = 1;
+    c->fed_history_max = 100000;
     if (replace_str(&c->mqtt_uri, "tcp://127.0.0.1:1883") ||
         replace_str(&c->mqtt_client_id, "pantaud") || replace_str(&c->mqtt_prefix, "pantau") ||
-        replace_str(&c->db_path, "./pantau.db") || replace_str(&c->listen, "127.0.0.1:8080") ||
-        default_dashboard(&c->dashboard_dir)) {
+        replace_str(&c->fed_prefix, "pantau-fed") || replace_str(&c->db_path, "./pantau.db") ||
+        replace_str(&c->listen, "127.0.0.1:8080") || default_dashboard(&c->dashboard_dir)) {
         cfg_free(c);
         return -1;
     }
@@ -186,11 +205,11 @@ void cfg_free(struct cfg *c)
     c->n_tokens = 0;
     free(c->http_proxy);
     c->http_proxy = NULL;
-    char **strs[] = {&c->mqtt_uri,       &c->mqtt_client_id,      &c->mqtt_prefix,
-                     &c->mqtt_username,  &c->mqtt_password,       &c->mqtt_ca_file,
-                     &c->mqtt_cert_file, &c->mqtt_key_file,       &c->db_path,
-                     &c->listen,         &c->dashboard_dir,       &c->catalog_path,
-                     &c->alerts_webhook, &c->alerts_webhook_token};
+    char **strs[] = {&c->mqtt_uri,       &c->mqtt_client_id,       &c->mqtt_prefix,
+                     &c->mqtt_username,  &c->mqtt_password,        &c->mqtt_ca_file,
+                     &c->mqtt_cert_file, &c->mqtt_key_file,        &c->db_path,
+                     &c->listen,         &c->dashboard_dir,        &c->catalog_path,
+                     &c->alerts_webhook, &c->alerts_webhook_token, &c->fed_prefix};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -381,6 +400,36 @@ static int apply_entry(struct cfg *c, const struct entry *e, const char *value, 
         else
             *(int64_t *)field = n;
         return 0;
+    case T_SECONDS: {
+        size_t len = strlen(value);
+        int64_t mult = 1;
+        char digits[24];
+        const char *suffixes = "smhd";
+        static const int64_t mults[] = {1, 60, 3600, 86400};
+        const char *at = len ? strchr(suffixes, value[len - 1]) : NULL;
+        if (at && *at) {
+            mult = mults[at - suffixes];
+            len--;
+        }
+        if (len == 0 || len >= sizeof digits) {
+            n = -1;
+        } else {
+            memcpy(digits, value, len);
+            digits[len] = '\0';
+            if (util_parse_int(digits, 0, e->max, &n) != 0 || n > e->max / mult)
+                n = -1;
+            else
+                n *= mult;
+        }
+        if (n < e->min || n > e->max) {
+            snprintf(problem, plen,
+                     "%s: \"%s\" is not a duration in [%llds, %llds] (N, Ns, Nm, Nh or Nd)", e->key,
+                     value, (long long)e->min, (long long)e->max);
+            return -1;
+        }
+        *(int *)field = (int)n;
+        return 0;
+    }
     case T_BOOL:
         if (parse_bool(value, (int *)field) != 0) {
             snprintf(problem, plen, "%s: \"%s\" is not yes or no", e->key, value);

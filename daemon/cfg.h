@@ -113,6 +113,18 @@ struct cfg {
     int audit_retention_days; /* [audit] 400 (the least): older events are pruned */
     int audit_list_max;       /* [audit] 10000: events in one /api/v1/audit answer */
 
+    /* [federation] CONTRACT §7 (federation.h) */
+    int fed_publish;              /* 0: publish this regency's STATE */
+    int fed_hub;                  /* 0: collect the STATEs of others */
+    char *fed_prefix;             /* pantau-fed: topic prefix of states */
+    int fed_region_stale_after_s; /* 900: a region silent this long is stale */
+    int fed_heartbeat_s;          /* 300: a STATE at least this often, changed or not */
+    int fed_state_retention_days; /* 400: a hub's stored states older than this are pruned */
+    int64_t fed_max_state_bytes;  /* 1 MiB: a hub rejects larger STATE payloads */
+    int fed_max_regions;          /* 2000: a hub refuses states of regions past this */
+    int fed_thin_after_days;      /* 1: older states thinned to the last of each hour */
+    int fed_history_max;          /* 100000: states in one /regions/<id>/history answer */
+
     const char *path; /* the file loaded, or NULL (not owned) */
     /* Where listen and password were set, for cfg_validate's messages:
      * (path, line) from a file, ("command line", 0), or (NULL, 0). */

@@ -91,6 +91,8 @@ struct ingest {
     int64_t held_since_ms;
     uint64_t again_left; /* messages to read again that were counted */
     uint64_t replayed;   /* messages found in the spool at start */
+    char *state_prefix;  /* a hub's [federation] prefix; NULL: not a hub */
+    struct ingest_state_handler state;
     void (*done)(void *ctx);
     void *done_ctx;
 };
@@ -346,6 +348,53 @@ static int ingest_source(struct ingest *in, struct source *m)
     return m->stored;
 }
 
+/* A hub's STATE message: to the federation, never a sample. */
+static void ingest_state(struct ingest *in, struct source *m)
+{
+    char id[SLUG_MAX + 1];
+    const char *start = m->topic + strlen(in->state_prefix) + 1;
+    size_t idlen = strcspn(start, "/");
+    const char *why = "no federation hub to take it";
+    in->current = m;
+    if (m->payload_total > m->payload_len) {
+        on_reject(in, PARSE_BAD_STATE, -1, "payload over [federation] max_state_bytes");
+    } else if (idlen > SLUG_MAX || !util_is_slug(start, idlen)) {
+        on_reject(in, PARSE_BAD_STATE, -1, "the topic's regency id is not a slug");
+    } else {
+        memcpy(id, start, idlen);
+        id[idlen] = '\0';
+        int rc = in->state.fn ? in->state.fn(in->state.ctx, id, m->payload, m->payload_len,
+                                             m->arrival_ms, &why)
+                              : 1;
+        if (rc == STORE_RETRY)
+            in->failed = true;
+        else if (rc != 0)
+            on_reject(in, PARSE_BAD_STATE, -1, why);
+    }
+    in->current = NULL;
+}
+
+void ingest_set_state_handler(struct ingest *in, const struct ingest_state_handler *h)
+{
+    in->state = *h;
+}
+
+int ingest_offer_state(struct ingest *in, const char *topic, const char *payload, size_t len)
+{
+    return in->mqtt ? ingest_mqtt_offer(in->mqtt, topic, payload, len) : -1;
+}
+
+void ingest_state_stats(struct ingest *in, uint64_t out[4])
+{
+    struct ingest_mqtt_pub_stats ps = {0};
+    if (in->mqtt)
+        ingest_mqtt_pub_stats(in->mqtt, &ps);
+    out[0] = ps.offered;
+    out[1] = ps.sent;
+    out[2] = ps.acked;
+    out[3] = ps.failed;
+}
+
 static void ingest_one(struct ingest *in, const struct ingest_msg *m)
 {
     struct source src = {.topic = m->topic,
@@ -359,6 +408,11 @@ static void ingest_one(struct ingest *in, const struct ingest_msg *m)
         in->again_left--;
     else
         in->stats.messages++;
+    if (in->state_prefix &&
+        ingest_mqtt_is_state_topic(in->state_prefix, m->topic, strlen(m->topic))) {
+        ingest_state(in, &src);
+        return;
+    }
     ingest_source(in, &src);
 }
 
@@ -564,6 +618,7 @@ static void free_ingest(struct ingest *in)
     rejects_free(&in->rejects);
     pending_free(&in->pending);
     free(in->prefix);
+    free(in->state_prefix);
     free(in);
 }
 
@@ -582,7 +637,8 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
         return -1;
     buf_init(&in->pending.text, 0);
     buf_init(&in->pending.presence, 0);
-    if (rejects_init(&in->rejects) != 0 || !(in->prefix = strdup(cfg->mqtt_prefix))) {
+    if (rejects_init(&in->rejects) != 0 || !(in->prefix = strdup(cfg->mqtt_prefix)) ||
+        (cfg->fed_hub && !(in->state_prefix = strdup(cfg->fed_prefix)))) {
         free_ingest(in);
         log_error("ingest: out of memory");
         return -1;
@@ -605,16 +661,22 @@ int ingest_start(struct ingest **out, uv_loop_t *loop, const struct cfg *cfg, st
         return -1;
     }
 
-    struct ingest_mqtt_opts mo = {.uri = cfg->mqtt_uri,
-                                  .client_id = cfg->mqtt_client_id,
-                                  .prefix = cfg->mqtt_prefix,
-                                  .username = cfg->mqtt_username,
-                                  .password = cfg->mqtt_password,
-                                  .ca_file = cfg->mqtt_ca_file,
-                                  .cert_file = cfg->mqtt_cert_file,
-                                  .key_file = cfg->mqtt_key_file,
-                                  .tls_insecure = cfg->mqtt_tls_insecure,
-                                  .keepalive_s = cfg->mqtt_keepalive_s};
+    struct ingest_mqtt_opts mo = {
+        .uri = cfg->mqtt_uri,
+        .client_id = cfg->mqtt_client_id,
+        .prefix = cfg->mqtt_prefix,
+        .username = cfg->mqtt_username,
+        .password = cfg->mqtt_password,
+        .ca_file = cfg->mqtt_ca_file,
+        .cert_file = cfg->mqtt_cert_file,
+        .key_file = cfg->mqtt_key_file,
+        .tls_insecure = cfg->mqtt_tls_insecure,
+        .keepalive_s = cfg->mqtt_keepalive_s,
+        .state_prefix = cfg->fed_hub ? cfg->fed_prefix : NULL,
+        /* a record must fit the spool (ingest_queue_push) */
+        .state_max_bytes = (size_t)(cfg->fed_max_state_bytes < cfg->ingest_queue_bytes / 4
+                                        ? cfg->fed_max_state_bytes
+                                        : cfg->ingest_queue_bytes / 4)};
     if (ingest_mqtt_start(&in->mqtt, loop, &mo, &in->queue) != 0) {
         close_handles(in);
         return -1;

@@ -114,6 +114,27 @@ void ingest_reject(struct ingest *in, const struct ingest_entry *e, enum parse_r
  * every loop turn. Returns 0, or -1 if the group was rolled back. */
 int ingest_commit(struct ingest *in);
 
+/* CONTRACT §7, a hub ([federation] hub): a message on
+ * "<[federation] prefix>/<id>/state" goes to fn instead of parse.c's sample
+ * path, inside the open store group (fn may write on store_db: its rows
+ * commit or roll back with the group, and after a rollback fn is called
+ * again with the same message, so it must be idempotent). fn returns 0
+ * (taken), 1 (rejected: counted as bad_state with *why) or STORE_RETRY.
+ * Without a handler such messages are rejected as bad_state. */
+struct ingest_state_handler {
+    int (*fn)(void *ctx, const char *region_id, const char *payload, size_t len, int64_t arrival_ms,
+              const char **why);
+    void *ctx;
+};
+void ingest_set_state_handler(struct ingest *in, const struct ingest_state_handler *h);
+
+/* CONTRACT §7, a regency ([federation] publish): hands the latest STATE to
+ * the MQTT client's publisher thread (ingest_mqtt_offer; the loop never
+ * calls Paho). Loop thread. Returns 0 or -1. */
+int ingest_offer_state(struct ingest *in, const char *topic, const char *payload, size_t len);
+/* offered, sent, acked, failed (see ingest_mqtt.h); zeros while stopping. */
+void ingest_state_stats(struct ingest *in, uint64_t out[4]);
+
 /* One log line with the counters (for the periodic stats and shutdown). */
 void ingest_log_stats(struct ingest *in, const char *when);
 

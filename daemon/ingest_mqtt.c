@@ -3,6 +3,8 @@
 
 #include <MQTTAsync.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,40 @@ struct ingest_mqtt {
 
     pthread_mutex_t log_mu; /* Paho's threads share the rate limiter */
     struct log_limit connect_errors;
+
+    char state_filter[TOPIC_MAX]; /* "" unless a hub */
+    char *state_prefix;
+    size_t state_max_bytes;
+
+    /* The publisher (ingest_mqtt_offer): pub_mu guards what follows; it is
+     * never held while calling Paho. */
+    pthread_mutex_t pub_mu;
+    pthread_cond_t pub_cond;
+    pthread_t pub_thread;
+    bool pub_started, pub_stop;
+    struct pub_msg *pub_next;     /* offered, not yet handed to Paho */
+    struct pub_msg *pub_inflight; /* handed to Paho, PUBACK not yet seen */
+    uint64_t pub_inflight_conn;   /* the connection it was sent on */
+    int pub_inflight_token;       /* Paho's token of that send */
+    int pub_acked_token;          /* the last PUBACK's (it may come before the send returns) */
+    uint64_t pub_seq;             /* of the offers: a PUBACK names the one it acks */
+    struct ingest_mqtt_pub_stats pub_stats;
 };
+
+struct pub_msg {
+    char *topic, *payload;
+    size_t len;
+    uint64_t seq;
+};
+
+static void pub_msg_free(struct pub_msg *p)
+{
+    if (!p)
+        return;
+    free(p->topic);
+    free(p->payload);
+    free(p);
+}
 
 static void log_connect_error(struct ingest_mqtt *m, const char *what, int code, const char *msg)
 {
@@ -60,7 +95,11 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     size_t total = (size_t)msg->payloadlen;
     /* An oversize payload is rejected anyway: keep what the reject log shows. */
-    size_t keep = total > PARSE_MAX_PAYLOAD ? 1024 : total;
+    size_t limit = PARSE_MAX_PAYLOAD;
+    if (m->state_prefix && total > limit &&
+        ingest_mqtt_is_state_topic(m->state_prefix, topic, tlen))
+        limit = m->state_max_bytes;
+    size_t keep = total > limit ? 1024 : total;
 
     if (ingest_queue_push(m->queue, topic, tlen, msg->payload, keep, total, arrival,
                           msg->retained != 0) != 0) {
@@ -112,6 +151,19 @@ static void on_connected(void *ctx, char *cause)
     int rc = MQTTAsync_subscribe(m->client, m->topic_filter, 1, &opts);
     if (rc != MQTTASYNC_SUCCESS)
         log_error("mqtt: subscribe to %s not sent (code %d)", m->topic_filter, rc);
+    if (m->state_filter[0]) {
+        MQTTAsync_responseOptions sopts = MQTTAsync_responseOptions_initializer;
+        sopts.context = m;
+        rc = MQTTAsync_subscribe(m->client, m->state_filter, 1, &sopts);
+        if (rc != MQTTASYNC_SUCCESS)
+            log_error("mqtt: subscribe to %s not sent (code %d)", m->state_filter, rc);
+        else
+            log_info("mqtt: subscribing to %s (federation hub)", m->state_filter);
+    }
+    /* The publisher sends again what the lost connection did not ack. */
+    pthread_mutex_lock(&m->pub_mu);
+    pthread_cond_signal(&m->pub_cond);
+    pthread_mutex_unlock(&m->pub_mu);
 }
 
 static void on_connection_lost(void *ctx, char *cause)
@@ -211,6 +263,11 @@ static char *dup_or_null(const char *s)
  * callback of the last handle) come here. */
 static void client_free(struct ingest_mqtt *m)
 {
+    pub_msg_free(m->pub_next);
+    pub_msg_free(m->pub_inflight);
+    pthread_mutex_destroy(&m->pub_mu);
+    pthread_cond_destroy(&m->pub_cond);
+    free(m->state_prefix);
     free(m->uri);
     free(m->client_id);
     free(m->username);
@@ -244,6 +301,15 @@ int ingest_mqtt_start(struct ingest_mqtt **out, uv_loop_t *loop, const struct in
              strncmp(o->uri, "wss://", 6) == 0;
     snprintf(m->topic_filter, sizeof m->topic_filter, "%s/#", o->prefix);
     pthread_mutex_init(&m->log_mu, NULL);
+    pthread_mutex_init(&m->pub_mu, NULL);
+    pthread_cond_init(&m->pub_cond, NULL);
+    if (o->state_prefix) {
+        snprintf(m->state_filter, sizeof m->state_filter, "%s/+/state", o->state_prefix);
+        m->state_prefix = strdup(o->state_prefix);
+        m->state_max_bytes = o->state_max_bytes ? o->state_max_bytes : PARSE_MAX_PAYLOAD;
+        if (!m->state_prefix)
+            goto fail;
+    }
     /* Each copy that was asked for must exist: a NULL ca_file would mean
      * "the system's CAs", not "out of memory". */
     if (!m->uri || !m->client_id || (o->username && !m->username) ||
@@ -360,6 +426,16 @@ void ingest_mqtt_stop(struct ingest_mqtt *m, void (*done)(void *ctx), void *ctx)
     m->done_ctx = ctx;
     ingest_queue_close(m->queue);
     uv_timer_stop(&m->timer);
+    /* The queue is closed: a producer holding Paho's mutex no longer waits,
+     * so the publisher gets out of Paho and the join ends. */
+    if (m->pub_started) {
+        pthread_mutex_lock(&m->pub_mu);
+        m->pub_stop = true;
+        pthread_cond_signal(&m->pub_cond);
+        pthread_mutex_unlock(&m->pub_mu);
+        pthread_join(m->pub_thread, NULL);
+        m->pub_started = false;
+    }
 
     MQTTAsync_disconnectOptions opts = MQTTAsync_disconnectOptions_initializer;
     opts.timeout = STOP_WAIT_MS / 2;
@@ -372,4 +448,148 @@ void ingest_mqtt_stop(struct ingest_mqtt *m, void (*done)(void *ctx), void *ctx)
         return;
     }
     uv_timer_start(&m->timer, on_stop_deadline, STOP_WAIT_MS, 0);
+}
+
+/* ---- the publisher (federation STATE) ------------------------------------- */
+
+bool ingest_mqtt_is_state_topic(const char *state_prefix, const char *topic, size_t len)
+{
+    size_t plen = strlen(state_prefix);
+    static const char tail[] = "/state";
+    size_t tlen = sizeof tail - 1;
+    if (len < plen + 1 + 1 + tlen || memcmp(topic, state_prefix, plen) != 0 || topic[plen] != '/')
+        return false;
+    if (memcmp(topic + len - tlen, tail, tlen) != 0)
+        return false;
+    const char *id = topic + plen + 1;
+    size_t idlen = len - tlen - plen - 1;
+    return memchr(id, '/', idlen) == NULL;
+}
+
+static void on_published(void *ctx, MQTTAsync_successData *resp)
+{
+    struct ingest_mqtt *m = ctx;
+    pthread_mutex_lock(&m->pub_mu);
+    m->pub_stats.acked++;
+    m->pub_acked_token = resp ? resp->token : 0;
+    if (m->pub_inflight && resp && resp->token == m->pub_inflight_token) {
+        pub_msg_free(m->pub_inflight);
+        m->pub_inflight = NULL;
+    }
+    pthread_mutex_unlock(&m->pub_mu);
+}
+
+static void on_publish_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct ingest_mqtt *m = ctx;
+    pthread_mutex_lock(&m->pub_mu);
+    m->pub_stats.failed++;
+    m->pub_inflight_conn = UINT64_MAX; /* send it again once connected */
+    pthread_cond_signal(&m->pub_cond);
+    pthread_mutex_unlock(&m->pub_mu);
+}
+
+/* Hands p to Paho (pub_mu NOT held: Paho's mutex may make this wait). */
+static int pub_send(struct ingest_mqtt *m, const struct pub_msg *p, int *token)
+{
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    opts.onSuccess = on_published;
+    opts.onFailure = on_publish_failed;
+    opts.context = m;
+    int rc = MQTTAsync_send(m->client, p->topic, (int)p->len, p->payload, 1, 1, &opts);
+    *token = opts.token;
+    return rc;
+}
+
+static void *pub_main(void *arg)
+{
+    struct ingest_mqtt *m = arg;
+    pthread_mutex_lock(&m->pub_mu);
+    while (!m->pub_stop) {
+        bool up = atomic_load(&m->connected);
+        uint64_t conn = atomic_load(&m->connects);
+        struct pub_msg *p = NULL;
+        bool again = false;
+        if (up && m->pub_next) {
+            p = m->pub_next;
+            m->pub_next = NULL;
+        } else if (up && m->pub_inflight && m->pub_inflight_conn != conn) {
+            p = m->pub_inflight; /* the connection it went out on is gone */
+            m->pub_inflight = NULL;
+            again = true;
+        }
+        if (!p) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1; /* a reconnect is also seen by polling */
+            pthread_cond_timedwait(&m->pub_cond, &m->pub_mu, &until);
+            continue;
+        }
+        pthread_mutex_unlock(&m->pub_mu);
+        int token = 0;
+        int rc = pub_send(m, p, &token);
+        pthread_mutex_lock(&m->pub_mu);
+        if (rc == MQTTASYNC_SUCCESS) {
+            m->pub_stats.sent++;
+            pub_msg_free(m->pub_inflight);
+            m->pub_inflight = NULL;
+            if (m->pub_acked_token == token && token != 0) {
+                pub_msg_free(p); /* its PUBACK came before the send returned */
+            } else {
+                m->pub_inflight = p;
+                m->pub_inflight_conn = conn;
+                m->pub_inflight_token = token;
+            }
+        } else if (!m->pub_next) {
+            m->pub_next = p; /* not taken: tried again, unless replaced meanwhile */
+            m->pub_stats.failed++;
+            if (!again) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += 1;
+                pthread_cond_timedwait(&m->pub_cond, &m->pub_mu, &until);
+            }
+        } else {
+            m->pub_stats.failed++;
+            pub_msg_free(p);
+        }
+    }
+    pthread_mutex_unlock(&m->pub_mu);
+    return NULL;
+}
+
+int ingest_mqtt_offer(struct ingest_mqtt *m, const char *topic, const char *payload, size_t len)
+{
+    if (m->stopping)
+        return -1; /* the publisher is joined, or about to be */
+    struct pub_msg *p = calloc(1, sizeof *p);
+    if (!p || !(p->topic = strdup(topic)) || !(p->payload = malloc(len ? len : 1))) {
+        pub_msg_free(p);
+        return -1;
+    }
+    memcpy(p->payload, payload, len);
+    p->len = len;
+    if (!m->pub_started) {
+        if (pthread_create(&m->pub_thread, NULL, pub_main, m) != 0) {
+            log_error("mqtt: cannot start the federation publisher thread");
+            pub_msg_free(p);
+            return -1;
+        }
+        m->pub_started = true;
+    }
+    pthread_mutex_lock(&m->pub_mu);
+    p->seq = ++m->pub_seq;
+    m->pub_stats.offered++;
+    pub_msg_free(m->pub_next); /* replaced by the newer state */
+    m->pub_next = p;
+    pthread_cond_signal(&m->pub_cond);
+    pthread_mutex_unlock(&m->pub_mu);
+    return 0;
+}
+
+void ingest_mqtt_pub_stats(struct ingest_mqtt *m, struct ingest_mqtt_pub_stats *out)
+{
+    pthread_mutex_lock(&m->pub_mu);
+    *out = m->pub_stats;
+    pthread_mutex_unlock(&m->pub_mu);
 }

@@ -25,6 +25,7 @@
 
 #include "alert_engine.h"
 #include "api.h"
+#include "federation.h"
 #include "backup.h"
 #include "catalog.h"
 #include "cfg.h"
@@ -55,7 +56,8 @@ struct daemon {
     struct kpi_engine *kpis;
     struct alert_engine *alerts;
     struct presence *presence;
-    struct webhook *webhook; /* NULL without [alerts] webhook */
+    struct federation *federation; /* CONTRACT §7 */
+    struct webhook *webhook;       /* NULL without [alerts] webhook */
     struct checkpointer *checkpoints;
     struct loopwatch *loopwatch;
     struct api api;
@@ -309,7 +311,8 @@ static void on_ingest_stopped(void *ctx)
     kpi_engine_stop(d->kpis);     /* jobs in flight finish; freed after the loop */
     alert_engine_stop(d->alerts); /* writes what is pending */
     presence_stop(d->presence);
-    webhook_stop(d->webhook); /* its rows stay in the outbox for the next start */
+    federation_close_db(d->federation); /* ingest's last group is committed */
+    webhook_stop(d->webhook);           /* its rows stay in the outbox for the next start */
     checkpointer_stop(d->checkpoints);
     live_stop(d->live);
     http_stop(d->http); /* closes connections; freed after the loop ends */
@@ -341,6 +344,7 @@ static void begin_stop(struct daemon *d, const char *why)
     /* Stopping waits for Paho's threads (MQTTAsync_destroy) inside a turn:
      * that is not the loop being slow. */
     loopwatch_stop(d->loopwatch);
+    federation_stop(d->federation); /* no more STATE offers */
     if (d->ingest)
         ingest_stop(d->ingest, on_ingest_stopped, d);
     else
@@ -657,7 +661,20 @@ static int start_api(struct daemon *d)
         return -1;
     live_set_admit(d->live, http_admit_upgrade, d->http);
     d->api.http = d->http;
-    return start_presence(d);
+    if (start_presence(d) != 0)
+        return -1;
+    struct federation_opts fo = {.loop = d->loop,
+                                 .cfg = &d->cfg,
+                                 .store = d->store,
+                                 .ingest = d->ingest,
+                                 .kpis = d->kpis,
+                                 .alerts = d->alerts,
+                                 .unit_stale_ms = unit_stale_ms,
+                                 .ctx = d};
+    if (federation_start(&d->federation, &fo) != 0)
+        return -1;
+    d->api.fed = d->federation;
+    return 0;
 }
 
 /* The daemon's own handles, in one order for init and close. */
@@ -821,6 +838,7 @@ int main(int argc, char **argv)
     kpi_engine_free(d.kpis);
     alert_engine_free(d.alerts);
     presence_free(d.presence);
+    federation_free(d.federation);
     webhook_free(d.webhook);
     checkpointer_free(d.checkpoints);
     loopwatch_free(d.loopwatch);

@@ -30,6 +30,7 @@ static const char *const reason_names[PARSE_REASON_COUNT] = {
     [PARSE_UNIT_LIMIT] = "unit_limit",
     [PARSE_UNKNOWN_PROGRAM] = "unknown_program",
     [PARSE_RETAINED_WITHOUT_TS] = "retained_without_ts",
+    [PARSE_BAD_STATE] = "bad_state",
 };
 
 const char *parse_reason_name(enum parse_reason reason)

@@ -54,6 +54,8 @@ enum parse_reason {
     PARSE_UNKNOWN_PROGRAM,     /* a program the catalog does not list (ingest) */
     PARSE_RETAINED_WITHOUT_TS, /* a retained sample without ts: replayed on every
                                   reconnect, it would be stored again (ingest) */
+    PARSE_BAD_STATE,           /* a federation STATE that is not valid, or not of its
+                                  topic's regency (federation.h, on a hub) */
     PARSE_REASON_COUNT
 };
 

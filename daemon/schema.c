@@ -97,7 +97,7 @@ const char *const schema_migrations[] = {
     "CREATE INDEX audit_ts ON audit (ts);"
     "CREATE TABLE audit_anchor (one INTEGER PRIMARY KEY CHECK (one = 1),"
     "  id INTEGER NOT NULL, hash TEXT NOT NULL);",
-    /* escalation (CONTRACT §8): an alert's escalated_at (NULL until then;
+    /* 4 -> 5: escalation (CONTRACT §8): an alert's escalated_at (NULL until then;
      * written with its notification, so a restart neither loses nor repeats
      * it), and a notification's destination (webhook.h): 0 [alerts] webhook,
      * 1 [alerts] escalate_webhook. Rows of one alert are sent in order per
@@ -106,6 +106,24 @@ const char *const schema_migrations[] = {
     "ALTER TABLE webhook_outbox ADD COLUMN dest INTEGER NOT NULL DEFAULT 0;"
     "DROP INDEX webhook_outbox_alert;"
     "CREATE INDEX webhook_outbox_alert ON webhook_outbox (alert, dest, id);",
+    /* 5 -> 6: CONTRACT §7 (federation.h). fed_states: every STATE a hub
+     * took, unique by (region, generated_at) so a redelivered one changes
+     * nothing (INSERT OR IGNORE keeps the arrival of the first copy); a
+     * rowid table, as its rows (a payload of ~10 KB) are too large for a
+     * WITHOUT ROWID key (measured: 17 against 11 KiB a state). The
+     * summary columns (progress, health, dims: {"governance":P,...}) are
+     * worked out once on arrival, for /regions/<id>/history and the
+     * evaluations without parsing each payload again. evaluations: each
+     * whole EVALUATION as created; never updated. */
+    "CREATE TABLE fed_states ("
+    "  id INTEGER PRIMARY KEY, region TEXT NOT NULL, generated_at INTEGER NOT NULL,"
+    "  arrival INTEGER NOT NULL," /* ms: its first copy's */
+    "  payload TEXT NOT NULL, progress REAL, health TEXT, dims TEXT NOT NULL,"
+    "  UNIQUE (region, generated_at));"
+    "CREATE TABLE evaluations ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, as_of INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, created_by TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX evaluations_as_of ON evaluations (as_of);",
 };
 
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

@@ -1,6 +1,8 @@
 /* wire.c — see wire.h. */
 #include "wire.h"
 
+#include <stdlib.h>
+
 #include "presence.h"
 
 void wire_opt_str(struct buf *b, const char *s)
@@ -192,4 +194,115 @@ void wire_unit(struct buf *b, const struct store_unit_view *u, int64_t now, int6
         buf_puts(b, ",\"lat\":null,\"lon\":null");
     }
     buf_puts(b, "}");
+}
+
+/* ---- programs and dimensions (CONTRACT §2, §5.3) ---- */
+
+int wire_snapshot_take(struct wire_snapshot *s, const struct catalog *c, struct kpi_engine *e,
+                       int64_t t, const struct kpi_report *report)
+{
+    s->c = c;
+    s->evals = calloc((size_t)c->n_kpis + 1, sizeof *s->evals);
+    s->programs = calloc((size_t)c->n_programs + 1, sizeof *s->programs);
+    const struct kpi_eval **mine = calloc((size_t)c->n_kpis + 1, sizeof *mine);
+    if (!s->evals || !s->programs || !mine) {
+        free(mine);
+        return -1;
+    }
+    for (int i = 0; i < c->n_kpis; i++) {
+        if (report)
+            kpi_evaluate(&c->kpis[i], c->tz_offset_ms, t, report->has_at_to[i], report->at_to[i],
+                         &s->evals[i]);
+        else
+            kpi_engine_eval(e, i, t, &s->evals[i]);
+    }
+    for (int p = 0; p < c->n_programs; p++) {
+        int n = 0;
+        for (int i = 0; i < c->n_kpis; i++)
+            if (c->kpis[i].program == p)
+                mine[n++] = &s->evals[i];
+        kpi_program_summary(mine, n, &s->programs[p]);
+    }
+    free(mine);
+    return 0;
+}
+
+void wire_snapshot_free(struct wire_snapshot *s)
+{
+    free(s->evals);
+    free(s->programs);
+}
+
+void wire_program(struct buf *b, const struct wire_snapshot *s, int p,
+                  const struct kpi_report *report)
+{
+    const struct catalog_program *pr = &s->c->programs[p];
+    const struct kpi_summary *sum = &s->programs[p];
+    buf_puts(b, "{\"id\":");
+    buf_json_str(b, pr->id);
+    buf_puts(b, ",\"name\":");
+    buf_json_str(b, pr->name);
+    buf_printf(b, ",\"dimension\":\"%s\",\"agency\":", catalog_dimension_id(pr->dimension));
+    wire_opt_str(b, pr->agency);
+    buf_puts(b, ",\"description\":");
+    wire_opt_str(b, pr->description);
+    buf_printf(b, ",\"status\":\"%s\",\"progress\":", catalog_program_status_name(pr->status));
+    wire_opt_num(b, sum->has_progress, sum->progress);
+    buf_puts(b, ",\"health\":");
+    if (sum->has_health)
+        buf_printf(b, "\"%s\"", kpi_status_name(sum->health));
+    else
+        buf_puts(b, "null");
+    buf_puts(b, ",\"kpis\":[");
+    int n = 0;
+    for (int i = 0; i < s->c->n_kpis; i++) {
+        if (s->c->kpis[i].program != p)
+            continue;
+        buf_puts(b, n++ ? "," : "");
+        wire_report_kpi(b, &s->c->kpis[i], &s->evals[i], report, i);
+    }
+    buf_puts(b, "]}");
+}
+
+void wire_programs(struct buf *b, const struct wire_snapshot *s, const struct kpi_report *report)
+{
+    buf_puts(b, "[");
+    for (int p = 0; p < s->c->n_programs; p++) {
+        buf_puts(b, p ? "," : "");
+        wire_program(b, s, p, report);
+    }
+    buf_puts(b, "]");
+}
+
+void wire_dimensions(struct buf *b, const struct wire_snapshot *s)
+{
+    struct kpi_dimension dims[DIM_COUNT];
+    kpi_dimensions(s->c, s->programs, dims);
+    buf_puts(b, "[");
+    for (int d = 0; d < DIM_COUNT; d++) {
+        buf_printf(b,
+                   "%s{\"id\":\"%s\",\"name\":\"%s\",\"programs\":%d,\"running\":%d,"
+                   "\"catalogued\":%d,\"progress\":",
+                   d ? "," : "", catalog_dimension_id((enum catalog_dimension)d),
+                   catalog_dimension_name((enum catalog_dimension)d), dims[d].programs,
+                   dims[d].running, dims[d].catalogued);
+        wire_opt_num(b, dims[d].has_progress, dims[d].progress);
+        buf_puts(b, "}");
+    }
+    buf_puts(b, "]");
+}
+
+void wire_regency_full(struct buf *b, const struct catalog *c)
+{
+    char tz[8];
+    catalog_format_tz(c->tz_offset_ms, tz);
+    buf_puts(b, "{\"id\":");
+    wire_opt_str(b, c->regency_id);
+    buf_puts(b, ",\"name\":");
+    wire_opt_str(b, c->regency_name);
+    buf_puts(b, ",\"code\":");
+    wire_opt_str(b, c->regency_code);
+    buf_puts(b, ",\"province\":");
+    wire_opt_str(b, c->regency_province);
+    buf_printf(b, ",\"timezone\":\"%s\"}", tz);
 }

@@ -39,4 +39,28 @@ void wire_alert(struct buf *b, const struct alert_record *a);
  * its status as of now_ms with the program's stale_ms. */
 void wire_unit(struct buf *b, const struct store_unit_view *u, int64_t now_ms, int64_t stale_ms);
 
+/* Every KPI of a catalog evaluated at one time, and each program's
+ * summary: what /programs, /dimensions, /report and the federation's STATE
+ * are written from. */
+struct wire_snapshot {
+    const struct catalog *c;
+    struct kpi_eval *evals;       /* per KPI */
+    struct kpi_summary *programs; /* per program */
+};
+/* Evaluates every KPI of c at t: from the engine's cached values (e; loop
+ * thread), or, with report, from its values as of report->to (e may be
+ * NULL). Returns 0, or -1 out of memory; wire_snapshot_free either way. */
+int wire_snapshot_take(struct wire_snapshot *s, const struct catalog *c, struct kpi_engine *e,
+                       int64_t t, const struct kpi_report *report);
+void wire_snapshot_free(struct wire_snapshot *s);
+/* PROGRAM p (CONTRACT §2), its KPIs with the report's values when given. */
+void wire_program(struct buf *b, const struct wire_snapshot *s, int p,
+                  const struct kpi_report *report);
+/* [PROGRAM...] of every program, in catalog order. */
+void wire_programs(struct buf *b, const struct wire_snapshot *s, const struct kpi_report *report);
+/* The six dimensions as in /api/v1/dimensions' array. */
+void wire_dimensions(struct buf *b, const struct wire_snapshot *s);
+/* {"id","name","code","province","timezone"}: the regency of a STATE (§7). */
+void wire_regency_full(struct buf *b, const struct catalog *c);
+
 #endif

@@ -253,6 +253,34 @@ TEST(catalog_minimal_defaults)
     catalog_free(NULL);
 }
 
+/* CONTRACT §5, §7: the regency's code and province, and a hub's regions. */
+TEST(catalog_code_province_regions)
+{
+    struct catalog *c;
+    struct harness_problems ps;
+    char path[64];
+    CHECK_INT(load_text(&c,
+                        "[regency]\nid = ntb\nname = Provinsi NTB\ncode = 52\nprovince = Nusa "
+                        "Tenggara Barat\n[region lombok-utara]\nname = Kabupaten Lombok Utara\n"
+                        "code = 52.08\nprovince = Nusa Tenggara Barat\n[region mataram]\n"
+                        "name = Kota Mataram\n",
+                        &ps, path),
+              0);
+    CHECK_STR(c->regency_code, "52");
+    CHECK_STR(c->regency_province, "Nusa Tenggara Barat");
+    CHECK_INT(c->n_regions, 2);
+    CHECK_STR(c->regions[0].id, "lombok-utara");
+    CHECK_STR(c->regions[0].code, "52.08");
+    CHECK_STR(c->regions[0].province, "Nusa Tenggara Barat");
+    CHECK(c->regions[1].code == NULL && c->regions[1].province == NULL);
+    CHECK_INT(catalog_find_region(c, "mataram"), 1);
+    CHECK_INT(catalog_find_region(c, "bima"), -1);
+    catalog_free(c);
+    CHECK_INT(load_text(&c, "[regency]\nid = r\nname = R\n", &ps, path), 0);
+    CHECK(c->regency_code == NULL && c->regency_province == NULL && c->n_regions == 0);
+    catalog_free(c);
+}
+
 /* CONTRACT §5: a KPI's name is optional and defaults to its id. */
 TEST(catalog_kpi_name_defaults_to_id)
 {
@@ -358,6 +386,19 @@ static const struct bad_case {
     {"regency missing id", "[regency]\nname = R\n", 1, "missing required key \"id\""},
     {"regency bad id", "[regency]\nid = Lampung Tengah\nname = R\n", 2, "bad id"},
     {"regency empty name", "[regency]\nid = r\nname =\n", 3, "bad name"},
+    {"regency bad code", "[regency]\nid = r\nname = R\ncode = 18.2\n", 4, "bad code \"18.2\""},
+    {"regency code letters", "[regency]\nid = r\nname = R\ncode = AB\n", 4, "bad code"},
+    {"regency code three parts", "[regency]\nid = r\nname = R\ncode = 18.02.01\n", 4, "bad code"},
+    {"regency empty province", "[regency]\nid = r\nname = R\nprovince =\n", 4, "bad province"},
+    {"region missing name", BASE "[region x]\ncode = 52\n", 7,
+     "missing required key \"name\" in [region x]"},
+    {"region bad id", BASE "[region X Y]\nname = X\n", 7, "bad region id"},
+    {"region without id", BASE "[region]\n", 7, "needs an id"},
+    {"region bad code", BASE "[region x]\nname = X\ncode = 5208\n", 9, "bad code"},
+    {"region duplicate", BASE "[region x]\nname = X\n[region x]\nname = X\n", 9,
+     "duplicate region \"x\""},
+    {"region unknown key", BASE "[region x]\nname = X\ntimezone = WIB\n", 9,
+     "unknown key \"timezone\" in [region x]"},
     {"tz JST", "[regency]\nid = r\nname = R\ntimezone = JST\n", 4, "bad timezone \"JST\""},
     {"tz hours 15", "[regency]\nid = r\nname = R\ntimezone = +15:00\n", 4, "bad timezone"},
     {"tz minutes 60", "[regency]\nid = r\nname = R\ntimezone = +07:60\n", 4, "bad timezone"},
@@ -777,7 +818,8 @@ TEST(catalog_check_config_binary)
 }
 
 TEST_MAIN(CASE(catalog_full_valid), CASE(catalog_minimal_defaults),
-          CASE(catalog_kpi_name_defaults_to_id), CASE(catalog_dates_in_each_time_zone),
-          CASE(catalog_bad_table), CASE(catalog_reports_every_problem), CASE(catalog_missing_file),
+          CASE(catalog_code_province_regions), CASE(catalog_kpi_name_defaults_to_id),
+          CASE(catalog_dates_in_each_time_zone), CASE(catalog_bad_table),
+          CASE(catalog_reports_every_problem), CASE(catalog_missing_file),
           CASE(catalog_empty_sections), CASE(catalog_edge_values), CASE(catalog_names),
           CASE(catalog_match_series_cases), CASE(catalog_check_config_binary))

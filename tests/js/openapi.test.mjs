@@ -283,7 +283,9 @@ async function before() {
       `[auth]\nviewer = ${VIEWER}\noperator = ${OPERATOR}\nadmin = ${ADMIN}\n` +
       `[http]\ndashboard = ${DASHBOARD}\nimport_max_bytes = 4096\n[catalog]\nfile = ${catalog}\n` +
       // pjs is not in the catalog: its samples are stored all the same.
-      '[ingest]\ncatalog_only = false\n',
+      '[ingest]\ncatalog_only = false\n' +
+      // CONTRACT §7: it publishes its own state and, as a hub, collects it.
+      '[federation]\npublish = yes\nhub = yes\n',
   });
   const pub = await mqttPublisher(broker);
   const now = Date.now();
@@ -689,6 +691,49 @@ const cases = [
     },
   ],
   [
+    'federation: regions, history and evaluations answer as documented (CONTRACT §7)',
+    async (ctx) => {
+      const json = { 'content-type': 'application/json' };
+      const R = '/api/v1/regions';
+      await until(async () => (await get(ctx, R, { token: VIEWER })).json?.regions?.length >= 1, 20000, 'its own state at the hub');
+      const regions = check('GET', R, await get(ctx, R, { token: VIEWER }));
+      assertEq(regions.json.regions[0].id, 'lampung-tengah', 'its own region');
+      check('GET', R, await get(ctx, R), 'no token');
+      check('GET', R, await post(ctx, R, { token: VIEWER }), 'POST');
+      const I = '/api/v1/regions/{id}';
+      check('GET', I, await get(ctx, `${R}/lampung-tengah`, { token: VIEWER }));
+      check('GET', I, await get(ctx, `${R}/nowhere`, { token: VIEWER }), 'unknown');
+      check('GET', I, await get(ctx, `${R}/lampung-tengah`), 'no token');
+      check('GET', I, await post(ctx, `${R}/lampung-tengah`, { token: ADMIN }), 'POST');
+      const H = '/api/v1/regions/{id}/history';
+      const hist = check('GET', H, await get(ctx, `${R}/lampung-tengah/history`, { token: VIEWER }));
+      assert(hist.json.history.length >= 1, 'a history entry');
+      check('GET', H, await get(ctx, `${R}/lampung-tengah/history?from=soon`, { token: VIEWER }), 'bad from');
+      check('GET', H, await get(ctx, `${R}/nowhere/history`, { token: VIEWER }), 'unknown');
+      check('GET', H, await get(ctx, `${R}/lampung-tengah/history`), 'no token');
+      check('GET', H, await post(ctx, `${R}/lampung-tengah/history`, { token: ADMIN }), 'POST');
+      const E = '/api/v1/evaluations';
+      const body = (o) => JSON.stringify(o);
+      const made = check('POST', E, await post(ctx, E, { token: ADMIN, headers: json, body: body({ name: 'Evaluasi Juni 2027' }) }));
+      assertEq(made.status, 201, `POST /evaluations: ${made.text}`);
+      assert(made.json.evaluation.report && made.json.evaluation.regions, 'a hub with programs: report and regions');
+      check('POST', E, await post(ctx, E, { token: ADMIN, headers: json, body: body({ name: 'x', as_of: Date.now() + 600000 }) }), 'future');
+      check('POST', E, await post(ctx, E, { token: OPERATOR, headers: json, body: body({ name: 'x' }) }), 'operator');
+      check('POST', E, await post(ctx, E, { headers: json, body: body({ name: 'x' }) }), 'no token');
+      check('POST', E, await post(ctx, E, { token: ADMIN, headers: json, body: 'x'.repeat(5000) }), 'too large');
+      check('POST', E, await postChunked(ctx, E, ADMIN, body({ name: 'x' })), 'chunked');
+      check('POST', E, await call(ctx, 'PUT', E, { token: ADMIN }), 'PUT');
+      check('GET', E, await get(ctx, E, { token: VIEWER }));
+      check('GET', E, await get(ctx, E), 'no token');
+      check('GET', E, await call(ctx, 'PUT', E, { token: ADMIN }), 'PUT');
+      const G = '/api/v1/evaluations/{id}';
+      check('GET', G, await get(ctx, `${E}/${made.json.evaluation.id}`, { token: VIEWER }));
+      check('GET', G, await get(ctx, `${E}/99999`, { token: VIEWER }), 'unknown');
+      check('GET', G, await get(ctx, `${E}/1`), 'no token');
+      check('GET', G, await post(ctx, `${E}/1`, { token: ADMIN }), 'POST');
+    },
+  ],
+  [
     'every operation showed its answers: success, 401, 405 and its own errors',
     async () => {
       const want = {
@@ -719,6 +764,12 @@ const cases = [
         'POST /api/v1/users/{name}/password': [200, 400, 401, 403, 404, 405, 411, 413],
         'GET /api/v1/audit': [200, 400, 401, 403, 405],
         'GET /api/v1/audit/verify': [200, 401, 403, 405],
+        'GET /api/v1/regions': [200, 401, 405],
+        'GET /api/v1/regions/{id}': [200, 401, 404, 405],
+        'GET /api/v1/regions/{id}/history': [200, 400, 401, 404, 405],
+        'GET /api/v1/evaluations': [200, 401, 405],
+        'POST /api/v1/evaluations': [201, 400, 401, 403, 405, 411, 413],
+        'GET /api/v1/evaluations/{id}': [200, 401, 404, 405],
         'GET /': [200, 401, 405],
         'GET /assets/{file}': [200, 404],
       };
