@@ -157,8 +157,12 @@ async function deafCase(ctx, p, n, label) {
 }
 
 // POST over a raw socket, reading as it writes: a 503 sent before the body
-// is read (and the connection closed) is seen, not lost in a reset.
-function postRaw(port, p, token, body, ms) {
+// is read (and the connection closed) is seen, not lost in a reset. With
+// headWaitMs the body follows the head only that much later, so that
+// requests sent together are all in (holding their slots, or refused)
+// before any body is: a quick import cannot end and free its slot while
+// the last heads are still on the way.
+function postRaw(port, p, token, body, ms, headWaitMs = 0) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let got = '';
@@ -185,6 +189,7 @@ function postRaw(port, p, token, body, ms) {
       s.write(
         `POST ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
       );
+      if (headWaitMs) await sleep(headWaitMs);
       for (let at = 0; at < body.length && !s.destroyed; at += 65536) {
         if (!s.write(body.slice(at, at + 65536))) await new Promise((r) => s.once('drain', r).once('close', r));
       }
@@ -278,7 +283,7 @@ await runCases(
         const rss0 = pd.rss();
         let maxRss = rss0;
         const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, pd.rss())), 100);
-        const answers = await Promise.all(bodies.map((body) => postRaw(pd.httpPort, '/api/v1/import.csv', OPERATOR, body, 240000)));
+        const answers = await Promise.all(bodies.map((body) => postRaw(pd.httpPort, '/api/v1/import.csv', OPERATOR, body, 240000, 1000)));
         clearInterval(rssTimer);
         const served = answers.map((a, i) => ({ ...a, i })).filter((a) => a.status === 200);
         const busy = answers.filter((a) => a.status === 503);
