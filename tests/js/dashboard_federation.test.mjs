@@ -19,13 +19,15 @@
 //  5. English: the labels of both views;
 //  6. phones (390×844): #wilayah, a region, #evaluasi and an evaluation
 //     have no horizontal scroll and every number inside the window;
-//  7. the wall (?kiosk=1, 1920×1080) with 32 regions (30 more published as
+//  7. axe-core: no serious or critical violation on either view (laptop);
+//  8. the wall (?kiosk=1, 1920×1080) with 32 regions (30 more published as
 //     STATEs): #wilayah fits (document scroll size = window, no card
 //     clipped), it is in the rotation, and the rotation reaches it;
 // with screenshots in $BUILD/screenshots/wilayah-*.png, evaluasi-*.png, and
 // no console error in any case (but the 401 a sign-in page provokes).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
@@ -44,6 +46,7 @@ import {
 } from './harness.mjs';
 
 const FILE = 'dashboard_federation.test.mjs';
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const BUILD = path.resolve(repoRoot, process.env.BUILD || 'build');
 const SHOTS = path.join(BUILD, 'screenshots');
 const CATALOG = path.join(repoRoot, 'config/catalog/lampung-tengah.ini');
@@ -132,6 +135,10 @@ const cards = (page) =>
       waiting: e.classList.contains('is-waiting'),
     })),
   );
+async function noHScroll(page, what) {
+  const [sw, w] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+  assert(sw <= w, `${what}: no horizontal scroll (${sw} > ${w})`);
+}
 const wallScroll = (page) =>
   page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight]);
 
@@ -181,6 +188,7 @@ const cases = [
       assert(!lt.waiting && /terakhir terdengar/.test(lt.seen), `last heard: ${lt.seen}`);
       assert(await page.$('header nav a[href="#wilayah"]'), 'the hub offers #wilayah');
       assert(await page.$('header nav a[href="#evaluasi"]'), '#evaluasi in the navigation');
+      await noHScroll(page, '#wilayah at 1366x768');
       await shot(page, 'wilayah-1366x768-id');
       // The regency (no regions) does not offer it.
       const reg = await context.newPage();
@@ -251,6 +259,7 @@ const cases = [
       );
       assertEq((await page.$$('.dims .dim')).length, 6, 'the six dimensions');
       assert((await page.textContent('main h1')).includes(state.regency.name), 'the region named');
+      await noHScroll(page, 'a region at 1366x768');
       await shot(page, 'wilayah-region-1366x768-id');
       await page.evaluate(() => (location.hash = '#wilayah/kota-bima'));
       await page.waitForFunction(() => document.querySelector('main')?.textContent.includes('belum terdengar'), null, { timeout: 5000 });
@@ -284,6 +293,7 @@ const cases = [
       await page.waitForSelector('article.evaluation table.eval-regions', { timeout: 10000 });
       const regions = await page.$$eval('table.eval-regions tbody tr', (rs) => rs.map((r) => r.dataset.region));
       assertEq(regions, ['lampung-tengah', 'kota-bima'], "the evaluation's regions, in its order");
+      await noHScroll(page, 'an evaluation at 1366x768');
       await shot(page, 'evaluasi-page-id', { fullPage: true });
       await page.emulateMedia({ media: 'print' });
       const pdf = path.join(SHOTS, 'evaluasi.pdf');
@@ -399,6 +409,39 @@ const cases = [
     60000,
   ],
   [
+    'axe-core: no serious or critical violation on #wilayah, a region, #evaluasi, an evaluation',
+    async (ctx) => {
+      const id = (await ctx.api('/api/v1/evaluations')).evaluations[0].id;
+      const { context, page, problems } = await open(ctx, `/?${ctx.wallQ}#wilayah`);
+      await page.waitForSelector('.regions .region', { timeout: 10000 });
+      // Evaluated, not a <script> tag: the page's CSP refuses inline scripts.
+      await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+      const found = [];
+      for (const [v, sel] of [
+        ['wilayah', '.regions .region'],
+        ['wilayah/lampung-tengah', '.tiles .tile'],
+        ['evaluasi', 'table.evaluations'],
+        [`evaluasi/${id}`, 'table.eval-regions'],
+      ]) {
+        await page.evaluate((hh) => (location.hash = hh), v);
+        await page.waitForSelector(sel, { timeout: 10000 });
+        const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
+        for (const x of violations)
+          if (x.impact === 'serious' || x.impact === 'critical')
+            found.push(
+              `#${v}: ${x.id} (${x.impact}) ${x.nodes
+                .slice(0, 3)
+                .map((n) => n.target.join(' '))
+                .join(', ')}`,
+            );
+      }
+      assertEq(found, [], 'axe violations');
+      assertEq(problems, [], 'console errors');
+      await context.close();
+    },
+    60000,
+  ],
+  [
     'the wall 1920x1080 with 32 regions: #wilayah fits, is in the rotation and the rotation reaches it',
     async (ctx) => {
       // 30 more regions, as STATEs on the broker (three provinces).
@@ -457,6 +500,18 @@ const cases = [
             ).length,
         );
         assertEq(clipped, 0, `clipped cards (${lang})`);
+        // Every heat value and label whole, inside its cell.
+        const cut = await page.evaluate(
+          () =>
+            [...document.querySelectorAll('.heat-cell')].filter((c) => {
+              const r = c.getBoundingClientRect();
+              return [...c.children].some((e) => {
+                const q = e.getBoundingClientRect();
+                return e.scrollWidth > e.clientWidth + 1 || q.left < r.left - 1 || q.right > r.right + 1;
+              });
+            }).length,
+        );
+        assertEq(cut, 0, `heat cells with a value or label cut (${lang})`);
         // Every value readable: a heat value at least 9 px tall.
         const small = await page.$eval('.heat-val', (e) => parseFloat(getComputedStyle(e).fontSize));
         assert(small >= 9, `heat values readable on the wall: ${small}px`);
