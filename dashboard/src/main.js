@@ -199,7 +199,7 @@ onPaint((what) => {
 let booted = false;
 async function signedInAgain() {
   renderNav();
-  await Promise.all([loadAll(), loadSeries()]).catch(() => {});
+  await Promise.all([loadAll(), loadSeries(), loadRegions()]).catch(() => {});
   current?.mod.unmount(); // the view is drawn again for who signed in
   current = null;
   show();
