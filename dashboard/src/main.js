@@ -25,10 +25,15 @@ import input from './views/input.js';
 import report from './views/report.js';
 import users from './views/users.js';
 import audit from './views/audit.js';
+import regions from './views/regions.js';
+import evaluations from './views/evaluations.js';
+import { hasRegions, loadRegions } from './regions.js';
 
 const MODULES = { ringkasan: overview, program, harga: prices, unit: units, peringatan: alerts, input, laporan: report };
 // ---- people (CONTRACT §8): the admin pages ----
 Object.assign(MODULES, { pengguna: users, audit });
+// ---- federation (CONTRACT §7): a hub's regions, evaluations anywhere ----
+Object.assign(MODULES, { wilayah: regions, evaluasi: evaluations });
 const params = new URLSearchParams(location.search);
 // Opened with ?access_token=: pantaud has set the HttpOnly cookie that
 // authorizes everything after; the token leaves the address bar.
@@ -78,7 +83,10 @@ function shell() {
 function renderNav() {
   fill(
     el.nav,
-    VIEWS.filter((v) => (!kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id) && !v.admin).map((v) =>
+    VIEWS.filter(
+      (v) =>
+        (!kiosk || KIOSK_ROTATION.includes(v.id) || v.id === current?.id) && !v.admin && (!v.hub || hasRegions() || v.id === current?.id),
+    ).map((v) =>
       h(
         'a',
         { href: `#${v.id}`, class: current?.id === v.id ? 'on' : null, 'aria-current': current?.id === v.id ? 'page' : null },
@@ -143,8 +151,8 @@ function toggleLang() {
 function fitWall() {
   const m = el.main;
   const clipped = (e) => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1;
-  // main, and the overview's tiles (which clip what does not fit them).
-  const fits = () => !clipped(m) && ![...m.querySelectorAll('.tile')].some(clipped);
+  // main, and the overview's tiles and the regions' cards (which clip what does not fit them).
+  const fits = () => !clipped(m) && ![...m.querySelectorAll('.tile, .region')].some(clipped);
   m.style.removeProperty('--fit');
   if (fits()) return;
   let lo = 0.4;
@@ -176,7 +184,7 @@ function fitSoon() {
 onPaint((what) => {
   paintSignIn(what);
   if (!booted) return; // the sign-in form alone: no shell yet
-  if (what.has('lang') || what.has('programs') || what.has('me')) renderNav();
+  if (what.has('lang') || what.has('programs') || what.has('me') || what.has('regions')) renderNav();
   if (what.has('lang') || what.has('conn') || what.has('tick') || what.has('samples')) renderConn();
   if (what.has('lang') || what.has('tick')) renderClock();
   if (what.has('lang') || what.has('alerts')) renderTicker(el.ticker);
@@ -191,7 +199,7 @@ onPaint((what) => {
 let booted = false;
 async function signedInAgain() {
   renderNav();
-  await Promise.all([loadAll(), loadSeries()]).catch(() => {});
+  await Promise.all([loadAll(), loadSeries(), loadRegions()]).catch(() => {});
   current?.mod.unmount(); // the view is drawn again for who signed in
   current = null;
   show();
@@ -220,7 +228,7 @@ async function start() {
   renderClock();
   renderTicker(el.ticker);
   try {
-    await Promise.all([loadAll(), loadSeries()]);
+    await Promise.all([loadAll(), loadSeries(), loadRegions()]);
   } catch {
     /* the websocket's connect retries and re-fetches */
   }
@@ -235,6 +243,7 @@ async function start() {
       harga: () => [...state.latest.values()].some((s) => s.metric === 'price'),
       unit: () => state.units.size > 0,
       peringatan: () => [...state.alerts.values()].some((a) => a.state === 'firing'),
+      wilayah: hasRegions,
     };
     setInterval(() => {
       const i = KIOSK_ROTATION.indexOf(current?.id);

@@ -8,12 +8,16 @@ export const VIEWS = [
   { id: 'peringatan', label: 'alerts' },
   { id: 'input', label: 'input' },
   { id: 'laporan', label: 'report' },
+  // CONTRACT §7: #wilayah on a hub with regions (regions.js), #evaluasi anywhere.
+  { id: 'wilayah', label: 'regions', hub: true },
+  { id: 'evaluasi', label: 'evaluations' },
   // CONTRACT §8: admins only (main.js shows them to a signed-in admin).
   { id: 'pengguna', label: 'users', admin: true },
   { id: 'audit', label: 'audit', admin: true },
 ];
 // The wall cycles through the views a room reads.
-export const KIOSK_ROTATION = ['ringkasan', 'harga', 'unit', 'peringatan'];
+// (#wilayah only on a hub with regions: main.js skips it elsewhere.)
+export const KIOSK_ROTATION = ['ringkasan', 'harga', 'unit', 'peringatan', 'wilayah'];
 
 export function route() {
   const [view, ...rest] = location.hash.replace(/^#/, '').split('/');

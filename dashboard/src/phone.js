@@ -28,7 +28,7 @@ export function phoneMenu(nav) {
   return label; // call again after a language change
 }
 
-const CARD_TABLES = 'table.prices, table.units, table.alerts, table.kpis, .report table.grid';
+const CARD_TABLES = 'table.prices, table.units, table.alerts, table.kpis, .report table.grid, table.evaluations';
 function label(root) {
   for (const table of root.querySelectorAll(CARD_TABLES)) {
     table.classList.add('cards');

@@ -54,7 +54,7 @@ const AXE = require.resolve('axe-core/axe.min.js');
 const BUILD = path.resolve(repoRoot, process.env.BUILD || 'build');
 const DASHBOARD = path.join(BUILD, 'dashboard');
 const SHOTS = path.join(BUILD, 'screenshots');
-const VIEWS = ['ringkasan', 'program', 'program/jalan-dan-jembatan-kabupaten-terpadu', 'harga', 'unit', 'peringatan', 'input', 'laporan'];
+const VIEWS = ['ringkasan', 'program', 'program/jalan-dan-jembatan-kabupaten-terpadu', 'harga', 'unit', 'peringatan', 'input', 'laporan', 'evaluasi'];
 const PHONES = [
   { width: 390, height: 844 },
   { width: 360, height: 740 },

@@ -18,7 +18,7 @@ function bar(progress, status) {
   return h('div', { class: `bar ${statusClass(status)}`, role: 'presentation' }, h('div', { style: `width:${w.toFixed(1)}%` }));
 }
 
-function dimensionCard(d) {
+export function dimensionCard(d) {
   return h(
     'div',
     { class: 'dim' },
@@ -39,25 +39,32 @@ function lastLine(p) {
 }
 
 // A program with firing alerts says so on its tile, whatever its KPIs say.
-function firing(programId) {
+function firing(programId, alerts) {
   let n = 0;
-  for (const a of state.alerts.values()) if (a.state === 'firing' && a.program === programId) n++;
+  for (const a of alerts) if (a.state === 'firing' && a.program === programId) n++;
   return n ? h('span', { class: 'badge bad tile-alerts' }, t('alertsN', { n: num(n) })) : null;
 }
 
 function tile(p) {
-  const k = p.kpis[0];
   const last = h('div', { class: 'tile-last', 'data-program': p.id }, lastLine(p));
   tiles.set(p.id, { last });
+  return programTile(p, { href: `#program/${p.id}`, alerts: state.alerts.values(), spark: true, last });
+}
+
+// A PROGRAM (CONTRACT §5) as a tile: this regency's (the overview) or a
+// region's, from its STATE (views/regions.js: no sparkline, no link, the
+// STATE's firing alerts).
+export function programTile(p, { href = null, alerts = [], spark = false, last = null }) {
+  const k = p.kpis[0];
   return h(
-    'a',
-    { class: `tile ${statusClass(p.health)}`, href: `#program/${p.id}`, 'data-program': p.id },
+    href ? 'a' : 'div',
+    { class: `tile ${statusClass(p.health)}`, href, 'data-program': p.id },
     h('div', { class: 'tile-head' }, h('span', { class: 'tile-name' }, p.name)),
     h(
       'div',
       { class: 'tile-agency' },
       h('span', null, [p.agency, t(p.dimension)].filter(Boolean).join(' · ')),
-      firing(p.id),
+      firing(p.id, alerts),
       h('span', { class: `badge ${statusClass(p.health)} tile-health` }, t('programHealth', { s: statusWord(p.health || 'no_data') })),
     ),
     k
@@ -75,7 +82,7 @@ function tile(p) {
             h('span', { class: 'big' }, withUnit(k.current, k.display_unit)),
             h('span', { class: 'of' }, ` / ${withUnit(k.target, k.display_unit)}`),
           ),
-          sparkline(p.id, t('spark30', { kpi: k.name }), t('sparkNoData', { kpi: k.name })),
+          spark ? sparkline(p.id, t('spark30', { kpi: k.name }), t('sparkNoData', { kpi: k.name })) : null,
           bar(k.progress, k.status),
           h(
             'div',

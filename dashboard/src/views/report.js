@@ -25,7 +25,7 @@ async function load() {
   if (root) build();
 }
 
-function table(cols, rows, cls) {
+export function table(cols, rows, cls) {
   return h(
     'table',
     { class: `grid ${cls || ''}` },
@@ -42,7 +42,7 @@ function table(cols, rows, cls) {
   );
 }
 
-function body(r) {
+export function body(r) {
   return h(
     'article',
     { class: 'report' },
