@@ -440,7 +440,8 @@ int store_open(struct store **out, const char *path)
      * hold fails the group with SQLITE_BUSY, and ingest tries it again
      * later (STORE_RETRY) instead of blocking the loop. */
     sqlite3_busy_handler(s->db, on_busy, s);
-    if (exec_sql(s->db, pragmas) != 0 || migrate(s->db, path) != 0)
+    if (exec_sql(s->db, pragmas) != 0 ||
+        store_set_wal_size_limit(s, STORE_DEFAULT_WAL_SIZE_LIMIT) != 0 || migrate(s->db, path) != 0)
         goto fail;
     if (db_prepare_all(s->db, stmt_sql, s->stmt, ST_COUNT, "store") != 0)
         goto fail;
@@ -1014,6 +1015,16 @@ int store_set_autocheckpoint(struct store *s, bool on)
 {
     return exec_sql(s->db,
                     on ? "PRAGMA wal_autocheckpoint = 20000" : "PRAGMA wal_autocheckpoint = 0");
+}
+
+/* SQLite truncates the WAL on the writer's connection, at the commit after
+ * a restart: the limit must be set on this one, not the checkpointer's.
+ * Truncation cuts only frames already copied, so nothing is at stake. */
+int store_set_wal_size_limit(struct store *s, int64_t bytes)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", (long long)bytes);
+    return exec_sql(s->db, sql);
 }
 
 void store_set_max_series(struct store *s, uint64_t max_series)

@@ -146,6 +146,13 @@ struct sqlite3 *store_db(struct store *s);
  * pantaud leaves that to checkpoint.c, off the loop. Default on. */
 int store_set_autocheckpoint(struct store *s, bool on);
 
+/* The WAL file is cut back to this many bytes whenever the checkpointer
+ * restarts it (PRAGMA journal_size_limit): without it, the file kept the
+ * size of the longest burst for good. Default STORE_DEFAULT_WAL_SIZE_LIMIT.
+ * Returns 0 or -1. */
+#define STORE_DEFAULT_WAL_SIZE_LIMIT (64LL << 20)
+int store_set_wal_size_limit(struct store *s, int64_t bytes);
+
 /* At most this many series in all; default STORE_DEFAULT_MAX_SERIES (a
  * guard on memory: each costs ~200 bytes of cache). */
 void store_set_max_series(struct store *s, uint64_t max_series);

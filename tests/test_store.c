@@ -1,5 +1,6 @@
 /* test_store.c — the store against real SQLite files in a temp dir. */
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -328,6 +329,7 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
     const char *p = fresh_db("checkpoint");
     CHECK(store_open(&s, p) == 0);
     CHECK(store_set_autocheckpoint(s, false) == 0);
+    CHECK(store_set_wal_size_limit(s, 1 << 20) == 0);
     for (int i = 0; i < 3000; i++) { /* > 2000 frames: a commit writes a few pages */
         char labels[64];
         snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 300);
@@ -361,11 +363,18 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
     CHECK(st.caught_up >= 1);
     CHECK_INT(st.wal_frames, before);
 
-    /* The next transaction starts the WAL again from its beginning. */
+    /* The next transaction starts the WAL again from its beginning, and
+     * cuts the file back to [store] wal_size_limit (it kept its longest
+     * size for good: 1.4 GiB after a 1M-sample burst). */
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    struct stat wst;
+    CHECK(stat(wal, &wst) == 0 && wst.st_size > 4 << 20);
     struct sample y = sample("documents_issued", "{}", T0 + 5000, 1);
     CHECK_INT(store_append(s, &y, T0, NULL), 0);
     CHECK(store_commit(s) == 0);
     CHECK(wal_frames(p) < 100);
+    CHECK(stat(wal, &wst) == 0 && wst.st_size <= 1 << 20);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 3001);
 }
