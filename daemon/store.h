@@ -6,7 +6,10 @@
  * position), and the open transaction. Callers group writes:
  *     store_begin(); store_append() ...; store_commit();
  * and the store turns a group into one SQLite transaction. Series and unit
- * rows are updated from the caches at commit, once per group, not per sample.
+ * rows are updated from the caches at commit, once per group, not per sample;
+ * a unit's last_seen (a cache of its samples' arrival) only once it is
+ * STORE_LAST_SEEN_LAG_MS ahead of the row, so after a crash a row is at
+ * most that far behind what had committed (at a clean close, not at all).
  *
  * Identity (CONTRACT §1): a series is (program, unit, metric, labels); a
  * sample is (series, ts); appending a sample that exists replaces its value
@@ -48,6 +51,9 @@ struct store_stats {
                                commit succeeds */
     bool corrupt;           /* store_corrupt() */
 };
+
+/* A unit's row may lag its last_seen in memory by less than this. */
+#define STORE_LAST_SEEN_LAG_MS 1000
 
 /* How long a write waits for another process's write lock before the
  * group fails with STORE_RETRY (the loop waits with it). */
