@@ -9,8 +9,10 @@
 //       imported over HTTP, pantaud stopped, then pages in use x page size,
 //       everything included (goal <= 4 B); and a raw day of one series
 //       (goal <= 5 ms);
-//   (d) the WAL file's size once a 1M-sample MQTT burst is stored (goal
-//       <= 64 MiB), and its peak meanwhile;
+//   (d) the WAL file once the import of (c) is stored (quiet, then after
+//       one more sample: the writer cuts it at its next commit), and once
+//       a 1M-sample MQTT burst is stored, with its peak meanwhile (goal
+//       <= 64 MiB);
 //   (e) a year of hourly series as 1,000 buckets (goal <= 20 ms) and
 //       /api/v1/programs (goal <= 50 ms), over bench_kpi's year (skipped
 //       without build/tests/bench_kpi or with SHORT=1).
