@@ -738,6 +738,8 @@ static int start(struct daemon *d)
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
     store_set_unit_limits(d->store, (uint64_t)d->cfg.max_units,
                           (uint64_t)d->cfg.max_series_per_unit);
+    if (store_set_wal_size_limit(d->store, d->cfg.wal_size_limit) != 0)
+        return -1;
     /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT
      * on the loop: the live push does not wait for the disk. */
     if (checkpointer_start(&d->checkpoints, d->loop, d->cfg.db_path, 1000) != 0 ||

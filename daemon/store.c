@@ -32,6 +32,7 @@ struct unit {
     char program[SLUG_MAX + 1], name[SLUG_MAX + 1];
     int online; /* -1 unknown, 0 offline, 1 online */
     int64_t status_ts, last_seen, pos_ts;
+    int64_t row_last_seen; /* what the unit's row holds (0: no row yet) */
     bool has_pos;
     double lat, lon;
     bool dirty;
@@ -220,6 +221,7 @@ static int load_units(struct store *s)
         u->online = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2);
         u->status_ts = sqlite3_column_int64(st, 3);
         u->last_seen = sqlite3_column_int64(st, 4);
+        u->row_last_seen = u->last_seen;
         u->has_pos = sqlite3_column_type(st, 5) != SQLITE_NULL;
         u->lat = sqlite3_column_double(st, 5);
         u->lon = sqlite3_column_double(st, 6);
@@ -440,7 +442,8 @@ int store_open(struct store **out, const char *path)
      * hold fails the group with SQLITE_BUSY, and ingest tries it again
      * later (STORE_RETRY) instead of blocking the loop. */
     sqlite3_busy_handler(s->db, on_busy, s);
-    if (exec_sql(s->db, pragmas) != 0 || migrate(s->db, path) != 0)
+    if (exec_sql(s->db, pragmas) != 0 ||
+        store_set_wal_size_limit(s, STORE_DEFAULT_WAL_SIZE_LIMIT) != 0 || migrate(s->db, path) != 0)
         goto fail;
     if (db_prepare_all(s->db, stmt_sql, s->stmt, ST_COUNT, "store") != 0)
         goto fail;
@@ -456,10 +459,26 @@ fail:
     return -1;
 }
 
+static void unit_mark_dirty(struct store *s, struct unit *u);
+
+static void mark_behind(void *ctx, const char *key, void *value)
+{
+    struct unit *u = value;
+    if (u->last_seen != u->row_last_seen)
+        unit_mark_dirty(ctx, u);
+}
+
 void store_close(struct store *s)
 {
     if (!s)
         return;
+    /* Units' last_seen kept back (store_append) are written on the way out
+     * (s->rollup: the store opened whole). */
+    if (s->rollup) {
+        dict_each(&s->units, mark_behind, s);
+        if (s->dirty_units)
+            store_begin(s);
+    }
     if (s->in_group)
         store_commit(s);
     rollup_close(s->rollup);
@@ -711,13 +730,20 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         return STORE_OK; /* the sample is stored; only the unit's bookkeeping failed */
     if (arrival_ms > u->last_seen)
         u->last_seen = arrival_ms;
+    bool moved = false;
     if (smp->has_position && smp->ts >= u->pos_ts) {
         u->has_pos = true;
         u->lat = smp->lat;
         u->lon = smp->lon;
         u->pos_ts = smp->ts;
+        moved = true;
     }
-    unit_mark_dirty(s, u);
+    /* last_seen alone is written only once it runs STORE_LAST_SEEN_LAG_MS
+     * ahead of the unit's row: a unit's every commit rewrote the units
+     * page (a third of the WAL at 100 samples/s), and the row is never
+     * more than that behind what committed (store.h). */
+    if (moved || u->last_seen - u->row_last_seen >= STORE_LAST_SEEN_LAG_MS)
+        unit_mark_dirty(s, u);
     return STORE_OK;
 }
 
@@ -775,6 +801,7 @@ static int flush_units(struct store *s)
         }
         if (step_done(s, st) != 0)
             return -1;
+        u->row_last_seen = u->last_seen; /* a rollback reloads the cache anyway */
     }
     s->dirty_units = NULL;
     return 0;
@@ -1014,6 +1041,16 @@ int store_set_autocheckpoint(struct store *s, bool on)
 {
     return exec_sql(s->db,
                     on ? "PRAGMA wal_autocheckpoint = 20000" : "PRAGMA wal_autocheckpoint = 0");
+}
+
+/* SQLite truncates the WAL on the writer's connection, at the commit after
+ * a restart: the limit must be set on this one, not the checkpointer's.
+ * Truncation cuts only frames already copied, so nothing is at stake. */
+int store_set_wal_size_limit(struct store *s, int64_t bytes)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", (long long)bytes);
+    return exec_sql(s->db, sql);
 }
 
 void store_set_max_series(struct store *s, uint64_t max_series)

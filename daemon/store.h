@@ -6,7 +6,10 @@
  * position), and the open transaction. Callers group writes:
  *     store_begin(); store_append() ...; store_commit();
  * and the store turns a group into one SQLite transaction. Series and unit
- * rows are updated from the caches at commit, once per group, not per sample.
+ * rows are updated from the caches at commit, once per group, not per sample;
+ * a unit's last_seen (a cache of its samples' arrival) only once it is
+ * STORE_LAST_SEEN_LAG_MS ahead of the row, so after a crash a row is at
+ * most that far behind what had committed (at a clean close, not at all).
  *
  * Identity (CONTRACT §1): a series is (program, unit, metric, labels); a
  * sample is (series, ts); appending a sample that exists replaces its value
@@ -48,6 +51,9 @@ struct store_stats {
                                commit succeeds */
     bool corrupt;           /* store_corrupt() */
 };
+
+/* A unit's row may lag its last_seen in memory by less than this. */
+#define STORE_LAST_SEEN_LAG_MS 1000
 
 /* How long a write waits for another process's write lock before the
  * group fails with STORE_RETRY (the loop waits with it). */
@@ -145,6 +151,13 @@ struct sqlite3 *store_db(struct store *s);
 /* With on false, commits never checkpoint the WAL (wal_autocheckpoint = 0):
  * pantaud leaves that to checkpoint.c, off the loop. Default on. */
 int store_set_autocheckpoint(struct store *s, bool on);
+
+/* The WAL file is cut back to this many bytes whenever the checkpointer
+ * restarts it (PRAGMA journal_size_limit): without it, the file kept the
+ * size of the longest burst for good. Default STORE_DEFAULT_WAL_SIZE_LIMIT.
+ * Returns 0 or -1. */
+#define STORE_DEFAULT_WAL_SIZE_LIMIT (64LL << 20)
+int store_set_wal_size_limit(struct store *s, int64_t bytes);
 
 /* At most this many series in all; default STORE_DEFAULT_MAX_SERIES (a
  * guard on memory: each costs ~200 bytes of cache). */

@@ -1,5 +1,6 @@
 /* test_store.c — the store against real SQLite files in a temp dir. */
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -150,6 +151,56 @@ TEST(store_reopen_keeps_series_and_units)
     CHECK_INT(harness_sql_int(p, "SELECT online FROM units"), 1);
     CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 60000);
     CHECK_DBL(harness_sql_double(p, "SELECT lat FROM units"), -4.9);
+}
+
+/* A unit's last_seen is a cache of its samples' arrival: its row is
+ * rewritten only once the cache runs STORE_LAST_SEEN_LAG_MS ahead, so a
+ * crash (here: the committed rows, read by another connection while the
+ * store stays open) finds it less than that behind; what the store
+ * answers is exact, and a clean close writes it exactly. */
+TEST(store_unit_last_seen_row_lags_less_than_the_bound)
+{
+    struct store *s;
+    const char *p = fresh_db("last_seen");
+    CHECK(store_open(&s, p) == 0);
+    int writes = 0;
+    int64_t row = 0;
+    for (int i = 0; i <= 25; i++) {
+        int64_t arrival = T0 + i * 100;
+        struct sample x = sample("price", "{}", T0 + i, i);
+        CHECK_INT(store_append(s, &x, arrival, NULL), 0);
+        CHECK(store_commit(s) == 0);
+        int64_t now = harness_sql_int(p, "SELECT last_seen FROM units");
+        CHECK(arrival - now < STORE_LAST_SEEN_LAG_MS);
+        writes += now != row;
+        row = now;
+        struct store_unit_view v;
+        CHECK(store_get_unit(s, "simas-bapokting", "pasar-bandar-jaya", &v) == 0);
+        CHECK_INT(v.last_seen, arrival);
+    }
+    CHECK_INT(writes, 3); /* T0, T0 + 1000, T0 + 2000: not 26 */
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 26);
+    /* A position is written at once (the samples do not keep it). */
+    struct sample m = sample("price", "{}", T0 + 26, 26);
+    m.has_position = true;
+    m.lat = -4.9;
+    m.lon = 105.2;
+    CHECK_INT(store_append(s, &m, T0 + 2600, NULL), 0);
+    CHECK(store_commit(s) == 0);
+    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 2600);
+    CHECK_DBL(harness_sql_double(p, "SELECT lat FROM units"), -4.9);
+    struct sample z = sample("price", "{}", T0 + 27, 27);
+    CHECK_INT(store_append(s, &z, T0 + 2700, NULL), 0);
+    CHECK(store_commit(s) == 0);
+    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 2600);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 2700);
+    /* A group still open at close is committed, even with no unit behind. */
+    CHECK(store_open(&s, p) == 0);
+    struct sample w = sample("price", "{}", T0 + 28, 28);
+    CHECK_INT(store_append(s, &w, T0 + 2700, NULL), 0);
+    store_close(s);
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 29);
 }
 
 TEST(store_presence_offline)
@@ -328,6 +379,7 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
     const char *p = fresh_db("checkpoint");
     CHECK(store_open(&s, p) == 0);
     CHECK(store_set_autocheckpoint(s, false) == 0);
+    CHECK(store_set_wal_size_limit(s, 1 << 20) == 0);
     for (int i = 0; i < 3000; i++) { /* > 2000 frames: a commit writes a few pages */
         char labels[64];
         snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 300);
@@ -361,11 +413,18 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
     CHECK(st.caught_up >= 1);
     CHECK_INT(st.wal_frames, before);
 
-    /* The next transaction starts the WAL again from its beginning. */
+    /* The next transaction starts the WAL again from its beginning, and
+     * cuts the file back to [store] wal_size_limit (it kept its longest
+     * size for good: 1.4 GiB after a 1M-sample burst). */
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", p);
+    struct stat wst;
+    CHECK(stat(wal, &wst) == 0 && wst.st_size > 4 << 20);
     struct sample y = sample("documents_issued", "{}", T0 + 5000, 1);
     CHECK_INT(store_append(s, &y, T0, NULL), 0);
     CHECK(store_commit(s) == 0);
     CHECK(wal_frames(p) < 100);
+    CHECK(stat(wal, &wst) == 0 && wst.st_size <= 1 << 20);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 3001);
 }
@@ -373,7 +432,8 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
 TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
           CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
-          CASE(store_presence_offline), CASE(store_many_series_one_group),
-          CASE(store_unwritable_path_fails_cleanly), CASE(store_health_recovers_by_probe),
-          CASE(store_full_disk_mid_group), CASE(store_refuses_series_past_the_limit),
+          CASE(store_unit_last_seen_row_lags_less_than_the_bound), CASE(store_presence_offline),
+          CASE(store_many_series_one_group), CASE(store_unwritable_path_fails_cleanly),
+          CASE(store_health_recovers_by_probe), CASE(store_full_disk_mid_group),
+          CASE(store_refuses_series_past_the_limit),
           CASE(checkpointer_catches_up_and_the_wal_restarts))
