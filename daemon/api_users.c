@@ -452,6 +452,31 @@ static struct body_req *body_start(struct api *a, struct http_request *r,
     return q;
 }
 
+/* A route whose body becomes a body_req, when accounts are there. */
+static void people_body(struct api *a, struct http_request *r, const struct http_body_ops *ops)
+{
+    if (!a->people) {
+        http_reply_error(r, 503, "unavailable", "accounts are not available");
+        return;
+    }
+    body_start(a, r, ops);
+}
+
+/* Queues q's hash: work on a hasher thread, done on the loop; when the
+ * queue is full, answers 503 busy with `busy` and frees q. */
+static void hash_submit(struct body_req *q, void (*work)(struct hash_job *),
+                        void (*done)(struct hash_job *), const char *busy)
+{
+    q->job.work = work;
+    q->job.done = done;
+    q->working = true;
+    if (job_submit(q->a->people, &q->job))
+        return;
+    q->working = false;
+    http_body_reply_error(q->body, 503, "busy", "%s", busy);
+    body_free(q);
+}
+
 /* ---- POST /api/v1/login ---- */
 
 static struct login_fail *fail_slot(struct people *p, const char *name, bool make, int64_t now)
@@ -592,15 +617,8 @@ static void login_end(void *ctx)
         goto out;
     }
     q->known = found == 1 && q->password_len <= USERS_PASSWORD_MAX;
-    q->job.work = login_work;
-    q->job.done = login_done;
-    q->working = true;
-    if (!job_submit(p, &q->job)) {
-        q->working = false;
-        http_body_reply_error(q->body, 503, "busy", "too many sign-ins at once; retry shortly");
-        goto out;
-    }
     json_decref(doc);
+    hash_submit(q, login_work, login_done, "too many sign-ins at once; retry shortly");
     return;
 out:
     json_decref(doc);
@@ -611,11 +629,7 @@ static const struct http_body_ops login_ops = {body_data, login_end, body_gone};
 
 void api_login(struct api *a, struct http_request *r)
 {
-    if (!a->people) {
-        http_reply_error(r, 503, "unavailable", "accounts are not available");
-        return;
-    }
-    body_start(a, r, &login_ops);
+    people_body(a, r, &login_ops);
 }
 
 /* ---- POST /api/v1/logout, GET /api/v1/me ---- */
@@ -799,15 +813,8 @@ static void add_end(void *ctx)
             http_body_reply_error(q->body, 503, "unavailable", "the database cannot be read");
         goto out;
     }
-    q->job.work = add_work;
-    q->job.done = add_done;
-    q->working = true;
-    if (!job_submit(q->a->people, &q->job)) {
-        q->working = false;
-        http_body_reply_error(q->body, 503, "busy", "too many passwords being hashed; retry");
-        goto out;
-    }
     json_decref(doc);
+    hash_submit(q, add_work, add_done, "too many passwords being hashed; retry");
     return;
 out:
     json_decref(doc);
@@ -818,11 +825,7 @@ static const struct http_body_ops add_ops = {body_data, add_end, body_gone};
 
 void api_users_add(struct api *a, struct http_request *r)
 {
-    if (!a->people) {
-        http_reply_error(r, 503, "unavailable", "accounts are not available");
-        return;
-    }
-    body_start(a, r, &add_ops);
+    people_body(a, r, &add_ops);
 }
 
 void api_users_del(struct api *a, struct http_request *r)
@@ -891,15 +894,9 @@ static void passwd_end(void *ctx)
                               USERS_PASSWORD_MIN, USERS_PASSWORD_MAX);
         goto out;
     }
-    q->job.work = add_work; /* the hash of q->password into q->rec.hash */
-    q->job.done = passwd_done;
-    q->working = true;
-    if (!job_submit(q->a->people, &q->job)) {
-        q->working = false;
-        http_body_reply_error(q->body, 503, "busy", "too many passwords being hashed; retry");
-        goto out;
-    }
     json_decref(doc);
+    /* add_work: the hash of q->password into q->rec.hash */
+    hash_submit(q, add_work, passwd_done, "too many passwords being hashed; retry");
     return;
 out:
     json_decref(doc);
