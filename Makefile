@@ -10,6 +10,9 @@
 #   make demo          install, build, run broker + pantaud + simulated field units
 #                      of Lampung Tengah; REGENCY=lombok-utara (lumajang, blitar,
 #                      lombok-tengah) for another catalog in config/catalog/
+#   make demo-federation  the same for a province: NTB's hub broker and pantaud,
+#                      Lombok Utara's and Lombok Tengah's brokers bridged to it,
+#                      their pantauds and simulated units; prints the hub's URL
 #   make fuzz          libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS=60 each;
 #                      make fuzz-smoke runs each for 5 s (CI)
 #   make bench         throughput figures (rollups, queries, export; pantaud vs. mosquitto_sub)
@@ -129,7 +132,7 @@ SIM     := $(BUILD)/pantau-sim
 DASH_SRCS := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs dashboard/package-lock.json docs/openapi.yaml
 DASHBOARD := $(BUILD)/dashboard/index.html
 
-.PHONY: all check check-tsan check-tsan-smoke tsan-smoke-run demo bench install uninstall deb clean deps format fmt-check dashboard \
+.PHONY: all check check-tsan check-tsan-smoke tsan-smoke-run demo demo-federation bench install uninstall deb clean deps format fmt-check dashboard \
         fuzz fuzz-build fuzz-bins fuzz-smoke
 all: $(PANTAUD) $(SIM)
 
@@ -223,6 +226,10 @@ tsan-smoke-run:
 demo: deps
 	@$(MAKE) --no-print-directory all dashboard
 	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
+
+demo-federation: deps
+	@$(MAKE) --no-print-directory all dashboard
+	@BUILD=$(BUILD) scripts/demo-federation
 
 bench: deps
 	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
