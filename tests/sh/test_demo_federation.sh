@@ -32,11 +32,12 @@ hub=$(sed -n 's|.*API \(http://127.0.0.1:[0-9]*\)/api/v1/regions.*|\1|p' "$out")
 dir=$(sed -n 's|.*data, configs and logs in \(/tmp/[^ ]*\)/$|\1|p' "$out")
 t_check "it names its temp dir ($dir)" test -n "$dir" -a -d "$dir"
 # Every process it started, by PID, from its list.
-started=$(cut -d' ' -f1 "$dir/pids" 2>/dev/null | tr '\n' ' ')
-t_check "it started eight processes ($started)" test "$(echo $started | wc -w)" -eq 8
+started=()
+[ -f "$dir/pids" ] && mapfile -t started < <(cut -d' ' -f1 "$dir/pids")
+t_check "it started eight processes (${started[*]})" test "${#started[@]}" -eq 8
 # If this test is stopped early, lib.sh's clean-up stops them too (and the
 # script, killed, leaves its dir).
-T_PIDS+=($started)
+T_PIDS+=("${started[@]}")
 trap 't_cleanup; case $dir in /tmp/pantau-demo-federation-?*) rm -rf "$dir" ;; esac' EXIT
 ports=$(grep -o '127\.0\.0\.1:[0-9]*' "$out" | cut -d: -f2 | sort -u | tr '\n' ' ')
 # The TLS port is printed alone: "(TLS for the bridges on N)".
@@ -44,9 +45,9 @@ ports="$ports $(sed -n 's|.*TLS for the bridges on \([0-9]*\).*|\1|p' "$out")"
 
 # wait_for SECONDS CMD...: polls until CMD succeeds.
 wait_for() {
-    local s=$1 i
+    local s=$1
     shift
-    for i in $(seq 1 $((s * 2))); do
+    for _ in $(seq 1 $((s * 2))); do
         "$@" && return 0
         kill -0 "$demo" 2>/dev/null || return 1
         sleep 0.5
@@ -85,7 +86,7 @@ for _ in $(seq 1 400); do
 done
 t_check "on Ctrl-C it exits 0 within 40 s (rc=$rc)" test "$rc" = 0
 alive=
-for pid in $started; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+for pid in "${started[@]}"; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
 t_check "every process it started is gone${alive:+ (left:$alive)}" test -z "$alive"
 busy=
 for p in $ports; do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy="$busy $p"; done
