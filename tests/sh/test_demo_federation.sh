@@ -5,8 +5,10 @@
 # loopback from free port bases. The hub's /api/v1/regions lists NTB's ten
 # regions, Lombok Utara and Lombok Tengah live (heard through the bridges)
 # and eight waiting; each dashboard answers. Then SIGINT to its process group
-# (what Ctrl-C does): the script exits 0 within 40 s, every process it
-# started is gone, its ports are free and its temp dir removed.
+# (what Ctrl-C does): the script exits 0 within 40 s (it exits 1 when any
+# of its processes exited non-zero: a pantaud that did not commit, or
+# under SANITIZE=1 one with a leak), every process it started is gone, its
+# ports are free and its temp dir removed.
 . "$(dirname "$0")/lib.sh"
 t_begin
 
