@@ -337,11 +337,11 @@ const T = {
   },
   compareCountsRegions: {
     id: '{up} wilayah naik, {down} turun, {same} tetap, {none} tanpa nilai untuk dibandingkan; {only} hanya ada di satu evaluasi.',
-    en: '{up} regions rose, {down} fell, {same} unchanged, {none} without values to compare; {only} in one evaluation only.',
+    en: 'Regions that rose: {up}; fell: {down}; unchanged: {same}; without values to compare: {none}; in one evaluation only: {only}.',
   },
   compareCountsPrograms: {
     id: '{up} program naik, {down} turun, {same} tetap, {none} tanpa nilai untuk dibandingkan; {only} hanya ada di satu evaluasi.',
-    en: '{up} programs rose, {down} fell, {same} unchanged, {none} without values to compare; {only} in one evaluation only.',
+    en: 'Programs that rose: {up}; fell: {down}; unchanged: {same}; without values to compare: {none}; in one evaluation only: {only}.',
   },
   compareNothing: {
     id: 'Kedua evaluasi ini tidak dapat dibandingkan (tanpa wilayah maupun laporan yang sama jenisnya).',
@@ -359,6 +359,15 @@ const T = {
     en: "This regency's dimension progress in both evaluations.",
   },
   compareNoneInBoth: { id: 'Tidak ada yang ada di kedua evaluasi.', en: 'Nothing is in both evaluations.' },
+  compareStillRegions: {
+    id: '{n} wilayah tanpa perubahan atau tanpa nilai untuk dibandingkan',
+    en: 'Unchanged or without values to compare: {n} regions',
+  },
+  compareStillPrograms: {
+    id: '{n} program tanpa perubahan atau tanpa nilai untuk dibandingkan',
+    en: 'Unchanged or without values to compare: {n} programs',
+  },
+  compareNoChange: { id: 'Tidak ada yang berubah.', en: 'Nothing changed.' },
   compareOnly: { id: 'Hanya di satu evaluasi', en: 'In one evaluation only' },
   progressIn: { id: 'Capaian: {name}', en: 'Progress: {name}' },
   progressFrom: { id: 'Capaian awal', en: 'Earlier progress' },

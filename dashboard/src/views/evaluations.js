@@ -216,7 +216,7 @@ function pageView() {
 
 // ---- two evaluations compared ----
 
-const ARROW = { up: '▲', down: '▼', same: '＝', none: '' };
+const ARROW = { up: '▲', down: '▼', same: '=', none: '' };
 const signed = (d) => (d > 0 ? `+${num(d, 0)}` : d < 0 ? `−${num(-d, 0)}` : num(0, 0));
 const signed1 = (d) => (d > 0 ? `+${num(d, 1)}` : d < 0 ? `−${num(-d, 1)}` : num(0, 0));
 
@@ -271,7 +271,7 @@ const wallCut = (rows) => (isKiosk() ? rows.slice(0, WALL_ROWS) : rows);
 const more = (rows) =>
   isKiosk() && rows.length > WALL_ROWS ? h('p', { class: 'more muted' }, t('more', { n: num(rows.length - WALL_ROWS, 0) })) : null;
 
-function rowsTable(c, a, b) {
+function rowsTable(c, rows, a, b) {
   const regions = c.kind === 'regions';
   const cols = [
     regions ? t('region') : t('program'),
@@ -283,7 +283,7 @@ function rowsTable(c, a, b) {
   ];
   const tbl = table(
     cols,
-    wallCut(c.rows).map((r) =>
+    wallCut(rows).map((r) =>
       h(
         'tr',
         { 'data-row': r.id, class: `chg-${direction(r.d)}` },
@@ -302,7 +302,7 @@ function rowsTable(c, a, b) {
     ),
     'eval-compare',
   );
-  return [tbl, more(c.rows)];
+  return [tbl, more(rows)];
 }
 
 function dimsTable(c) {
@@ -354,6 +354,24 @@ function onlyList(c, a, b) {
   return [tbl, more(c.only)];
 }
 
+// What changed (overall or in a dimension) first; what did not, or has no
+// value to compare, folded away (on the wall: only counted).
+const moved = (r) => (r.d !== null && r.d !== 0) || Object.values(r.dims).some((x) => x.d !== null && x.d !== 0);
+function changedRows(c, a, b) {
+  if (!c.rows.length) return h('p', { class: 'muted' }, t('compareNoneInBoth'));
+  const changed = c.rows.filter(moved);
+  const still = c.rows.filter((r) => !moved(r));
+  const label = t(c.kind === 'regions' ? 'compareStillRegions' : 'compareStillPrograms', { n: num(still.length, 0) });
+  return [
+    changed.length ? rowsTable(c, changed, a, b) : h('p', { class: 'muted' }, t('compareNoChange')),
+    !still.length
+      ? null
+      : isKiosk()
+        ? h('p', { class: 'muted compare-still' }, label)
+        : h('details', { class: 'compare-still' }, h('summary', null, label), rowsTable(c, still, a, b)),
+  ];
+}
+
 function compareView() {
   const back = h('a', { href: '#evaluasi', class: 'back no-print' }, t('backToEvaluations'));
   const head = h('h1', null, t('compareTitle'));
@@ -389,7 +407,7 @@ function compareView() {
       ? [h('p', { class: 'muted' }, t('compareNothing'))]
       : [
           h('h2', null, t(c.kind === 'regions' ? 'compareByRegion' : 'compareByProgram')),
-          c.rows.length ? rowsTable(c, a, b) : h('p', { class: 'muted' }, t('compareNoneInBoth')),
+          changedRows(c, a, b),
           h('h2', null, t('compareByDimension')),
           h('p', { class: 'muted small' }, t(c.kind === 'regions' ? 'compareDimsNote' : 'compareDimsNoteRegency')),
           dimsTable(c),
