@@ -16,7 +16,9 @@ export const DIMS = ['governance', 'branding', 'economy', 'living', 'society', '
 const HEALTH = ['missed', 'worsening', 'off_track', 'at_risk', 'not_started', 'no_data', 'on_track', 'achieved'];
 const healthRank = (r) =>
   r.last_seen === null || r.last_seen === undefined ? HEALTH.length : Math.max(0, HEALTH.indexOf(r.health || 'no_data'));
-const byName = (a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id), 'id');
+// Names with numbers in order ("Kabupaten 2" before "Kabupaten 10").
+const COLLATE = { numeric: true };
+const byName = (a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id), 'id', COLLATE);
 // Missing last: a number for the ascending compare, a null pushed behind.
 const nullLast = (x, y, asc) => (x === null && y === null ? 0 : x === null ? 1 : y === null ? -1 : asc ? x - y : y - x);
 const num = (v) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
@@ -24,7 +26,8 @@ const num = (v) => (v === null || v === undefined || !Number.isFinite(v) ? null 
 // key in the hash → how two regions compare (0: keep the API's order).
 export const SORTS = {
   kode: () => 0,
-  provinsi: (a, b) => (a.province ? (b.province ? a.province.localeCompare(b.province, 'id') : -1) : b.province ? 1 : 0) || byName(a, b),
+  provinsi: (a, b) =>
+    (a.province ? (b.province ? a.province.localeCompare(b.province, 'id', COLLATE) : -1) : b.province ? 1 : 0) || byName(a, b),
   nama: byName,
   'kemajuan-rendah': (a, b) => nullLast(num(a.progress), num(b.progress), true),
   'kemajuan-tinggi': (a, b) => nullLast(num(a.progress), num(b.progress), false),

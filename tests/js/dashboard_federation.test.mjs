@@ -607,7 +607,7 @@ const cases = [
       const api = (await ctx.api('/api/v1/regions')).regions;
       assertEq(api.length, 40, 'the 40 regions of the wall case');
       const byProv = [...api]
-        .sort((a, b) => a.province.localeCompare(b.province, 'id') || a.name.localeCompare(b.name, 'id'))
+        .sort((a, b) => a.province.localeCompare(b.province, 'id') || a.name.localeCompare(b.name, 'id', { numeric: true }))
         .map((r) => r.id);
       assert(byProv.join() !== api.map((r) => r.id).join(), 'the province order is not the code order');
       const { context, page, problems } = await open(ctx, `/?${ctx.wallQ}#wilayah`);
@@ -654,6 +654,15 @@ const cases = [
         await shot(w.page, `wilayah-sort-kiosk-1920x1080-${lang}`);
         assertEq(w.problems, [], `console errors (wall, ${lang})`);
         await w.context.close();
+        if (lang === 'en') continue;
+        // The rotation leaves #wilayah and comes back to it sorted.
+        const r = await open(ctx, `/?kiosk=1&rotate=5&${ctx.wallQ}#wilayah/urut=provinsi`, { width: 1920, height: 1080 });
+        await r.page.waitForFunction(() => !location.hash.startsWith('#wilayah'), null, { timeout: 15000 });
+        await r.page.waitForFunction(() => location.hash === '#wilayah/urut=provinsi', null, { timeout: 30000 });
+        await r.page.waitForFunction(() => document.querySelectorAll('.regions .region').length === 40, null, { timeout: 10000 });
+        assertEq(await ids(r.page), byProv, 'the rotation comes back to #wilayah by province');
+        assertEq(r.problems, [], 'console errors (rotation)');
+        await r.context.close();
         const phone = await phoneContext(ctx);
         const pp = await phone.newPage();
         const pProblems = [];
@@ -888,6 +897,31 @@ const cases = [
         assertEq(pProblems, [], `console errors (phone, ${lang})`);
         await phone.close();
       }
+      // A regency's two evaluations: its programs and its own dimensions.
+      const regBase = `http://127.0.0.1:${ctx.regency.httpPort}`;
+      const made = await fetchJson(`${regBase}/api/v1/evaluations`, {
+        method: 'POST',
+        body: JSON.stringify({ name: 'Evaluasi Kabupaten II' }),
+      });
+      assertEq(made.status, 201, 'a second evaluation on the regency');
+      const rg = await ctx.browser.newContext({ viewport: { width: 1366, height: 768 } });
+      const rp = await rg.newPage();
+      const rProblems = [];
+      rp.on('console', (m) => m.type() === 'error' && rProblems.push(m.text()));
+      await rp.goto(`${regBase}/#evaluasi/banding`);
+      await rp.waitForSelector('table.eval-dims tbody tr', { timeout: 10000 });
+      const rText = await rp.textContent('main');
+      assert(rText.includes('Per program') && rText.includes('Evaluasi Kabupaten II'), 'by program, the two named');
+      assertEq((await rp.$$('table.eval-dims tbody tr')).length, 6, "the regency's six dimensions");
+      const programs = (await fetchJson(`${regBase}/api/v1/programs`)).json.programs;
+      assertEq(
+        (await rp.$$eval('table.eval-compare tbody tr', (trs) => trs.map((tr) => tr.dataset.row))).sort(),
+        programs.map((p) => p.id).sort(),
+        'every program compared',
+      );
+      await rp.screenshot({ path: path.join(SHOTS, 'evaluasi-banding-regency-id.png'), fullPage: true });
+      assertEq(rProblems, [], 'console errors (regency)');
+      await rg.close();
     },
     120000,
   ],

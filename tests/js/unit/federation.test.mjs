@@ -25,6 +25,14 @@ const regions = [
   R('dompu', { name: 'Dompu', province: 'Nusa Tenggara Barat', progress: 0.2, health: 'missed', alerts_firing: 5, last_seen: 900 }),
   R('lepas', { name: 'Aceh Lepas', progress: 0.5, health: 'no_data' }),
 ];
+// Numbers in names in their order.
+test('sortRegions: "Kabupaten 2" before "Kabupaten 10"', () => {
+  const rs = [R('k10', { name: 'Kabupaten 10' }), R('k2', { name: 'Kabupaten 2' })];
+  assert.deepEqual(
+    f.sortRegions(rs, 'nama').map((r) => r.id),
+    ['k2', 'k10'],
+  );
+});
 const ids = (rs) => rs.map((r) => r.id);
 
 test('sortRegions: every order, ties in the API order, missing values last', () => {
