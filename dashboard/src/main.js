@@ -125,6 +125,7 @@ function renderClock() {
   text(el.date, longDate(now));
 }
 
+const lastHash = {}; // view → the hash it was last shown with
 function show() {
   const r = route();
   if (current && current.id === r.view && current.arg === r.arg) return;
@@ -132,6 +133,7 @@ function show() {
   const mod = MODULES[r.view];
   current = { id: r.view, arg: r.arg, mod };
   document.documentElement.dataset.view = r.view;
+  lastHash[r.view] = location.hash; // the wall comes back to it (#wilayah/urut=…)
   fill(el.main);
   el.main.scrollTop = 0;
   mod.mount(el.main, r.arg);
@@ -250,7 +252,8 @@ async function start() {
       for (let k = 1; k <= KIOSK_ROTATION.length; k++) {
         const next = KIOSK_ROTATION[(i + k) % KIOSK_ROTATION.length];
         if (!worth[next] || worth[next]()) {
-          go(next);
+          if (lastHash[next]) location.hash = lastHash[next];
+          else go(next);
           break;
         }
       }

@@ -23,6 +23,14 @@
 //  8. the wall (?kiosk=1, 1920×1080) with 40 regions (38 more published as
 //     STATEs): #wilayah fits (document scroll size = window, no card
 //     clipped), it is in the rotation, and the rotation reaches it;
+//  9. #wilayah sorted by province then name (and by progress), the choice
+//     and the province filter in the hash: kept by a reload and by a
+//     region's way back; on the wall and a phone;
+// 10. #evaluasi/banding: two evaluations the test makes from STATEs of
+//     known values (one region rose, one fell, one unchanged, one new):
+//     the rises and falls per region and dimension, biggest first, the
+//     new region "only in the later"; swapped; English; the wall, a phone
+//     (no horizontal scroll), axe-core;
 // with screenshots in $BUILD/screenshots/wilayah-*.png, evaluasi-*.png, and
 // no console error in any case (but the 401 a sign-in page provokes).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -51,6 +59,7 @@ const BUILD = path.resolve(repoRoot, process.env.BUILD || 'build');
 const SHOTS = path.join(BUILD, 'screenshots');
 const CATALOG = path.join(repoRoot, 'config/catalog/lampung-tengah.ini');
 const WALL = 'dinding-provinsi-0123456789';
+const ADMIN = 'admin-provinsi-token-9876543210';
 const PW = { budi: 'rahasia-admin-001', eka: 'rahasia-eka-00004' };
 const DIMS = ['governance', 'branding', 'economy', 'living', 'society', 'environment'];
 const EXPECTED = /status of 401/; // the sign-in page's /me before signing in
@@ -79,7 +88,7 @@ async function before() {
   const broker = await startBroker();
   const hub = await startPantaud(broker, {
     db,
-    config: `[federation]\nhub = yes\n[auth]\nviewer = ${WALL}\n`,
+    config: `[federation]\nhub = yes\n[auth]\nviewer = ${WALL}\nadmin = ${ADMIN}\n`,
     args: ['--catalog', hubCatalog],
   });
   const regency = await startPantaud(broker, {
@@ -141,6 +150,69 @@ async function noHScroll(page, what) {
 }
 const wallScroll = (page) =>
   page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight]);
+
+// A STATE (CONTRACT §7) of known values: one program of `progress`, the six
+// dimensions at 0.5 but for those `dims` names (null: no value).
+function stateOf(id, name, code, generatedAt, progress, dims = {}) {
+  return {
+    regency: { id, name, code, province: 'Bali', timezone: '+08:00' },
+    generated_at: generatedAt,
+    programs: [
+      {
+        id: 'p0',
+        name: 'P0',
+        dimension: 'governance',
+        agency: null,
+        description: null,
+        status: 'running',
+        progress,
+        health: 'on_track',
+        kpis: [],
+      },
+    ],
+    dimensions: DIMS.map((d) => ({ id: d, name: d, programs: 1, running: 1, catalogued: 1, progress: d in dims ? dims[d] : 0.5 })),
+    alerts: [],
+    units: { online: 1, offline: 0, stale: 0 },
+  };
+}
+// Numbers cut by a phone's window: an element of main with digits of its
+// own outside [0, W], and the document wider than W.
+const phoneBad = (page, W) =>
+  page.evaluate((W) => {
+    const out = [];
+    if (document.documentElement.scrollWidth > W) out.push(`scrollWidth ${document.documentElement.scrollWidth}`);
+    for (const e of document.querySelectorAll('main *')) {
+      const own = [...e.childNodes]
+        .filter((n) => n.nodeType === 3)
+        .map((n) => n.textContent)
+        .join('');
+      if (!/\d/.test(own)) continue;
+      const r = e.getBoundingClientRect();
+      if (r.width && (r.left < -1 || r.right > W + 1))
+        out.push(`"${own.trim().slice(0, 30)}" outside (${Math.round(r.left)}..${Math.round(r.right)})`);
+    }
+    return out;
+  }, W);
+const phoneContext = (ctx) =>
+  ctx.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+const ids = (page) => cards(page).then((cs) => cs.map((c) => c.id));
+// The comparison's rows: id, and each change cell's direction, text (arrow,
+// the screen reader's word, the signed points) and points.
+const compareRows = (page) =>
+  page.$$eval('table.eval-compare tbody tr', (trs) =>
+    trs.map((tr) => ({
+      id: tr.dataset.row,
+      ...Object.fromEntries(
+        [...tr.querySelectorAll('td[data-dim]')].map((td) => {
+          const c = td.querySelector('.chg');
+          return [
+            td.dataset.dim,
+            { dir: c.classList[1], text: td.textContent.trim(), d: c.dataset.d === undefined ? null : Number(c.dataset.d) },
+          ];
+        }),
+      ),
+    })),
+  );
 
 const cases = [
   [
@@ -529,6 +601,330 @@ const cases = [
     },
     90000,
   ],
+  [
+    "#wilayah: sorted by province then name, kept in the hash (a reload, a region's way back); the wall and a phone",
+    async (ctx) => {
+      const api = (await ctx.api('/api/v1/regions')).regions;
+      assertEq(api.length, 40, 'the 40 regions of the wall case');
+      const byProv = [...api]
+        .sort((a, b) => a.province.localeCompare(b.province, 'id') || a.name.localeCompare(b.name, 'id', { numeric: true }))
+        .map((r) => r.id);
+      assert(byProv.join() !== api.map((r) => r.id).join(), 'the province order is not the code order');
+      const { context, page, problems } = await open(ctx, `/?${ctx.wallQ}#wilayah`);
+      await page.waitForFunction(() => document.querySelectorAll('.regions .region').length === 40, null, { timeout: 15000 });
+      await page.selectOption('.region-sort select', 'provinsi');
+      assertEq(await ids(page), byProv, 'by province, then name');
+      await page.waitForFunction(() => location.hash === '#wilayah/urut=provinsi', null, { timeout: 5000 });
+      await shot(page, 'wilayah-sort-provinsi-1366x768-id');
+      await page.selectOption('.region-filter select', 'Maluku');
+      await page.waitForFunction(() => location.hash === '#wilayah/urut=provinsi&provinsi=Maluku', null, { timeout: 5000 });
+      const maluku = byProv.filter((id) => api.find((r) => r.id === id).province === 'Maluku');
+      assertEq(await ids(page), maluku, 'Maluku, by name');
+      await page.reload();
+      await page.waitForFunction((n) => document.querySelectorAll('.regions .region').length === n, maluku.length, { timeout: 15000 });
+      assertEq(await ids(page), maluku, 'the same after a reload');
+      assertEq(
+        [await page.$eval('.region-sort select', (e) => e.value), await page.$eval('.region-filter select', (e) => e.value)],
+        ['provinsi', 'Maluku'],
+        'the choices shown after a reload',
+      );
+      await page.click(`.region[data-region="${maluku[0]}"]`);
+      await page.waitForSelector('a.back', { timeout: 10000 });
+      await page.click('a.back');
+      await page.waitForFunction(() => location.hash === '#wilayah/urut=provinsi&provinsi=Maluku', null, { timeout: 5000 });
+      await page.waitForSelector('.regions .region', { timeout: 10000 });
+      assertEq(await ids(page), maluku, "a region's way back keeps the order and the filter");
+      await page.selectOption('.region-filter select', '');
+      await page.selectOption('.region-sort select', 'kemajuan-rendah');
+      await page.waitForFunction(() => location.hash === '#wilayah/urut=kemajuan-rendah', null, { timeout: 5000 });
+      const low = api
+        .map((r, i) => [r, i])
+        .sort(([a, i], [b, j]) => (a.progress ?? 2) - (b.progress ?? 2) || i - j)
+        .map(([r]) => r.id);
+      assertEq(await ids(page), low, 'lowest progress first, never heard last');
+      assertEq(problems, [], 'console errors');
+      await context.close();
+      for (const lang of ['id', 'en']) {
+        const w = await open(ctx, `/?kiosk=1&rotate=600&lang=${lang}&${ctx.wallQ}#wilayah/urut=provinsi`, { width: 1920, height: 1080 });
+        await w.page.waitForFunction(() => document.querySelectorAll('.regions .region').length === 40, null, { timeout: 15000 });
+        await sleep(1500); // the wall's fit
+        assertEq(await ids(w.page), byProv, `the wall by province (${lang})`);
+        const [sw, sh, ww, wh] = await wallScroll(w.page);
+        assertEq([sw, sh], [ww, wh], `the wall fits (${lang})`);
+        await shot(w.page, `wilayah-sort-kiosk-1920x1080-${lang}`);
+        assertEq(w.problems, [], `console errors (wall, ${lang})`);
+        await w.context.close();
+        if (lang === 'en') continue;
+        // The rotation leaves #wilayah and comes back to it sorted.
+        const r = await open(ctx, `/?kiosk=1&rotate=5&${ctx.wallQ}#wilayah/urut=provinsi`, { width: 1920, height: 1080 });
+        await r.page.waitForFunction(() => !location.hash.startsWith('#wilayah'), null, { timeout: 15000 });
+        await r.page.waitForFunction(() => location.hash === '#wilayah/urut=provinsi', null, { timeout: 30000 });
+        await r.page.waitForFunction(() => document.querySelectorAll('.regions .region').length === 40, null, { timeout: 10000 });
+        assertEq(await ids(r.page), byProv, 'the rotation comes back to #wilayah by province');
+        assertEq(r.problems, [], 'console errors (rotation)');
+        await r.context.close();
+        const phone = await phoneContext(ctx);
+        const pp = await phone.newPage();
+        const pProblems = [];
+        pp.on('console', (m) => m.type() === 'error' && pProblems.push(m.text()));
+        await pp.goto(`${ctx.base}/?lang=${lang}&${ctx.wallQ}#wilayah/urut=provinsi`);
+        await pp.waitForFunction(() => document.querySelectorAll('.regions .region').length === 40, null, { timeout: 15000 });
+        assertEq(await ids(pp), byProv, `a phone by province (${lang})`);
+        assertEq(await phoneBad(pp, 390), [], `phone layout (${lang})`);
+        await shot(pp, `wilayah-sort-phone-390-${lang}`);
+        assertEq(pProblems, [], `console errors (phone, ${lang})`);
+        await phone.close();
+      }
+    },
+    90000,
+  ],
+  [
+    '#evaluasi/banding: two evaluations of known values compared, per region and dimension, biggest change first',
+    async (ctx) => {
+      const admin = { authorization: `Bearer ${ADMIN}` };
+      const evaluate = async (body) => {
+        const r = await fetchJson(`${ctx.base}/api/v1/evaluations`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+        assertEq(r.status, 201, `POST evaluation ${body.name}: ${JSON.stringify(r.json)}`);
+        return r.json.evaluation;
+      };
+      const pub = await mqttPublisher(ctx.broker);
+      const t0 = Date.now();
+      // June: three regions of Bali.
+      const june = [
+        stateOf('cmp-naik', 'Kota Naik', '51.01', t0 - 5000, 0.4, { governance: 0.2, economy: 0.6 }),
+        stateOf('cmp-turun', 'Kabupaten Turun', '51.02', t0 - 5000, 0.7, { living: 0.8, environment: null }),
+        stateOf('cmp-tetap', 'Kabupaten Tetap', '51.03', t0 - 5000, 0.5),
+      ];
+      for (const st of june) await pub.publish(`pantau-fed/${st.regency.id}/state`, JSON.stringify(st));
+      await until(
+        async () => (await ctx.api('/api/v1/regions')).regions.filter((r) => r.id.startsWith('cmp-') && r.last_seen !== null).length === 3,
+        10000,
+        "June's three regions on the hub",
+      );
+      const a = await evaluate({ name: 'Evaluasi Juni', as_of: t0 - 2000 });
+      // November: one rose, one fell, one did not publish, one is new.
+      const november = [
+        stateOf('cmp-naik', 'Kota Naik', '51.01', t0 - 1000, 0.55, { governance: 0.5, economy: 0.5 }),
+        stateOf('cmp-turun', 'Kabupaten Turun', '51.02', t0 - 1000, 0.45, { living: 0.3, environment: 0.4 }),
+        stateOf('cmp-baru', 'Kota Baru', '51.04', t0 - 1000, 0.3),
+      ];
+      for (const st of november) await pub.publish(`pantau-fed/${st.regency.id}/state`, JSON.stringify(st));
+      await pub.close();
+      await until(
+        async () => {
+          const rs = (await ctx.api('/api/v1/regions')).regions;
+          return (
+            ['cmp-naik', 'cmp-turun', 'cmp-baru'].every((id) => rs.find((r) => r.id === id)?.last_seen >= 0) &&
+            (await ctx.api('/api/v1/regions/cmp-turun')).state.generated_at === t0 - 1000 &&
+            (await ctx.api('/api/v1/regions/cmp-naik')).state.generated_at === t0 - 1000
+          );
+        },
+        10000,
+        "November's states on the hub",
+      );
+      const b = await evaluate({ name: 'Evaluasi November' });
+      const list = (await ctx.api('/api/v1/evaluations')).evaluations;
+      assertEq(
+        list.slice(0, 2).map((e) => e.id),
+        [b.id, a.id],
+        'November, then June, newest first',
+      );
+
+      const { context, page, problems } = await open(ctx, `/?${ctx.wallQ}#evaluasi`);
+      await page.waitForSelector('a.compare-link', { timeout: 10000 });
+      await page.click('a.compare-link');
+      await page.waitForSelector('table.eval-compare tbody tr', { timeout: 10000 });
+      assertEq(
+        [
+          await page.$eval('.compare-pick select[name=from]', (e) => e.value),
+          await page.$eval('.compare-pick select[name=to]', (e) => e.value),
+        ],
+        [String(a.id), String(b.id)],
+        'by default: the one before the newest, and the newest',
+      );
+      let rows = await compareRows(page);
+      assertEq(
+        rows.slice(0, 2).map((r) => r.id),
+        ['cmp-turun', 'cmp-naik'],
+        'biggest change first: −25, then +15',
+      );
+      const sizes = rows.map((r) => (r.overall.d === null ? -1 : Math.abs(r.overall.d)));
+      assertEq(
+        sizes,
+        [...sizes].sort((x, y) => y - x),
+        'sorted by the size of the change',
+      );
+      const naik = rows.find((r) => r.id === 'cmp-naik');
+      const turun = rows.find((r) => r.id === 'cmp-turun');
+      const tetap = rows.find((r) => r.id === 'cmp-tetap');
+      assertEq([naik.overall.dir, naik.overall.text], ['up', '▲naik +15 poin'], 'Kota Naik rose 15 points (40 % → 55 %)');
+      assertEq([turun.overall.dir, turun.overall.text], ['down', '▼turun −25 poin'], 'Kabupaten Turun fell 25 points');
+      assertEq([tetap.overall.dir, tetap.overall.text], ['same', '=tetap 0 poin'], 'Kabupaten Tetap unchanged');
+      assertEq(
+        [naik.governance, naik.economy, naik.living].map((x) => [x.dir, x.text]),
+        [
+          ['up', '▲naik +30'],
+          ['down', '▼turun −10'],
+          ['same', '=tetap 0'],
+        ],
+        "Kota Naik's dimensions",
+      );
+      assertEq(
+        [turun.living, turun.environment].map((x) => [x.dir, x.text]),
+        [
+          ['down', '▼turun −50'],
+          ['none', '–'],
+        ],
+        "Kabupaten Turun's living fell 50; its environment had no value in June",
+      );
+      assert(!rows.some((r) => r.id === 'cmp-baru'), 'the new region is not compared');
+      const only = await page.$$eval('table.eval-only tbody tr', (trs) => trs.map((tr) => [tr.dataset.row, tr.dataset.in, tr.textContent]));
+      assertEq(
+        only.map(([id, at]) => [id, at]),
+        [['cmp-baru', 'to']],
+        'only in November: Kota Baru',
+      );
+      assert(only[0][2].includes('hanya di evaluasi akhir (Evaluasi November)'), `said so: ${only[0][2]}`);
+      const dim = (id) =>
+        page.$eval(`table.eval-dims tr[data-dim="${id}"]`, (tr) =>
+          ['rose', 'fell'].map((k) => tr.querySelector(`td[data-n=${k}]`).textContent),
+        );
+      assertEq(
+        [await dim('governance'), await dim('economy'), await dim('living')],
+        [
+          ['1', '0'],
+          ['0', '1'],
+          ['0', '1'],
+        ],
+        'per dimension: how many regions rose and fell',
+      );
+      assert(
+        (await page.textContent('table.eval-dims tr[data-dim="living"]')).includes('Kabupaten Turun (−50)'),
+        "living's biggest fall is Kabupaten Turun's",
+      );
+      await noHScroll(page, 'the comparison at 1366x768');
+      await shot(page, 'evaluasi-banding-1366x768-id', { fullPage: true });
+      // axe-core on the comparison.
+      await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+      const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
+      assertEq(
+        violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.nodes[0].target}`),
+        [],
+        'axe on the comparison',
+      );
+      // Another pair through the selects: the hash follows.
+      const december = list.find((e) => e.name === 'Evaluasi Uji Desember');
+      await page.selectOption('.compare-pick select[name=from]', String(december.id));
+      await page.waitForFunction((h) => location.hash === h, `#evaluasi/banding/${december.id}..${b.id}`, { timeout: 5000 });
+      await page.waitForFunction(() => document.querySelectorAll('table.eval-only tbody tr').length >= 4, null, { timeout: 10000 });
+      const newer = await page.$$eval('table.eval-only tbody tr', (trs) => trs.map((tr) => [tr.dataset.row, tr.dataset.in]));
+      for (const id of ['cmp-naik', 'cmp-turun', 'cmp-tetap', 'cmp-baru'])
+        assert(
+          newer.some(([x, at]) => x === id && at === 'to'),
+          `${id} is only in November against December's: ${JSON.stringify(newer)}`,
+        );
+      // Swapped: June's values counted from November.
+      await page.evaluate((h) => (location.hash = h), `#evaluasi/banding/${a.id}..${b.id}`);
+      await page.waitForFunction(() => document.querySelector('table.eval-compare tr[data-row="cmp-naik"]'), null, { timeout: 10000 });
+      await page.click('.compare-pick button:not([disabled])');
+      await page.waitForFunction((h) => location.hash === h, `#evaluasi/banding/${b.id}..${a.id}`, { timeout: 5000 });
+      await page.waitForSelector('table.eval-only tr[data-in="from"]', { timeout: 10000 });
+      rows = await compareRows(page);
+      assertEq(
+        rows.slice(0, 2).map((r) => [r.id, r.overall.text]),
+        [
+          ['cmp-turun', '▲naik +25 poin'],
+          ['cmp-naik', '▼turun −15 poin'],
+        ],
+        'swapped',
+      );
+      assert(await page.$('article.compare header p.note'), 'the backwards order is said');
+      assertEq(problems, [], 'console errors');
+      await context.close();
+
+      // English, the wall and a phone.
+      const pairHash = `#evaluasi/banding/${a.id}..${b.id}`;
+      const en = await open(ctx, `/?lang=en&${ctx.wallQ}${pairHash}`);
+      await en.page.waitForSelector('table.eval-compare tbody tr', { timeout: 10000 });
+      const enRows = await compareRows(en.page);
+      assertEq(enRows.find((r) => r.id === 'cmp-naik').overall.text, '▲rose +15 pts', 'English change');
+      const main = await en.page.textContent('main');
+      for (const w of [
+        'Evaluations compared',
+        'By region',
+        'By dimension',
+        'In one evaluation only',
+        'only in the later evaluation',
+        'Earlier evaluation',
+      ])
+        assert(main.includes(w), `"${w}" in English`);
+      const left = main.match(/.{0,40}\b(naik|turun|poin|Perbandingan|hanya)\b.{0,40}/);
+      assert(!left, `no Bahasa left: ${left?.[0]}`);
+      await shot(en.page, 'evaluasi-banding-1366x768-en', { fullPage: true });
+      assertEq(en.problems, [], 'console errors (en)');
+      await en.context.close();
+      for (const lang of ['id', 'en']) {
+        const w = await open(ctx, `/?kiosk=1&rotate=600&lang=${lang}&${ctx.wallQ}${pairHash}`, { width: 1920, height: 1080 });
+        await w.page.waitForSelector('table.eval-compare tbody tr', { timeout: 10000 });
+        await sleep(1500); // the wall's fit
+        const [sw, sh, ww, wh] = await wallScroll(w.page);
+        assertEq([sw, sh], [ww, wh], `the comparison fits the wall (${lang})`);
+        const clipped = await w.page.evaluate(() => {
+          const m = document.querySelector('main');
+          return m.scrollHeight > m.clientHeight + 1 || m.scrollWidth > m.clientWidth + 1;
+        });
+        assert(!clipped, `nothing clipped on the wall (${lang})`);
+        // The wall: what changed (at most 18 rows), what did not only counted.
+        assertEq(
+          await w.page.$$eval('table.eval-compare tbody tr', (trs) => trs.map((tr) => tr.dataset.row)),
+          ['cmp-turun', 'cmp-naik'],
+          `the wall shows what changed (${lang})`,
+        );
+        assert(await w.page.$('article.compare p.compare-still'), 'and counts what did not');
+        await shot(w.page, `evaluasi-banding-kiosk-1920x1080-${lang}`);
+        assertEq(w.problems, [], `console errors (wall, ${lang})`);
+        await w.context.close();
+        const phone = await phoneContext(ctx);
+        const pp = await phone.newPage();
+        const pProblems = [];
+        pp.on('console', (m) => m.type() === 'error' && pProblems.push(m.text()));
+        await pp.goto(`${ctx.base}/?lang=${lang}&${ctx.wallQ}${pairHash}`);
+        await pp.waitForSelector('table.eval-compare tbody tr', { timeout: 10000 });
+        await sleep(300);
+        assertEq(await phoneBad(pp, 390), [], `phone layout of the comparison (${lang})`);
+        assert(await pp.$eval('table.eval-compare', (e) => e.classList.contains('cards')), 'the comparison is stacked as cards on a phone');
+        await shot(pp, `evaluasi-banding-phone-390-${lang}`, { fullPage: true });
+        assertEq(pProblems, [], `console errors (phone, ${lang})`);
+        await phone.close();
+      }
+      // A regency's two evaluations: its programs and its own dimensions.
+      const regBase = `http://127.0.0.1:${ctx.regency.httpPort}`;
+      const made = await fetchJson(`${regBase}/api/v1/evaluations`, {
+        method: 'POST',
+        body: JSON.stringify({ name: 'Evaluasi Kabupaten II' }),
+      });
+      assertEq(made.status, 201, 'a second evaluation on the regency');
+      const rg = await ctx.browser.newContext({ viewport: { width: 1366, height: 768 } });
+      const rp = await rg.newPage();
+      const rProblems = [];
+      rp.on('console', (m) => m.type() === 'error' && rProblems.push(m.text()));
+      await rp.goto(`${regBase}/#evaluasi/banding`);
+      await rp.waitForSelector('table.eval-dims tbody tr', { timeout: 10000 });
+      const rText = await rp.textContent('main');
+      assert(rText.includes('Per program') && rText.includes('Evaluasi Kabupaten II'), 'by program, the two named');
+      assertEq((await rp.$$('table.eval-dims tbody tr')).length, 6, "the regency's six dimensions");
+      const programs = (await fetchJson(`${regBase}/api/v1/programs`)).json.programs;
+      assertEq(
+        (await rp.$$eval('table.eval-compare tbody tr', (trs) => trs.map((tr) => tr.dataset.row))).sort(),
+        programs.map((p) => p.id).sort(),
+        'every program compared',
+      );
+      await rp.screenshot({ path: path.join(SHOTS, 'evaluasi-banding-regency-id.png'), fullPage: true });
+      assertEq(rProblems, [], 'console errors (regency)');
+      await rg.close();
+    },
+    120000,
+  ],
 ];
 
 runCases(FILE, cases, {
@@ -536,5 +932,5 @@ runCases(FILE, cases, {
   after: async (ctx) => {
     await ctx.browser?.close();
   },
-  totalMs: 300000,
+  totalMs: 420000,
 });

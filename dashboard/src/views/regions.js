@@ -2,7 +2,9 @@
 // side as a card — name, code, province, the six dimensions' progress as
 // a heat row (colour by progress, the value written), overall progress and
 // health, firing alerts, last heard (stale and never-heard regions marked)
-// — in the API's order (by code), filtered by province; #wilayah/<id>
+// — sorted (the API's order by code, or province then name, progress,
+// health, last heard, alerts) and filtered by province, both kept in the
+// hash (#wilayah/urut=provinsi&provinsi=Lampung); #wilayah/<id>
 // opens a region's latest STATE: its dimensions and programs drawn as that
 // regency's own overview draws them (overview.js's tiles).
 import { get } from '../api.js';
@@ -13,11 +15,12 @@ import { REGIONS_EVERY_MS, loadRegions, watchRegions } from '../regions.js';
 import { state } from '../state.js';
 import { badge, statusClass } from '../status.js';
 import { dimensionCard, programTile } from './overview.js';
+import { DEFAULT_SORT, DIMS, SORTS, listArg, listState, sortRegions } from '../federation.js';
 
-const DIMS = ['governance', 'branding', 'economy', 'living', 'society', 'environment'];
 let root = null;
 let regionId = null; // #wilayah/<id>: one region
-let province = ''; // the filter ('' = all)
+let province = ''; // the filter ('' = all), from the hash
+let sort = DEFAULT_SORT; // a key of SORTS, from the hash
 let detail = null; // {region, state} of /regions/<id>
 let detailError = '';
 let detailTimer = null;
@@ -95,9 +98,41 @@ function grid(n) {
   return { cols, rows: Math.ceil(n / cols) };
 }
 
+// The list's hash: a choice is drawn at once, then kept in the address
+// (a new history entry, as #program/<id>: Back undoes it).
+const listHash = () => {
+  const a = listArg({ sort, province });
+  return a ? `#wilayah/${a}` : '#wilayah';
+};
+function choose() {
+  build();
+  if (location.hash !== listHash()) location.hash = listHash();
+}
+
+function sortSelect() {
+  return h(
+    'label',
+    { class: 'region-sort' },
+    `${t('sortBy')} `,
+    h(
+      'select',
+      {
+        name: 'sort',
+        onchange: (e) => {
+          sort = e.target.value;
+          choose();
+        },
+      },
+      Object.keys(SORTS).map((k) => h('option', { value: k, selected: k === sort }, t(`sort_${k}`))),
+    ),
+  );
+}
+
 function filterSelect(all) {
   const provinces = [...new Set(all.map((r) => r.province).filter(Boolean))].sort((a, b) => a.localeCompare(b));
-  if (province && !provinces.includes(province)) province = '';
+  // A province the hash names but no region has (yet): still offered, so
+  // that the choice shows what the list is filtered by.
+  if (province && !provinces.includes(province) && state.regions !== null) provinces.push(province);
   return h(
     'label',
     { class: 'region-filter' },
@@ -108,7 +143,7 @@ function filterSelect(all) {
         name: 'province',
         onchange: (e) => {
           province = e.target.value;
-          build();
+          choose();
         },
       },
       h('option', { value: '', selected: province === '' }, t('allProvinces')),
@@ -119,10 +154,15 @@ function filterSelect(all) {
 
 function listView() {
   const all = state.regions || [];
-  const shown = province ? all.filter((r) => r.province === province) : all;
+  const shown = sortRegions(province ? all.filter((r) => r.province === province) : all, sort);
   const { cols, rows } = grid(shown.length);
   return [
-    h('div', { class: 'regions-head' }, h('h1', null, t('regionsTitle', { n: num(all.length) })), all.length ? filterSelect(all) : null),
+    h(
+      'div',
+      { class: 'regions-head' },
+      h('h1', null, t('regionsTitle', { n: num(all.length) })),
+      all.length ? h('div', { class: 'regions-tools' }, sortSelect(), filterSelect(all)) : null,
+    ),
     state.regionsError ? h('p', { class: 'note' }, t('error', { e: state.regionsError })) : null,
     shown.length
       ? h('section', { class: 'regions', style: `--cols:${cols};--rows:${rows}`, 'aria-label': t('regions') }, shown.map(card))
@@ -131,7 +171,7 @@ function listView() {
 }
 
 function detailView() {
-  const back = h('a', { href: '#wilayah', class: 'back no-print' }, t('backToRegions'));
+  const back = h('a', { href: listHash(), class: 'back no-print' }, t('backToRegions'));
   if (detailError) return [back, h('p', { class: 'note' }, detailError)];
   if (!detail) return [back, h('p', { class: 'muted' }, t('loading'))];
   const r = detail.region;
@@ -194,7 +234,11 @@ async function loadDetail() {
 export default {
   mount(el, arg) {
     root = el;
-    regionId = arg ? decodeURIComponent(arg) : null;
+    // #wilayah/<id> is a region; #wilayah or #wilayah/urut=…&provinsi=… the
+    // list (a region keeps the list's choice for its way back).
+    const list = !arg || arg.includes('=');
+    regionId = list ? null : decodeURIComponent(arg);
+    if (list) ({ sort, province } = listState(arg));
     detail = null;
     detailError = '';
     build();
