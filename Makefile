@@ -88,6 +88,7 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c \
              daemon/audit.c daemon/users.c daemon/users_cli.c daemon/api_users.c
 CORE_SRCS += daemon/federation_state.c daemon/federation.c daemon/api_federation.c
+CORE_SRCS += daemon/chunk.c
 # The simulator (sim/) borrows the daemon's log and util modules.
 SIM_SRCS  := sim/sim.c sim/scenario.c sim/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c sim/publisher.c
@@ -173,6 +174,10 @@ $(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/tests/bench_chunk: $(BUILD)/tests/bench_chunk.o $(CORE_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
@@ -226,7 +231,8 @@ demo: deps
 	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
+	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi \
+	    $(BUILD)/tests/bench_chunk
 	@BUILD=$(BUILD) scripts/bench
 
 # What is installed, and where: the binaries, the configuration and the seed
