@@ -466,11 +466,12 @@ int headlog_open(struct headlog **out, const char *path, const struct headlog_re
     pthread_once(&hl_crc_once, hl_crc_init);
     struct headlog *l = calloc(1, sizeof *l);
     char *tmp = hl_new_path(path);
+    if (l)
+        l->fd = -1;
     if (!l || !tmp || !(l->path = strdup(path))) {
         log_error("head log %s: out of memory", path);
         goto fail;
     }
-    l->fd = -1;
     if (unlink(tmp) == 0)
         log_warn("head log %s: removed %s, a compaction cut short", path, tmp);
     l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
