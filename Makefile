@@ -88,7 +88,6 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c \
              daemon/audit.c daemon/users.c daemon/users_cli.c daemon/api_users.c
 CORE_SRCS += daemon/federation_state.c daemon/federation.c daemon/api_federation.c
-CORE_SRCS += daemon/chunk.c
 # The simulator (sim/) borrows the daemon's log and util modules.
 SIM_SRCS  := sim/sim.c sim/scenario.c sim/publisher.c daemon/log.c daemon/util.c
 TEST_LIB_SRCS := tests/check.c tests/harness.c sim/publisher.c

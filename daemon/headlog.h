@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "head.h"
 
@@ -99,5 +100,10 @@ struct headlog_stats {
     uint64_t cut_bytes;   /* of a damaged tail cut at open */
 };
 void headlog_get_stats(const struct headlog *l, struct headlog_stats *out);
+
+/* Tests only: every write of the log goes through fn (NULL: pwrite again),
+ * to make a disk that fills up. */
+typedef ssize_t (*headlog_pwrite_fn)(int fd, const void *buf, size_t n, off_t off);
+void headlog_test_set_pwrite(headlog_pwrite_fn fn);
 
 #endif
