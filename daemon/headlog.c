@@ -760,3 +760,51 @@ void headlog_get_stats(const struct headlog *l, struct headlog_stats *out)
     *out = l->stats;
     out->size = l->size;
 }
+
+/* --- another process's read (pantaud --backup) ---------------------------- */
+
+int headlog_lock_shared(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_SH) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int headlog_read(const char *path, const struct headlog_replay *replay, uint64_t *samples)
+{
+    pthread_once(&hl_crc_once, hl_crc_init);
+    struct headlog l = {.fd = -1, .path = (char *)path};
+    uint64_t n = 0, end = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("head log %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    int rc = -1;
+    if (fstat(fd, &sb) != 0 || sb.st_size < HL_HEADER) {
+        rc = sb.st_size < HL_HEADER ? 0 : -1; /* empty: nothing to read */
+        goto out;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    const uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        log_error("head log %s: cannot map it: %s", path, strerror(errno));
+        goto out;
+    }
+    if (memcmp(map, HL_MAGIC, 4) != 0 || hl_get_u32(map + 4) != HL_VERSION)
+        log_error("head log %s: not a head log this pantaud reads", path);
+    else
+        rc = hl_replay(&l, map, size, replay, &n, &end);
+    munmap((void *)map, size);
+out:
+    close(fd);
+    if (samples)
+        *samples = n;
+    return rc;
+}

@@ -76,22 +76,22 @@ struct store {
     struct chunkstore *chunks;
     struct head *head;
     struct headlog *log;
-    bool opened;        /* store_open got through: close may write */
-    struct dict series; /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
-    struct dict units;  /* "program\x1funit" -> struct unit */
+    bool opened;           /* store_open got through: close may write */
+    struct dict series;    /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
+    struct dict units;     /* "program\x1funit" -> struct unit */
     struct series **by_id; /* series id -> its cache entry (NULL: none) */
     size_t by_id_cap;
-    struct unit *dirty_units;    /* rows to write with the group (presence) */
+    struct unit *dirty_units; /* rows to write with the group (presence) */
     struct group_point {
         int64_t series, ts;
         double value;
-    } *group;                    /* the open group's samples, for the head */
+    } * group; /* the open group's samples, for the head */
     size_t n_group, group_cap;
-    int64_t units_written_ms;    /* the last batch of lagging unit rows */
-    int64_t *flushed;            /* series ids of the flush under way */
+    int64_t units_written_ms; /* the last batch of lagging unit rows */
+    int64_t *flushed;         /* series ids of the flush under way */
     size_t n_flushed, flushed_cap;
     bool flush_failed;
-    int64_t prune_next;          /* the series id retention visits next */
+    int64_t prune_next; /* the series id retention visits next */
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
@@ -199,8 +199,6 @@ static struct series *series_by_id(const struct store *s, int64_t id)
 {
     return id > 0 && (size_t)id < s->by_id_cap ? s->by_id[id] : NULL;
 }
-
-
 
 static struct unit *unit_get(struct store *s, const char *program, const char *name);
 
@@ -523,8 +521,8 @@ static int open_head(struct store *s)
     if (headlog_open(&s->log, path, &cb, &replayed) != 0)
         return -1;
     if (r.unknown)
-        log_warn("store: %s: %llu samples of series the database does not know were skipped",
-                 path, (unsigned long long)r.unknown);
+        log_warn("store: %s: %llu samples of series the database does not know were skipped", path,
+                 (unsigned long long)r.unknown);
     struct head_stats hs;
     head_get_stats(s->head, &hs);
     if (replayed)
@@ -919,17 +917,17 @@ static int write_unit(struct store *s, struct unit *u)
 {
     sqlite3_stmt *st = s->stmt[ST_UPSERT_UNIT];
     sqlite3_bind_text(st, 1, u->program, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
-        if (u->online >= 0) {
-            sqlite3_bind_int(st, 3, u->online);
-            sqlite3_bind_int64(st, 4, u->status_ts);
-        }
-        sqlite3_bind_int64(st, 5, u->last_seen);
-        if (u->has_pos) {
-            sqlite3_bind_double(st, 6, u->lat);
-            sqlite3_bind_double(st, 7, u->lon);
-            sqlite3_bind_int64(st, 8, u->pos_ts);
-        }
+    sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
+    if (u->online >= 0) {
+        sqlite3_bind_int(st, 3, u->online);
+        sqlite3_bind_int64(st, 4, u->status_ts);
+    }
+    sqlite3_bind_int64(st, 5, u->last_seen);
+    if (u->has_pos) {
+        sqlite3_bind_double(st, 6, u->lat);
+        sqlite3_bind_double(st, 7, u->lon);
+        sqlite3_bind_int64(st, 8, u->pos_ts);
+    }
     if (step_done(s, st) != 0)
         return -1;
     u->row_last_seen = u->last_seen; /* a rollback reloads the cache anyway */
@@ -1178,22 +1176,28 @@ static void write_lagging_unit(void *ctx, const char *key, void *value)
         c->failed = write_unit(c->s, u) != 0;
 }
 
+/* The series' row gets the cache's last, if it is behind. */
+static int write_series_last(struct store *s, struct series *se)
+{
+    if (!se || !se->has_last || se->last_ts == se->row_last_ts)
+        return 0;
+    sqlite3_stmt *st = s->stmt[ST_UPDATE_SERIES];
+    sqlite3_bind_int64(st, 1, se->id);
+    sqlite3_bind_int64(st, 2, se->last_ts);
+    sqlite3_bind_double(st, 3, se->last_value);
+    if (step_done(s, st) != 0)
+        return -1;
+    se->row_last_ts = se->last_ts;
+    return 0;
+}
+
 /* Units whose row lags (last_seen, position) and series whose row's last
  * is behind the cache, written in the open transaction. */
 static int write_lagging_rows(struct store *s)
 {
-    for (size_t id = 1; id < s->by_id_cap; id++) {
-        struct series *se = s->by_id[id];
-        if (!se || !se->has_last || se->last_ts == se->row_last_ts)
-            continue;
-        sqlite3_stmt *st = s->stmt[ST_UPDATE_SERIES];
-        sqlite3_bind_int64(st, 1, se->id);
-        sqlite3_bind_int64(st, 2, se->last_ts);
-        sqlite3_bind_double(st, 3, se->last_value);
-        if (step_done(s, st) != 0)
+    for (size_t id = 1; id < s->by_id_cap; id++)
+        if (write_series_last(s, s->by_id[id]) != 0)
             return -1;
-        se->row_last_ts = se->last_ts;
-    }
     struct lagging_ctx c = {s, 0};
     dict_each(&s->units, write_lagging_unit, &c);
     return c.failed ? -1 : 0;
@@ -1228,6 +1232,11 @@ static int flush_one(void *ctx, int64_t series, const struct chunk_point *pts, s
             return 1;
         }
         i = j;
+    }
+    /* Readers take "last" from the row once the head lets the points go. */
+    if (write_series_last(s, series_by_id(s, series)) != 0) {
+        s->flush_failed = true;
+        return 1;
     }
     s->flushed[s->n_flushed++] = series;
     return 0;
@@ -1307,8 +1316,8 @@ int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_row
     /* Retention runs in its own transaction: commit the open group first. */
     if (s->in_group && store_commit(s) != 0)
         return -1;
-    int64_t horizon = rollup_floor(now_ms - (int64_t)retention_days * ROLLUP_DAY_MS,
-                                   ROLLUP_HOUR_MS);
+    int64_t horizon =
+        rollup_floor(now_ms - (int64_t)retention_days * ROLLUP_DAY_MS, ROLLUP_HOUR_MS);
     if (step_done(s, s->stmt[ST_BEGIN]) != 0)
         return -1;
     int done = 0;

@@ -73,7 +73,7 @@ static double ingest(const char *path, int n_series, long n, int group, bool rol
     if (store_open(&s, path) != 0)
         return 0;
     (void)rollups; /* chunk rows are the rollups now (issue 20) */
-    if (late) { /* a newer sample first: W moves ahead of everything below */
+    if (late) {    /* a newer sample first: W moves ahead of everything below */
         struct sample x = {.program = "bench",
                            .unit = "clock",
                            .metric = "tick",
