@@ -173,6 +173,10 @@ $(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/tests/bench_chunk: $(BUILD)/tests/bench_chunk.o $(CORE_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
@@ -226,7 +230,8 @@ demo: deps
 	@BUILD=$(BUILD) REGENCY=$(REGENCY) scripts/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
+	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi \
+	    $(BUILD)/tests/bench_chunk
 	@BUILD=$(BUILD) scripts/bench
 
 # What is installed, and where: the binaries, the configuration and the seed

@@ -174,8 +174,7 @@ static int merge(struct chunkstore *c, const struct chunk_point *pts, size_t n)
     return 0;
 }
 
-static int insert_row(struct chunkstore *c, int64_t series, const struct chunk_point *pts,
-                      size_t n)
+static int insert_row(struct chunkstore *c, int64_t series, const struct chunk_point *pts, size_t n)
 {
     size_t need = chunk_bound(n);
     if (need > c->enc_cap) {

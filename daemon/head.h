@@ -78,10 +78,6 @@ int head_flushed(struct head *h, int64_t series, int64_t before);
  * Returns the points dropped. Call it often (each flush, each timer tick). */
 size_t head_reclaim(struct head *h);
 
-/* Loop thread: drops every series for which known(ctx, id) is false (after
- * a rollback took their rows away), waiting drops included. */
-void head_forget_unknown(struct head *h, bool (*known)(void *ctx, int64_t series), void *ctx);
-
 /* Loop thread: every series that has points, with all of them (the head
  * log's compaction). fn returns 0 to go on. */
 void head_each(struct head *h, head_points_fn fn, void *ctx);

@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "head.h"
 
@@ -81,6 +82,17 @@ bool headlog_wants_compaction(const struct headlog *l, uint64_t head_bytes, uint
  * (logged; the old file stays in use). */
 int headlog_compact(struct headlog *l, struct head *h, int64_t now_ms);
 
+/* For another process (`pantaud --backup`): takes a shared flock on the
+ * log at path (postponing its compaction) and returns the fd holding it
+ * (close it to let go), or -1 when there is no log (errno ENOENT) or it
+ * cannot be opened. */
+int headlog_lock_shared(const char *path);
+/* Reads the log at path without changing it and hands its SAMPLES records
+ * over (replay->flushed may be NULL: such records are then skipped). A torn
+ * tail ends the read (a writer may be appending). Returns 0, or -1
+ * (logged) for a file that is not a head log. */
+int headlog_read(const char *path, const struct headlog_replay *replay, uint64_t *samples);
+
 struct headlog_stats {
     uint64_t size;        /* bytes of the file */
     uint64_t records;     /* written since open */
@@ -88,5 +100,10 @@ struct headlog_stats {
     uint64_t cut_bytes;   /* of a damaged tail cut at open */
 };
 void headlog_get_stats(const struct headlog *l, struct headlog_stats *out);
+
+/* Tests only: every write of the log goes through fn (NULL: pwrite again),
+ * to make a disk that fills up. */
+typedef ssize_t (*headlog_pwrite_fn)(int fd, const void *buf, size_t n, off_t off);
+void headlog_test_set_pwrite(headlog_pwrite_fn fn);
 
 #endif

@@ -63,7 +63,7 @@ struct daemon {
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer, flush_timer;
-    uint64_t synced_ms; /* the head log's last fdatasync */
+    uint64_t synced_ms;                 /* the head log's last fdatasync */
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
     char **user_argv;                   /* `user ...` (users_cli.h): run it, exit */

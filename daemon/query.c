@@ -46,8 +46,8 @@ static const char *const query_sql[QS_COUNT] = {
 struct query_db {
     sqlite3 *db;
     sqlite3_stmt *st[QS_COUNT];
-    struct head *head; /* NULL: a database with no store running beside */
-    unsigned ticket;   /* head_reader_enter's, while a read is open */
+    struct head *head;            /* NULL: a database with no store running beside */
+    unsigned ticket;              /* head_reader_enter's, while a read is open */
     struct chunk_point *hp, *dec; /* a series' head points; a row decoded */
     size_t hp_cap, dec_cap;
     char error[256];
@@ -380,7 +380,7 @@ static int data_row(struct query_db *q, sqlite3_stmt *st, const struct data_sink
         return status;
     if (sqlite3_column_type(st, 7) == SQLITE_NULL)
         return start >= from && start <= to && k->row(k->ctx, start, &agg) ? QUERY_EABORT
-                                                                             : QUERY_OK;
+                                                                           : QUERY_OK;
     bool head_inside = *hi < hn && q->hp[*hi].ts <= agg.last_ts;
     if (!head_inside && start >= from && agg.last_ts <= to && k->whole &&
         k->whole(k->ctx, start, agg.last_ts))

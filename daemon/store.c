@@ -76,17 +76,22 @@ struct store {
     struct chunkstore *chunks;
     struct head *head;
     struct headlog *log;
-    bool opened;        /* store_open got through: close may write */
-    struct dict series; /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
-    struct dict units;  /* "program\x1funit" -> struct unit */
+    bool opened;           /* store_open got through: close may write */
+    struct dict series;    /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
+    struct dict units;     /* "program\x1funit" -> struct unit */
     struct series **by_id; /* series id -> its cache entry (NULL: none) */
     size_t by_id_cap;
-    struct unit *dirty_units;    /* rows to write with the group (presence) */
-    int64_t units_written_ms;    /* the last batch of lagging unit rows */
-    int64_t *flushed;            /* series ids of the flush under way */
+    struct unit *dirty_units; /* rows to write with the group (presence) */
+    struct group_point {
+        int64_t series, ts;
+        double value;
+    } * group; /* the open group's samples, for the head */
+    size_t n_group, group_cap;
+    int64_t units_written_ms; /* the last batch of lagging unit rows */
+    int64_t *flushed;         /* series ids of the flush under way */
     size_t n_flushed, flushed_cap;
     bool flush_failed;
-    int64_t prune_next;          /* the series id retention visits next */
+    int64_t prune_next; /* the series id retention visits next */
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
@@ -193,11 +198,6 @@ static int index_series(struct store *s, struct series *se)
 static struct series *series_by_id(const struct store *s, int64_t id)
 {
     return id > 0 && (size_t)id < s->by_id_cap ? s->by_id[id] : NULL;
-}
-
-static bool known_series(void *ctx, int64_t id)
-{
-    return series_by_id(ctx, id) != NULL;
 }
 
 static struct unit *unit_get(struct store *s, const char *program, const char *name);
@@ -521,8 +521,8 @@ static int open_head(struct store *s)
     if (headlog_open(&s->log, path, &cb, &replayed) != 0)
         return -1;
     if (r.unknown)
-        log_warn("store: %s: %llu samples of series the database does not know were skipped",
-                 path, (unsigned long long)r.unknown);
+        log_warn("store: %s: %llu samples of series the database does not know were skipped", path,
+                 (unsigned long long)r.unknown);
     struct head_stats hs;
     head_get_stats(s->head, &hs);
     if (replayed)
@@ -587,6 +587,7 @@ fail:
 }
 
 static int write_lagging_rows(struct store *s);
+static int flush_all(struct store *s);
 static int step_done(struct store *s, sqlite3_stmt *st);
 
 void store_close(struct store *s)
@@ -595,8 +596,10 @@ void store_close(struct store *s)
         return;
     if (s->in_group)
         store_commit(s);
-    /* Rows kept back (units' last_seen and position, series' last) are
-     * written on the way out; the head stays in its log for the next start. */
+    /* The head as chunk rows, then the rows kept back (units' last_seen and
+     * position, series' last). What fails stays in the log for next start. */
+    if (s->opened && flush_all(s) != 0)
+        log_error("store: writing the head at close failed: the log keeps it for the next start");
     if (s->opened && store_begin(s) == 0) {
         s->in_group = false;
         if (write_lagging_rows(s) != 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
@@ -610,6 +613,7 @@ void store_close(struct store *s)
     head_free(s->head);
     chunkstore_close(s->chunks);
     free(s->flushed);
+    free(s->group);
     db_finalize_all(s->stmt, ST_COUNT);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         log_error("store: closing %s: %s", s->path, sqlite3_errmsg(s->db));
@@ -764,16 +768,45 @@ static void unit_mark_dirty(struct store *s, struct unit *u)
 
 static void roll_back(struct store *s, bool lost);
 
-/* The sample into the head, and into the log's record for this group. */
+/* The sample into the group's log record, and kept for the head: it enters
+ * the head (where readers see it) once the group has committed. */
 static int put_sample(struct store *s, int64_t series, const struct sample *smp)
 {
-    if (head_put(s->head, series, smp->ts, smp->value, NULL) == HEAD_NOMEM ||
-        headlog_add(s->log, series, smp->ts, smp->value) != 0) {
+    if (s->n_group == s->group_cap) {
+        size_t cap = s->group_cap ? s->group_cap * 2 : 1024;
+        struct group_point *g = realloc(s->group, cap * sizeof *g);
+        if (!g) {
+            s->last_error = SQLITE_NOMEM;
+            log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a sample");
+            return -1;
+        }
+        s->group = g;
+        s->group_cap = cap;
+    }
+    if (headlog_add(s->log, series, smp->ts, smp->value) != 0) {
         s->last_error = SQLITE_NOMEM; /* a retry may find memory */
         log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a sample");
         return -1;
     }
+    s->group[s->n_group++] = (struct group_point){series, smp->ts, smp->value};
     return 0;
+}
+
+/* The committed group into the head. A point the head has no memory for
+ * is in the log (a restart puts it back) but not readable until then. */
+static void group_to_head(struct store *s)
+{
+    uint64_t lost = 0;
+    for (size_t i = 0; i < s->n_group; i++)
+        if (head_put(s->head, s->group[i].series, s->group[i].ts, s->group[i].value, NULL) ==
+            HEAD_NOMEM)
+            lost++;
+    if (lost)
+        log_limited(&s->write_errors, LOG_LVL_ERROR,
+                    "store: out of memory: %llu committed samples are readable only after a "
+                    "restart",
+                    (unsigned long long)lost);
+    s->n_group = 0;
 }
 
 int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, int64_t *series_id)
@@ -841,6 +874,25 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
     return STORE_OK;
 }
 
+int store_put_point(struct store *s, int64_t series, int64_t ts, double value)
+{
+    struct series *se = series_by_id(s, series);
+    if (!se)
+        return STORE_REFUSED;
+    if (store_begin(s) != 0)
+        return STORE_RETRY;
+    struct sample smp = {.ts = ts, .value = value};
+    if (put_sample(s, series, &smp) != 0)
+        return STORE_RETRY;
+    s->group_samples++;
+    if (!se->has_last || ts >= se->last_ts) {
+        se->has_last = true;
+        se->last_ts = ts;
+        se->last_value = value;
+    }
+    return STORE_OK;
+}
+
 int store_presence(struct store *s, const char *program, const char *unit, bool online,
                    int64_t ts_ms, bool heard)
 {
@@ -865,17 +917,17 @@ static int write_unit(struct store *s, struct unit *u)
 {
     sqlite3_stmt *st = s->stmt[ST_UPSERT_UNIT];
     sqlite3_bind_text(st, 1, u->program, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
-        if (u->online >= 0) {
-            sqlite3_bind_int(st, 3, u->online);
-            sqlite3_bind_int64(st, 4, u->status_ts);
-        }
-        sqlite3_bind_int64(st, 5, u->last_seen);
-        if (u->has_pos) {
-            sqlite3_bind_double(st, 6, u->lat);
-            sqlite3_bind_double(st, 7, u->lon);
-            sqlite3_bind_int64(st, 8, u->pos_ts);
-        }
+    sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
+    if (u->online >= 0) {
+        sqlite3_bind_int(st, 3, u->online);
+        sqlite3_bind_int64(st, 4, u->status_ts);
+    }
+    sqlite3_bind_int64(st, 5, u->last_seen);
+    if (u->has_pos) {
+        sqlite3_bind_double(st, 6, u->lat);
+        sqlite3_bind_double(st, 7, u->lon);
+        sqlite3_bind_int64(st, 8, u->pos_ts);
+    }
     if (step_done(s, st) != 0)
         return -1;
     u->row_last_seen = u->last_seen; /* a rollback reloads the cache anyway */
@@ -895,11 +947,9 @@ static int flush_units(struct store *s)
 }
 
 /* The series' rows hold their last only as of the last flush: after the
- * caches are reloaded, the head's newer points put "last" right again; a
- * series the rollback took away loses its points in the head too. */
+ * caches are reloaded, the head's newer points put "last" right again. */
 static void restore_from_head(struct store *s)
 {
-    head_forget_unknown(s->head, known_series, s);
     for (size_t id = 1; id < s->by_id_cap; id++) {
         struct series *se = s->by_id[id];
         struct chunk_point p;
@@ -920,9 +970,8 @@ static void roll_back(struct store *s, bool lost)
     if (sqlite3_get_autocommit(s->db) == 0)
         step_done(s, s->stmt[ST_ROLLBACK]);
     s->last_error = error;
-    /* The group's samples are in the head (readers may see them: they
-     * will be stored, the caller appends them again) but not in the log. */
     headlog_discard(s->log);
+    s->n_group = 0;
     s->stats.commit_errors++;
     if (lost)
         s->stats.lost_total += s->group_samples + s->group_failed;
@@ -956,11 +1005,13 @@ int store_commit(struct store *s)
                     "store: the head log refused a group of %llu samples, to be tried again",
                     (unsigned long long)s->group_samples);
         headlog_discard(s->log);
+        s->n_group = 0;
         s->stats.commit_errors++;
         s->stats.retries++;
         write_failed(s);
         return STORE_RETRY;
     }
+    group_to_head(s);
     s->stats.stored_total += s->group_samples;
     s->stats.commits++;
     s->stats.lost_total += s->group_failed;
@@ -1125,22 +1176,28 @@ static void write_lagging_unit(void *ctx, const char *key, void *value)
         c->failed = write_unit(c->s, u) != 0;
 }
 
+/* The series' row gets the cache's last, if it is behind. */
+static int write_series_last(struct store *s, struct series *se)
+{
+    if (!se || !se->has_last || se->last_ts == se->row_last_ts)
+        return 0;
+    sqlite3_stmt *st = s->stmt[ST_UPDATE_SERIES];
+    sqlite3_bind_int64(st, 1, se->id);
+    sqlite3_bind_int64(st, 2, se->last_ts);
+    sqlite3_bind_double(st, 3, se->last_value);
+    if (step_done(s, st) != 0)
+        return -1;
+    se->row_last_ts = se->last_ts;
+    return 0;
+}
+
 /* Units whose row lags (last_seen, position) and series whose row's last
  * is behind the cache, written in the open transaction. */
 static int write_lagging_rows(struct store *s)
 {
-    for (size_t id = 1; id < s->by_id_cap; id++) {
-        struct series *se = s->by_id[id];
-        if (!se || !se->has_last || se->last_ts == se->row_last_ts)
-            continue;
-        sqlite3_stmt *st = s->stmt[ST_UPDATE_SERIES];
-        sqlite3_bind_int64(st, 1, se->id);
-        sqlite3_bind_int64(st, 2, se->last_ts);
-        sqlite3_bind_double(st, 3, se->last_value);
-        if (step_done(s, st) != 0)
+    for (size_t id = 1; id < s->by_id_cap; id++)
+        if (write_series_last(s, s->by_id[id]) != 0)
             return -1;
-        se->row_last_ts = se->last_ts;
-    }
     struct lagging_ctx c = {s, 0};
     dict_each(&s->units, write_lagging_unit, &c);
     return c.failed ? -1 : 0;
@@ -1176,6 +1233,11 @@ static int flush_one(void *ctx, int64_t series, const struct chunk_point *pts, s
         }
         i = j;
     }
+    /* Readers take "last" from the row once the head lets the points go. */
+    if (write_series_last(s, series_by_id(s, series)) != 0) {
+        s->flush_failed = true;
+        return 1;
+    }
     s->flushed[s->n_flushed++] = series;
     return 0;
 }
@@ -1193,12 +1255,10 @@ static void flushed(struct store *s, int64_t before, int64_t now_ms)
     s->n_flushed = 0;
 }
 
-int store_flush(struct store *s, int64_t now_ms, size_t max_series)
+/* store_flush's work, for points with ts < before. */
+static int flush_before(struct store *s, int64_t before, int64_t now_ms, size_t max_series)
 {
-    if (s->in_group)
-        return 0; /* never inside a group: groups do not span loop callbacks */
     head_reclaim(s->head);
-    int64_t before = rollup_floor(now_ms - STORE_FLUSH_GRACE_MS, ROLLUP_HOUR_MS);
     bool units_due = now_ms - s->units_written_ms >= STORE_LAST_SEEN_LAG_MS;
     s->n_flushed = 0;
     s->flush_failed = false;
@@ -1225,13 +1285,39 @@ fail:
     return STORE_RETRY;
 }
 
+int store_flush(struct store *s, int64_t now_ms, size_t max_series)
+{
+    if (s->in_group)
+        return 0; /* never inside a group: groups do not span loop callbacks */
+    return flush_before(s, rollup_floor(now_ms - STORE_FLUSH_GRACE_MS, ROLLUP_HOUR_MS), now_ms,
+                        max_series);
+}
+
+/* A clean stop writes the whole head as chunk rows and empties the log, so
+ * that the database alone holds everything: a copy of the file, the sqlite3
+ * shell, or a tool reading it sees every sample. Returns 0 or -1. */
+static int flush_all(struct store *s)
+{
+    int64_t now = util_now_ms();
+    /* Bounded: a reader still inside keeps flushed points in the head, and
+     * they would be offered again. */
+    int n = 0;
+    for (uint64_t round = 0; round <= s->stats.series / 1024 + 1; round++)
+        if ((n = flush_before(s, INT64_MAX, now, 1024)) != 1024)
+            break;
+    if (n < 0)
+        return -1;
+    head_reclaim(s->head);
+    return headlog_compact(s->log, s->head, now) < 0 ? -1 : 0;
+}
+
 int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_rows)
 {
     /* Retention runs in its own transaction: commit the open group first. */
     if (s->in_group && store_commit(s) != 0)
         return -1;
-    int64_t horizon = rollup_floor(now_ms - (int64_t)retention_days * ROLLUP_DAY_MS,
-                                   ROLLUP_HOUR_MS);
+    int64_t horizon =
+        rollup_floor(now_ms - (int64_t)retention_days * ROLLUP_DAY_MS, ROLLUP_HOUR_MS);
     if (step_done(s, s->stmt[ST_BEGIN]) != 0)
         return -1;
     int done = 0;

@@ -218,6 +218,12 @@ int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_row
  * it returns max_series. */
 int store_flush(struct store *s, int64_t now_ms, size_t max_series);
 
+/* Puts (series, ts, value) into the head and the open group's log record,
+ * as store_append does for a sample of a series the database already has
+ * (`pantaud --backup` moving a running pantaud's head into its copy).
+ * Returns a store_result (STORE_REFUSED: no such series). */
+int store_put_point(struct store *s, int64_t series, int64_t ts, double value);
+
 /* fdatasync of the head log (it may wait for the disk). Returns 0 or -1. */
 int store_sync(struct store *s);
 

@@ -6,7 +6,7 @@
 #include "log.h"
 #include "util.h"
 
-#define SERIES_PER_BATCH 64
+#define SERIES_PER_BATCH  64
 #define PROGRESS_EVERY_NS (5 * 1000000000ull)
 
 struct conv {
@@ -172,7 +172,8 @@ fail:
 static int finish(struct conv *v, const char *path)
 {
     int64_t before = count_of(v->db, "SELECT count(*) FROM samples");
-    int64_t after = count_of(v->db, "SELECT coalesce(sum(n), 0) FROM chunks WHERE data IS NOT NULL");
+    int64_t after =
+        count_of(v->db, "SELECT coalesce(sum(n), 0) FROM chunks WHERE data IS NOT NULL");
     if (before < 0 || after < 0 || before != after) {
         log_error("store: converting %s: %lld samples in `samples` but %lld in chunk rows; the "
                   "old tables are kept: report this",
@@ -184,8 +185,7 @@ static int finish(struct conv *v, const char *path)
                      " DELETE FROM store_meta WHERE key IN ('convert_next', 'watermark',"
                      " 'minute_floor'); COMMIT;",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        log_error("store: converting %s: dropping the old tables: %s", path,
-                  sqlite3_errmsg(v->db));
+        log_error("store: converting %s: dropping the old tables: %s", path, sqlite3_errmsg(v->db));
         sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }

@@ -1,0 +1,105 @@
+/* bench_chunk.c — figures, not pass/fail (make bench, part chunk): the chunk
+ * codec (chunk.c) on every shape of chunk_shapes.h at 64, 256 and 1024
+ * points, bytes per point all in (header included), each beside its goal
+ * (<= 2.5 B for the regular shapes with jitter at 256 points, issue 20), and
+ * encode and decode speed in points/s (goals 20 M and 50 M). Every chunk is
+ * decoded and compared, so a figure is never of a lossy run. Speeds are per
+ * second of this thread's CPU time: the machine may be shared, and a wall
+ * clock would measure the neighbours. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chunk.h"
+#include "chunk_shapes.h"
+
+#define CHUNKS     64 /* chunks per shape and size, averaged */
+#define GOAL_BYTES 2.5
+#define GOAL_ENC   20e6
+#define GOAL_DEC   50e6
+
+static const size_t sizes[] = {64, 256, 1024};
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int same(const struct chunk_point *a, const struct chunk_point *b, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (a[k].ts != b[k].ts || memcmp(&a[k].value, &b[k].value, sizeof(double)) != 0)
+            return 0;
+    return 1;
+}
+
+/* Bytes per point of shape over CHUNKS chunks of n points; -1 if one did not
+ * read back. Adds to the time spent encoding and decoding. */
+static double bytes_per_point(enum shape shape, int jitter, size_t n, double *enc_s, double *dec_s,
+                              uint64_t *points)
+{
+    struct chunk_point *pts = malloc(n * sizeof *pts), *back = malloc(n * sizeof *back);
+    uint8_t *buf = malloc(chunk_bound(n));
+    uint64_t seed = 42 + (uint64_t)shape * 1000 + (uint64_t)n + (uint64_t)jitter;
+    size_t total = 0;
+    int ok = pts && back && buf;
+    for (int c = 0; ok && c < CHUNKS; c++) {
+        shape_fill(pts, n, shape, jitter, INT64_C(1780000000000) + c * INT64_C(86400000), &seed);
+        int reps = (int)(65536 / n);
+        size_t len = 0;
+        uint64_t t0 = cpu_ns();
+        for (int r = 0; r < reps; r++)
+            len = chunk_encode(pts, n, buf);
+        uint64_t t1 = cpu_ns();
+        long got = 0;
+        for (int r = 0; r < reps; r++)
+            got = chunk_decode(buf, len, back, n);
+        uint64_t t2 = cpu_ns();
+        *enc_s += (double)(t1 - t0) / 1e9;
+        *dec_s += (double)(t2 - t1) / 1e9;
+        *points += (uint64_t)reps * n;
+        total += len;
+        ok = got == (long)n && same(pts, back, n);
+    }
+    free(pts);
+    free(back);
+    free(buf);
+    return ok ? (double)total / (double)(CHUNKS * n) : -1;
+}
+
+int main(void)
+{
+    printf("  chunk codec: bytes per point (all in), %d chunks each; goal <= %.1f B for the\n"
+           "  regular shapes with jitter at 256 points\n",
+           CHUNKS, GOAL_BYTES);
+    printf("  %-10s %-8s %8s %8s %8s\n", "shape", "cadence", "64", "256", "1024");
+    double enc_s[3] = {0}, dec_s[3] = {0};
+    uint64_t points[3] = {0};
+    int bad = 0;
+    for (int jitter = 1; jitter >= 0; jitter--)
+        for (int s = 0; s < SHAPES; s++) {
+            printf("  %-10s %-8s", shape_names[s], jitter ? "60s+ms" : "10s");
+            for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+                double b = bytes_per_point((enum shape)s, jitter, sizes[i], &enc_s[i], &dec_s[i],
+                                           &points[i]);
+                bad |= b < 0;
+                printf(" %8.3f", b);
+            }
+            int regular = s == SHAPE_COUNTER || s == SHAPE_PRICE || s == SHAPE_READING;
+            printf("%s\n", regular && jitter ? "  (goal at 256: 2.5)" : "");
+        }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        double enc = (double)points[i] / enc_s[i], dec = (double)points[i] / dec_s[i];
+        printf("  %4zu points, every shape, per CPU second: encode %5.1f M points/s (goal %.0f M, "
+               "%.2fx), "
+               "decode %5.1f M points/s (goal %.0f M, %.2fx)\n",
+               sizes[i], enc / 1e6, GOAL_ENC / 1e6, enc / GOAL_ENC, dec / 1e6, GOAL_DEC / 1e6,
+               dec / GOAL_DEC);
+    }
+    if (bad)
+        printf("  a chunk did not read back bit for bit: the figures above are void\n");
+    return bad;
+}
