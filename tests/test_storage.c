@@ -945,13 +945,17 @@ TEST(storage_retention_keeps_aggregates)
     CHECK(store_commit(s) == STORE_OK);
     int64_t now = slot_ts(M.n_slots) + HOUR, horizon = now - 2 * DAY;
     CHECK(flush_all(s, now, 3) == 0);
-    int rc, calls = 0, total = 0;
-    while ((rc = store_prune(s, now, 2, 7)) > 0 && calls < 10000) {
-        CHECK(rc <= 7);
-        total += rc, calls++;
+    /* A pass over the series may end with a 0 while rows wait (the header
+     * promises only that max_rows means more may be waiting): done after
+     * a few 0s in a row. */
+    int rc, calls = 0, total = 0, zeros = 0;
+    for (; zeros < 5 && calls < 10000; calls++) {
+        CHECK((rc = store_prune(s, now, 2, 7)) >= 0 && rc <= 7);
+        total += rc;
+        zeros = rc ? 0 : zeros + 1;
     }
-    CHECK_INT(rc, 0);
-    CHECK(calls > 5 && total >= 3 * 40); /* two days of hours, three series */
+    if (total < 3 * 48 - 3 || total > 3 * 50) /* two days of hours, three series */
+        CHECK_FAIL_("store_prune: %d rows in %d calls", total, calls);
     int64_t lo = fl(M.t0, HOUR), hi = fl(slot_ts(M.n_slots), HOUR) + HOUR - 1;
     int64_t cut = fl(horizon, HOUR);
     for (int stage = 0; stage < 2; stage++) {
@@ -1228,13 +1232,14 @@ TEST(storage_migration_resumes_after_kill)
     CHECK(same_rows(whole, killed, "*", "series") == 0);
     /* The log says it went on from where it was: it names that series. */
     FILE *f = fopen(log2, "r");
-    char text[8192] = "", num[32];
+    char text[8192] = "", num[32], num2[32];
     size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
     text[got] = 0;
     if (f)
         fclose(f);
-    snprintf(num, sizeof num, "%lld", (long long)next);
-    if (!strstr(text, num))
+    snprintf(num, sizeof num, " %lld ", (long long)next - 1); /* series done before */
+    snprintf(num2, sizeof num2, " %lld ", (long long)next);   /* or the next one */
+    if (!strstr(text, num) && !strstr(text, num2))
         CHECK_FAIL_("the resumed conversion's log does not name series %s:\n%s", num, text);
 }
 
