@@ -970,10 +970,7 @@ TEST(storage_retention_keeps_aggregates)
     int64_t lo = fl(M.t0, HOUR), hi = fl(slot_ts(M.n_slots), HOUR) + HOUR - 1;
     int64_t cut = fl(horizon, HOUR);
     for (int stage = 0; stage < 2; stage++) {
-        if (stage == 1) {
-            store_close(s);
-            CHECK(store_open(&s, p) == 0);
-        }
+        CHECK(stage == 0 || reopen(&s, p) == 0);
         CHECK(query_open(&q, p, store_head(s)) == 0);
         M.raw_floor = INT64_MAX; /* below the cut: nothing raw */
         int bad = cmp_raw(q, lo, cut - 1) || cmp_count(q, lo, cut - 1);
@@ -1087,6 +1084,15 @@ static int64_t sql_count(const char *p, const char *fmt, int64_t arg)
     return harness_sql_int(p, sql);
 }
 
+/* Converted: the newest schema, the old tables and 'convert_next' gone. */
+static bool converted(const char *p)
+{
+    return harness_sql_int(p, "PRAGMA user_version") == schema_version &&
+           harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                              " ('samples', 'rollup_1m', 'rollup_1h')") == 0 &&
+           harness_sql_int(p, "SELECT count(*) FROM store_meta WHERE key = 'convert_next'") == 0;
+}
+
 TEST(storage_migration_from_schema_6)
 {
     const char *p = fresh_db("v6");
@@ -1103,18 +1109,10 @@ TEST(storage_migration_from_schema_6)
     struct store *s;
     struct query_db *q;
     CHECK(store_open(&s, p) == 0);
-    CHECK(harness_sql_int(p, "PRAGMA user_version") >= 7);
-    CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), schema_version);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                 " ('samples', 'rollup_1m', 'rollup_1h')"),
-              0);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM store_meta WHERE key = 'convert_next'"), 0);
+    CHECK(schema_version >= 7 && converted(p));
     int64_t lo = h0, hi = h0 + 11 * HOUR - 1;
     for (int stage = 0; stage < 2; stage++) {
-        if (stage == 1) {
-            store_close(s);
-            CHECK(store_open(&s, p) == 0);
-        }
+        CHECK(stage == 0 || reopen(&s, p) == 0);
         CHECK(query_open(&q, p, store_head(s)) == 0);
         M.raw_floor = rf; /* raw: the old samples exactly */
         int bad = cmp_raw(q, lo, hi) || cmp_count(q, lo, hi) || cmp_export(q, lo, hi, 100);
@@ -1248,12 +1246,7 @@ TEST(storage_migration_resumes_after_kill)
 
     for (int i = 0; i < 2; i++) {
         const char *p = i ? killed : whole;
-        CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), schema_version);
-        CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                     " ('samples', 'rollup_1m', 'rollup_1h')"),
-                  0);
-        CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM store_meta WHERE key = 'convert_next'"),
-                  0);
+        CHECK(converted(p));
         CHECK_INT(harness_sql_int(p, "SELECT sum(n) FROM chunks WHERE data IS NOT NULL"),
                   n_samples);
         CHECK_INT(harness_sql_int(p, "SELECT sum(n) FROM chunks"), SERIES * PER);
@@ -1320,12 +1313,11 @@ TEST(storage_flush_bounds_and_late_merge)
     }
     query_close(q);
     store_flush(s, due + 30, 3);
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT sum(n) FROM chunks WHERE series = %lld", (long long)id);
-    CHECK_INT(harness_sql_int(p, sql), 361);
-    snprintf(sql, sizeof sql, "SELECT min(min_value) FROM chunks WHERE series = %lld",
-             (long long)id);
-    CHECK(harness_sql_double(p, sql) == -7.5);
+    CHECK_INT(sql_count(p, "SELECT sum(n) FROM chunks WHERE series = %lld", id), 361);
+    CHECK_INT(
+        sql_count(p, "SELECT CAST(min(min_value) * 2 AS INTEGER) FROM chunks WHERE series = %lld",
+                  id),
+        -15);
     CHECK_INT(harness_sql_int(p, "SELECT sum(n) FROM chunks"), 3601);
     store_get_stats(s, &st);
     CHECK_INT(st.head_points, 0);
