@@ -649,6 +649,103 @@ TEST(storage_hour_of_many_rows)
     store_close(s);
 }
 
+/* A group that fails leaves nothing behind: not in the head for readers,
+ * not in chunk rows after a flush, not after a replay. The group holds new
+ * samples and replacements of known series, then new series until one
+ * fails: with refuse, its row is refused (a trigger: STORE_REFUSED, the
+ * group goes on); else the disk is full (max_page_count: STORE_RETRY, the
+ * whole group rolled back, and here not appended again). */
+static int filler_series;
+
+static int count_filler(void *ctx, const struct query_series *s)
+{
+    filler_series++;
+    return 0;
+}
+
+static void failed_group(bool refuse)
+{
+    const char *p = fresh_db(refuse ? "refused" : "retry");
+    struct store *s;
+    static struct {
+        bool present[MS][MK];
+        double value[MS][MK];
+    } saved;
+    model_reset(3, 400, fl(T0, HOUR) + 999, 30000);
+    CHECK(store_open(&s, p) == 0);
+    for (int k = 0; k < 100; k++)
+        for (int i = 0; i < 3; i++)
+            CHECK(put(s, i, k, k * 10 + i) == STORE_OK);
+    CHECK(store_commit(s) == STORE_OK);
+    CHECK(store_test_exec(s, refuse ? "CREATE TRIGGER poison BEFORE INSERT ON series WHEN"
+                                      " NEW.program = 'filler' BEGIN SELECT RAISE(ABORT,"
+                                      " 'injected'); END"
+                                    : "PRAGMA max_page_count = 1") == 0);
+    memcpy(saved.present, M.present, sizeof saved.present);
+    memcpy(saved.value, M.value, sizeof saved.value);
+    for (int k = 100; k < 200; k++)
+        for (int i = 0; i < 3; i++)
+            CHECK(put(s, i, k, k + i) == STORE_OK);
+    for (int k = 50; k < 60; k++)
+        CHECK(put(s, 0, k, -k) == STORE_OK); /* replacements */
+    int rc = STORE_OK;
+    for (int j = 0; j < 2000 && rc == STORE_OK; j++) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "{\"x\":\"%060d\"}", j);
+        struct sample x = {.program = "filler",
+                           .unit = "u",
+                           .metric = "m",
+                           .labels_json = labels,
+                           .ts = T0,
+                           .has_ts = true,
+                           .value = 1,
+                           .element = -1};
+        rc = store_append(s, &x, T0, NULL);
+    }
+    int rc_commit = store_commit(s);
+    printf("# %s: the failed append returned %d, the commit %d\n", refuse ? "refused" : "retry", rc,
+           rc_commit);
+    CHECK_INT(rc, refuse ? STORE_REFUSED : STORE_RETRY);
+    CHECK(store_test_exec(s, refuse ? "DROP TRIGGER poison" : "PRAGMA max_page_count = 100000") ==
+          0);
+    if (rc == STORE_RETRY || rc == STORE_GROUP_LOST || rc_commit != STORE_OK) {
+        memcpy(M.present, saved.present, sizeof saved.present);
+        memcpy(M.value, saved.value, sizeof saved.value);
+    }
+    for (int stage = 0; stage < 4; stage++) { /* head, a good group, a flush, a replay */
+        if (stage == 1) {
+            for (int k = 200; k < 300; k++)
+                for (int i = 0; i < 3; i++)
+                    CHECK(put(s, i, k, k) == STORE_OK);
+            CHECK(store_commit(s) == STORE_OK);
+        }
+        CHECK(stage != 2 || flush_all(s, slot_ts(M.n_slots) + DAY, 3) == 0);
+        CHECK(stage != 3 || reopen(&s, p) == 0);
+        struct query_db *q;
+        struct query_filter filler = {.program = "filler"};
+        CHECK(query_open(&q, p, store_head(s)) == 0);
+        filler_series = 0;
+        int bad = check_all(q, (uint64_t)stage) ||
+                  query_series_list(q, &filler, count_filler, NULL) != QUERY_OK ||
+                  filler_series != 0;
+        query_close(q);
+        if (bad)
+            CHECK_FAIL_("stage %d (0: the head, 1: a good group after, 2: flushed, 3: replayed)",
+                        stage);
+    }
+    store_close(s);
+}
+
+TEST(storage_refused_sample)
+{
+    failed_group(true);
+}
+
+TEST(storage_rolled_back_group)
+{
+    failed_group(false);
+}
+
 /* ---- case 2: readers during flush ---------------------------------------- */
 
 /* Four series every 10 s for hours, nothing flushed yet. */
@@ -1324,7 +1421,8 @@ TEST(storage_flush_bounds_and_late_merge)
     store_close(s);
 }
 
-TEST_MAIN(CASE(storage_hour_of_many_rows), CASE(storage_random_model),
+TEST_MAIN(CASE(storage_refused_sample), CASE(storage_rolled_back_group),
+          CASE(storage_hour_of_many_rows), CASE(storage_random_model),
           CASE(storage_readers_during_flush), CASE(storage_reader_thread_during_flush),
           CASE(storage_crash_exit_without_close), CASE(storage_crash_sigkill_mid_stream),
           CASE(storage_retention_keeps_aggregates), CASE(storage_migration_from_schema_6),
