@@ -205,13 +205,20 @@ static int chunk_br_done(const struct chunk_br *b)
 
 /* ---- decimal values ---- */
 
+/* v * scale rounded, for |v * scale| < 2^53: the one expression both the
+ * check and the encoder use, so the m they see is the same. */
+static inline int64_t chunk_round(double v, double scale)
+{
+    double t = v * scale;
+    return (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+}
+
 /* The integer m with (double)m / 10^e == v bit for bit, |m| < 2^53, if any. */
 static int chunk_decimal(double v, unsigned e, int64_t *m)
 {
-    double t = v * chunk_p10[e];
-    if (!(fabs(t) < CHUNK_2P53))
+    if (!(fabs(v * chunk_p10[e]) < CHUNK_2P53))
         return 0;
-    int64_t r = (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+    int64_t r = chunk_round(v, chunk_p10[e]);
     if (r <= -(INT64_C(1) << 53) || r >= (INT64_C(1) << 53))
         return 0;
     if (chunk_bits((double)r / chunk_p10[e]) != chunk_bits(v))
@@ -252,9 +259,8 @@ static inline uint64_t chunk_x(const struct chunk_src *s, size_t k)
 {
     if (!s->decimal)
         return (uint64_t)s->pts[k].ts;
-    /* Only for values chunk_pick_e has checked: t is within +-2^53. */
-    double t = s->pts[k].value * s->scale;
-    return (uint64_t)(int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+    /* Only for values chunk_pick_e has checked: within +-2^53. */
+    return (uint64_t)chunk_round(s->pts[k].value, s->scale);
 }
 
 /* The order-th difference at k (k >= order). */
@@ -340,15 +346,15 @@ static inline void chunk_count_code(struct chunk_hist *h, uint64_t r, uint64_t b
         h->ones[b]++;
 }
 
-/* Chooses the order (from lowest on), base and widths that make the seq of
- * n >= 1 smallest. Timestamps start at order 1: as themselves they would
+/* Chooses the order (from lowest <= 1 on), base and widths that make the
+ * seq of n >= 1 smallest. Timestamps start at order 1: as themselves they would
  * cost the chunk's span in bits each. */
 static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, struct chunk_seq *best)
 {
     struct chunk_seq q[CHUNK_ORDERS] = {{0}};
     struct chunk_hist h[CHUNK_ORDERS];
     memset(h, 0, sizeof h);
-    unsigned orders = n < CHUNK_ORDERS ? (unsigned)n : CHUNK_ORDERS;
+    unsigned orders = n < CHUNK_ORDERS ? (unsigned)n + 1 : CHUNK_ORDERS; /* order <= n */
     for (unsigned o = 0; o < orders; o++) {
         q[o].order = o;
         q[o].base = o >= lowest ? chunk_median(s, n, o) : 0;
@@ -364,7 +370,6 @@ static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, str
     uint64_t base0 = q[0].base, base1 = q[1].base, base2 = q[2].base, d = x1 - x0;
     for (size_t k = 2; k < n; k++) {
         uint64_t x = chunk_x(s, k);
-        assert(s->decimal || s->pts[k].ts > s->pts[k - 1].ts);
         uint64_t dx = x - x1;
         if (lowest == 0)
             chunk_count_code(&h[0], x, base0);
@@ -373,9 +378,9 @@ static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, str
         x1 = x;
         d = dx;
     }
-    *best = q[lowest < orders ? lowest : 0];
+    *best = q[lowest];
     uint64_t best_bits = UINT64_MAX;
-    for (unsigned o = lowest < orders ? lowest : 0; o < orders; o++) {
+    for (unsigned o = lowest; o < orders; o++) {
         chunk_widths(&h[o], n - o, &q[o]);
         uint64_t bits = q[o].bits + 8 * chunk_seq_header_len(&q[o]);
         if (bits < best_bits) {
@@ -458,6 +463,10 @@ size_t chunk_bound(size_t n)
 size_t chunk_encode(const struct chunk_point *pts, size_t n, uint8_t *out)
 {
     assert(n >= 1 && n <= CHUNK_MAX_POINTS);
+#ifndef NDEBUG
+    for (size_t k = 1; k < n; k++)
+        assert(pts[k].ts > pts[k - 1].ts);
+#endif
     uint8_t *p = out;
     *p++ = CHUNK_VERSION;
     p = chunk_put_varint(p, n);

@@ -7,8 +7,8 @@
  * at any time. The caller owns every buffer. The store (store.c) decides
  * what a chunk holds and where it is kept; this module only packs and unpacks.
  *
- * Format, version 1 (every integer below a varint is LEB128, 7 bits a byte,
- * low first; "zz" means zigzag-mapped, so small negatives stay small):
+ * Format, version 1 (a varint is LEB128, 7 bits a byte, low first; "zz"
+ * means zigzag-mapped, so small negatives stay small):
  *
  *   byte      version (1)
  *   varint    n, the number of points (1..CHUNK_MAX_POINTS)

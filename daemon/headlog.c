@@ -765,14 +765,23 @@ void headlog_get_stats(const struct headlog *l, struct headlog_stats *out)
 
 int headlog_lock_shared(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (flock(fd, LOCK_SH) != 0) {
+    /* A compaction may rename a new file over the path between the open and
+     * the lock: the lock must hold the file the path names afterwards. */
+    for (int tries = 0; tries < 10; tries++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        struct stat held, named;
+        if (flock(fd, LOCK_SH) != 0 || fstat(fd, &held) != 0) {
+            close(fd);
+            return -1;
+        }
+        if (stat(path, &named) == 0 && named.st_ino == held.st_ino && named.st_dev == held.st_dev)
+            return fd;
         close(fd);
-        return -1;
     }
-    return fd;
+    errno = EAGAIN;
+    return -1;
 }
 
 int headlog_read(const char *path, const struct headlog_replay *replay, uint64_t *samples)

@@ -70,35 +70,56 @@ static double bytes_per_point(enum shape shape, int jitter, size_t n, double *en
     return ok ? (double)total / (double)(CHUNKS * n) : -1;
 }
 
+/* Per CPU second, over what timed. */
+struct speed {
+    double enc_s, dec_s;
+    uint64_t points;
+};
+
+static void print_speed(const char *what, const struct speed *sp)
+{
+    double enc = (double)sp->points / sp->enc_s, dec = (double)sp->points / sp->dec_s;
+    printf("  %-34s encode %5.1f M/s (goal %.0f M, %.2fx), decode %5.1f M/s (goal %.0f M, %.2fx)\n",
+           what, enc / 1e6, GOAL_ENC / 1e6, enc / GOAL_ENC, dec / 1e6, GOAL_DEC / 1e6,
+           dec / GOAL_DEC);
+}
+
 int main(void)
 {
     printf("  chunk codec: bytes per point (all in), %d chunks each; goal <= %.1f B for the\n"
            "  regular shapes with jitter at 256 points\n",
            CHUNKS, GOAL_BYTES);
     printf("  %-10s %-8s %8s %8s %8s\n", "shape", "cadence", "64", "256", "1024");
-    double enc_s[3] = {0}, dec_s[3] = {0};
-    uint64_t points[3] = {0};
+    struct speed all[3] = {{0}}, regular = {0};
     int bad = 0;
     for (int jitter = 1; jitter >= 0; jitter--)
         for (int s = 0; s < SHAPES; s++) {
+            int is_regular = s == SHAPE_COUNTER || s == SHAPE_PRICE || s == SHAPE_READING;
             printf("  %-10s %-8s", shape_names[s], jitter ? "60s+ms" : "10s");
             for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-                double b = bytes_per_point((enum shape)s, jitter, sizes[i], &enc_s[i], &dec_s[i],
-                                           &points[i]);
+                struct speed one = {0};
+                double b = bytes_per_point((enum shape)s, jitter, sizes[i], &one.enc_s, &one.dec_s,
+                                           &one.points);
                 bad |= b < 0;
                 printf(" %8.3f", b);
+                all[i].enc_s += one.enc_s;
+                all[i].dec_s += one.dec_s;
+                all[i].points += one.points;
+                if (is_regular && jitter && sizes[i] == 256) {
+                    regular.enc_s += one.enc_s;
+                    regular.dec_s += one.dec_s;
+                    regular.points += one.points;
+                }
             }
-            int regular = s == SHAPE_COUNTER || s == SHAPE_PRICE || s == SHAPE_READING;
-            printf("%s\n", regular && jitter ? "  (goal at 256: 2.5)" : "");
+            printf("%s\n", is_regular && jitter ? "  (goal at 256: 2.5)" : "");
         }
+    printf("  points per CPU second:\n");
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        double enc = (double)points[i] / enc_s[i], dec = (double)points[i] / dec_s[i];
-        printf("  %4zu points, every shape, per CPU second: encode %5.1f M points/s (goal %.0f M, "
-               "%.2fx), "
-               "decode %5.1f M points/s (goal %.0f M, %.2fx)\n",
-               sizes[i], enc / 1e6, GOAL_ENC / 1e6, enc / GOAL_ENC, dec / 1e6, GOAL_DEC / 1e6,
-               dec / GOAL_DEC);
+        char what[64];
+        snprintf(what, sizeof what, "every shape, %zu points:", sizes[i]);
+        print_speed(what, &all[i]);
     }
+    print_speed("regular with jitter, 256 points:", &regular);
     if (bad)
         printf("  a chunk did not read back bit for bit: the figures above are void\n");
     return bad;
