@@ -781,6 +781,7 @@ static int start(struct daemon *d)
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
     store_set_unit_limits(d->store, (uint64_t)d->cfg.max_units,
                           (uint64_t)d->cfg.max_series_per_unit);
+    store_set_head_max(d->store, (uint64_t)d->cfg.head_max_samples);
     if (store_set_wal_size_limit(d->store, d->cfg.wal_size_limit) != 0)
         return -1;
     /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT

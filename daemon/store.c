@@ -92,6 +92,7 @@ struct store {
     size_t n_flushed, flushed_cap;
     bool flush_failed;
     int64_t prune_next; /* the series id retention visits next */
+    uint64_t head_max;  /* points; past it whole heads are flushed */
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
@@ -532,6 +533,11 @@ static int open_head(struct store *s)
     return 0;
 }
 
+void store_set_head_max(struct store *s, uint64_t points)
+{
+    s->head_max = points;
+}
+
 int store_sync(struct store *s)
 {
     return headlog_sync(s->log);
@@ -575,6 +581,7 @@ int store_open(struct store **out, const char *path)
         load_caches(s) != 0 || open_head(s) != 0)
         goto fail;
     s->opened = true;
+    s->head_max = STORE_DEFAULT_HEAD_MAX_POINTS;
     s->units_written_ms = util_now_ms();
     s->stats.writable = true;
     log_info("store: %s open (schema %d, %llu series, %llu units)", path, schema_version,
@@ -1289,6 +1296,13 @@ int store_flush(struct store *s, int64_t now_ms, size_t max_series)
 {
     if (s->in_group)
         return 0; /* never inside a group: groups do not span loop callbacks */
+    /* A head past its bound (a flood of samples, hostile or not) is written
+     * out whole, hours still open included: later samples of those hours
+     * merge into the rows. Memory stays bounded; the disk pays. */
+    struct head_stats hs;
+    head_get_stats(s->head, &hs);
+    if (hs.points > s->head_max)
+        return flush_before(s, INT64_MAX, now_ms, max_series);
     return flush_before(s, rollup_floor(now_ms - STORE_FLUSH_GRACE_MS, ROLLUP_HOUR_MS), now_ms,
                         max_series);
 }

@@ -77,6 +77,10 @@ struct store_stats {
  * little late still lands in the head, not in a rewrite of its rows. */
 #define STORE_FLUSH_GRACE_MS (5 * 60000)
 
+/* The head holds at most this many points by default: past the limit
+ * (store_set_head_max), store_flush writes whole heads early. */
+#define STORE_DEFAULT_HEAD_MAX_POINTS 16000000
+
 /* The head log is compacted once it passes max(this, twice the head). */
 #define STORE_HEADLOG_MIN_COMPACT (64ull << 20)
 
@@ -223,6 +227,9 @@ int store_flush(struct store *s, int64_t now_ms, size_t max_series);
  * (`pantaud --backup` moving a running pantaud's head into its copy).
  * Returns a store_result (STORE_REFUSED: no such series). */
 int store_put_point(struct store *s, int64_t series, int64_t ts, double value);
+
+/* The head's bound in points (STORE_DEFAULT_HEAD_MAX_POINTS). */
+void store_set_head_max(struct store *s, uint64_t points);
 
 /* fdatasync of the head log (it may wait for the disk). Returns 0 or -1. */
 int store_sync(struct store *s);
