@@ -454,10 +454,12 @@ static void chunk_put_seq(struct chunk_bw *b, const struct chunk_src *s, size_t 
     uint64_t x2 = 0, x1 = 0, g = q->first[0];
     for (size_t k = 0; k < n; k++) {
         uint64_t x = chunk_x(s, k), r;
-        if (q->order == CHUNK_GRID)
-            r = x - g, g += q->first[1];
-        else
+        if (q->order == CHUNK_GRID) {
+            r = x - g;
+            g += q->first[1];
+        } else {
             r = q->order == 0 ? x : q->order == 1 ? x - x1 : x - 2 * x1 + x2;
+        }
         x2 = x1;
         x1 = x;
         if (k < chunk_initials(q->order))
