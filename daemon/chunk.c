@@ -7,8 +7,11 @@
 
 #define CHUNK_MODE_XOR     0
 #define CHUNK_MODE_DECIMAL 1
-#define CHUNK_ORDERS       3  /* differences of order 0, 1, 2 */
-#define CHUNK_SAMPLE       31 /* residuals sampled to estimate the median */
+#define CHUNK_ORDERS       3 /* differences of order 0, 1, 2 */
+#define CHUNK_GRID         3 /* a seq kind after them: x[0] + k * step + r */
+#define CHUNK_KINDS        4
+#define CHUNK_GRID_ROUND   1000 /* a grid's step: the median step to the second */
+#define CHUNK_SAMPLE       31   /* residuals sampled to estimate the median */
 #define CHUNK_2P53         9007199254740992.0
 
 /* 10^e is exact in a double for every e here, so (double)m / 10^e is one
@@ -277,7 +280,8 @@ static uint64_t chunk_diff(const struct chunk_src *s, size_t k, unsigned order)
 
 struct chunk_seq {
     unsigned order, w, x;
-    uint64_t first[2]; /* x[0], x[1] - x[0]: the first `order` of them */
+    uint64_t first[2]; /* x[0], x[1] - x[0]: the first `order` of them; or
+                          x[0], step (CHUNK_GRID) */
     uint64_t base;
     uint64_t bits; /* of the residuals */
 };
@@ -329,10 +333,16 @@ static void chunk_widths(const struct chunk_hist *h, uint64_t nres, struct chunk
     }
 }
 
+/* How many first terms a seq's header holds; its residuals start there. */
+static unsigned chunk_initials(unsigned order)
+{
+    return order == CHUNK_GRID ? 1 : order;
+}
+
 static size_t chunk_seq_header_len(const struct chunk_seq *q)
 {
     size_t len = 3 + chunk_varint_len(chunk_zz(q->base));
-    for (unsigned i = 0; i < q->order; i++)
+    for (unsigned i = 0; i < (q->order == CHUNK_GRID ? 2u : q->order); i++)
         len += chunk_varint_len(chunk_zz(q->first[i]));
     return len;
 }
@@ -346,19 +356,46 @@ static inline void chunk_count_code(struct chunk_hist *h, uint64_t r, uint64_t b
         h->ones[b]++;
 }
 
-/* Chooses the order (from lowest <= 1 on), base and widths that make the
- * seq of n >= 1 smallest. Timestamps start at order 1: as themselves they would
- * cost the chunk's span in bits each. */
+/* The grid for timestamps: a step of the median step rounded to the
+ * second, and as base the middle of the residuals' range, so a cadence with
+ * 0..999 ms of jitter costs 10 bits a point, not the 11 of its steps'
+ * -999..+999. 0 if there is no such step (then no grid). */
+static int chunk_grid(const struct chunk_src *s, size_t n, uint64_t median, struct chunk_seq *q)
+{
+    int64_t med = chunk_signed(median);
+    if (n < 2 || med < CHUNK_GRID_ROUND / 2 || med > INT64_MAX / 2)
+        return 0;
+    uint64_t step = (uint64_t)(med + CHUNK_GRID_ROUND / 2) / CHUNK_GRID_ROUND * CHUNK_GRID_ROUND;
+    uint64_t x0 = chunk_x(s, 0), g = x0;
+    int64_t lo = 0, hi = 0;
+    for (size_t k = 1; k < n; k++) {
+        g += step;
+        int64_t r = chunk_signed(chunk_x(s, k) - g);
+        lo = r < lo ? r : lo;
+        hi = r > hi ? r : hi;
+    }
+    q->order = CHUNK_GRID;
+    q->first[0] = x0;
+    q->first[1] = step;
+    q->base = (uint64_t)lo + ((uint64_t)hi - (uint64_t)lo) / 2;
+    return 1;
+}
+
+/* Chooses the kind (an order from lowest <= 1 on, or a grid for
+ * timestamps), base and widths that make the seq of n >= 1 smallest.
+ * Timestamps start at order 1: as themselves they would cost the chunk's
+ * span in bits each. */
 static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, struct chunk_seq *best)
 {
-    struct chunk_seq q[CHUNK_ORDERS] = {{0}};
-    struct chunk_hist h[CHUNK_ORDERS];
+    struct chunk_seq q[CHUNK_KINDS] = {{0}};
+    struct chunk_hist h[CHUNK_KINDS];
     memset(h, 0, sizeof h);
     unsigned orders = n < CHUNK_ORDERS ? (unsigned)n + 1 : CHUNK_ORDERS; /* order <= n */
     for (unsigned o = 0; o < orders; o++) {
         q[o].order = o;
         q[o].base = o >= lowest ? chunk_median(s, n, o) : 0;
     }
+    int grid = !s->decimal && chunk_grid(s, n, q[1].base, &q[CHUNK_GRID]);
     uint64_t x0 = chunk_x(s, 0), x1 = n > 1 ? chunk_x(s, 1) : 0;
     q[1].first[0] = q[2].first[0] = x0;
     q[2].first[1] = x1 - x0;
@@ -368,6 +405,9 @@ static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, str
         chunk_count_code(&h[1], x1 - x0, q[1].base);
     }
     uint64_t base0 = q[0].base, base1 = q[1].base, base2 = q[2].base, d = x1 - x0;
+    uint64_t step = q[CHUNK_GRID].first[1], g = x0 + step, baseg = q[CHUNK_GRID].base;
+    if (grid && n > 1)
+        chunk_count_code(&h[CHUNK_GRID], x1 - g, baseg);
     for (size_t k = 2; k < n; k++) {
         uint64_t x = chunk_x(s, k);
         uint64_t dx = x - x1;
@@ -375,13 +415,19 @@ static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, str
             chunk_count_code(&h[0], x, base0);
         chunk_count_code(&h[1], dx, base1);
         chunk_count_code(&h[2], dx - d, base2);
+        if (grid) {
+            g += step;
+            chunk_count_code(&h[CHUNK_GRID], x - g, baseg);
+        }
         x1 = x;
         d = dx;
     }
     *best = q[lowest];
     uint64_t best_bits = UINT64_MAX;
-    for (unsigned o = lowest; o < orders; o++) {
-        chunk_widths(&h[o], n - o, &q[o]);
+    for (unsigned o = lowest; o < CHUNK_KINDS; o++) {
+        if (o >= orders && !(o == CHUNK_GRID && grid))
+            continue;
+        chunk_widths(&h[o], n - chunk_initials(o), &q[o]);
         uint64_t bits = q[o].bits + 8 * chunk_seq_header_len(&q[o]);
         if (bits < best_bits) {
             best_bits = bits;
@@ -393,7 +439,7 @@ static void chunk_plan(const struct chunk_src *s, size_t n, unsigned lowest, str
 static uint8_t *chunk_put_seq_header(uint8_t *p, const struct chunk_seq *q)
 {
     *p++ = (uint8_t)q->order;
-    for (unsigned i = 0; i < q->order; i++)
+    for (unsigned i = 0; i < (q->order == CHUNK_GRID ? 2u : q->order); i++)
         p = chunk_put_varint(p, chunk_zz(q->first[i]));
     p = chunk_put_varint(p, chunk_zz(q->base));
     *p++ = (uint8_t)q->w;
@@ -405,13 +451,18 @@ static void chunk_put_seq(struct chunk_bw *b, const struct chunk_src *s, size_t 
                           const struct chunk_seq *q)
 {
     uint64_t esc = q->w == 64 ? UINT64_MAX : (UINT64_C(1) << q->w) - 1;
-    uint64_t x2 = 0, x1 = 0;
+    uint64_t x2 = 0, x1 = 0, g = q->first[0];
     for (size_t k = 0; k < n; k++) {
-        uint64_t x = chunk_x(s, k);
-        uint64_t r = q->order == 0 ? x : q->order == 1 ? x - x1 : x - 2 * x1 + x2;
+        uint64_t x = chunk_x(s, k), r;
+        if (q->order == CHUNK_GRID) {
+            r = x - g;
+            g += q->first[1];
+        } else {
+            r = q->order == 0 ? x : q->order == 1 ? x - x1 : x - 2 * x1 + x2;
+        }
         x2 = x1;
         x1 = x;
-        if (k < q->order)
+        if (k < chunk_initials(q->order))
             continue;
         uint64_t z = chunk_zz(r - q->base);
         if (q->x && z >= esc) {
@@ -517,9 +568,10 @@ static int chunk_get_seq_header(const uint8_t **p, const uint8_t *end, size_t n,
                                 struct chunk_seq *q)
 {
     memset(q, 0, sizeof *q);
-    if (chunk_get_byte(p, end, &q->order) || q->order >= CHUNK_ORDERS || q->order > n)
+    if (chunk_get_byte(p, end, &q->order) || q->order >= CHUNK_KINDS ||
+        chunk_initials(q->order) > n)
         return -1;
-    for (unsigned i = 0; i < q->order; i++) {
+    for (unsigned i = 0; i < (q->order == CHUNK_GRID ? 2u : q->order); i++) {
         if (chunk_get_varint(p, end, &q->first[i]))
             return -1;
         q->first[i] = chunk_unzz(q->first[i]);
@@ -538,9 +590,9 @@ static int chunk_get_seq(struct chunk_br *b, const struct chunk_seq *q, size_t n
                          struct chunk_point *out, int decimal, double scale)
 {
     uint64_t esc = q->w == 64 ? UINT64_MAX : (UINT64_C(1) << q->w) - 1;
-    uint64_t x = 0, d = 0;
+    uint64_t x = 0, d = 0, g = q->first[0];
     for (size_t k = 0; k < n; k++) {
-        if (k < q->order) {
+        if (k < chunk_initials(q->order)) {
             d = q->first[k];
             x = k == 0 ? d : x + d;
         } else {
@@ -552,8 +604,10 @@ static int chunk_get_seq(struct chunk_br *b, const struct chunk_seq *q, size_t n
                 x = r;
             else if (q->order == 1)
                 x += r;
-            else
+            else if (q->order == 2)
                 x += (d += r);
+            else
+                x = (g += q->first[1]) + r;
         }
         int64_t s = chunk_signed(x);
         if (!decimal) {

@@ -21,16 +21,20 @@
  *             words), most significant bit first, zero-padded to a byte;
  *             nothing may follow.
  *
- * A seq codes integers x[0..n) (wrapping 64-bit arithmetic) by differences of
- * order k (0, 1 or 2, the cheapest for the chunk): a header of
- *   byte k; zz varints of the first k terms (x[0], then x[1]-x[0] if k = 2);
- *   zz varint base; byte w (0..64); byte x (0 or w < x <= 64)
+ * A seq codes integers x[0..n) (wrapping 64-bit arithmetic) in the kind k
+ * that is cheapest for the chunk: differences of order k (0, 1 or 2), or
+ * k = 3, a grid: x[k] = x[0] + k * step + r[k] (timestamps only). A header
+ *   byte k; zz varints of the first terms (k = 1: x[0]; k = 2: x[0] and
+ *   x[1]-x[0]; k = 3: x[0] and step); zz varint base; byte w (0..64);
+ *   byte x (0 or w < x <= 64)
  * and, in the bits, one code per residual r (the k-th difference at each
- * index from k on): zz(r - base) in w bits. With x > 0, the all-ones code of
- * w bits is an escape followed by the code in x bits (the rare wide residual:
- * a gap in a cadence, a price step). base is the median residual and w the
- * width that makes the chunk smallest, so a cadence with millisecond jitter
- * costs ~11 bits a timestamp (60,000 +- 999 ms), an exact cadence 0, a
+ * index from k on; for a grid, from 1 on): zz(r - base) in w bits. With
+ * x > 0, the all-ones code of w bits is an escape followed by the code in x
+ * bits (the rare wide residual: a gap in a cadence, a price step). base is
+ * the median residual (for a grid, the middle of their range) and w the
+ * width that makes the chunk smallest. So a 60 s cadence with 0..999 ms of
+ * jitter costs 10 bits a timestamp on its grid (11 as steps of 60 s +-999
+ * ms, 15 in Gorilla's delta-of-delta buckets), an exact cadence 0, a
  * counter's increments 3 bits and a price that rarely moves ~1.
  *
  * Decimal values: a chunk is decimal when one e makes every value an integer

@@ -119,6 +119,38 @@ TEST(chunk_timestamps_at_the_limits)
     CHECK(len > 0 && len < 300 * 3);
 }
 
+/* A 60 s cadence with 0..999 ms of jitter is coded on its grid: 10 bits a
+ * ts (11 as steps); with a gap, a clock step or near int64's ends it still
+ * reads back (as steps where the grid would cost more). */
+TEST(chunk_grid_timestamps)
+{
+    enum { N = 1024 };
+    static struct chunk_point p[N];
+    uint64_t seed = 11;
+    shape_fill(p, N, SHAPE_CONSTANT, 1, 1780000000000, &seed);
+    size_t len = round_trip(p, N);
+    CHECK(len > 0);
+    if ((double)len * 8 / N > 10.2)
+        CHECK_FAIL_("%.2f bits a ts on a grid with jitter", (double)len * 8 / N);
+    static const int64_t starts[] = {INT64_MAX - (int64_t)N * 60000 - 1000, INT64_MIN, -30000, 0};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        shape_fill(p, N, SHAPE_READING, 1, starts[i], &seed);
+        CHECK(round_trip(p, N) > 0);
+        p[N / 2].ts += 50000; /* a late one, still before the next */
+        CHECK(round_trip(p, N) > 0);
+        for (int k = N / 3; k < N && starts[i] != starts[0]; k++)
+            p[k].ts += 3600000 + 17; /* an hour's gap, off the grid */
+        CHECK(round_trip(p, N) > 0);
+    }
+    /* Steps that round to no second, or to a huge one. */
+    static const int64_t steps[] = {1, 499, 500, 1499, 1500, INT64_C(1) << 40, INT64_MAX / 1100};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        for (int k = 0; k < 1000; k++)
+            p[k] = (struct chunk_point){INT64_MIN + k * steps[i] + (steps[i] > 1 ? k % 2 : 0), 1};
+        CHECK(round_trip(p, 1000) > 0);
+    }
+}
+
 TEST(chunk_special_doubles)
 {
     const double specials[] = {0.0,
@@ -358,7 +390,7 @@ TEST(chunk_garbage_headers)
 }
 
 TEST_MAIN(CASE(chunk_one_and_two_points), CASE(chunk_timestamps_at_the_limits),
-          CASE(chunk_special_doubles), CASE(chunk_decimals_and_not),
+          CASE(chunk_grid_timestamps), CASE(chunk_special_doubles), CASE(chunk_decimals_and_not),
           CASE(chunk_shapes_round_trip_small), CASE(chunk_max_points),
           CASE(chunk_random_chunks_round_trip), CASE(chunk_damage_is_refused_or_sane),
           CASE(chunk_garbage_headers))

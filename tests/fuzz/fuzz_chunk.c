@@ -3,9 +3,10 @@
  *   even: a chunk, decoded into exactly as many points as its header says
  *         (a heap block, so a write past it shows under ASan): -1, or
  *         strictly increasing ts; with room for one point fewer, -1;
- *   odd:  points built from the bytes (cadences with jitter, gaps up to
- *         int64's end, decimals at every e, raw bit patterns), encoded and
- *         decoded: every ts and every value's bits must come back, else abort.
+ *   odd:  points built from the bytes (cadences with jitter, on a grid or
+ *         not, gaps up to int64's end, decimals at every e, raw bit
+ *         patterns), encoded and decoded: every ts and every value's bits
+ *         must come back, else abort.
  */
 #include <math.h>
 #include <stdint.h>
@@ -47,18 +48,19 @@ static void decode(const uint8_t *data, size_t size)
 /* The next point's ts step and value from the bytes; 0 when the bytes or
  * int64 run out. */
 static int next_point(const uint8_t **p, const uint8_t *end, struct chunk_point *pt, int first,
-                      int64_t *m, unsigned e)
+                      int64_t *m, unsigned e, int64_t *slot)
 {
     if (*p >= end)
         return 0;
     unsigned ctl = *(*p)++;
-    uint64_t step;
+    uint64_t step, jitter = 0;
     switch (ctl & 3) {
     case 0:
         step = 60000 + take(p, end, 2) % 1000;
         break;
-    case 1:
-        step = 10000;
+    case 1: /* the next 60 s slot after *slot (the last point's) plus 0..999 ms */
+        jitter = take(p, end, 2) % 1000;
+        step = (uint64_t)*slot + 60000 + jitter - (uint64_t)pt->ts;
         break;
     case 2:
         step = 1 + take(p, end, 2);
@@ -74,6 +76,7 @@ static int next_point(const uint8_t **p, const uint8_t *end, struct chunk_point 
         return 0;
     else
         pt->ts = (int64_t)((uint64_t)pt->ts + step);
+    *slot = (int64_t)((uint64_t)pt->ts - jitter);
     switch ((ctl >> 4) & 3) {
     case 0: /* the same value again */
         break;
@@ -104,9 +107,9 @@ static void round_trip(const uint8_t *data, size_t size)
     if (!pts)
         return;
     size_t n = 0;
-    int64_t m = 0;
+    int64_t m = 0, slot = 0;
     struct chunk_point pt = {0, 0};
-    while (n < most && next_point(&p, end, &pt, n == 0, &m, e))
+    while (n < most && next_point(&p, end, &pt, n == 0, &m, e, &slot))
         pts[n++] = pt;
     uint8_t *buf = n ? malloc(chunk_bound(n)) : NULL;
     back = n ? malloc(n * sizeof *back) : NULL;
