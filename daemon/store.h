@@ -209,7 +209,10 @@ int store_test_exec(struct store *s, const char *sql);
  * drops the data of at most max_rows chunk rows older than retention_days
  * before now_ms (their aggregates stay), looking at a bounded number of
  * series. Call it from a timer every few seconds; a return of max_rows
- * means more may be waiting. Returns rows changed or -1 (logged). */
+ * means more may be waiting (call again soon); less, that a pass over the
+ * series ended (call again later: a pass may end on a short count while
+ * rows older than the horizon wait for the next). Returns rows changed or
+ * -1 (logged). */
 int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_rows);
 
 /* Writes as chunk rows the head's points of hours that ended more than
