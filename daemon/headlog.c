@@ -622,6 +622,11 @@ int headlog_sync(struct headlog *l)
     return -1;
 }
 
+int headlog_dup_fd(const struct headlog *l)
+{
+    return fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
+}
+
 bool headlog_wants_compaction(const struct headlog *l, uint64_t head_bytes, uint64_t limit)
 {
     uint64_t bound = head_bytes > UINT64_MAX / 2 ? UINT64_MAX : 2 * head_bytes;

@@ -74,6 +74,10 @@ void headlog_discard(struct headlog *l);
 
 /* fdatasync. Returns 0 or -1 (logged). */
 int headlog_sync(struct headlog *l);
+/* A duplicate of the file's descriptor, for an fdatasync on another thread
+ * (the disk may take long; a compaction meanwhile closes only its own).
+ * The caller closes it. -1 on failure. */
+int headlog_dup_fd(const struct headlog *l);
 
 /* Whether the file has outgrown the head it holds (see above). */
 bool headlog_wants_compaction(const struct headlog *l, uint64_t head_bytes, uint64_t limit);

@@ -14,6 +14,7 @@
  *           settings need a restart.
  * --backup PATH: no daemon; copies the configured database to PATH and exits
  *           (backup.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +64,9 @@ struct daemon {
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer, flush_timer;
-    uint64_t synced_ms;                 /* the head log's last fdatasync */
+    uint64_t synced_ms; /* the head log's last fdatasync */
+    uv_work_t sync_work;
+    int sync_fd, sync_errno;            /* the fdatasync under way (-1: none) */
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
     char **user_argv;                   /* `user ...` (users_cli.h): run it, exit */
@@ -296,6 +299,24 @@ static void on_prune_timer(uv_timer_t *t)
  * (one short transaction each: the loop goes on between them), again at
  * once while more are due, else each second; the head log is synced every
  * HEADLOG_SYNC_MS, which bounds what a power cut takes (store.h). */
+/* The head log's fdatasync waits for the disk: on a worker, never the loop. */
+static void sync_on_worker(uv_work_t *w)
+{
+    struct daemon *d = w->data;
+    if (fdatasync(d->sync_fd) != 0)
+        d->sync_errno = errno;
+}
+
+static void sync_done(uv_work_t *w, int status)
+{
+    struct daemon *d = w->data;
+    if (d->sync_errno)
+        log_error("head log: fdatasync: %s", strerror(d->sync_errno));
+    d->sync_errno = 0;
+    close(d->sync_fd);
+    d->sync_fd = -1;
+}
+
 #define FLUSH_SERIES    256
 #define HEADLOG_SYNC_MS 10000
 static void on_flush_timer(uv_timer_t *t)
@@ -304,11 +325,14 @@ static void on_flush_timer(uv_timer_t *t)
     uint64_t t0 = util_mono_ns();
     int n = store_flush(d->store, util_now_ms(), FLUSH_SERIES);
     loopwatch_note("flush", t0);
-    if (uv_now(d->loop) - d->synced_ms >= HEADLOG_SYNC_MS) {
+    if (uv_now(d->loop) - d->synced_ms >= HEADLOG_SYNC_MS && d->sync_fd < 0) {
         d->synced_ms = uv_now(d->loop);
-        t0 = util_mono_ns();
-        store_sync(d->store);
-        loopwatch_note("sync", t0);
+        d->sync_fd = store_sync_fd(d->store);
+        if (d->sync_fd >= 0 &&
+            uv_queue_work(d->loop, &d->sync_work, sync_on_worker, sync_done) != 0) {
+            close(d->sync_fd);
+            d->sync_fd = -1;
+        }
     }
     uv_timer_start(t, on_flush_timer, n == FLUSH_SERIES ? 10 : 1000, 0);
 }
@@ -801,6 +825,8 @@ static int start(struct daemon *d)
     }
     uv_timer_start(&d->prune_timer, on_prune_timer, 10000, 0);
     d->synced_ms = uv_now(d->loop);
+    d->sync_fd = -1;
+    d->sync_work.data = d;
     uv_timer_start(&d->flush_timer, on_flush_timer, 1000, 0);
     uint64_t watchdog_us;
     if (sd_watchdog_enabled(0, &watchdog_us) > 0)

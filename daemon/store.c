@@ -543,6 +543,11 @@ int store_sync(struct store *s)
     return headlog_sync(s->log);
 }
 
+int store_sync_fd(struct store *s)
+{
+    return headlog_dup_fd(s->log);
+}
+
 struct head *store_head(struct store *s)
 {
     return s->head;

@@ -236,6 +236,9 @@ void store_set_head_max(struct store *s, uint64_t points);
 
 /* fdatasync of the head log (it may wait for the disk). Returns 0 or -1. */
 int store_sync(struct store *s);
+/* For that fdatasync off the loop: a descriptor of the head log the caller
+ * syncs and closes on another thread. -1 on failure. */
+int store_sync_fd(struct store *s);
 
 /* The head, for the read side (query.h): valid until store_close. */
 struct head *store_head(struct store *s);
