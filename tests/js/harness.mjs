@@ -7,7 +7,7 @@
 // PANTAU_KEEP_TMP is set. Every wait has a timeout.
 //
 // Env: PANTAUD (default build/pantaud), PANTAU_SIM (default build/pantau-sim).
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -294,6 +294,37 @@ export async function fetchJson(url, { method = 'GET', headers = {}, body, ms = 
     /* not JSON */
   }
   return { status: res.status, text, json };
+}
+
+// Samples a running pantaud holds, counted through its API (issue 20: the
+// newest are in its in-memory head, not in the database file yet): /series
+// names the (program, metric) pairs, /query?agg=count counts each series'
+// samples over all time in one bucket. `where(series)` (program, unit,
+// metric, labels) picks the series counted. Throws on an HTTP error.
+const ALL_TIME = 'from=0&to=3162240000000&step=3162240000000&agg=count';
+export async function countSamples(pantaud, { where = () => true, headers = {} } = {}) {
+  const base = `http://127.0.0.1:${pantaud.httpPort}/api/v1`;
+  const get = async (p) => {
+    const r = await fetchJson(`${base}${p}`, { headers, ms: 30000 });
+    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status} ${r.text.slice(0, 200)}`);
+    return r.json;
+  };
+  const pairs = new Set((await get('/series')).series.filter(where).map((s) => `${s.program}\n${s.metric}`));
+  let n = 0;
+  for (const pair of pairs) {
+    const [program, metric] = pair.split('\n');
+    const q = `/query?program=${encodeURIComponent(program)}&metric=${encodeURIComponent(metric)}&${ALL_TIME}`;
+    for (const s of (await get(q)).series) if (where(s)) for (const [, c] of s.points) n += c;
+  }
+  return n;
+}
+
+// Samples at rest in the database file at `db`: after a clean stop every
+// sample is in its chunk rows. `where` is SQL over series and chunks'
+// columns (program, unit, metric, labels, start).
+export function countSamplesAtRest(db, where = '1') {
+  const q = `SELECT coalesce(sum(n), 0) FROM chunks JOIN series ON series.id = chunks.series WHERE data IS NOT NULL AND (${where})`;
+  return Number(execFileSync('sqlite3', ['-readonly', db, q], { timeout: 10000 }).toString().trim());
 }
 
 // pantau-sim against `broker` with `args`; tracked for cleanup like pantaud.
