@@ -195,7 +195,8 @@ TEST(store_unit_last_seen_row_lags_less_than_the_bound)
         CHECK(store_get_unit(s, "simas-bapokting", "pasar-bandar-jaya", &v) == 0);
         CHECK_INT(v.last_seen, arrival);
     }
-    CHECK_INT(writes, 4); /* at +60, +120, +180, +240 s: not 26 */
+    CHECK_INT(writes, 4);                          /* at +60, +120, +180, +240 s: not 26 */
+    CHECK_INT(harness_count_samples(p, NULL), 26); /* T0's hour is long over: flushed */
     /* A position reaches the row with the same lag. */
     struct sample m = sample("price", "{}", T0 + 26, 26);
     m.has_position = true;
