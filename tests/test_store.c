@@ -427,6 +427,42 @@ TEST(store_flush_failure_keeps_the_head)
               299 * 300 / 2);
 }
 
+/* A flush that fails part-way is rolled back whole, the series' rows (their
+ * last) it had written included: the next flush writes them again. Each of
+ * three series in turn fails, so that some are written before it. */
+TEST(store_flush_failure_writes_the_rows_again)
+{
+    for (int bad = 1; bad <= 3; bad++) {
+        struct store *s;
+        sqlite3 *db;
+        char name[32], labels[32], sql[160];
+        snprintf(name, sizeof name, "flushrows%d", bad);
+        const char *p = fresh_db(name);
+        CHECK(store_open(&s, p) == 0);
+        for (int i = 0; i < 3; i++) {
+            snprintf(labels, sizeof labels, "{\"k\":\"%d\"}", i);
+            struct sample x = sample("stock", labels, T0 + i, 10 + i);
+            CHECK_INT(store_append(s, &x, T0, NULL), 0);
+        }
+        CHECK(store_commit(s) == 0);
+        CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER fail BEFORE INSERT ON chunks WHEN NEW.series = %d BEGIN "
+                 "SELECT RAISE(ABORT, 'injected failure'); END",
+                 bad);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+        CHECK_INT(store_flush(s, T0 + 86400000, 1024), STORE_RETRY);
+        CHECK(sqlite3_exec(db, "DROP TRIGGER fail", NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+        CHECK_INT(store_flush(s, T0 + 86400000, 1024), 3);
+        store_close(s);
+        CHECK_INT(harness_count_samples(p, NULL), 3);
+        CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series WHERE last_ts = " /* all three */
+                                     "1795000000000 + id - 1 AND last_value = 9 + id"),
+                  3);
+    }
+}
+
 /* A full disk in the middle of a run of groups: each group whose log write
  * fails (the one that falls short, and all after it) is rolled back whole
  * and nothing counted lost (STORE_RETRY: the caller appends it again), the
@@ -604,5 +640,6 @@ TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_crash_replays_the_head_and_last_seen), CASE(store_presence_offline),
           CASE(store_many_series_one_group), CASE(store_unwritable_path_fails_cleanly),
           CASE(store_health_recovers_by_probe), CASE(store_flush_failure_keeps_the_head),
-          CASE(store_full_disk_mid_group), CASE(store_refuses_series_past_the_limit),
+          CASE(store_flush_failure_writes_the_rows_again), CASE(store_full_disk_mid_group),
+          CASE(store_refuses_series_past_the_limit),
           CASE(checkpointer_catches_up_and_the_wal_restarts))
