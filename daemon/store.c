@@ -1267,6 +1267,32 @@ static void flushed(struct store *s, int64_t before, int64_t now_ms)
     s->n_flushed = 0;
 }
 
+static void forget_unit_row(void *ctx, const char *key, void *value)
+{
+    struct unit *u = value;
+    u->row_last_seen = u->row_pos_ts = 0;
+}
+
+/* A flush rolled back undid the rows it had written (the series' last, the
+ * units' last_seen and position), but not the caches' note of what the rows
+ * hold: without this, the next flush and the close skipped those rows for
+ * good. The flushed series' rows, and with the lagging batch every row,
+ * are written again by the next flush. */
+static void forget_row_writes(struct store *s, bool all)
+{
+    for (size_t i = 0; i < s->n_flushed; i++) {
+        struct series *se = series_by_id(s, s->flushed[i]);
+        if (se)
+            se->row_last_ts = INT64_MIN;
+    }
+    if (!all)
+        return;
+    for (size_t id = 1; id < s->by_id_cap; id++)
+        if (s->by_id[id])
+            s->by_id[id]->row_last_ts = INT64_MIN;
+    dict_each(&s->units, forget_unit_row, NULL);
+}
+
 /* store_flush's work, for points with ts < before. */
 static int flush_before(struct store *s, int64_t before, int64_t now_ms, size_t max_series)
 {
@@ -1292,6 +1318,7 @@ static int flush_before(struct store *s, int64_t before, int64_t now_ms, size_t 
 fail:
     if (sqlite3_get_autocommit(s->db) == 0)
         step_done(s, s->stmt[ST_ROLLBACK]);
+    forget_row_writes(s, units_due);
     s->n_flushed = 0;
     write_failed(s);
     return STORE_RETRY;
