@@ -85,6 +85,11 @@ struct store {
     struct group_point {
         int64_t series, ts;
         double value;
+        /* The series' last before this sample, to undo a group the log
+         * refused (the caches must not show what is not stored). */
+        bool had_last;
+        int64_t prev_ts;
+        double prev_value;
     } * group; /* the open group's samples, for the head */
     size_t n_group, group_cap;
     int64_t units_written_ms; /* the last batch of lagging unit rows */
@@ -800,8 +805,23 @@ static int put_sample(struct store *s, int64_t series, const struct sample *smp)
         log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a sample");
         return -1;
     }
-    s->group[s->n_group++] = (struct group_point){series, smp->ts, smp->value};
+    struct series *se = series_by_id(s, series);
+    s->group[s->n_group++] = (struct group_point){series,       smp->ts,     smp->value,
+                                                  se->has_last, se->last_ts, se->last_value};
     return 0;
+}
+
+/* The group's effect on the series' last, undone newest first. */
+static void undo_last(struct store *s)
+{
+    for (size_t i = s->n_group; i-- > 0;) {
+        struct series *se = series_by_id(s, s->group[i].series);
+        if (se) {
+            se->has_last = s->group[i].had_last;
+            se->last_ts = s->group[i].prev_ts;
+            se->last_value = s->group[i].prev_value;
+        }
+    }
 }
 
 /* The committed group into the head. A point the head has no memory for
@@ -1013,6 +1033,7 @@ int store_commit(struct store *s)
     }
     if (headlog_commit(s->log, util_now_ms()) != 0) {
         s->last_error = errno == ENOSPC ? SQLITE_FULL : SQLITE_IOERR;
+        undo_last(s);
         log_limited(&s->write_errors, LOG_LVL_ERROR,
                     "store: the head log refused a group of %llu samples, to be tried again",
                     (unsigned long long)s->group_samples);

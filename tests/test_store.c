@@ -343,6 +343,15 @@ static int64_t log_samples(const char *db)
     return headlog_read(path, &r, &seen) == 0 ? (int64_t)n : -1;
 }
 
+struct last_ctx {
+    int64_t last_ts;
+};
+
+static void last_of(void *ctx, const struct store_series_view *v)
+{
+    ((struct last_ctx *)ctx)->last_ts = v->last_ts;
+}
+
 /* The head log cannot be written (a full disk): the group fails with
  * STORE_RETRY, nothing counted lost, health says not writable; with the
  * disk back and no sample arriving, a probe recovers health, and the group
@@ -366,6 +375,11 @@ TEST(store_health_recovers_by_probe)
     CHECK_INT(st.lost_total, 0);
     CHECK_INT(st.retries, 1);
     CHECK_INT(st.head_points, 1); /* readers never saw what failed */
+    struct store_unit_view uv;
+    struct last_ctx lc = {0};
+    store_each_series(s, last_of, &lc);
+    CHECK_INT(lc.last_ts, T0); /* nor the caches: the group's last is undone */
+    CHECK(store_get_unit(s, "simas-bapokting", "pasar-bandar-jaya", &uv) == 0);
     /* The disk is back, but no sample arrives: health must not stay degraded. */
     log_disk(-1);
     CHECK(store_probe_writable(s) != 0); /* a failure stands for 10 s first */
