@@ -84,7 +84,8 @@ CORE_SRCS := daemon/log.c daemon/cfg.c daemon/inifile.c daemon/catalog.c daemon/
              daemon/ingest_queue.c daemon/ingest_mqtt.c daemon/ingest.c daemon/util.c daemon/agg.c daemon/wire.c daemon/schema.c daemon/hasher.c \
              daemon/dict.c daemon/buf.c daemon/http.c daemon/api.c daemon/api_query.c \
              daemon/api_ingest.c daemon/csv.c \
-             daemon/query_pool.c daemon/live.c daemon/rollup.c daemon/query.c \
+             daemon/query_pool.c daemon/live.c daemon/query.c daemon/chunk.c daemon/chunkstore.c \
+             daemon/head.c daemon/headlog.c daemon/store_convert.c \
              daemon/kpi.c daemon/kpi_engine.c daemon/api_programs.c daemon/db.c \
              daemon/checkpoint.c daemon/loopwatch.c daemon/alert_store.c daemon/alert.c daemon/alert_engine.c \
              daemon/api_alerts.c daemon/presence.c daemon/webhook.c daemon/backup.c \
@@ -175,6 +176,10 @@ $(BUILD)/tests/bench_kpi: $(BUILD)/tests/bench_kpi.o $(CORE_OBJS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/tests/bench_chunk: $(BUILD)/tests/bench_chunk.o $(CORE_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
@@ -232,7 +237,8 @@ demo-federation: deps
 	@BUILD=$(BUILD) scripts/demo-federation
 
 bench: deps
-	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi
+	@$(MAKE) --no-print-directory all dashboard $(BUILD)/tests/bench_query $(BUILD)/tests/bench_kpi \
+	    $(BUILD)/tests/bench_chunk
 	@BUILD=$(BUILD) scripts/bench
 
 # What is installed, and where: the binaries, the configuration and the seed

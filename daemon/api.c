@@ -213,6 +213,11 @@ static void get_metrics(struct api *a, struct http_request *r)
            "Times the MQTT thread waited on a full spool.", is.producer_waits);
     metric(&b, "pantau_ingest_queue_length", "gauge", "Messages waiting for the loop.", is.queued);
     metric(&b, "pantau_series", "gauge", "Series known.", ss.series);
+    metric(&b, "pantau_head_samples", "gauge",
+           "Samples in the head: committed, not yet written as chunk rows.", ss.head_points);
+    metric(&b, "pantau_head_bytes", "gauge", "Memory the head holds for them.", ss.head_bytes);
+    metric(&b, "pantau_head_log_bytes", "gauge", "Size of the head log (<database>-head).",
+           ss.log_bytes);
     metric(&b, "pantau_units", "gauge", "Field units known.", ss.units);
     metric(&b, "pantau_mqtt_connected", "gauge", "1 while connected to the broker.",
            is.mqtt_connected);

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "headlog.h"
+#include "store.h"
+
 /* How long to wait while pantaud holds a lock SQLite's readers must respect
  * (a WAL recovery or a checkpoint's restart): readers are rarely blocked. */
 #define BACKUP_BUSY_MS 10000
@@ -59,6 +62,68 @@ static int copy_into(sqlite3 *src, sqlite3 *dst, char *err, size_t errlen)
     return 0;
 }
 
+struct head_copy {
+    struct store *copy;
+    uint64_t put, lost;
+};
+
+static int copy_point(void *ctx, int64_t series, int64_t ts, double value, int64_t commit_ms)
+{
+    struct head_copy *h = ctx;
+    int rc = store_put_point(h->copy, series, ts, value);
+    if (rc == STORE_OK)
+        h->put++;
+    else
+        h->lost++;
+    /* A group per 4096 samples: memory stays small for a large head. */
+    if ((h->put & 4095) == 0 && store_commit(h->copy) != STORE_OK)
+        return -1;
+    return 0;
+}
+
+/* pantaud's head (store.h: its newest samples, in memory and in the log
+ * "<database>-head") is no part of the database file: the copy, opened as
+ * a store, takes the log's samples and writes them as chunk rows when it
+ * closes. The flushes the log records are not followed: some may be later
+ * than the copy's snapshot, and a sample merged twice is stored once. */
+static int copy_head(const char *log_path, const char *tmp, char *err, size_t errlen)
+{
+    struct head_copy h = {0};
+    if (store_open(&h.copy, tmp) != 0) {
+        snprintf(err, errlen, "cannot open the copy %s as a store (see the log)", tmp);
+        return -1;
+    }
+    struct headlog_replay cb = {copy_point, NULL, &h};
+    int rc = headlog_read(log_path, &cb, NULL);
+    if (rc == 0 && store_commit(h.copy) != STORE_OK)
+        rc = -1;
+    store_close(h.copy); /* writes the head as chunk rows, empties its log */
+    char copy_log[4200];
+    snprintf(copy_log, sizeof copy_log, "%s-head", tmp);
+    unlink(copy_log);
+    if (rc != 0) {
+        snprintf(err, errlen, "copying the head from %s failed (see the log)", log_path);
+        return -1;
+    }
+    if (h.lost)
+        fprintf(stderr, "pantaud: backup: %llu samples of the head name no series of the copy\n",
+                (unsigned long long)h.lost);
+    return 0;
+}
+
+/* The copy as one self-contained file (store_open left it in WAL mode). */
+static int one_file(const char *tmp, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "finishing the copy: %s", db ? sqlite3_errmsg(db) : "?");
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 int backup_run(const char *db_path, const char *dest, char *err, size_t errlen)
 {
     char tmp[4096];
@@ -68,6 +133,11 @@ int backup_run(const char *db_path, const char *dest, char *err, size_t errlen)
     }
     sqlite3 *src = NULL, *dst = NULL;
     int rc = -1;
+    /* The log's lock before the snapshot: no compaction can then drop
+     * samples that a flush after the snapshot wrote elsewhere. */
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s-head", db_path);
+    int log_lock = headlog_lock_shared(log_path);
     /* Read-only and never created: a wrong path is an error, not an empty copy. */
     if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open the database %s: %s", db_path,
@@ -89,6 +159,9 @@ int backup_run(const char *db_path, const char *dest, char *err, size_t errlen)
         goto out_unlink;
     }
     dst = NULL;
+    if (log_lock >= 0 &&
+        (copy_head(log_path, tmp, err, errlen) != 0 || one_file(tmp, err, errlen) != 0))
+        goto out_unlink;
     if (fsync_path(tmp) != 0 || rename(tmp, dest) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", dest, strerror(errno));
         goto out_unlink;
@@ -102,5 +175,7 @@ out_unlink:
 out:
     sqlite3_close(dst);
     sqlite3_close(src);
+    if (log_lock >= 0)
+        close(log_lock);
     return rc;
 }

@@ -58,6 +58,7 @@ static const struct entry entries[] = {
     {"store", "max_series_per_unit", T_INT64, F(max_series_per_unit), 1, 10000000},
     {"store", "quick_check_s", T_INT, F(quick_check_s), 0, 86400},
     {"store", "wal_size_limit", T_INT64, F(wal_size_limit), 0, 1LL << 40},
+    {"store", "head_max_samples", T_INT64, F(head_max_samples), 10000, 1LL << 34},
     {"ingest", "catalog_only", T_BOOL, F(catalog_only), 0, 0},
     {"http", "listen", T_LISTEN, F(listen), 0, 0},
     {"http", "dashboard", T_STR, F(dashboard_dir), 0, 0},
@@ -160,6 +161,7 @@ int cfg_defaults(struct cfg *c)
     c->max_series_per_unit = STORE_DEFAULT_MAX_SERIES_PER_UNIT;
     c->quick_check_s = 60;
     c->wal_size_limit = STORE_DEFAULT_WAL_SIZE_LIMIT;
+    c->head_max_samples = STORE_DEFAULT_HEAD_MAX_POINTS;
     c->catalog_only = 1;
     c->live_queue = 10000;
     c->live_max_clients = 1000;

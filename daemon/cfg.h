@@ -10,7 +10,7 @@
  *            queue_messages, queue_bytes, ca_file, cert_file, key_file,
  *            tls_insecure
  *   [store]  path, retention_days, commit_interval_ms, max_series, max_units,
- *            max_series_per_unit, quick_check_s, wal_size_limit
+ *            max_series_per_unit, quick_check_s, wal_size_limit, head_max_samples
  *   [ingest] catalog_only
  *   [http]   listen, dashboard, open, import_max_bytes, max_heavy, max_conns_per_ip,
  *            max_conns, min_rate_bytes, min_rate_window, proxy, secure_cookies
@@ -64,6 +64,7 @@ struct cfg {
     int64_t max_series_per_unit; /* 1000: a unit's new series past this are refused */
     int quick_check_s;           /* 60: longest PRAGMA quick_check at start; 0 = no check */
     int64_t wal_size_limit;      /* 64 MiB: the WAL file is cut back to this at a restart */
+    int64_t head_max_samples;    /* past this, the head is written out early (store.h) */
     /* [ingest] */
     int catalog_only; /* 1: with a catalog, refuse programs it does not list */
     /* [http] */

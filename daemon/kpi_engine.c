@@ -8,7 +8,7 @@
 #include "log.h"
 #include "loopwatch.h"
 #include "query_pool.h"
-#include "rollup.h"
+#include "agg.h"
 #include "store.h"
 #include "util.h"
 

@@ -14,6 +14,7 @@
  *           settings need a restart.
  * --backup PATH: no daemon; copies the configured database to PATH and exits
  *           (backup.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,7 +63,10 @@ struct daemon {
     struct loopwatch *loopwatch;
     struct api api;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer;
+    uv_timer_t stats_timer, watchdog_timer, prune_timer, status_timer, flush_timer;
+    uint64_t synced_ms; /* the head log's last fdatasync */
+    uv_work_t sync_work;
+    int sync_fd, sync_errno;            /* the fdatasync under way (-1: none) */
     uint64_t status_samples, status_ms; /* at the last STATUS=, for the rate */
     const char *backup_path;            /* --backup PATH: copy the database, exit */
     char **user_argv;                   /* `user ...` (users_cli.h): run it, exit */
@@ -291,6 +295,48 @@ static void on_prune_timer(uv_timer_t *t)
     uv_timer_start(t, on_prune_timer, n == PRUNE_ROWS ? 100 : 60000, 0);
 }
 
+/* The head's ended hours become chunk rows a few hundred series at a time
+ * (one short transaction each: the loop goes on between them), again at
+ * once while more are due, else each second; the head log is synced every
+ * HEADLOG_SYNC_MS, which bounds what a power cut takes (store.h). */
+/* The head log's fdatasync waits for the disk: on a worker, never the loop. */
+static void sync_on_worker(uv_work_t *w)
+{
+    struct daemon *d = w->data;
+    if (fdatasync(d->sync_fd) != 0)
+        d->sync_errno = errno;
+}
+
+static void sync_done(uv_work_t *w, int status)
+{
+    struct daemon *d = w->data;
+    if (d->sync_errno)
+        log_error("head log: fdatasync: %s", strerror(d->sync_errno));
+    d->sync_errno = 0;
+    close(d->sync_fd);
+    d->sync_fd = -1;
+}
+
+#define FLUSH_SERIES    256
+#define HEADLOG_SYNC_MS 10000
+static void on_flush_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    uint64_t t0 = util_mono_ns();
+    int n = store_flush(d->store, util_now_ms(), FLUSH_SERIES);
+    loopwatch_note("flush", t0);
+    if (uv_now(d->loop) - d->synced_ms >= HEADLOG_SYNC_MS && d->sync_fd < 0) {
+        d->synced_ms = uv_now(d->loop);
+        d->sync_fd = store_sync_fd(d->store);
+        if (d->sync_fd >= 0 &&
+            uv_queue_work(d->loop, &d->sync_work, sync_on_worker, sync_done) != 0) {
+            close(d->sync_fd);
+            d->sync_fd = -1;
+        }
+    }
+    uv_timer_start(t, on_flush_timer, n == FLUSH_SERIES ? 10 : 1000, 0);
+}
+
 static void on_watchdog_timer(uv_timer_t *t)
 {
     /* Sent from the loop: a stuck loop stops the pings and systemd restarts us. */
@@ -301,6 +347,24 @@ static void close_handle(uv_handle_t *h)
 {
     if (!uv_is_closing(h))
         uv_close(h, NULL);
+}
+
+/* The last line says what pantaud cost the disk since it started (its
+ * /proc/self/io): bytes it wrote, and dirty pages it dropped before they
+ * were written (make bench reads it: issue 20). */
+static void log_stopped(void)
+{
+    unsigned long long written = 0, cancelled = 0;
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[128];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "write_bytes: %llu", &written);
+        sscanf(line, "cancelled_write_bytes: %llu", &cancelled);
+    }
+    if (f)
+        fclose(f);
+    log_info("pantaud stopped (disk writes since start: %llu bytes, %llu of them cancelled)",
+             written, cancelled);
 }
 
 /* Ingest has committed everything it received: close the rest. */
@@ -322,11 +386,12 @@ static void on_ingest_stopped(void *ctx)
     close_handle((uv_handle_t *)&d->stats_timer);
     close_handle((uv_handle_t *)&d->watchdog_timer);
     close_handle((uv_handle_t *)&d->prune_timer);
+    close_handle((uv_handle_t *)&d->flush_timer);
     close_handle((uv_handle_t *)&d->status_timer);
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
-    log_info("pantaud stopped");
+    log_stopped();
 }
 
 static void begin_stop(struct daemon *d, const char *why)
@@ -340,6 +405,7 @@ static void begin_stop(struct daemon *d, const char *why)
     sd_notify(0, "STOPPING=1");
     uv_timer_stop(&d->stats_timer);
     uv_timer_stop(&d->prune_timer);
+    uv_timer_stop(&d->flush_timer);
     uv_timer_stop(&d->status_timer);
     /* Stopping waits for Paho's threads (MQTTAsync_destroy) inside a turn:
      * that is not the loop being slow. */
@@ -626,7 +692,7 @@ static int start_api(struct daemon *d)
         return -1;
     struct ingest_observer obs = {on_committed_samples, on_presence, d};
     ingest_set_observer(d->ingest, &obs);
-    if (query_pool_open(&d->queries, d->loop, d->cfg.db_path) != 0)
+    if (query_pool_open(&d->queries, d->loop, d->cfg.db_path, store_head(d->store)) != 0)
         return -1;
     if (start_kpis(d) != 0 || start_alerts(d) != 0 ||
         set_ingest_programs(d, kpi_engine_catalog(d->kpis)) != 0)
@@ -680,7 +746,7 @@ static int start_api(struct daemon *d)
 /* The daemon's own handles, in one order for init and close. */
 static uv_handle_t **own_handles(struct daemon *d, size_t *n)
 {
-    static uv_handle_t *h[7];
+    static uv_handle_t *h[8];
     h[0] = (uv_handle_t *)&d->sig_term;
     h[1] = (uv_handle_t *)&d->sig_int;
     h[2] = (uv_handle_t *)&d->sig_hup;
@@ -688,7 +754,8 @@ static uv_handle_t **own_handles(struct daemon *d, size_t *n)
     h[4] = (uv_handle_t *)&d->watchdog_timer;
     h[5] = (uv_handle_t *)&d->prune_timer;
     h[6] = (uv_handle_t *)&d->status_timer;
-    *n = 7;
+    h[7] = (uv_handle_t *)&d->flush_timer;
+    *n = 8;
     return h;
 }
 
@@ -738,6 +805,7 @@ static int start(struct daemon *d)
     store_set_max_series(d->store, (uint64_t)d->cfg.max_series);
     store_set_unit_limits(d->store, (uint64_t)d->cfg.max_units,
                           (uint64_t)d->cfg.max_series_per_unit);
+    store_set_head_max(d->store, (uint64_t)d->cfg.head_max_samples);
     if (store_set_wal_size_limit(d->store, d->cfg.wal_size_limit) != 0)
         return -1;
     /* Checkpoints (and their fsyncs) on a worker thread, never in a COMMIT
@@ -756,6 +824,10 @@ static int start(struct daemon *d)
         uv_timer_start(&d->stats_timer, on_stats_timer, ms, ms);
     }
     uv_timer_start(&d->prune_timer, on_prune_timer, 10000, 0);
+    d->synced_ms = uv_now(d->loop);
+    d->sync_fd = -1;
+    d->sync_work.data = d;
+    uv_timer_start(&d->flush_timer, on_flush_timer, 1000, 0);
     uint64_t watchdog_us;
     if (sd_watchdog_enabled(0, &watchdog_us) > 0)
         uv_timer_start(&d->watchdog_timer, on_watchdog_timer, watchdog_us / 2000,

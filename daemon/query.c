@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg.h"
+#include "chunk.h"
 #include "db.h"
+#include "head.h"
 #include "log.h"
 #include "util.h"
-#include "rollup.h"
 
 static const char *const agg_names[] = {
     [QUERY_AVG] = "avg", [QUERY_MIN] = "min",     [QUERY_MAX] = "max",
@@ -33,34 +35,21 @@ const char *query_agg_name(enum query_agg agg)
     return (unsigned)agg < sizeof agg_names / sizeof agg_names[0] ? agg_names[agg] : "?";
 }
 
-enum query_stmt {
-    QS_RAW,
-    QS_MINUTES,
-    QS_HOURS,
-    QS_FIRST_RAW,
-    QS_FIRST_HOUR,
-    QS_SERIES_LAST,
-    QS_COUNT_RAW,
-    QS_COUNT
-};
+enum query_stmt { QS_CHUNKS, QS_COUNT };
 
 static const char *const query_sql[QS_COUNT] = {
-    [QS_RAW] = "SELECT ts, value FROM samples WHERE series = ?1 AND ts >= ?2 AND ts < ?3"
-               " ORDER BY ts LIMIT ?4",
-    [QS_MINUTES] = "SELECT ts, min_value, max_value, sum_value, n, last_value, last_ts"
-                   " FROM rollup_1m WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
-    [QS_HOURS] = "SELECT ts, min_value, max_value, sum_value, n, last_value, last_ts"
-                 " FROM rollup_1h WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
-    [QS_FIRST_RAW] = "SELECT ts FROM samples WHERE series = ?1 ORDER BY ts LIMIT 1",
-    [QS_FIRST_HOUR] = "SELECT ts FROM rollup_1h WHERE series = ?1 ORDER BY ts LIMIT 1",
-    [QS_SERIES_LAST] = "SELECT last_ts FROM series WHERE id = ?1 AND last_ts IS NOT NULL",
-    [QS_COUNT_RAW] = "SELECT count(*) FROM (SELECT 1 FROM samples WHERE series = ?1"
-                     " AND ts >= ?2 AND ts <= ?3 LIMIT ?4)",
+    /* A row's samples all lie in the hour of its start (chunkstore.h). */
+    [QS_CHUNKS] = "SELECT start, n, sum_value, min_value, max_value, last_ts, last_value, data"
+                  " FROM chunks WHERE series = ?1 AND start >= ?2 AND start <= ?3 ORDER BY start",
 };
 
 struct query_db {
     sqlite3 *db;
     sqlite3_stmt *st[QS_COUNT];
+    struct head *head;            /* NULL: a database with no store running beside */
+    unsigned ticket;              /* head_reader_enter's, while a read is open */
+    struct chunk_point *hp, *dec; /* a series' head points; a row decoded */
+    size_t hp_cap, dec_cap;
     char error[256];
 };
 
@@ -93,7 +82,7 @@ const char *query_error(const struct query_db *q)
     return q->error;
 }
 
-int query_open(struct query_db **out, const char *path)
+int query_open(struct query_db **out, const char *path, struct head *head)
 {
     struct query_db *q = calloc(1, sizeof *q);
     if (!q) {
@@ -105,10 +94,11 @@ int query_open(struct query_db **out, const char *path)
         goto fail;
     }
     sqlite3_busy_timeout(q->db, 5000);
-    /* Rollups need schema 2 (the store migrates before it lets anyone read). */
+    q->head = head;
+    /* Chunk rows need schema 7 (the store migrates before it lets anyone read). */
     int v = db_user_version(q->db);
-    if (v < 2) {
-        log_error("query: %s has schema version %d; need 2 or later (open the store first)", path,
+    if (v < 7) {
+        log_error("query: %s has schema version %d; need 7 or later (open the store first)", path,
                   v);
         goto fail;
     }
@@ -128,16 +118,25 @@ void query_close(struct query_db *q)
         return;
     db_finalize_all(q->st, QS_COUNT);
     sqlite3_close(q->db);
+    free(q->hp);
+    free(q->dec);
     free(q);
 }
 
 /* ---- one read transaction per call ------------------------------------- */
 
+/* The head's reader bracket opens before the snapshot and closes after it
+ * (head.h): every sample is then in one or the other, or both. */
 static int begin_read(struct query_db *q)
 {
     q->error[0] = '\0';
-    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    if (q->head)
+        q->ticket = head_reader_enter(q->head);
+    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        if (q->head)
+            head_reader_exit(q->head, q->ticket);
         return db_fail(q, "BEGIN");
+    }
     return QUERY_OK;
 }
 
@@ -147,7 +146,9 @@ static int end_read(struct query_db *q, int status)
     for (int i = 0; i < QS_COUNT; i++)
         sqlite3_reset(q->st[i]);
     if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && status == QUERY_OK)
-        return db_fail(q, "COMMIT");
+        status = db_fail(q, "COMMIT");
+    if (q->head)
+        head_reader_exit(q->head, q->ticket);
     return status;
 }
 
@@ -218,7 +219,9 @@ static int prepare_series(struct query_db *q, const struct query_filter *f, bool
     return QUERY_OK;
 }
 
-static void read_series(sqlite3_stmt *st, struct query_series *s)
+/* A series' row, with its last put right by the head: the row holds it as
+ * of the last flush. */
+static void read_series(struct query_db *q, sqlite3_stmt *st, struct query_series *s)
 {
     s->id = sqlite3_column_int64(st, 0);
     s->program = (const char *)sqlite3_column_text(st, 1);
@@ -228,6 +231,12 @@ static void read_series(sqlite3_stmt *st, struct query_series *s)
     s->has_last = sqlite3_column_type(st, 5) != SQLITE_NULL;
     s->last_ts = sqlite3_column_int64(st, 5);
     s->last_value = sqlite3_column_double(st, 6);
+    struct chunk_point p;
+    if (q->head && head_last(q->head, s->id, &p) && (!s->has_last || p.ts >= s->last_ts)) {
+        s->has_last = true;
+        s->last_ts = p.ts;
+        s->last_value = p.value;
+    }
 }
 
 int query_series_list(struct query_db *q, const struct query_filter *f,
@@ -244,7 +253,7 @@ int query_series_list(struct query_db *q, const struct query_filter *f,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
-        read_series(st, &s);
+        read_series(q, st, &s);
         if (fn(ctx, &s) != 0) {
             status = QUERY_EABORT;
             break;
@@ -294,26 +303,134 @@ int64_t query_pick_step(int64_t from, int64_t to, int points, int64_t tz_offset_
     return s;
 }
 
+/* ---- one series' data: chunk rows and the head ------------------------- */
+
+/* Where read_data hands a series' data, in ts order: samples one by one,
+ * or a chunk row whole (its aggregate) when `whole` allows it. */
+struct data_sink {
+    void *ctx;
+    bool (*whole)(void *ctx, int64_t start, int64_t last_ts); /* NULL: never */
+    int (*point)(void *ctx, int64_t ts, double value);
+    int (*row)(void *ctx, int64_t start, const struct rollup_agg *agg);
+};
+
+/* The chunk row's samples, decoded into q->dec. Returns the count, or -1
+ * (damaged: the row is skipped and said so once). */
+static long decode_row(struct query_db *q, const void *data, size_t len, int64_t start)
+{
+    long n = chunk_count(data, len);
+    if (n > 0 && (size_t)n > q->dec_cap) {
+        struct chunk_point *d = realloc(q->dec, (size_t)n * sizeof *d);
+        if (!d)
+            return -1;
+        q->dec = d;
+        q->dec_cap = (size_t)n;
+    }
+    if (n >= 0)
+        n = chunk_decode(data, len, q->dec, q->dec_cap);
+    if (n < 0)
+        log_error("query: a damaged chunk row (series start %lld, %zu bytes) is skipped",
+                  (long long)start, len);
+    return n;
+}
+
+/* Decoded row d[0, n) merged with the head's points up to last_ts (the
+ * head wins an equal ts), within [from, to]. */
+static int merge_row(struct query_db *q, const struct data_sink *k, long n, size_t hn, size_t *hi,
+                     int64_t last_ts, int64_t from, int64_t to)
+{
+    const struct chunk_point *d = q->dec, *h = q->hp;
+    long i = 0;
+    while (i < n || (*hi < hn && h[*hi].ts <= last_ts)) {
+        struct chunk_point p;
+        if (i < n && (*hi == hn || h[*hi].ts > last_ts || d[i].ts < h[*hi].ts))
+            p = d[i++];
+        else {
+            if (i < n && d[i].ts == h[*hi].ts)
+                i++;
+            p = h[(*hi)++];
+        }
+        if (p.ts >= from && p.ts <= to && k->point(k->ctx, p.ts, p.value))
+            return QUERY_EABORT;
+    }
+    return QUERY_OK;
+}
+
+/* The head's points before `before`, within [from, to]. */
+static int head_points(struct query_db *q, const struct data_sink *k, size_t hn, size_t *hi,
+                       int64_t before)
+{
+    for (; *hi < hn && q->hp[*hi].ts < before; (*hi)++)
+        if (k->point(k->ctx, q->hp[*hi].ts, q->hp[*hi].value))
+            return QUERY_EABORT;
+    return QUERY_OK;
+}
+
+/* One chunk row: whole, decoded and merged, or (past retention, without
+ * samples) its aggregate in the bucket of its start. */
+static int data_row(struct query_db *q, sqlite3_stmt *st, const struct data_sink *k, size_t hn,
+                    size_t *hi, int64_t from, int64_t to)
+{
+    int64_t start = sqlite3_column_int64(st, 0);
+    struct rollup_agg agg = {sqlite3_column_double(st, 3), sqlite3_column_double(st, 4),
+                             sqlite3_column_double(st, 2), sqlite3_column_double(st, 6),
+                             sqlite3_column_int64(st, 1),  sqlite3_column_int64(st, 5)};
+    int status = head_points(q, k, hn, hi, start);
+    if (status != QUERY_OK)
+        return status;
+    if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+        return start >= from && start <= to && k->row(k->ctx, start, &agg) ? QUERY_EABORT
+                                                                           : QUERY_OK;
+    bool head_inside = *hi < hn && q->hp[*hi].ts <= agg.last_ts;
+    if (!head_inside && start >= from && agg.last_ts <= to && k->whole &&
+        k->whole(k->ctx, start, agg.last_ts))
+        return k->row(k->ctx, start, &agg) ? QUERY_EABORT : QUERY_OK;
+    long n = decode_row(q, sqlite3_column_blob(st, 7), (size_t)sqlite3_column_bytes(st, 7), start);
+    if (n < 0 && q->dec_cap == 0)
+        return fail(q, QUERY_EDB, "out of memory");
+    return merge_row(q, k, n < 0 ? 0 : n, hn, hi, agg.last_ts, from, to);
+}
+
+/* The series' samples in [from, to] (inclusive), in ts order: its chunk
+ * rows merged with its points in the head. Inside a read (begin_read). */
+static int read_data(struct query_db *q, int64_t series, int64_t from, int64_t to,
+                     const struct data_sink *k)
+{
+    if (from > to)
+        return QUERY_OK;
+    long hn = q->head ? head_read(q->head, series, from, to, &q->hp, &q->hp_cap) : 0;
+    if (hn < 0)
+        return fail(q, QUERY_EDB, "out of memory");
+    size_t hi = 0;
+    /* A row holds one clock hour: rows that may hold `from` start in its hour. */
+    int64_t lo = from < -QUERY_TS_LIMIT ? INT64_MIN : rollup_floor(from, ROLLUP_HOUR_MS);
+    sqlite3_stmt *st = q->st[QS_CHUNKS];
+    sqlite3_bind_int64(st, 1, series);
+    sqlite3_bind_int64(st, 2, lo);
+    sqlite3_bind_int64(st, 3, to);
+    int rc = SQLITE_DONE, status = QUERY_OK;
+    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        status = data_row(q, st, k, (size_t)hn, &hi, from, to);
+    sqlite3_reset(st);
+    if (status == QUERY_OK && rc != SQLITE_DONE)
+        return db_fail(q, "reading chunk rows");
+    if (status == QUERY_OK)
+        status = head_points(q, k, (size_t)hn, &hi, INT64_MAX);
+    return status;
+}
+
 /* ---- bucketed series ---------------------------------------------------- */
 
-enum piece_kind { PIECE_RAW, PIECE_MINUTES, PIECE_HOURS };
-
-/* State of one series' bucketed read. Pieces of the range arrive in ts
- * order; adjacent pieces of one kind are merged and read with one range scan;
- * rows are folded into the current bucket, emitted when the next begins. */
+/* State of one series' bucketed read: samples and rows arrive in ts order
+ * and are folded into the current bucket, emitted when the next begins. */
 struct bucketer {
     struct query_db *q;
     const struct query_sink *sink;
-    int64_t series;
-    struct rollup_horizons h;
     int64_t step, tz;
     enum query_agg agg;
-    enum piece_kind kind; /* the piece not read yet: [piece_from, piece_to) */
-    int64_t piece_from, piece_to;
     int64_t cur_start; /* the bucket being accumulated */
     struct rollup_agg cur;
     struct rollup_agg *total; /* one bucket over the whole range (query_aggregate) */
-    int status;
 };
 
 static double agg_value(enum query_agg agg, const struct rollup_agg *a)
@@ -342,7 +459,6 @@ static int emit(struct bucketer *b)
         rollup_agg_init(&b->cur);
         return QUERY_OK;
     }
-    /* count 0 can only be a delta without its sample: nothing to report. */
     if (rollup_agg_empty(&b->cur) || b->cur.count == 0)
         return QUERY_OK;
     if (b->sink->point && b->sink->point(b->sink->ctx, b->cur_start, agg_value(b->agg, &b->cur)))
@@ -351,12 +467,17 @@ static int emit(struct bucketer *b)
     return QUERY_OK;
 }
 
+static int64_t bucket_of(const struct bucketer *b, int64_t ts)
+{
+    return rollup_floor(ts + b->tz, b->step) - b->tz;
+}
+
 /* Moves to the bucket holding ts, emitting the previous one. */
 static int enter_bucket(struct bucketer *b, int64_t ts)
 {
     if (b->total)
         return QUERY_OK;
-    int64_t start = rollup_floor(ts + b->tz, b->step) - b->tz;
+    int64_t start = bucket_of(b, ts);
     if (start == b->cur_start)
         return QUERY_OK;
     int status = emit(b);
@@ -365,201 +486,66 @@ static int enter_bucket(struct bucketer *b, int64_t ts)
     return status;
 }
 
-static int read_raw_piece(struct bucketer *b, int64_t from, int64_t to)
+static bool bucket_whole(void *ctx, int64_t start, int64_t last_ts)
 {
-    sqlite3_stmt *st = b->q->st[QS_RAW];
-    sqlite3_bind_int64(st, 1, b->series);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    sqlite3_bind_int64(st, 4, -1);
-    int rc = SQLITE_DONE, status = QUERY_OK;
-    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t ts = sqlite3_column_int64(st, 0);
-        status = enter_bucket(b, ts);
-        rollup_agg_add(&b->cur, ts, sqlite3_column_double(st, 1));
-    }
-    if (status == QUERY_OK && rc != SQLITE_DONE)
-        status = db_fail(b->q, "reading samples");
-    sqlite3_reset(st);
-    return status;
+    struct bucketer *b = ctx;
+    return b->total || bucket_of(b, start) == bucket_of(b, last_ts);
 }
 
-/* Rollup rows: each lies wholly in the bucket holding its start. */
-static int read_rollup_piece(struct bucketer *b, enum query_stmt which, int64_t from, int64_t to)
+static int bucket_point(void *ctx, int64_t ts, double value)
 {
-    sqlite3_stmt *st = b->q->st[which];
-    sqlite3_bind_int64(st, 1, b->series);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    int rc = SQLITE_DONE, status = QUERY_OK;
-    while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct rollup_agg row = {sqlite3_column_double(st, 1), sqlite3_column_double(st, 2),
-                                 sqlite3_column_double(st, 3), sqlite3_column_double(st, 5),
-                                 sqlite3_column_int64(st, 4),  sqlite3_column_int64(st, 6)};
-        status = enter_bucket(b, sqlite3_column_int64(st, 0));
-        rollup_agg_merge(&b->cur, &row);
-    }
-    if (status == QUERY_OK && rc != SQLITE_DONE)
-        status = db_fail(b->q, "reading rollups");
-    sqlite3_reset(st);
-    return status;
+    struct bucketer *b = ctx;
+    if (enter_bucket(b, ts) != QUERY_OK)
+        return 1;
+    rollup_agg_add(&b->cur, ts, value);
+    return 0;
 }
 
-static int read_piece(struct bucketer *b)
+static int bucket_row(void *ctx, int64_t start, const struct rollup_agg *agg)
 {
-    int64_t from = b->piece_from, to = b->piece_to;
-    b->piece_from = b->piece_to = 0;
-    if (from >= to)
-        return QUERY_OK;
-    switch (b->kind) {
-    case PIECE_MINUTES:
-        return read_rollup_piece(b, QS_MINUTES, from, to);
-    case PIECE_HOURS:
-        return read_rollup_piece(b, QS_HOURS, from, to);
-    case PIECE_RAW:
-    default:
-        return read_raw_piece(b, from, to);
-    }
+    struct bucketer *b = ctx;
+    if (enter_bucket(b, start) != QUERY_OK)
+        return 1;
+    rollup_agg_merge(&b->cur, agg);
+    return 0;
 }
 
-static void add_piece(struct bucketer *b, enum piece_kind kind, int64_t from, int64_t to)
+/* One series' buckets (or its total) over [from, to]. */
+static int bucket_range(struct bucketer *b, int64_t series, int64_t from, int64_t to)
 {
-    if (from >= to || b->status != QUERY_OK)
-        return;
-    if (b->piece_from < b->piece_to && b->kind == kind && b->piece_to == from) {
-        b->piece_to = to;
-        return;
-    }
-    b->status = read_piece(b);
-    b->kind = kind;
-    b->piece_from = from;
-    b->piece_to = to;
-}
-
-/* Minute-aligned [from, to): whole hours from rollup_1h, the rest minutes. */
-static void add_minutes_and_hours(struct bucketer *b, int64_t from, int64_t to)
-{
-    int64_t h1 = rollup_ceil(from, ROLLUP_HOUR_MS), h2 = rollup_floor(to, ROLLUP_HOUR_MS);
-    if (h1 >= h2) {
-        add_piece(b, PIECE_MINUTES, from, to);
-        return;
-    }
-    add_piece(b, PIECE_MINUTES, from, h1);
-    add_piece(b, PIECE_HOURS, h1, h2);
-    add_piece(b, PIECE_MINUTES, h2, to);
-}
-
-/* Below W with raw intact: exact, with raw samples for the ragged edges. */
-static void add_exact(struct bucketer *b, int64_t from, int64_t to)
-{
-    int64_t m1 = rollup_ceil(from, ROLLUP_MINUTE_MS), m2 = rollup_floor(to, ROLLUP_MINUTE_MS);
-    if (m1 >= m2) {
-        add_piece(b, PIECE_RAW, from, to);
-        return;
-    }
-    add_piece(b, PIECE_RAW, from, m1);
-    add_minutes_and_hours(b, m1, m2);
-    add_piece(b, PIECE_RAW, m2, to);
-}
-
-/* One bucket's share [from, to) of the range, cut by the horizons: below MF
- * hours only, below RF minutes and hours (snapped: a row belongs to the
- * bucket holding its start), below W exact, from W on raw. */
-static void add_bucket(struct bucketer *b, int64_t from, int64_t to)
-{
-    const struct rollup_horizons *h = &b->h;
-    if (from < h->minute_floor) {
-        int64_t end = to < h->minute_floor ? to : h->minute_floor;
-        add_piece(b, PIECE_HOURS, rollup_ceil(from, ROLLUP_HOUR_MS),
-                  rollup_ceil(end, ROLLUP_HOUR_MS));
-        from = end;
-    }
-    if (from < to && from < h->raw_floor) {
-        int64_t end = to < h->raw_floor ? to : h->raw_floor;
-        add_minutes_and_hours(b, rollup_ceil(from, ROLLUP_MINUTE_MS),
-                              rollup_ceil(end, ROLLUP_MINUTE_MS));
-        from = end;
-    }
-    if (from < to && from < h->watermark) {
-        int64_t end = to < h->watermark ? to : h->watermark;
-        add_exact(b, from, end);
-        from = end;
-    }
-    add_piece(b, PIECE_RAW, from, to);
-}
-
-/* The first ts the series may have data at (an hour row start or a raw ts). */
-static int first_ts(struct query_db *q, int64_t series, int64_t *out)
-{
-    *out = INT64_MAX;
-    for (int which = QS_FIRST_RAW; which <= QS_FIRST_HOUR; which++) {
-        sqlite3_stmt *st = q->st[which];
-        sqlite3_bind_int64(st, 1, series);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) < *out)
-            *out = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return db_fail(q, "finding a series' first sample");
-    }
-    return QUERY_OK;
+    b->cur_start = INT64_MIN;
+    rollup_agg_init(&b->cur);
+    struct data_sink k = {b, bucket_whole, bucket_point, bucket_row};
+    int status = read_data(b->q, series, from, to, &k);
+    return status == QUERY_OK ? emit(b) : status;
 }
 
 static int bucket_series(struct bucketer *b, const struct query_series *s, int64_t from, int64_t to)
 {
-    if (!s->has_last)
-        return QUERY_OK;
-    int64_t first;
-    int status = first_ts(b->q, s->id, &first);
-    if (status != QUERY_OK)
-        return status;
-    /* Only the span holding data is walked: the buckets stay where they are. */
-    if (first > from)
-        from = first;
-    if (s->last_ts < to)
-        to = s->last_ts;
-    if (from > to)
-        return QUERY_OK;
-    b->series = s->id;
-    b->cur_start = INT64_MIN;
-    rollup_agg_init(&b->cur);
-    b->piece_from = b->piece_to = 0;
-    b->status = QUERY_OK;
-    if (b->step < ROLLUP_MINUTE_MS) {
-        add_piece(b, PIECE_RAW, from, to + 1); /* no whole minute in any bucket */
-    } else {
-        for (int64_t start = rollup_floor(from + b->tz, b->step) - b->tz;
-             start <= to && b->status == QUERY_OK; start += b->step)
-            add_bucket(b, start > from ? start : from,
-                       start + b->step <= to ? start + b->step : to + 1);
-    }
-    if (b->status == QUERY_OK)
-        b->status = read_piece(b);
-    if (b->status == QUERY_OK)
-        b->status = emit(b);
-    return b->status;
+    return s->has_last ? bucket_range(b, s->id, from, to) : QUERY_OK;
+}
+
+struct raw_ctx {
+    const struct query_sink *sink;
+};
+
+static int raw_point(void *ctx, int64_t ts, double value)
+{
+    const struct raw_ctx *r = ctx;
+    return r->sink->point ? r->sink->point(r->sink->ctx, ts, value) : 0;
+}
+
+static int raw_row(void *ctx, int64_t start, const struct rollup_agg *agg)
+{
+    return 0; /* past retention: no samples left to give */
 }
 
 static int raw_series(struct query_db *q, const struct query_sink *sink, int64_t series,
                       int64_t from, int64_t to)
 {
-    sqlite3_stmt *st = q->st[QS_RAW];
-    sqlite3_bind_int64(st, 1, series);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to + 1);
-    sqlite3_bind_int64(st, 4, -1);
-    int rc = SQLITE_DONE, status = QUERY_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sink->point &&
-            sink->point(sink->ctx, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1))) {
-            status = QUERY_EABORT;
-            break;
-        }
-    }
-    if (status == QUERY_OK && rc != SQLITE_DONE)
-        status = db_fail(q, "reading samples");
-    sqlite3_reset(st);
-    return status;
+    struct raw_ctx r = {sink};
+    struct data_sink k = {&r, NULL, raw_point, raw_row};
+    return read_data(q, series, from, to, &k);
 }
 
 static int check_range(struct query_db *q, int64_t from, int64_t to)
@@ -631,15 +617,13 @@ int query_run(struct query_db *q, const struct query_req *req, const struct quer
         .q = q, .sink = sink, .step = step, .tz = req->tz_offset_ms, .agg = req->agg};
     if ((status = begin_read(q)) != QUERY_OK)
         return status;
-    if (rollup_read_horizons(q->db, &b.h) != 0)
-        return end_read(q, db_fail(q, "reading horizons"));
     sqlite3_stmt *st;
     if ((status = prepare_series(q, &req->filter, false, 0, NULL, &st)) != QUERY_OK)
         return end_read(q, status);
     int rc = SQLITE_DONE;
     while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
-        read_series(st, &s);
+        read_series(q, st, &s);
         status = run_series_from(q, req, sink, &b, &s, true, req->from);
     }
     if (status == QUERY_OK && rc != SQLITE_DONE)
@@ -698,7 +682,7 @@ int query_series_chunk(struct query_db *q, const struct query_filter *f, struct 
     bool full = false;
     while (!full && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
-        read_series(st, &s);
+        read_series(q, st, &s);
         int r = fn(ctx, &s);
         if (r != 0 && r != QUERY_SINK_FULL) {
             status = QUERY_EABORT;
@@ -782,15 +766,13 @@ int query_run_chunk(struct query_db *q, const struct query_req *req, struct quer
         .q = q, .sink = &wrapped, .step = step, .tz = req->tz_offset_ms, .agg = req->agg};
     if ((status = begin_read(q)) != QUERY_OK)
         return status;
-    if (rollup_read_horizons(q->db, &b.h) != 0)
-        return end_read(q, db_fail(q, "reading horizons"));
     sqlite3_stmt *st;
     if ((status = prepare_series(q, &req->filter, false, 0, cur, &st)) != QUERY_OK)
         return end_read(q, status);
     int rc = SQLITE_DONE;
     while (status == QUERY_OK && !cs.full && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
-        read_series(st, &s);
+        read_series(q, st, &s);
         bool goes_on = cur->in_series && cursor_at(cur, &s);
         int64_t from = goes_on && cur->resume_from != INT64_MIN ? cur->resume_from : req->from;
         status = run_series_from(q, req, &wrapped, &b, &s, !goes_on, from);
@@ -807,6 +789,16 @@ int query_run_chunk(struct query_db *q, const struct query_req *req, struct quer
     return end_read(q, status);
 }
 
+struct count_ctx {
+    int64_t n, limit;
+};
+
+static int count_point(void *ctx, int64_t ts, double value)
+{
+    struct count_ctx *c = ctx;
+    return ++c->n > c->limit; /* past the limit: enough is known */
+}
+
 int query_count_raw(struct query_db *q, const struct query_filter *f, int64_t from, int64_t to,
                     int64_t limit, int64_t *out)
 {
@@ -817,73 +809,24 @@ int query_count_raw(struct query_db *q, const struct query_filter *f, int64_t fr
         return status;
     if ((status = begin_read(q)) != QUERY_OK)
         return status;
-    sqlite3_stmt *st, *count = q->st[QS_COUNT_RAW];
+    sqlite3_stmt *st;
     if ((status = prepare_series(q, f, false, 0, NULL, &st)) != QUERY_OK)
         return end_read(q, status);
+    struct count_ctx c = {0, limit};
+    struct data_sink k = {&c, NULL, count_point, raw_row};
     int rc = SQLITE_DONE;
-    while (status == QUERY_OK && *out <= limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_bind_int64(count, 1, sqlite3_column_int64(st, 0));
-        sqlite3_bind_int64(count, 2, from);
-        sqlite3_bind_int64(count, 3, to);
-        sqlite3_bind_int64(count, 4, limit + 1 - *out);
-        if (sqlite3_step(count) == SQLITE_ROW)
-            *out += sqlite3_column_int64(count, 0);
-        else
-            status = db_fail(q, "counting samples");
-        sqlite3_reset(count);
-    }
-    if (status == QUERY_OK && *out <= limit && rc != SQLITE_DONE)
+    while (status == QUERY_OK && c.n <= limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        status = read_data(q, sqlite3_column_int64(st, 0), from, to, &k);
+    if (status == QUERY_EABORT && c.n > limit)
+        status = QUERY_OK;
+    if (status == QUERY_OK && c.n <= limit && rc != SQLITE_DONE)
         status = db_fail(q, "reading series");
     sqlite3_finalize(st);
+    *out = c.n;
     return end_read(q, status);
 }
 
 /* ---- one aggregate per series (KPIs) ------------------------------------ */
-
-/* The series' latest ts, or false when it has no sample. */
-static int series_last_ts(struct query_db *q, int64_t series, bool *has, int64_t *out)
-{
-    sqlite3_stmt *st = q->st[QS_SERIES_LAST];
-    sqlite3_bind_int64(st, 1, series);
-    int rc = sqlite3_step(st);
-    *has = rc == SQLITE_ROW;
-    *out = *has ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? QUERY_OK : db_fail(q, "reading a series");
-}
-
-/* One series' samples in [from, to] as one aggregate, cut by the horizons
- * exactly as a query's buckets are (whole hours and minutes from rollups). */
-static int aggregate_series(struct bucketer *b, int64_t series, int64_t from, int64_t to)
-{
-    /* An unbounded end (a `total` period) is clipped to the series' data;
-     * a bounded range is read as it is (a short one costs a few seeks). */
-    if (from == INT64_MIN || to == INT64_MAX) {
-        bool has_last;
-        int64_t last, first;
-        int status = series_last_ts(b->q, series, &has_last, &last);
-        if (status == QUERY_OK && has_last)
-            status = first_ts(b->q, series, &first);
-        if (status != QUERY_OK || !has_last)
-            return status;
-        if (first > from)
-            from = first;
-        if (last < to)
-            to = last;
-    }
-    if (from > to)
-        return QUERY_OK;
-    b->series = series;
-    rollup_agg_init(&b->cur);
-    b->piece_from = b->piece_to = 0;
-    b->status = QUERY_OK;
-    add_bucket(b, from, to + 1);
-    if (b->status == QUERY_OK)
-        b->status = read_piece(b);
-    if (b->status == QUERY_OK)
-        b->status = emit(b);
-    return b->status;
-}
 
 int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *from,
                     const int64_t *to, size_t n, struct rollup_agg *out)
@@ -895,12 +838,9 @@ int query_aggregate(struct query_db *q, const int64_t *series, const int64_t *fr
     int status = begin_read(q);
     if (status != QUERY_OK)
         return status;
-    if (rollup_read_horizons(q->db, &b.h) != 0)
-        return end_read(q, db_fail(q, "reading horizons"));
     for (size_t i = 0; i < n && status == QUERY_OK; i++) {
         b.total = &out[i];
-        if (from[i] <= to[i])
-            status = aggregate_series(&b, series[i], from[i], to[i]);
+        status = bucket_range(&b, series[i], from[i], to[i]);
     }
     return end_read(q, status);
 }
@@ -915,22 +855,20 @@ int query_series_aggregate(struct query_db *q, const struct query_filter *f, int
     struct bucketer b = {.q = q};
     if ((status = begin_read(q)) != QUERY_OK)
         return status;
-    if (rollup_read_horizons(q->db, &b.h) != 0)
-        return end_read(q, db_fail(q, "reading horizons"));
     sqlite3_stmt *st;
     if ((status = prepare_series(q, f, false, 0, NULL, &st)) != QUERY_OK)
         return end_read(q, status);
     int rc = SQLITE_DONE;
     while (status == QUERY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
-        read_series(st, &s);
+        read_series(q, st, &s);
         if (!sink->keep(sink->ctx, &s))
             continue;
         struct rollup_agg agg;
         rollup_agg_init(&agg);
         b.total = &agg;
-        if (from <= to)
-            status = aggregate_series(&b, s.id, from, to);
+        if (s.has_last)
+            status = bucket_range(&b, s.id, from, to);
         if (status == QUERY_OK && sink->add(sink->ctx, &s, &agg) != 0)
             status = QUERY_EABORT;
     }
@@ -942,29 +880,41 @@ int query_series_aggregate(struct query_db *q, const struct query_filter *f, int
 
 /* ---- export ------------------------------------------------------------- */
 
-/* Delivers up to `budget` rows of one series after `after` (inclusive lower
+struct export_ctx {
+    const struct query_series *s;
+    struct query_export_cursor *cur;
+    int budget, n;
+    int (*fn)(void *, const struct query_series *, int64_t, double);
+    void *ctx;
+    bool aborted;
+};
+
+static int export_point(void *ctx, int64_t ts, double value)
+{
+    struct export_ctx *e = ctx;
+    if (e->n == e->budget)
+        return 1; /* the chunk is full: the cursor stays on the last one given */
+    if (e->fn(e->ctx, e->s, ts, value)) {
+        e->aborted = true;
+        return 1;
+    }
+    *e->cur = (struct query_export_cursor){.series = e->s->id, .ts = ts, .started = true};
+    e->n++;
+    return 0;
+}
+
+/* Delivers up to `budget` rows of one series from `after` (inclusive lower
  * bound), moving the cursor row by row. Returns rows delivered or < 0. */
 static int export_series(struct query_db *q, const struct query_series *s, int64_t after,
                          int64_t to, int budget, struct query_export_cursor *cur,
                          int (*fn)(void *, const struct query_series *, int64_t, double), void *ctx)
 {
-    sqlite3_stmt *st = q->st[QS_RAW];
-    sqlite3_bind_int64(st, 1, s->id);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_int64(st, 3, to + 1);
-    sqlite3_bind_int64(st, 4, budget);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t ts = sqlite3_column_int64(st, 0);
-        if (fn(ctx, s, ts, sqlite3_column_double(st, 1))) {
-            sqlite3_reset(st);
-            return QUERY_EABORT;
-        }
-        *cur = (struct query_export_cursor){.series = s->id, .ts = ts, .started = true};
-        n++;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? n : db_fail(q, "reading samples");
+    struct export_ctx e = {s, cur, budget, 0, fn, ctx, false};
+    struct data_sink k = {&e, NULL, export_point, raw_row};
+    int status = read_data(q, s->id, after, to, &k);
+    if (status == QUERY_EABORT && !e.aborted)
+        status = QUERY_OK;
+    return status == QUERY_OK ? e.n : status;
 }
 
 int query_export_chunk(struct query_db *q, const struct query_filter *f, int64_t from, int64_t to,
@@ -991,7 +941,7 @@ int query_export_chunk(struct query_db *q, const struct query_filter *f, int64_t
     int delivered = 0, rc = SQLITE_DONE;
     while (delivered < max_rows && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct query_series s;
-        read_series(st, &s);
+        read_series(q, st, &s);
         int64_t after = cur->started && s.id == cur->series ? cur->ts + 1 : from;
         if (after > to)
             continue;

@@ -15,15 +15,16 @@
  * samples that lie in it AND in [from, to] (edge buckets are partial); empty
  * buckets are left out; `last` is the sample with the latest ts.
  *
- * How it is answered: [from, to] is cut, per bucket, into whole hours (read
- * from rollup_1h), whole minutes (rollup_1m) and ragged edges (raw samples);
- * samples newer than the rollup watermark come from raw. The result is what
- * a computation over the raw samples gives (sums may differ in the last bits:
- * the additions happen in another order). Ranges older than the raw
- * retention are answered from the rollups alone, so there the edges snap to
- * whole minutes (older than the minute retention: whole hours) — a minute or
- * hour belongs to the bucket holding its start. Without a step (raw samples)
- * such ranges return what retention left.
+ * How it is answered (issue 20): a series' samples are its chunk rows
+ * (chunkstore.h: an hour at most each, compressed, with its aggregate)
+ * merged with its points in the head (head.h: what the store has not yet
+ * written as rows; the head wins a ts both hold). A row that lies wholly in
+ * one bucket, with no head point among its samples, counts as its
+ * aggregate; any other is decoded. The result is what a computation over
+ * the raw samples gives (sums may differ in the last bits: the additions
+ * happen in another order). Past the raw retention a row keeps its
+ * aggregate alone: there it belongs to the bucket holding its start (the
+ * edges snap to whole rows), and raw reads return what retention left.
  *
  * Series of a result are ordered by (program, unit, metric, labels); a series
  * that matches but has no sample in the range is still reported (no points). */
@@ -90,9 +91,12 @@ struct query_sink {
 
 struct query_db;
 
-/* Opens `path` read-only (the store must have created and migrated it).
- * Returns 0 and *out, or -1 with the reason logged. */
-int query_open(struct query_db **out, const char *path);
+/* Opens `path` read-only (the store must have created and migrated it),
+ * reading the head too when head is not NULL (store_head: the store in this
+ * process; it must outlive the query_db). Returns 0 and *out, or -1 with
+ * the reason logged. */
+struct head;
+int query_open(struct query_db **out, const char *path, struct head *head);
 void query_close(struct query_db *q); /* NULL is a no-op */
 
 /* The connection itself, for other modules' read-only work on a pool

@@ -16,12 +16,14 @@
 struct query_pool {
     uv_loop_t *loop;
     char *path;
+    struct head *head;
     pthread_mutex_t mu;
     struct query_db *free_dbs[POOL_MAX];
     int n_free;
 };
 
-int query_pool_open(struct query_pool **out, uv_loop_t *loop, const char *db_path)
+int query_pool_open(struct query_pool **out, uv_loop_t *loop, const char *db_path,
+                    struct head *head)
 {
     struct query_pool *p = calloc(1, sizeof *p);
     if (!p || !(p->path = strdup(db_path))) {
@@ -29,6 +31,7 @@ int query_pool_open(struct query_pool **out, uv_loop_t *loop, const char *db_pat
         return -1;
     }
     p->loop = loop;
+    p->head = head;
     pthread_mutex_init(&p->mu, NULL);
     *out = p;
     return 0;
@@ -54,7 +57,7 @@ static struct query_db *borrow(struct query_pool *p)
     pthread_mutex_unlock(&p->mu);
     if (db)
         return db;
-    return query_open(&db, p->path) == 0 ? db : NULL; /* query_open logs why not */
+    return query_open(&db, p->path, p->head) == 0 ? db : NULL; /* query_open logs why not */
 }
 
 static void give_back(struct query_pool *p, struct query_db *db)

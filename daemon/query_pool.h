@@ -26,7 +26,9 @@ struct query_job {
     int status; /* 0, or -1 if work could not run */
 };
 
-int query_pool_open(struct query_pool **out, uv_loop_t *loop, const char *db_path);
+/* head: the store's (store_head), read beside the database; may be NULL. */
+int query_pool_open(struct query_pool **out, uv_loop_t *loop, const char *db_path,
+                    struct head *head);
 void query_pool_close(struct query_pool *p);
 
 /* Queues the job. Returns 0, or -1 if it could not be queued (done is then

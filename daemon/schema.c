@@ -124,6 +124,20 @@ const char *const schema_migrations[] = {
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, as_of INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL, created_by TEXT NOT NULL, body TEXT NOT NULL);"
     "CREATE INDEX evaluations_as_of ON evaluations (as_of);",
+    /* 6 -> 7: issue 20's layout (chunkstore.h): samples rest in chunk rows,
+     * one series' samples of one clock hour compressed, with their
+     * aggregate. The rows are made from `samples` and the rollups by
+     * store_convert (store.c) after this migration, a batch of series per
+     * transaction, resumably: 'convert_next' is the next series id to
+     * convert, and goes once everything is converted, counted and the old
+     * tables dropped. */
+    "CREATE TABLE chunks ("
+    "  series INTEGER NOT NULL, start INTEGER NOT NULL," /* start: its first ts */
+    "  n INTEGER NOT NULL, sum_value REAL NOT NULL, min_value REAL NOT NULL,"
+    "  max_value REAL NOT NULL, last_ts INTEGER NOT NULL, last_value REAL NOT NULL,"
+    "  data BLOB," /* chunk.h's encoding; NULL past the raw retention */
+    "  PRIMARY KEY (series, start)) WITHOUT ROWID;"
+    "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('convert_next', 0);",
 };
 
 const int schema_version = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

@@ -12,27 +12,32 @@
 #include <unistd.h>
 
 #include "alert_store.h"
-#include "dict.h"
+#include "chunkstore.h"
 #include "db.h"
+#include "dict.h"
+#include "head.h"
+#include "headlog.h"
 #include "log.h"
-#include "rollup.h"
 #include "schema.h"
+#include "store_convert.h"
 #include "util.h"
+
+struct unit;
 
 struct series {
     int64_t id;
     int64_t last_ts;
     double last_value;
     bool has_last;
-    bool dirty;
-    struct series *next_dirty;
+    int64_t row_last_ts; /* what the series' row holds (INT64_MIN: none) */
+    struct unit *unit;
 };
 
 struct unit {
     char program[SLUG_MAX + 1], name[SLUG_MAX + 1];
     int online; /* -1 unknown, 0 offline, 1 online */
     int64_t status_ts, last_seen, pos_ts;
-    int64_t row_last_seen; /* what the unit's row holds (0: no row yet) */
+    int64_t row_last_seen, row_pos_ts; /* what the unit's row holds (0: no row yet) */
     bool has_pos;
     double lat, lon;
     bool dirty;
@@ -44,9 +49,6 @@ enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
-    ST_INSERT_SAMPLE,
-    ST_SAMPLE_VALUE,
-    ST_REPLACE_SAMPLE,
     ST_INSERT_SERIES,
     ST_UPDATE_SERIES,
     ST_UPSERT_UNIT,
@@ -57,13 +59,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    /* Insert-or-ignore tells a new sample (1 change) from a replacement, which
-     * the rollups must see with the value it replaces; as fast as an upsert. */
-    [ST_INSERT_SAMPLE] = "INSERT OR IGNORE INTO samples (series, ts, value, arrival)"
-                         " VALUES (?1, ?2, ?3, ?4)",
-    [ST_SAMPLE_VALUE] = "SELECT value FROM samples WHERE series = ?1 AND ts = ?2",
-    [ST_REPLACE_SAMPLE] =
-        "UPDATE samples SET value = ?3, arrival = ?4 WHERE series = ?1 AND ts = ?2",
     [ST_INSERT_SERIES] = "INSERT INTO series (program, unit, metric, labels, created)"
                          " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_UPDATE_SERIES] = "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1",
@@ -78,12 +73,31 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[ST_COUNT];
-    struct rollup *rollup;
-    bool rollups_off;   /* benchmarks only: see store_set_rollups */
-    struct dict series; /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
-    struct dict units;  /* "program\x1funit" -> struct unit */
-    struct series *dirty_series;
-    struct unit *dirty_units;
+    struct chunkstore *chunks;
+    struct head *head;
+    struct headlog *log;
+    bool opened;           /* store_open got through: close may write */
+    struct dict series;    /* "program\x1funit\x1fmetric\x1flabels" -> struct series */
+    struct dict units;     /* "program\x1funit" -> struct unit */
+    struct series **by_id; /* series id -> its cache entry (NULL: none) */
+    size_t by_id_cap;
+    struct unit *dirty_units; /* rows to write with the group (presence) */
+    struct group_point {
+        int64_t series, ts;
+        double value;
+        /* The series' last before this sample, to undo a group the log
+         * refused (the caches must not show what is not stored). */
+        bool had_last;
+        int64_t prev_ts;
+        double prev_value;
+    } * group; /* the open group's samples, for the head */
+    size_t n_group, group_cap;
+    int64_t units_written_ms; /* the last batch of lagging unit rows */
+    int64_t *flushed;         /* series ids of the flush under way */
+    size_t n_flushed, flushed_cap;
+    bool flush_failed;
+    int64_t prune_next; /* the series id retention visits next */
+    uint64_t head_max;  /* points; past it whole heads are flushed */
     bool in_group;
     uint64_t group_since_ns;
     uint64_t group_samples;
@@ -147,6 +161,9 @@ static size_t unit_key(char *buf, size_t cap, const char *program, const char *u
 
 #define KEY_MAX (4 * SLUG_MAX + SAMPLE_LABELS_JSON_MAX + 8)
 
+/* Retention looks at this many series per call (a bounded pause). */
+#define PRUNE_SERIES_PER_CALL 2000
+
 static void free_value(void *ctx, const char *key, void *value)
 {
     free(value);
@@ -158,8 +175,35 @@ static void drop_caches(struct store *s)
     dict_free(&s->series);
     dict_each(&s->units, free_value, NULL);
     dict_free(&s->units);
-    s->dirty_series = NULL;
+    free(s->by_id);
+    s->by_id = NULL;
+    s->by_id_cap = 0;
     s->dirty_units = NULL;
+}
+
+/* Files se under its id. Returns 0, or -1 when out of memory. */
+static int index_series(struct store *s, struct series *se)
+{
+    if (se->id <= 0)
+        return -1;
+    if ((size_t)se->id >= s->by_id_cap) {
+        size_t cap = s->by_id_cap ? s->by_id_cap : 1024;
+        while (cap <= (size_t)se->id)
+            cap *= 2;
+        struct series **p = realloc(s->by_id, cap * sizeof *p);
+        if (!p)
+            return -1;
+        memset(p + s->by_id_cap, 0, (cap - s->by_id_cap) * sizeof *p);
+        s->by_id = p;
+        s->by_id_cap = cap;
+    }
+    s->by_id[se->id] = se;
+    return 0;
+}
+
+static struct series *series_by_id(const struct store *s, int64_t id)
+{
+    return id > 0 && (size_t)id < s->by_id_cap ? s->by_id[id] : NULL;
 }
 
 static struct unit *unit_get(struct store *s, const char *program, const char *name);
@@ -185,15 +229,21 @@ static int load_series(struct store *s)
             break;
         }
         se->id = sqlite3_column_int64(st, 0);
+        if (index_series(s, se) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
         /* Units load first; a series whose unit has no row yet gets one in
          * the cache (written with its next sample). */
         struct unit *u = unit_get(s, (const char *)sqlite3_column_text(st, 1),
                                   (const char *)sqlite3_column_text(st, 2));
         if (u)
             u->n_series++;
+        se->unit = u;
         se->has_last = sqlite3_column_type(st, 5) != SQLITE_NULL;
         se->last_ts = sqlite3_column_int64(st, 5);
         se->last_value = sqlite3_column_double(st, 6);
+        se->row_last_ts = se->has_last ? se->last_ts : INT64_MIN;
         s->stats.series++;
     }
     sqlite3_finalize(st);
@@ -226,6 +276,7 @@ static int load_units(struct store *s)
         u->lat = sqlite3_column_double(st, 5);
         u->lon = sqlite3_column_double(st, 6);
         u->pos_ts = sqlite3_column_int64(st, 7);
+        u->row_pos_ts = u->pos_ts;
         size_t n = unit_key(key, sizeof key, u->program, u->name);
         if (n == 0 || dict_put(&s->units, key, n, u) != 0) {
             free(u);
@@ -418,6 +469,95 @@ int store_check_at_start(const char *path, int max_s, bool salvage)
     return 0;
 }
 
+/* ---- the head and its log ---- */
+
+struct replay {
+    struct store *s;
+    uint64_t unknown; /* samples of series the database does not have */
+};
+
+/* A logged sample goes back into the head; its series' last and its unit's
+ * last_seen (the commit's time: within ms of its arrival) move with it, as
+ * they did when it was first appended. */
+static int replay_sample(void *ctx, int64_t series, int64_t ts, double value, int64_t commit_ms)
+{
+    struct replay *r = ctx;
+    struct series *se = series_by_id(r->s, series);
+    if (!se) {
+        r->unknown++;
+        return 0;
+    }
+    if (head_put(r->s->head, series, ts, value, NULL) == HEAD_NOMEM) {
+        log_error("store: out of memory replaying the head log");
+        return -1;
+    }
+    if (!se->has_last || ts >= se->last_ts) {
+        se->has_last = true;
+        se->last_ts = ts;
+        se->last_value = value;
+    }
+    if (se->unit && commit_ms > se->unit->last_seen)
+        se->unit->last_seen = commit_ms;
+    return 0;
+}
+
+static int replay_flushed(void *ctx, int64_t series, int64_t before)
+{
+    struct replay *r = ctx;
+    if (head_flushed(r->s->head, series, before) != 0)
+        return -1;
+    head_reclaim(r->s->head); /* no reader yet: drops at once */
+    return 0;
+}
+
+static int open_head(struct store *s)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s-head", s->path) >= (int)sizeof path) {
+        log_error("store: %s: path too long", s->path);
+        return -1;
+    }
+    if (head_create(&s->head) != 0) {
+        log_error("store: out of memory");
+        return -1;
+    }
+    struct replay r = {.s = s};
+    struct headlog_replay cb = {replay_sample, replay_flushed, &r};
+    uint64_t replayed = 0;
+    if (headlog_open(&s->log, path, &cb, &replayed) != 0)
+        return -1;
+    if (r.unknown)
+        log_warn("store: %s: %llu samples of series the database does not know were skipped", path,
+                 (unsigned long long)r.unknown);
+    struct head_stats hs;
+    head_get_stats(s->head, &hs);
+    if (replayed)
+        log_info("store: %s replayed: %llu samples, %llu in the head of %llu series", path,
+                 (unsigned long long)replayed, (unsigned long long)hs.points,
+                 (unsigned long long)hs.series);
+    return 0;
+}
+
+void store_set_head_max(struct store *s, uint64_t points)
+{
+    s->head_max = points;
+}
+
+int store_sync(struct store *s)
+{
+    return headlog_sync(s->log);
+}
+
+int store_sync_fd(struct store *s)
+{
+    return headlog_dup_fd(s->log);
+}
+
+struct head *store_head(struct store *s)
+{
+    return s->head;
+}
+
 int store_open(struct store **out, const char *path)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -447,8 +587,12 @@ int store_open(struct store **out, const char *path)
         goto fail;
     if (db_prepare_all(s->db, stmt_sql, s->stmt, ST_COUNT, "store") != 0)
         goto fail;
-    if (load_caches(s) != 0 || rollup_open(&s->rollup, s->db) != 0)
+    if (chunkstore_open(&s->chunks, s->db) != 0 || store_convert(s->db, s->chunks, path) != 0 ||
+        load_caches(s) != 0 || open_head(s) != 0)
         goto fail;
+    s->opened = true;
+    s->head_max = STORE_DEFAULT_HEAD_MAX_POINTS;
+    s->units_written_ms = util_now_ms();
     s->stats.writable = true;
     log_info("store: %s open (schema %d, %llu series, %llu units)", path, schema_version,
              (unsigned long long)s->stats.series, (unsigned long long)s->stats.units);
@@ -459,29 +603,34 @@ fail:
     return -1;
 }
 
-static void unit_mark_dirty(struct store *s, struct unit *u);
-
-static void mark_behind(void *ctx, const char *key, void *value)
-{
-    struct unit *u = value;
-    if (u->last_seen != u->row_last_seen)
-        unit_mark_dirty(ctx, u);
-}
+static int write_lagging_rows(struct store *s);
+static int flush_all(struct store *s);
+static int step_done(struct store *s, sqlite3_stmt *st);
 
 void store_close(struct store *s)
 {
     if (!s)
         return;
-    /* Units' last_seen kept back (store_append) are written on the way out
-     * (s->rollup: the store opened whole). */
-    if (s->rollup) {
-        dict_each(&s->units, mark_behind, s);
-        if (s->dirty_units)
-            store_begin(s);
-    }
     if (s->in_group)
         store_commit(s);
-    rollup_close(s->rollup);
+    /* The head as chunk rows, then the rows kept back (units' last_seen and
+     * position, series' last). What fails stays in the log for next start. */
+    if (s->opened && flush_all(s) != 0)
+        log_error("store: writing the head at close failed: the log keeps it for the next start");
+    if (s->opened && store_begin(s) == 0) {
+        s->in_group = false;
+        if (write_lagging_rows(s) != 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
+            log_error("store: writing the units' and series' rows at close: %s",
+                      sqlite3_errmsg(s->db));
+            if (sqlite3_get_autocommit(s->db) == 0)
+                step_done(s, s->stmt[ST_ROLLBACK]);
+        }
+    }
+    headlog_close(s->log);
+    head_free(s->head);
+    chunkstore_close(s->chunks);
+    free(s->flushed);
+    free(s->group);
     db_finalize_all(s->stmt, ST_COUNT);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         log_error("store: closing %s: %s", s->path, sqlite3_errmsg(s->db));
@@ -590,11 +739,18 @@ static struct series *series_get(struct store *s, const struct sample *smp, int6
         return NULL;
     }
     se->id = sqlite3_last_insert_rowid(s->db);
+    se->row_last_ts = INT64_MIN;
+    if (index_series(s, se) != 0) {
+        s->last_error = SQLITE_NOMEM;
+        log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a series");
+        return NULL; /* the rollback that follows rebuilds the caches */
+    }
     s->stats.series++;
     if (!*unit)
         *unit = unit_get(s, smp->program, smp->unit);
     if (*unit)
         (*unit)->n_series++;
+    se->unit = *unit;
     return se;
 }
 
@@ -627,50 +783,62 @@ static void unit_mark_dirty(struct store *s, struct unit *u)
     }
 }
 
-/* Overwrites an existing sample, telling the rollups the value it had. */
-static int replace_sample(struct store *s, int64_t series, const struct sample *smp,
-                          int64_t arrival_ms)
-{
-    sqlite3_stmt *st = s->stmt[ST_SAMPLE_VALUE];
-    sqlite3_bind_int64(st, 1, series);
-    sqlite3_bind_int64(st, 2, smp->ts);
-    int rc = sqlite3_step(st);
-    double old_value = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
-        log_limited(&s->write_errors, LOG_LVL_ERROR,
-                    "store: a sample neither inserted nor found: %s", sqlite3_errmsg(s->db));
-        return -1;
-    }
-    st = s->stmt[ST_REPLACE_SAMPLE];
-    sqlite3_bind_int64(st, 1, series);
-    sqlite3_bind_int64(st, 2, smp->ts);
-    sqlite3_bind_double(st, 3, smp->value);
-    sqlite3_bind_int64(st, 4, arrival_ms);
-    if (step_done(s, st) != 0)
-        return -1;
-    if (s->rollups_off)
-        return 0;
-    return rollup_replace(s->rollup, series, smp->ts, old_value, smp->value);
-}
-
-/* Adds the sample, or replaces the one with its (series, ts). */
 static void roll_back(struct store *s, bool lost);
 
-static int put_sample(struct store *s, int64_t series, const struct sample *smp, int64_t arrival_ms)
+/* The sample into the group's log record, and kept for the head: it enters
+ * the head (where readers see it) once the group has committed. */
+static int put_sample(struct store *s, int64_t series, const struct sample *smp)
 {
-    sqlite3_stmt *st = s->stmt[ST_INSERT_SAMPLE];
-    sqlite3_bind_int64(st, 1, series);
-    sqlite3_bind_int64(st, 2, smp->ts);
-    sqlite3_bind_double(st, 3, smp->value);
-    sqlite3_bind_int64(st, 4, arrival_ms);
-    if (step_done(s, st) != 0)
+    if (s->n_group == s->group_cap) {
+        size_t cap = s->group_cap ? s->group_cap * 2 : 1024;
+        struct group_point *g = realloc(s->group, cap * sizeof *g);
+        if (!g) {
+            s->last_error = SQLITE_NOMEM;
+            log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a sample");
+            return -1;
+        }
+        s->group = g;
+        s->group_cap = cap;
+    }
+    if (headlog_add(s->log, series, smp->ts, smp->value) != 0) {
+        s->last_error = SQLITE_NOMEM; /* a retry may find memory */
+        log_limited(&s->write_errors, LOG_LVL_ERROR, "store: out of memory for a sample");
         return -1;
-    if (sqlite3_changes(s->db) == 0)
-        return replace_sample(s, series, smp, arrival_ms);
-    if (s->rollups_off)
-        return 0;
-    return rollup_add(s->rollup, series, smp->ts, smp->value);
+    }
+    struct series *se = series_by_id(s, series);
+    s->group[s->n_group++] = (struct group_point){series,       smp->ts,     smp->value,
+                                                  se->has_last, se->last_ts, se->last_value};
+    return 0;
+}
+
+/* The group's effect on the series' last, undone newest first. */
+static void undo_last(struct store *s)
+{
+    for (size_t i = s->n_group; i-- > 0;) {
+        struct series *se = series_by_id(s, s->group[i].series);
+        if (se) {
+            se->has_last = s->group[i].had_last;
+            se->last_ts = s->group[i].prev_ts;
+            se->last_value = s->group[i].prev_value;
+        }
+    }
+}
+
+/* The committed group into the head. A point the head has no memory for
+ * is in the log (a restart puts it back) but not readable until then. */
+static void group_to_head(struct store *s)
+{
+    uint64_t lost = 0;
+    for (size_t i = 0; i < s->n_group; i++)
+        if (head_put(s->head, s->group[i].series, s->group[i].ts, s->group[i].value, NULL) ==
+            HEAD_NOMEM)
+            lost++;
+    if (lost)
+        log_limited(&s->write_errors, LOG_LVL_ERROR,
+                    "store: out of memory: %llu committed samples are readable only after a "
+                    "restart",
+                    (unsigned long long)lost);
+    s->n_group = 0;
 }
 
 int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, int64_t *series_id)
@@ -690,7 +858,7 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
     struct series *se = series_get(s, smp, arrival_ms, &u, &limit);
     if (!se && limit)
         return limit;
-    if (!se || put_sample(s, se->id, smp, arrival_ms) != 0) {
+    if (!se || put_sample(s, se->id, smp) != 0) {
         if (retryable(s->last_error)) { /* the whole group waits for another try */
             s->in_group = false;
             roll_back(s, false);
@@ -720,30 +888,40 @@ int store_append(struct store *s, const struct sample *smp, int64_t arrival_ms, 
         se->has_last = true;
         se->last_ts = smp->ts;
         se->last_value = smp->value;
-        if (!se->dirty) {
-            se->dirty = true;
-            se->next_dirty = s->dirty_series;
-            s->dirty_series = se;
-        }
     }
     if (!u && !(u = unit_get(s, smp->program, smp->unit)))
         return STORE_OK; /* the sample is stored; only the unit's bookkeeping failed */
+    /* last_seen and the position reach the unit's row with the next batch
+     * of lagging rows (store_flush), not with this group: a unit's every
+     * commit rewrote the units page. The head log brings last_seen back
+     * after a crash (store.h). */
     if (arrival_ms > u->last_seen)
         u->last_seen = arrival_ms;
-    bool moved = false;
     if (smp->has_position && smp->ts >= u->pos_ts) {
         u->has_pos = true;
         u->lat = smp->lat;
         u->lon = smp->lon;
         u->pos_ts = smp->ts;
-        moved = true;
     }
-    /* last_seen alone is written only once it runs STORE_LAST_SEEN_LAG_MS
-     * ahead of the unit's row: a unit's every commit rewrote the units
-     * page (a third of the WAL at 100 samples/s), and the row is never
-     * more than that behind what committed (store.h). */
-    if (moved || u->last_seen - u->row_last_seen >= STORE_LAST_SEEN_LAG_MS)
-        unit_mark_dirty(s, u);
+    return STORE_OK;
+}
+
+int store_put_point(struct store *s, int64_t series, int64_t ts, double value)
+{
+    struct series *se = series_by_id(s, series);
+    if (!se)
+        return STORE_REFUSED;
+    if (store_begin(s) != 0)
+        return STORE_RETRY;
+    struct sample smp = {.ts = ts, .value = value};
+    if (put_sample(s, series, &smp) != 0)
+        return STORE_RETRY;
+    s->group_samples++;
+    if (!se->has_last || ts >= se->last_ts) {
+        se->has_last = true;
+        se->last_ts = ts;
+        se->last_value = value;
+    }
     return STORE_OK;
 }
 
@@ -767,44 +945,52 @@ int store_presence(struct store *s, const char *program, const char *unit, bool 
     return STORE_OK;
 }
 
-static int flush_series(struct store *s)
+static int write_unit(struct store *s, struct unit *u)
 {
-    sqlite3_stmt *st = s->stmt[ST_UPDATE_SERIES];
-    for (struct series *se = s->dirty_series; se; se = se->next_dirty) {
-        se->dirty = false;
-        sqlite3_bind_int64(st, 1, se->id);
-        sqlite3_bind_int64(st, 2, se->last_ts);
-        sqlite3_bind_double(st, 3, se->last_value);
-        if (step_done(s, st) != 0)
-            return -1;
+    sqlite3_stmt *st = s->stmt[ST_UPSERT_UNIT];
+    sqlite3_bind_text(st, 1, u->program, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
+    if (u->online >= 0) {
+        sqlite3_bind_int(st, 3, u->online);
+        sqlite3_bind_int64(st, 4, u->status_ts);
     }
-    s->dirty_series = NULL;
+    sqlite3_bind_int64(st, 5, u->last_seen);
+    if (u->has_pos) {
+        sqlite3_bind_double(st, 6, u->lat);
+        sqlite3_bind_double(st, 7, u->lon);
+        sqlite3_bind_int64(st, 8, u->pos_ts);
+    }
+    if (step_done(s, st) != 0)
+        return -1;
+    u->row_last_seen = u->last_seen; /* a rollback reloads the cache anyway */
+    u->row_pos_ts = u->pos_ts;
     return 0;
 }
 
 static int flush_units(struct store *s)
 {
-    sqlite3_stmt *st = s->stmt[ST_UPSERT_UNIT];
     for (struct unit *u = s->dirty_units; u; u = u->next_dirty) {
         u->dirty = false;
-        sqlite3_bind_text(st, 1, u->program, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
-        if (u->online >= 0) {
-            sqlite3_bind_int(st, 3, u->online);
-            sqlite3_bind_int64(st, 4, u->status_ts);
-        }
-        sqlite3_bind_int64(st, 5, u->last_seen);
-        if (u->has_pos) {
-            sqlite3_bind_double(st, 6, u->lat);
-            sqlite3_bind_double(st, 7, u->lon);
-            sqlite3_bind_int64(st, 8, u->pos_ts);
-        }
-        if (step_done(s, st) != 0)
+        if (write_unit(s, u) != 0)
             return -1;
-        u->row_last_seen = u->last_seen; /* a rollback reloads the cache anyway */
     }
     s->dirty_units = NULL;
     return 0;
+}
+
+/* The series' rows hold their last only as of the last flush: after the
+ * caches are reloaded, the head's newer points put "last" right again. */
+static void restore_from_head(struct store *s)
+{
+    for (size_t id = 1; id < s->by_id_cap; id++) {
+        struct series *se = s->by_id[id];
+        struct chunk_point p;
+        if (se && head_last(s->head, se->id, &p) && (!se->has_last || p.ts >= se->last_ts)) {
+            se->has_last = true;
+            se->last_ts = p.ts;
+            se->last_value = p.value;
+        }
+    }
 }
 
 /* After a rollback the caches may name series the database never got:
@@ -816,8 +1002,8 @@ static void roll_back(struct store *s, bool lost)
     if (sqlite3_get_autocommit(s->db) == 0)
         step_done(s, s->stmt[ST_ROLLBACK]);
     s->last_error = error;
-    if (rollup_reload(s->rollup) != 0)
-        log_error("store: rollups could not be reloaded after a rollback");
+    headlog_discard(s->log);
+    s->n_group = 0;
     s->stats.commit_errors++;
     if (lost)
         s->stats.lost_total += s->group_samples + s->group_failed;
@@ -827,6 +1013,7 @@ static void roll_back(struct store *s, bool lost)
     drop_caches(s);
     if (load_caches(s) != 0)
         log_error("store: caches could not be reloaded after a rollback");
+    restore_from_head(s);
 }
 
 int store_commit(struct store *s)
@@ -834,9 +1021,9 @@ int store_commit(struct store *s)
     if (!s->in_group)
         return STORE_OK;
     s->in_group = false;
-    if (flush_series(s) != 0 || flush_units(s) != 0 ||
-        (!s->rollups_off && rollup_flush(s->rollup, util_now_ms()) != 0) ||
-        step_done(s, s->stmt[ST_COMMIT]) != 0) {
+    /* The rows first (new series, presence), then the samples' log record,
+     * which names those series by id. */
+    if (flush_units(s) != 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
         bool retry = retryable(s->last_error);
         log_limited(&s->write_errors, LOG_LVL_ERROR, "store: transaction of %llu samples %s",
                     (unsigned long long)s->group_samples,
@@ -844,8 +1031,20 @@ int store_commit(struct store *s)
         roll_back(s, !retry);
         return retry ? STORE_RETRY : STORE_REFUSED;
     }
-    if (!s->rollups_off)
-        rollup_committed(s->rollup);
+    if (headlog_commit(s->log, util_now_ms()) != 0) {
+        s->last_error = errno == ENOSPC ? SQLITE_FULL : SQLITE_IOERR;
+        undo_last(s);
+        log_limited(&s->write_errors, LOG_LVL_ERROR,
+                    "store: the head log refused a group of %llu samples, to be tried again",
+                    (unsigned long long)s->group_samples);
+        headlog_discard(s->log);
+        s->n_group = 0;
+        s->stats.commit_errors++;
+        s->stats.retries++;
+        write_failed(s);
+        return STORE_RETRY;
+    }
+    group_to_head(s);
     s->stats.stored_total += s->group_samples;
     s->stats.commits++;
     s->stats.lost_total += s->group_failed;
@@ -874,6 +1073,13 @@ void store_get_stats(const struct store *s, struct store_stats *out)
 {
     *out = s->stats;
     out->corrupt = store_corrupt();
+    struct head_stats hs;
+    head_get_stats(s->head, &hs);
+    out->head_points = hs.points;
+    out->head_bytes = hs.bytes;
+    struct headlog_stats ls;
+    headlog_get_stats(s->log, &ls);
+    out->log_bytes = ls.size;
 }
 
 /* ---- read access to the in-memory caches (loop thread) ---- */
@@ -988,19 +1194,226 @@ int store_get_unit(const struct store *s, const char *program, const char *unit,
     return 0;
 }
 
+/* ---- flushing the head into chunk rows ---- */
+
+struct lagging_ctx {
+    struct store *s;
+    int failed;
+};
+
+static void write_lagging_unit(void *ctx, const char *key, void *value)
+{
+    struct lagging_ctx *c = ctx;
+    struct unit *u = value;
+    if (!c->failed && (u->last_seen != u->row_last_seen || u->pos_ts != u->row_pos_ts))
+        c->failed = write_unit(c->s, u) != 0;
+}
+
+/* The series' row gets the cache's last, if it is behind. */
+static int write_series_last(struct store *s, struct series *se)
+{
+    if (!se || !se->has_last || se->last_ts == se->row_last_ts)
+        return 0;
+    sqlite3_stmt *st = s->stmt[ST_UPDATE_SERIES];
+    sqlite3_bind_int64(st, 1, se->id);
+    sqlite3_bind_int64(st, 2, se->last_ts);
+    sqlite3_bind_double(st, 3, se->last_value);
+    if (step_done(s, st) != 0)
+        return -1;
+    se->row_last_ts = se->last_ts;
+    return 0;
+}
+
+/* Units whose row lags (last_seen, position) and series whose row's last
+ * is behind the cache, written in the open transaction. */
+static int write_lagging_rows(struct store *s)
+{
+    for (size_t id = 1; id < s->by_id_cap; id++)
+        if (write_series_last(s, s->by_id[id]) != 0)
+            return -1;
+    struct lagging_ctx c = {s, 0};
+    dict_each(&s->units, write_lagging_unit, &c);
+    return c.failed ? -1 : 0;
+}
+
+/* head_each_before's callback: the series' points before the flush line,
+ * an hour at a time, merged into its chunk rows. */
+static int flush_one(void *ctx, int64_t series, const struct chunk_point *pts, size_t n)
+{
+    struct store *s = ctx;
+    if (s->n_flushed == s->flushed_cap) {
+        size_t cap = s->flushed_cap ? s->flushed_cap * 2 : 256;
+        int64_t *p = realloc(s->flushed, cap * sizeof *p);
+        if (!p) {
+            s->last_error = SQLITE_NOMEM;
+            s->flush_failed = true;
+            return 1;
+        }
+        s->flushed = p;
+        s->flushed_cap = cap;
+    }
+    for (size_t i = 0; i < n;) {
+        int64_t end = rollup_floor(pts[i].ts, ROLLUP_HOUR_MS) + ROLLUP_HOUR_MS;
+        size_t j = i + 1;
+        while (j < n && pts[j].ts < end)
+            j++;
+        if (chunkstore_put_hour(s->chunks, series, pts + i, j - i) != 0) {
+            s->last_error = sqlite3_errcode(s->db) & 0xff;
+            log_limited(&s->write_errors, LOG_LVL_ERROR, "store: writing chunk rows: %s",
+                        sqlite3_errmsg(s->db));
+            s->flush_failed = true;
+            return 1;
+        }
+        i = j;
+    }
+    /* Readers take "last" from the row once the head lets the points go. */
+    if (write_series_last(s, series_by_id(s, series)) != 0) {
+        s->flush_failed = true;
+        return 1;
+    }
+    s->flushed[s->n_flushed++] = series;
+    return 0;
+}
+
+/* After the flush committed: the head lets the points go (once no reader
+ * needs them), and the log says so, so a restart does not flush them again. */
+static void flushed(struct store *s, int64_t before, int64_t now_ms)
+{
+    for (size_t i = 0; i < s->n_flushed; i++) {
+        head_flushed(s->head, s->flushed[i], before);
+        headlog_add_flushed(s->log, s->flushed[i], before);
+    }
+    if (s->n_flushed && headlog_commit(s->log, now_ms) != 0)
+        headlog_discard(s->log); /* harmless: a restart flushes them again */
+    s->n_flushed = 0;
+}
+
+static void forget_unit_row(void *ctx, const char *key, void *value)
+{
+    struct unit *u = value;
+    u->row_last_seen = u->row_pos_ts = 0;
+}
+
+/* A flush rolled back undid the rows it had written (the series' last, the
+ * units' last_seen and position), but not the caches' note of what the rows
+ * hold: without this, the next flush and the close skipped those rows for
+ * good. The flushed series' rows, and with the lagging batch every row,
+ * are written again by the next flush. */
+static void forget_row_writes(struct store *s, bool all)
+{
+    for (size_t i = 0; i < s->n_flushed; i++) {
+        struct series *se = series_by_id(s, s->flushed[i]);
+        if (se)
+            se->row_last_ts = INT64_MIN;
+    }
+    if (!all)
+        return;
+    for (size_t id = 1; id < s->by_id_cap; id++)
+        if (s->by_id[id])
+            s->by_id[id]->row_last_ts = INT64_MIN;
+    dict_each(&s->units, forget_unit_row, NULL);
+}
+
+/* store_flush's work, for points with ts < before. */
+static int flush_before(struct store *s, int64_t before, int64_t now_ms, size_t max_series)
+{
+    head_reclaim(s->head);
+    bool units_due = now_ms - s->units_written_ms >= STORE_LAST_SEEN_LAG_MS;
+    s->n_flushed = 0;
+    s->flush_failed = false;
+    if (step_done(s, s->stmt[ST_BEGIN]) != 0)
+        goto fail;
+    size_t n = head_each_before(s->head, before, max_series, flush_one, s);
+    if (s->flush_failed || (units_due && write_lagging_rows(s) != 0) ||
+        step_done(s, s->stmt[ST_COMMIT]) != 0)
+        goto fail;
+    if (units_due)
+        s->units_written_ms = now_ms;
+    flushed(s, before, now_ms);
+    head_reclaim(s->head);
+    struct head_stats hs;
+    head_get_stats(s->head, &hs);
+    if (headlog_wants_compaction(s->log, hs.bytes, STORE_HEADLOG_MIN_COMPACT))
+        headlog_compact(s->log, s->head, now_ms);
+    return (int)n;
+fail:
+    if (sqlite3_get_autocommit(s->db) == 0)
+        step_done(s, s->stmt[ST_ROLLBACK]);
+    forget_row_writes(s, units_due);
+    s->n_flushed = 0;
+    write_failed(s);
+    return STORE_RETRY;
+}
+
+int store_flush(struct store *s, int64_t now_ms, size_t max_series)
+{
+    if (s->in_group)
+        return 0; /* never inside a group: groups do not span loop callbacks */
+    /* A head past its bound (a flood of samples, hostile or not) is written
+     * out whole, hours still open included: later samples of those hours
+     * merge into the rows. Memory stays bounded; the disk pays. */
+    struct head_stats hs;
+    head_get_stats(s->head, &hs);
+    if (hs.points > s->head_max)
+        return flush_before(s, INT64_MAX, now_ms, max_series);
+    return flush_before(s, rollup_floor(now_ms - STORE_FLUSH_GRACE_MS, ROLLUP_HOUR_MS), now_ms,
+                        max_series);
+}
+
+/* A clean stop writes the whole head as chunk rows and empties the log, so
+ * that the database alone holds everything: a copy of the file, the sqlite3
+ * shell, or a tool reading it sees every sample. Returns 0 or -1. */
+static int flush_all(struct store *s)
+{
+    int64_t now = util_now_ms();
+    /* Bounded: a reader still inside keeps flushed points in the head, and
+     * they would be offered again. */
+    int n = 0;
+    for (uint64_t round = 0; round <= s->stats.series / 1024 + 1; round++)
+        if ((n = flush_before(s, INT64_MAX, now, 1024)) != 1024)
+            break;
+    if (n < 0)
+        return -1;
+    head_reclaim(s->head);
+    return headlog_compact(s->log, s->head, now) < 0 ? -1 : 0;
+}
+
 int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_rows)
 {
     /* Retention runs in its own transaction: commit the open group first. */
     if (s->in_group && store_commit(s) != 0)
         return -1;
-    if (s->rollups_off)
-        return 0;
-    return rollup_prune(s->rollup, now_ms, retention_days, max_rows);
-}
-
-void store_set_rollups(struct store *s, bool enabled)
-{
-    s->rollups_off = !enabled;
+    int64_t horizon =
+        rollup_floor(now_ms - (int64_t)retention_days * ROLLUP_DAY_MS, ROLLUP_HOUR_MS);
+    if (step_done(s, s->stmt[ST_BEGIN]) != 0)
+        return -1;
+    int done = 0;
+    size_t visited = 0;
+    if (s->prune_next <= 0)
+        s->prune_next = 1; /* a pass starts */
+    while (done < max_rows && visited < PRUNE_SERIES_PER_CALL &&
+           (size_t)s->prune_next < s->by_id_cap) {
+        int64_t id = s->prune_next++;
+        visited++;
+        if (!s->by_id[id])
+            continue;
+        int n = chunkstore_prune(s->chunks, id, horizon, max_rows - done);
+        if (n < 0) {
+            done = -1;
+            break;
+        }
+        done += n;
+    }
+    if (done < 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
+        if (sqlite3_get_autocommit(s->db) == 0)
+            step_done(s, s->stmt[ST_ROLLBACK]);
+        log_error("store: retention: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if ((size_t)s->prune_next < s->by_id_cap)
+        return max_rows; /* the pass goes on: more may be waiting */
+    s->prune_next = 0;
+    return done;
 }
 
 #define PROBE_AFTER_MS 10000

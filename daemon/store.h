@@ -1,31 +1,45 @@
-/* store.h — the time-series store: one SQLite database in WAL mode, written
- * only by the loop thread through this module.
+/* store.h — the time-series store: one SQLite database in WAL mode plus the
+ * head (head.h) and its log, written only by the loop thread through this
+ * module.
  *
  * Owns: the write connection, its prepared statements, the in-memory caches
  * of series (key -> id, last sample) and units (presence, last seen,
- * position), and the open transaction. Callers group writes:
+ * position), the head, the head log ("<database>-head", headlog.h), and
+ * the open group. Callers group writes:
  *     store_begin(); store_append() ...; store_commit();
- * and the store turns a group into one SQLite transaction. Series and unit
- * rows are updated from the caches at commit, once per group, not per sample;
- * a unit's last_seen (a cache of its samples' arrival) only once it is
- * STORE_LAST_SEEN_LAG_MS ahead of the row, so after a crash a row is at
- * most that far behind what had committed (at a clean close, not at all).
+ *
+ * Where a sample goes (issue 20): store_append puts it in the head (memory,
+ * where readers see it at once: query.h) and in the group's log record;
+ * store_commit commits the group's rows (a new series, a unit's presence)
+ * and then writes its log record with one write(). So a commit costs the
+ * disk the sample's ~13 bytes of log, not a B-tree page. Durability is
+ * SQLite's with synchronous = NORMAL: a commit survives the process (a
+ * crash, SIGKILL), and a power cut takes what the kernel had not written
+ * yet (headlog_sync from a timer bounds it). At open the log is replayed
+ * into the head.
+ *
+ * store_flush, from a timer, writes the head's points of every clock hour
+ * that ended more than STORE_FLUSH_GRACE_MS ago as chunk rows
+ * (chunkstore.h): each series' hour once, compressed, with its aggregate —
+ * which is also the hour's rollup. A late sample goes to the head like any
+ * other and is merged into its hour's rows by the next flush. The rows of
+ * units (last_seen, position) and the series' last are written with a
+ * flush at most every STORE_LAST_SEEN_LAG_MS; after a crash the log's
+ * replay brings last_seen back (as the time of the commit that held the
+ * unit's sample), a position may be that much behind.
  *
  * Identity (CONTRACT §1): a series is (program, unit, metric, labels); a
  * sample is (series, ts); appending a sample that exists replaces its value
- * (a redelivered QoS 1 message is harmless). The device's ts and the arrival
- * time are both kept.
+ * (a redelivered QoS 1 message is harmless). The arrival time of a sample
+ * is not kept (the unit's last_seen is).
  *
- * Rollups (rollup.h): every sample also feeds 1-minute and 1-hour buckets
- * (min, max, sum, count, last) that stay exact under late, out-of-order and
- * replacing samples; they are written in the same transaction as the samples
- * that change them, so a commit or a rollback covers both.
- *
- * Retention: store_prune deletes raw samples older than the horizon in
- * bounded batches; rollups are kept longer (minutes) or forever (hours).
+ * Retention: store_prune drops the data of chunk rows older than the
+ * horizon in bounded batches, keeping their aggregates (hours are answered
+ * for ever).
  *
  * Schema version lives in PRAGMA user_version; store_open migrates older
- * databases forward and refuses newer ones. */
+ * databases forward (schema 6's samples and rollups are converted to chunk
+ * rows: store_convert.h) and refuses newer ones. */
 #ifndef PANTAU_STORE_H
 #define PANTAU_STORE_H
 
@@ -45,6 +59,9 @@ struct store_stats {
     uint64_t lost_total;    /* samples SQLite refused for good */
     uint64_t series;        /* series known */
     uint64_t units;         /* units known */
+    uint64_t head_points;   /* samples in the head (not yet in chunk rows) */
+    uint64_t head_bytes;    /* memory the head holds for them */
+    uint64_t log_bytes;     /* size of the head log */
     bool writable;          /* false after a failed commit, until one succeeds (not
                                for SQLITE_BUSY: another writer, not a broken disk) */
     int last_error;         /* SQLite's primary code for the last failure, 0 once a
@@ -52,8 +69,20 @@ struct store_stats {
     bool corrupt;           /* store_corrupt() */
 };
 
-/* A unit's row may lag its last_seen in memory by less than this. */
-#define STORE_LAST_SEEN_LAG_MS 1000
+/* A unit's row may lag its last_seen and position in memory by about
+ * this; a series' row its last. */
+#define STORE_LAST_SEEN_LAG_MS 60000
+
+/* An hour is written as chunk rows this long after it ended: a unit a
+ * little late still lands in the head, not in a rewrite of its rows. */
+#define STORE_FLUSH_GRACE_MS (5 * 60000)
+
+/* The head holds at most this many points by default: past the limit
+ * (store_set_head_max), store_flush writes whole heads early. */
+#define STORE_DEFAULT_HEAD_MAX_POINTS 16000000
+
+/* The head log is compacted once it passes max(this, twice the head). */
+#define STORE_HEADLOG_MIN_COMPACT (64ull << 20)
 
 /* How long a write waits for another process's write lock before the
  * group fails with STORE_RETRY (the loop waits with it). */
@@ -177,15 +206,42 @@ void store_test_age_failure(struct store *s, int64_t ms);
 int store_test_exec(struct store *s, const char *sql);
 
 /* Retention: commits any open group, then in one transaction of its own
- * deletes at most max_rows raw samples older than retention_days before now_ms
- * and minute rollups older than max(retention_days, 400 days) (hour rollups
- * are kept forever). Call it from a timer every few seconds; a return of
- * max_rows means more is waiting. Returns rows deleted or -1 (logged). */
+ * drops the data of at most max_rows chunk rows older than retention_days
+ * before now_ms (their aggregates stay), looking at a bounded number of
+ * series. Call it from a timer every few seconds; a return of max_rows
+ * means more may be waiting (call again soon); less, that a pass over the
+ * series ended (call again later: a pass may end on a short count while
+ * rows older than the horizon wait for the next). Returns rows changed or
+ * -1 (logged). */
 int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_rows);
 
-/* Benchmarks only: with rollups off, appends skip rollup maintenance and the
- * rollup tables go stale (queries over them are wrong). Never in pantaud. */
-void store_set_rollups(struct store *s, bool enabled);
+/* Writes as chunk rows the head's points of hours that ended more than
+ * STORE_FLUSH_GRACE_MS before now_ms, for at most max_series series (one
+ * transaction; the next call goes on with the next series), and the rows
+ * of units and series that lag by STORE_LAST_SEEN_LAG_MS. No group may be
+ * open (it returns 0 if one is). Returns the series written (0: nothing
+ * was due), or STORE_RETRY (logged; nothing lost: the points stay in the
+ * head). Call it from a timer every second or so, and again at once while
+ * it returns max_series. */
+int store_flush(struct store *s, int64_t now_ms, size_t max_series);
+
+/* Puts (series, ts, value) into the head and the open group's log record,
+ * as store_append does for a sample of a series the database already has
+ * (`pantaud --backup` moving a running pantaud's head into its copy).
+ * Returns a store_result (STORE_REFUSED: no such series). */
+int store_put_point(struct store *s, int64_t series, int64_t ts, double value);
+
+/* The head's bound in points (STORE_DEFAULT_HEAD_MAX_POINTS). */
+void store_set_head_max(struct store *s, uint64_t points);
+
+/* fdatasync of the head log (it may wait for the disk). Returns 0 or -1. */
+int store_sync(struct store *s);
+/* For that fdatasync off the loop: a descriptor of the head log the caller
+ * syncs and closes on another thread. -1 on failure. */
+int store_sync_fd(struct store *s);
+
+/* The head, for the read side (query.h): valid until store_close. */
+struct head *store_head(struct store *s);
 
 /* Views of the in-memory caches, valid only during the callback. */
 struct store_series_view {

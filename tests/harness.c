@@ -18,8 +18,10 @@
 #include <math.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -710,6 +712,104 @@ double harness_sql_double(const char *db_path, const char *sql)
         sqlite3_finalize(st);
     }
     sqlite3_close(db);
+    return v;
+}
+
+int64_t harness_count_samples(const char *db_path, const char *where)
+{
+    char sql[1024];
+    if (snprintf(sql, sizeof sql,
+                 "SELECT coalesce(sum(n), 0) FROM chunks JOIN series ON series.id = "
+                 "chunks.series WHERE data IS NOT NULL AND (%s)",
+                 where ? where : "1") >= (int)sizeof sql)
+        return -1;
+    return harness_sql_int(db_path, sql);
+}
+
+static size_t http_body(char *data, size_t size, size_t n, void *ctx)
+{
+    return fwrite(data, size, n, ctx) * size;
+}
+
+/* The JSON answer of GET http://127.0.0.1:port/path, or NULL (err says why). */
+static json_t *http_get_json(int port, const char *path, char *err, size_t errlen)
+{
+    char url[2048], *text = NULL;
+    size_t len = 0;
+    long status = 0;
+    json_t *j = NULL;
+    err[0] = '\0';
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    FILE *body = open_memstream(&text, &len);
+    CURL *c = curl_easy_init();
+    if (!body || !c) {
+        snprintf(err, errlen, "no memory");
+        goto out;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    fflush(body);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK)
+        snprintf(err, errlen, "%.256s: %s", url, curl_easy_strerror(rc));
+    else if (status != 200)
+        snprintf(err, errlen, "%.256s: status %ld: %.200s", url, status, text ? text : "");
+    else if (!(j = json_loadb(text, len, 0, NULL)))
+        snprintf(err, errlen, "%.256s: not JSON", url);
+out:
+    if (c)
+        curl_easy_cleanup(c);
+    if (body)
+        fclose(body);
+    free(text);
+    return j;
+}
+
+/* Every sample from the epoch to 2070 in one bucket per series. */
+#define HTTP_ALL_TIME "&from=0&to=3162240000000&step=3162240000000&agg="
+
+static double http_agg(int port, const char *args, const char *agg, char *err, size_t errlen)
+{
+    char path[1536];
+    snprintf(path, sizeof path, "/api/v1/query?%s" HTTP_ALL_TIME "%s", args, agg);
+    json_t *j = http_get_json(port, path, err, errlen);
+    if (!j)
+        return NAN;
+    double v = 0;
+    json_t *series = json_object_get(j, "series"), *se, *pt;
+    size_t i, k;
+    json_array_foreach(series, i, se) json_array_foreach(json_object_get(se, "points"), k, pt) v +=
+        json_number_value(json_array_get(pt, 1));
+    json_decref(j);
+    return v;
+}
+
+double harness_http_agg(int port, const char *args, const char *agg)
+{
+    char err[512];
+    double v = http_agg(port, args, agg, err, sizeof err);
+    if (err[0])
+        log_error("harness_http_agg: %s", err);
+    return v;
+}
+
+int64_t harness_wait_http_count(int port, const char *args, int64_t want, int timeout_ms)
+{
+    char err[512];
+    int64_t deadline = mono_ms() + timeout_ms, v;
+    for (;;) {
+        double d = http_agg(port, args, "count", err, sizeof err);
+        v = isnan(d) ? -1 : (int64_t)d;
+        if (v == want || mono_ms() >= deadline)
+            break;
+        sleep_ms(50);
+    }
+    if (err[0])
+        log_error("harness_wait_http_count: %s", err);
     return v;
 }
 

@@ -67,6 +67,21 @@ double harness_sql_double(const char *db_path, const char *sql);
  * last value seen. */
 int64_t harness_wait_sql_int(const char *db_path, const char *sql, int64_t want, int timeout_ms);
 
+/* Samples at rest (issue 20): after a clean stop the whole head is in chunk
+ * rows, so the database alone counts every sample. `where` (may be NULL)
+ * filters on series' columns (program, unit, metric, labels) and chunks'
+ * (start). Returns the count or -1 on any error (logged). */
+int64_t harness_count_samples(const char *db_path, const char *where);
+
+/* While pantaud runs, its head holds the newest samples: read them through
+ * its HTTP API on 127.0.0.1:port. `agg` over every sample the query `args`
+ * select ("program=P&metric=M[&unit=U]"), all time in one bucket: "count"
+ * or "sum" (NAN on any error, logged). */
+double harness_http_agg(int port, const char *args, const char *agg);
+/* Polls harness_http_agg(port, args, "count") until it is `want`, up to
+ * timeout_ms. Returns the last count seen (-1: no answer). */
+int64_t harness_wait_http_count(int port, const char *args, int64_t want, int timeout_ms);
+
 /* The directory of the running test binary (.../build/tests), where the
  * binaries under test are found as ../pantaud. */
 const char *harness_bin_dir(void);

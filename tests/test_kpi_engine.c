@@ -90,7 +90,7 @@ static int env_open(struct env *e)
     unlink(db);
     memset(e, 0, sizeof *e);
     if (uv_loop_init(&e->loop) || store_open(&e->store, db) ||
-        query_pool_open(&e->pool, &e->loop, db))
+        query_pool_open(&e->pool, &e->loop, db, store_head(e->store)))
         return -1;
     struct catalog *c = harness_catalog(catalog_text);
     struct kpi_engine_opts o = {

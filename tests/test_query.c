@@ -8,7 +8,7 @@
 #include "check.h"
 #include "harness.h"
 #include "query.h"
-#include "rollup.h"
+#include "agg.h"
 #include "store.h"
 #include "util.h"
 
@@ -291,9 +291,8 @@ TEST(query_random_equals_brute_force)
     const char *p = fresh_db("random");
     fill_random(p, 1, 40000);
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
-    int64_t w = harness_sql_int(p, "SELECT value FROM store_meta WHERE key = 'watermark'");
-    CHECK(w > slot_ts(N_SLOTS / 2)); /* rollups hold most; the tail is raw */
+    CHECK(query_open(&q, p, NULL) == 0);
+    CHECK(harness_sql_int(p, "SELECT count(*) FROM chunks") > 0); /* the close wrote the head */
     rng_state = 99;
     for (int i = 0; i < 400; i++) {
         int64_t a = TQ - HOUR + (int64_t)rnd(8 * 3600) * 1000 + rnd(1000);
@@ -319,7 +318,7 @@ TEST(query_raw_samples_inclusive_range)
     const char *p = fresh_db("random2");
     fill_random(p, 2, 30000);
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     int64_t from = slot_ts(1000), to = slot_ts(3000); /* both ends: samples or not */
     struct query_req req = req_for(from, to, 0, 0, QUERY_AVG);
     CHECK(check_req(q, &req, from, to) == 0);
@@ -352,7 +351,7 @@ TEST(query_edge_buckets_are_partial)
     int64_t h = fl(TQ, HOUR);
     fill_grid(p, h, 3, 10000);
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     static const struct {
         int64_t from, to, step;
         int n;
@@ -397,7 +396,7 @@ TEST(query_tz_day_buckets_start_at_local_midnight)
     int64_t d = fl(TQ, DAY) - 3 * DAY; /* a UTC midnight */
     fill_grid(p, d, 72, HOUR);         /* one sample per hour for 3 days */
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     static const struct {
         int64_t tz, first_ts; /* relative to d */
         int first_count, n;
@@ -457,7 +456,7 @@ TEST(query_agg_kinds)
         CHECK(store_commit(s) == 0);
     }
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, store_head(s)) == 0);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             struct query_req req = {.filter = {.program = "pjs", .metric = "pickups"},
@@ -471,7 +470,7 @@ TEST(query_agg_kinds)
             CHECK_DBL(g.s[0].v[0], cases[i].want);
             got_free(&g);
         }
-        /* A later sample moves the watermark past the minute. */
+        /* A later sample, and the minute's hour written as a chunk row. */
         struct sample later = {.program = "pjs",
                                .unit = "truck-07",
                                .metric = "other",
@@ -480,8 +479,9 @@ TEST(query_agg_kinds)
                                .value = 0};
         CHECK(store_append(s, &later, m, NULL) == 0);
         CHECK(store_commit(s) == 0);
+        CHECK(store_flush(s, m + 3 * HOUR, 100) > 0);
     }
-    CHECK(harness_sql_int(p, "SELECT value FROM store_meta WHERE key = 'watermark'") > m);
+    CHECK(harness_sql_int(p, "SELECT count(*) FROM chunks") > 0);
     store_close(s);
     query_close(q);
 }
@@ -529,7 +529,7 @@ TEST(query_points_at_most_n)
     const char *p = fresh_db("random2");
     fill_random(p, 2, 30000);
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     static const int points[] = {1, 2, 7, 50, 100, 1000};
     for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
         struct query_req req = req_for(TQ + 1234, TQ + 5 * HOUR + 777, 0, 7 * HOUR, QUERY_AVG);
@@ -585,7 +585,7 @@ TEST(query_filters_labels_unit_program)
 {
     const char *p = filters_db();
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     static const struct {
         const char *program, *unit, *metric, *k1, *v1, *k2, *v2;
         int n_series;
@@ -645,7 +645,7 @@ TEST(query_series_list_filters)
 {
     const char *p = filters_db();
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     struct got g = {0};
     struct query_filter f = {.program = "simas-bapokting", .unit = "pasar-b"};
     CHECK_INT(query_series_list(q, &f, on_list, &g), QUERY_OK);
@@ -666,7 +666,7 @@ TEST(query_empty_and_invalid)
 {
     const char *p = filters_db();
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     struct got g = {0};
     /* A matching series with nothing in the range: reported, no points. */
     struct query_req req = {
@@ -733,7 +733,7 @@ TEST(query_export_chunks_cover_every_row_once)
     const char *p = fresh_db("random");
     fill_random(p, 3, 20000);
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     static const int chunk[] = {1, 7, 500, 100000};
     static const struct {
         int64_t from, to;
@@ -784,44 +784,43 @@ TEST(query_export_chunks_cover_every_row_once)
 
 /* ---- retention and concurrency -------------------------------------------- */
 
-/* Below the raw horizon rollups answer: whole minutes and hours as before
- * the prune; ragged edges snap to the minutes whose start is in range. */
-TEST(query_after_prune_uses_rollups)
+/* Below the raw horizon chunk rows keep their aggregates: whole hours give
+ * the answer they gave before the prune; raw reads there give nothing. */
+TEST(query_after_prune_keeps_hours)
 {
     const char *p = fresh_db("pruned");
     fill_random(p, 11, 40000);
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, NULL) == 0);
     struct store *s;
     CHECK(store_open(&s, p) == 0);
-    int64_t rf = fl(TQ + 3 * HOUR + 17 * MIN, MIN);
-    while (store_prune(s, rf + DAY + 30000, 1, 5000) > 0)
+    int64_t rf = fl(TQ + 3 * HOUR, HOUR);
+    while (store_prune(s, rf + DAY + 30000, 1, 5000) == 5000)
         ;
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT value FROM store_meta WHERE key = 'raw_floor'"), rf);
-    CHECK(harness_sql_int(p, "SELECT count(*) FROM samples") > 0);
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM samples WHERE ts < %lld", (long long)rf);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM chunks WHERE data IS NOT NULL AND start < %lld",
+             (long long)rf);
     CHECK_INT(harness_sql_int(p, sql), 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM chunks WHERE data IS NULL AND start < %lld",
+             (long long)rf);
+    CHECK(harness_sql_int(p, sql) > 0);
+    CHECK(harness_sql_int(p, "SELECT count(*) FROM chunks WHERE data IS NOT NULL") > 0);
     rng_state = 17;
     for (int i = 0; i < 200; i++) {
-        int64_t step = (int64_t[]){MIN, 5 * MIN, HOUR, 2 * HOUR, DAY}[rnd(5)];
-        int64_t tz = tzs[rnd(5)];
-        /* Aligned ranges: the same answer as from the raw samples. */
-        int64_t a = fl(TQ - HOUR + (int64_t)rnd(8 * 60) * MIN, MIN);
-        int64_t b = a + (int64_t)rnd(6 * 60) * MIN + MIN - 1;
-        struct query_req req = req_for(a, b, step, tz, (enum query_agg)rnd(QUERY_LAST + 1));
+        int64_t step = (int64_t[]){HOUR, 2 * HOUR, DAY}[rnd(3)];
+        /* Ranges of whole hours: the same answer as from the raw samples. */
+        int64_t a = fl(TQ - HOUR, HOUR) + (int64_t)rnd(8) * HOUR;
+        int64_t b = a + (int64_t)rnd(6) * HOUR + HOUR - 1;
+        struct query_req req = req_for(a, b, step, 0, (enum query_agg)rnd(QUERY_LAST + 1));
         if (check_req(q, &req, a, b) != 0)
-            CHECK_FAIL_("aligned query %d", i);
-        /* Ragged ends below the horizon: whole minutes by their start. */
-        int64_t ra = a + 1 + rnd(58000), rb = b - 1 - rnd(58000);
-        if (rb >= rf || ra > rb)
-            continue;
-        req.from = ra;
-        req.to = rb;
-        if (check_req(q, &req, fl(ra, MIN) + MIN, fl(rb, MIN) + MIN - 1) != 0)
-            CHECK_FAIL_("ragged query %d", i);
+            CHECK_FAIL_("hour-aligned query %d", i);
     }
+    struct query_req raw = req_for(TQ - HOUR, rf - 1, 0, 0, QUERY_AVG);
+    struct got g = {0};
+    CHECK_INT(run(q, &raw, &g), QUERY_OK);
+    CHECK_INT(g.points, 0);
+    got_free(&g);
     query_close(q);
 }
 
@@ -835,7 +834,7 @@ TEST(query_reads_beside_an_open_group)
     CHECK(store_commit(s) == 0);
     add_series(s, "pjs", "truck-07", "pickups", "{}", TQ + 1000, 2); /* group left open */
     struct query_db *q;
-    CHECK(query_open(&q, p) == 0);
+    CHECK(query_open(&q, p, store_head(s)) == 0);
     struct query_req req = {.filter = {.program = "pjs"}, .from = TQ, .to = TQ + HOUR};
     struct got g = {0};
     uint64_t t0 = util_mono_ns();
@@ -854,12 +853,12 @@ TEST(query_reads_beside_an_open_group)
 TEST(query_open_refuses_missing_or_old_db)
 {
     struct query_db *q = NULL;
-    CHECK(query_open(&q, "/nonexistent-dir/pantau.db") != 0);
+    CHECK(query_open(&q, "/nonexistent-dir/pantau.db", NULL) != 0);
     const char *p = fresh_db("v0");
     sqlite3 *db;
     CHECK(sqlite3_open(p, &db) == SQLITE_OK);
     sqlite3_close(db);
-    CHECK(query_open(&q, p) != 0);
+    CHECK(query_open(&q, p, NULL) != 0);
     CHECK(q == NULL);
 }
 
@@ -868,5 +867,5 @@ TEST_MAIN(CASE(query_random_equals_brute_force), CASE(query_raw_samples_inclusiv
           CASE(query_agg_kinds), CASE(query_pick_step_table), CASE(query_points_at_most_n),
           CASE(query_filters_labels_unit_program), CASE(query_series_list_filters),
           CASE(query_empty_and_invalid), CASE(query_export_chunks_cover_every_row_once),
-          CASE(query_after_prune_uses_rollups), CASE(query_reads_beside_an_open_group),
+          CASE(query_after_prune_keeps_hours), CASE(query_reads_beside_an_open_group),
           CASE(query_open_refuses_missing_or_old_db))

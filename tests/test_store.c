@@ -1,11 +1,14 @@
 /* test_store.c — the store against real SQLite files in a temp dir. */
+#include <errno.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "checkpoint.h"
 #include "harness.h"
+#include "headlog.h"
 #include "schema.h"
 #include "store.h"
 #include "util.h"
@@ -41,7 +44,7 @@ TEST(store_creates_schema)
     store_close(s);
     CHECK_INT(harness_sql_int(p, "PRAGMA user_version"), schema_version);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                 "('series','samples','units')"),
+                                 "('series','chunks','units')"),
               3);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
                                  "'wal'"),
@@ -72,10 +75,10 @@ TEST(store_duplicate_replaces)
     CHECK(store_append(s, &b, T0 + 9, NULL) == 0); /* twice in one group, too */
     CHECK(store_commit(s) == 0);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 1);
+    CHECK_INT(harness_count_samples(p, NULL), 1);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 1);
-    CHECK_DBL(harness_sql_double(p, "SELECT value FROM samples"), 14700);
-    CHECK_INT(harness_sql_int(p, "SELECT arrival FROM samples"), T0 + 9);
+    CHECK_DBL(harness_sql_double(p, "SELECT last_value FROM chunks"), 14700);
+    CHECK_DBL(harness_sql_double(p, "SELECT sum_value FROM chunks"), 14700); /* not 29200 */
 }
 
 TEST(store_labels_make_distinct_series)
@@ -95,7 +98,7 @@ TEST(store_labels_make_distinct_series)
     CHECK_INT(st.series, 3);
     CHECK_INT(st.stored_total, 3);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 3);
+    CHECK_INT(harness_count_samples(p, NULL), 3);
 }
 
 TEST(store_late_and_out_of_order)
@@ -115,11 +118,11 @@ TEST(store_late_and_out_of_order)
     CHECK(store_append(s, &old, T0 + 20000, NULL) == 0);
     CHECK(store_commit(s) == 0);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
+    CHECK_INT(harness_count_samples(p, NULL), 4);
     /* "last" follows device time, not arrival: the late flush must not move it back. */
     CHECK_INT(harness_sql_int(p, "SELECT last_ts FROM series"), T0 + 3000);
     CHECK_DBL(harness_sql_double(p, "SELECT last_value FROM series"), 3);
-    CHECK_INT(harness_sql_int(p, "SELECT min(ts) FROM samples"), T0 - 86400000);
+    CHECK_INT(harness_sql_int(p, "SELECT min(start) FROM chunks"), T0 - 86400000);
 }
 
 TEST(store_reopen_keeps_series_and_units)
@@ -146,7 +149,7 @@ TEST(store_reopen_keeps_series_and_units)
     CHECK(store_commit(s) == 0);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 1);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 2);
+    CHECK_INT(harness_count_samples(p, NULL), 2);
     CHECK_INT(harness_sql_int(p, "SELECT last_ts FROM series"), T0 + 60000);
     CHECK_INT(harness_sql_int(p, "SELECT online FROM units"), 1);
     CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 60000);
@@ -154,53 +157,110 @@ TEST(store_reopen_keeps_series_and_units)
 }
 
 /* A unit's last_seen is a cache of its samples' arrival: its row is
- * rewritten only once the cache runs STORE_LAST_SEEN_LAG_MS ahead, so a
- * crash (here: the committed rows, read by another connection while the
- * store stays open) finds it less than that behind; what the store
- * answers is exact, and a clean close writes it exactly. */
+ * written by store_flush once the cache runs STORE_LAST_SEEN_LAG_MS ahead
+ * of it, so a crash (here: the committed rows, read by another connection
+ * while the store stays open) finds it at most that far behind; what the
+ * store answers is exact, and a clean close writes it exactly. Arrivals
+ * and the flushes' now_ms go 10 s apart, as if 260 s went by. */
+#define LAG_STEP_MS 10000
+
+static int64_t unit_row_last_seen(const char *p)
+{
+    return harness_sql_int(p, "SELECT coalesce(max(last_seen), 0) FROM units");
+}
+
 TEST(store_unit_last_seen_row_lags_less_than_the_bound)
 {
     struct store *s;
     const char *p = fresh_db("last_seen");
     CHECK(store_open(&s, p) == 0);
+    const int64_t base = util_now_ms(); /* after the open: its first batch is due at +60 s */
     int writes = 0;
     int64_t row = 0;
     for (int i = 0; i <= 25; i++) {
-        int64_t arrival = T0 + i * 100;
+        int64_t arrival = base + i * LAG_STEP_MS;
         struct sample x = sample("price", "{}", T0 + i, i);
         CHECK_INT(store_append(s, &x, arrival, NULL), 0);
         CHECK(store_commit(s) == 0);
-        int64_t now = harness_sql_int(p, "SELECT last_seen FROM units");
-        CHECK(arrival - now < STORE_LAST_SEEN_LAG_MS);
+        CHECK(store_flush(s, arrival, 1024) >= 0);
+        int64_t now = unit_row_last_seen(p);
+        /* Every arrival at least the bound old is in the row. */
+        int64_t due = arrival - STORE_LAST_SEEN_LAG_MS;
+        if (due >= base)
+            CHECK(now >= base + (due - base) / LAG_STEP_MS * LAG_STEP_MS);
+        CHECK(now <= arrival);
         writes += now != row;
         row = now;
         struct store_unit_view v;
         CHECK(store_get_unit(s, "simas-bapokting", "pasar-bandar-jaya", &v) == 0);
         CHECK_INT(v.last_seen, arrival);
     }
-    CHECK_INT(writes, 3); /* T0, T0 + 1000, T0 + 2000: not 26 */
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 26);
-    /* A position is written at once (the samples do not keep it). */
+    CHECK_INT(writes, 4);                          /* at +60, +120, +180, +240 s: not 26 */
+    CHECK_INT(harness_count_samples(p, NULL), 26); /* T0's hour is long over: flushed */
+    /* A position reaches the row with the same lag. */
     struct sample m = sample("price", "{}", T0 + 26, 26);
     m.has_position = true;
     m.lat = -4.9;
     m.lon = 105.2;
-    CHECK_INT(store_append(s, &m, T0 + 2600, NULL), 0);
+    int64_t at = base + 26 * LAG_STEP_MS;
+    CHECK_INT(store_append(s, &m, at, NULL), 0);
     CHECK(store_commit(s) == 0);
-    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 2600);
+    CHECK(store_flush(s, at, 1024) >= 0);
+    CHECK_INT(unit_row_last_seen(p), base + 24 * LAG_STEP_MS);
+    CHECK(store_flush(s, base + 30 * LAG_STEP_MS, 1024) >= 0);
+    CHECK_INT(unit_row_last_seen(p), at);
     CHECK_DBL(harness_sql_double(p, "SELECT lat FROM units"), -4.9);
     struct sample z = sample("price", "{}", T0 + 27, 27);
-    CHECK_INT(store_append(s, &z, T0 + 2700, NULL), 0);
+    CHECK_INT(store_append(s, &z, at + 1000, NULL), 0);
     CHECK(store_commit(s) == 0);
-    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 2600);
+    CHECK(store_flush(s, base + 31 * LAG_STEP_MS, 1024) >= 0);
+    CHECK_INT(unit_row_last_seen(p), at);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT last_seen FROM units"), T0 + 2700);
+    CHECK_INT(unit_row_last_seen(p), at + 1000);
+    CHECK_INT(harness_count_samples(p, NULL), 28);
     /* A group still open at close is committed, even with no unit behind. */
     CHECK(store_open(&s, p) == 0);
     struct sample w = sample("price", "{}", T0 + 28, 28);
-    CHECK_INT(store_append(s, &w, T0 + 2700, NULL), 0);
+    CHECK_INT(store_append(s, &w, at + 1000, NULL), 0);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 29);
+    CHECK_INT(harness_count_samples(p, NULL), 29);
+}
+
+/* A crash (the process gone with no store_close) loses nothing committed:
+ * the head log's replay puts the samples back in the head and the unit's
+ * last_seen back to the commit's time, though neither row was written. */
+TEST(store_crash_replays_the_head_and_last_seen)
+{
+    struct store *s;
+    const char *p = fresh_db("crash");
+    int64_t before = util_now_ms();
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (store_open(&s, p) != 0)
+            _exit(1);
+        for (int i = 0; i < 100; i++) {
+            struct sample x = sample("price", "{}", T0 + i, i);
+            if (store_append(s, &x, util_now_ms(), NULL) != 0 || store_commit(s) != 0)
+                _exit(1);
+        }
+        _exit(0); /* as SIGKILL would: no close, no flush */
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int64_t after = util_now_ms();
+    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM units"), 0);
+    CHECK_INT(harness_count_samples(p, NULL), 0);
+    CHECK(store_open(&s, p) == 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_INT(st.head_points, 100);
+    struct store_unit_view v;
+    CHECK(store_get_unit(s, "simas-bapokting", "pasar-bandar-jaya", &v) == 0);
+    CHECK(v.last_seen >= before && v.last_seen <= after);
+    store_close(s);
+    CHECK_INT(harness_count_samples(p, NULL), 100);
+    CHECK(unit_row_last_seen(p) >= before);
 }
 
 TEST(store_presence_offline)
@@ -230,7 +290,7 @@ TEST(store_many_series_one_group)
     CHECK(store_commit(s) == 0);
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 500);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 5000);
+    CHECK_INT(harness_count_samples(p, NULL), 5000);
     CHECK_INT(harness_sql_int(p, "SELECT sum(last_ts - 1795000000000) FROM series"),
               /* each series' last is its largest i: 4500..4999 */ (4500 + 4999) * 500 / 2);
 }
@@ -242,40 +302,186 @@ TEST(store_unwritable_path_fails_cleanly)
     CHECK(s == NULL);
 }
 
+/* A disk for the head log that takes budget bytes more, then is full: the
+ * write that passes it falls short, the next ones fail with ENOSPC. */
+static long long log_budget = -1; /* -1: no limit */
+
+static ssize_t budget_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (log_budget < 0)
+        return pwrite(fd, buf, n, off);
+    if (log_budget == 0) {
+        errno = ENOSPC;
+        return -1;
+    }
+    size_t take = (long long)n < log_budget ? n : (size_t)log_budget;
+    ssize_t w = pwrite(fd, buf, take, off);
+    if (w > 0)
+        log_budget -= w;
+    return w;
+}
+
+static void log_disk(long long budget)
+{
+    log_budget = budget;
+    headlog_test_set_pwrite(budget < 0 ? NULL : budget_pwrite);
+}
+
+static int count_sample(void *ctx, int64_t series, int64_t ts, double value, int64_t commit_ms)
+{
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* The samples the head log holds: what a crash now would keep. */
+static int64_t log_samples(const char *db)
+{
+    char path[600];
+    uint64_t n = 0, seen = 0;
+    snprintf(path, sizeof path, "%s-head", db);
+    struct headlog_replay r = {.sample = count_sample, .ctx = &n};
+    return headlog_read(path, &r, &seen) == 0 ? (int64_t)n : -1;
+}
+
+struct last_ctx {
+    int64_t last_ts;
+};
+
+static void last_of(void *ctx, const struct store_series_view *v)
+{
+    ((struct last_ctx *)ctx)->last_ts = v->last_ts;
+}
+
+/* The head log cannot be written (a full disk): the group fails with
+ * STORE_RETRY, nothing counted lost, health says not writable; with the
+ * disk back and no sample arriving, a probe recovers health, and the group
+ * appended again is stored. */
 TEST(store_health_recovers_by_probe)
 {
     struct store *s;
-    sqlite3 *db;
     const char *p = fresh_db("probe");
     CHECK(store_open(&s, p) == 0);
-    /* Another connection makes every sample insert fail (a full disk, say). */
-    CHECK(sqlite3_open(p, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db,
-                       "CREATE TRIGGER fail BEFORE INSERT ON samples BEGIN "
-                       "SELECT RAISE(ABORT, 'injected failure'); END",
-                       NULL, NULL, NULL) == SQLITE_OK);
     struct sample a = sample("price", "{}", T0, 1);
-    CHECK(store_append(s, &a, T0, NULL) != 0);
-    CHECK(store_commit(s) == 0); /* the group commits; the sample is counted lost */
+    CHECK_INT(store_append(s, &a, T0, NULL), 0);
+    CHECK(store_commit(s) == 0);
+    log_disk(0);
+    struct sample b = sample("price", "{}", T0 + 1, 2);
+    CHECK_INT(store_append(s, &b, T0, NULL), 0);
+    CHECK_INT(store_commit(s), STORE_RETRY);
     struct store_stats st;
     store_get_stats(s, &st);
     CHECK(!st.writable);
-    CHECK_INT(st.lost_total, 1);
+    CHECK_INT(st.last_error, SQLITE_FULL);
+    CHECK_INT(st.lost_total, 0);
+    CHECK_INT(st.retries, 1);
+    CHECK_INT(st.head_points, 1); /* readers never saw what failed */
+    struct store_unit_view uv;
+    struct last_ctx lc = {0};
+    store_each_series(s, last_of, &lc);
+    CHECK_INT(lc.last_ts, T0); /* nor the caches: the group's last is undone */
+    CHECK(store_get_unit(s, "simas-bapokting", "pasar-bandar-jaya", &uv) == 0);
     /* The disk is back, but no sample arrives: health must not stay degraded. */
-    CHECK(sqlite3_exec(db, "DROP TRIGGER fail", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    log_disk(-1);
     CHECK(store_probe_writable(s) != 0); /* a failure stands for 10 s first */
     store_test_age_failure(s, 10000);
     CHECK(store_probe_writable(s) == 0);
     store_get_stats(s, &st);
     CHECK(st.writable);
+    CHECK_INT(store_append(s, &b, T0, NULL), 0); /* the caller's retry */
+    CHECK(store_commit(s) == 0);
+    CHECK_INT(log_samples(p), 2);
     store_close(s);
+    CHECK_INT(harness_count_samples(p, NULL), 2);
+    CHECK_DBL(harness_sql_double(p, "SELECT sum_value FROM chunks"), 3);
 }
 
-/* A full disk in the middle of a group: the whole group is rolled back and
- * nothing counted lost (STORE_RETRY: the caller appends it again), the store
- * never writes outside a transaction, and once there is room again the
- * same groups, appended again, are all stored. */
+/* SQLite fails while store_flush writes chunk rows (another connection's
+ * trigger on chunks: a failing disk, say): STORE_RETRY, the points stay in
+ * the head and its log, health says not writable until a probe; the next
+ * flush writes them all. */
+TEST(store_flush_failure_keeps_the_head)
+{
+    struct store *s;
+    sqlite3 *db;
+    char labels[64];
+    const char *p = fresh_db("flushfail");
+    CHECK(store_open(&s, p) == 0);
+    for (int i = 0; i < 300; i++) {
+        snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 30);
+        struct sample x = sample("documents_issued", labels, T0 + i * 60000, i);
+        CHECK_INT(store_append(s, &x, T0, NULL), 0);
+    }
+    CHECK(store_commit(s) == 0);
+    CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TRIGGER fail BEFORE INSERT ON chunks BEGIN "
+                       "SELECT RAISE(ABORT, 'injected failure'); END",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    int64_t later = T0 + 10 * 3600000LL; /* every hour of them is due */
+    CHECK_INT(store_flush(s, later, 1024), STORE_RETRY);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK(!st.writable);
+    CHECK_INT(st.lost_total, 0);
+    CHECK_INT(st.head_points, 300);
+    CHECK_INT(harness_count_samples(p, NULL), 0);
+    CHECK_INT(log_samples(p), 300);
+    CHECK(sqlite3_exec(db, "DROP TRIGGER fail", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    store_test_age_failure(s, 10000);
+    CHECK(store_probe_writable(s) == 0);
+    CHECK_INT(store_flush(s, later, 1024), 30);
+    CHECK_INT(harness_count_samples(p, NULL), 300);
+    store_get_stats(s, &st);
+    CHECK(st.writable);
+    CHECK_INT(st.head_points, 0);
+    store_close(s);
+    CHECK_INT(harness_count_samples(p, NULL), 300);
+    CHECK_INT(harness_sql_int(p, "SELECT CAST(sum(sum_value) AS INTEGER) FROM chunks"),
+              299 * 300 / 2);
+}
+
+/* A flush that fails part-way is rolled back whole, the series' rows (their
+ * last) it had written included: the next flush writes them again. Each of
+ * three series in turn fails, so that some are written before it. */
+TEST(store_flush_failure_writes_the_rows_again)
+{
+    for (int bad = 1; bad <= 3; bad++) {
+        struct store *s;
+        sqlite3 *db;
+        char name[32], labels[32], sql[160];
+        snprintf(name, sizeof name, "flushrows%d", bad);
+        const char *p = fresh_db(name);
+        CHECK(store_open(&s, p) == 0);
+        for (int i = 0; i < 3; i++) {
+            snprintf(labels, sizeof labels, "{\"k\":\"%d\"}", i);
+            struct sample x = sample("stock", labels, T0 + i, 10 + i);
+            CHECK_INT(store_append(s, &x, T0, NULL), 0);
+        }
+        CHECK(store_commit(s) == 0);
+        CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER fail BEFORE INSERT ON chunks WHEN NEW.series = %d BEGIN "
+                 "SELECT RAISE(ABORT, 'injected failure'); END",
+                 bad);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+        CHECK_INT(store_flush(s, T0 + 86400000, 1024), STORE_RETRY);
+        CHECK(sqlite3_exec(db, "DROP TRIGGER fail", NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+        CHECK_INT(store_flush(s, T0 + 86400000, 1024), 3);
+        store_close(s);
+        CHECK_INT(harness_count_samples(p, NULL), 3);
+        CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series WHERE last_ts = " /* all three */
+                                     "1795000000000 + id - 1 AND last_value = 9 + id"),
+                  3);
+    }
+}
+
+/* A full disk in the middle of a run of groups: each group whose log write
+ * fails (the one that falls short, and all after it) is rolled back whole
+ * and nothing counted lost (STORE_RETRY: the caller appends it again), the
+ * log never keeps a torn record, and once there is room again the same
+ * groups, appended again, are all stored. */
 static int append_group(struct store *s, int g)
 {
     char labels[64];
@@ -294,10 +500,11 @@ TEST(store_full_disk_mid_group)
     struct store *s;
     const char *p = fresh_db("full");
     CHECK(store_open(&s, p) == 0);
-    CHECK(store_test_exec(s, "PRAGMA max_page_count = 45") == 0);
+    CHECK_INT(append_group(s, 0), 0);
+    log_disk(8 * 200 * 13 + 100); /* room for about 8 more groups of ~13 bytes a sample */
     bool failed[20] = {false};
     int n_failed = 0;
-    for (int g = 0; g < 20; g++) {
+    for (int g = 1; g < 20; g++) {
         int rc = append_group(s, g);
         CHECK(rc == 0 || rc == STORE_RETRY);
         failed[g] = rc != 0;
@@ -305,21 +512,23 @@ TEST(store_full_disk_mid_group)
     }
     struct store_stats st;
     store_get_stats(s, &st);
-    CHECK(n_failed > 0 && n_failed < 20);
+    CHECK(n_failed > 0 && n_failed < 19);
     CHECK(!st.writable);
     CHECK_INT(st.last_error, SQLITE_FULL);
     CHECK_INT(st.lost_total, 0);
     CHECK_INT(st.retries, n_failed);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), (20 - n_failed) * 200);
+    CHECK_INT(st.head_points, (20 - n_failed) * 200);
+    CHECK_INT(log_samples(p), (20 - n_failed) * 200);
     /* Room again: the failed groups, appended again, all commit. */
-    CHECK(store_test_exec(s, "PRAGMA max_page_count = 100000") == 0);
-    for (int g = 0; g < 20; g++)
+    log_disk(-1);
+    for (int g = 1; g < 20; g++)
         if (failed[g])
             CHECK(append_group(s, g) == 0);
     store_get_stats(s, &st);
     CHECK(st.writable);
+    CHECK_INT(log_samples(p), 20 * 200);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 20 * 200);
+    CHECK_INT(harness_count_samples(p, NULL), 20 * 200);
 }
 
 TEST(store_refuses_series_past_the_limit)
@@ -349,7 +558,7 @@ TEST(store_refuses_series_past_the_limit)
     CHECK(st.writable); /* a refusal is not a write failure */
     store_close(s);
     CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM series"), 3);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 4);
+    CHECK_INT(harness_count_samples(p, NULL), 4);
 }
 
 /* Frames in the WAL, as a PASSIVE checkpoint from a connection of its own
@@ -364,6 +573,8 @@ static int wal_frames(const char *path)
     sqlite3_close(db);
     return log;
 }
+
+#define CHECKPOINT_HOURS 48 /* ~65 frames each */
 
 static void stop_loop(uv_timer_t *t)
 {
@@ -380,12 +591,19 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
     CHECK(store_open(&s, p) == 0);
     CHECK(store_set_autocheckpoint(s, false) == 0);
     CHECK(store_set_wal_size_limit(s, 1 << 20) == 0);
-    for (int i = 0; i < 3000; i++) { /* > 2000 frames: a commit writes a few pages */
-        char labels[64];
-        snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i % 300);
-        struct sample x = sample("documents_issued", labels, T0 + i, i);
-        CHECK_INT(store_append(s, &x, T0, NULL), 0);
+    /* > 2000 frames: hours of 300 series, each hour flushed as chunk rows
+     * once it is due (a fake now_ms an hour and the grace later). */
+    const int64_t hour = 3600000, t0 = T0 / hour * hour;
+    const int hours = CHECKPOINT_HOURS;
+    for (int h = 0; h < hours; h++) {
+        for (int i = 0; i < 300; i++) {
+            char labels[64];
+            snprintf(labels, sizeof labels, "{\"kampung\":\"k%d\"}", i);
+            struct sample x = sample("documents_issued", labels, t0 + h * hour + i, i);
+            CHECK_INT(store_append(s, &x, T0, NULL), 0);
+        }
         CHECK(store_commit(s) == 0);
+        CHECK_INT(store_flush(s, t0 + (h + 1) * hour + STORE_FLUSH_GRACE_MS, 1024), 300);
     }
     int before = wal_frames(p);
     CHECK(before >= 2000);
@@ -426,14 +644,16 @@ TEST(checkpointer_catches_up_and_the_wal_restarts)
     CHECK(wal_frames(p) < 100);
     CHECK(stat(wal, &wst) == 0 && wst.st_size <= 1 << 20);
     store_close(s);
-    CHECK_INT(harness_sql_int(p, "SELECT count(*) FROM samples"), 3001);
+    CHECK_INT(harness_count_samples(p, NULL), hours * 300 + 1);
 }
 
 TEST_MAIN(CASE(store_creates_schema), CASE(store_refuses_newer_schema),
           CASE(store_duplicate_replaces), CASE(store_labels_make_distinct_series),
           CASE(store_late_and_out_of_order), CASE(store_reopen_keeps_series_and_units),
-          CASE(store_unit_last_seen_row_lags_less_than_the_bound), CASE(store_presence_offline),
+          CASE(store_unit_last_seen_row_lags_less_than_the_bound),
+          CASE(store_crash_replays_the_head_and_last_seen), CASE(store_presence_offline),
           CASE(store_many_series_one_group), CASE(store_unwritable_path_fails_cleanly),
-          CASE(store_health_recovers_by_probe), CASE(store_full_disk_mid_group),
+          CASE(store_health_recovers_by_probe), CASE(store_flush_failure_keeps_the_head),
+          CASE(store_flush_failure_writes_the_rows_again), CASE(store_full_disk_mid_group),
           CASE(store_refuses_series_past_the_limit),
           CASE(checkpointer_catches_up_and_the_wal_restarts))

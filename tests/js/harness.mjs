@@ -7,7 +7,7 @@
 // PANTAU_KEEP_TMP is set. Every wait has a timeout.
 //
 // Env: PANTAUD (default build/pantaud), PANTAU_SIM (default build/pantau-sim).
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -295,6 +295,53 @@ export async function fetchJson(url, { method = 'GET', headers = {}, body, ms = 
   }
   return { status: res.status, text, json };
 }
+
+// Samples a running pantaud holds, counted through its API (issue 20: the
+// newest are in its in-memory head, not in the database file yet): /series
+// names the (program, metric) pairs, /query?agg=count counts each series'
+// samples over all time in one bucket. `where(series)` (program, unit,
+// metric, labels) picks the series counted; `series` narrows /series's list
+// ("program=P&unit=U"). Throws on an HTTP error.
+const ALL_TIME = 'from=0&to=3162240000000&step=3162240000000&agg=count';
+export async function countSamples(pantaud, { where = () => true, headers = {}, series = '' } = {}) {
+  const base = `http://127.0.0.1:${pantaud.httpPort}/api/v1`;
+  const get = async (p) => {
+    const r = await fetchJson(`${base}${p}`, { headers, ms: 30000 });
+    if (r.status !== 200) throw new Error(`GET ${p}: ${r.status} ${r.text.slice(0, 200)}`);
+    return r.json;
+  };
+  const pairs = new Set((await get(`/series?${series}`)).series.filter(where).map((s) => `${s.program}\n${s.metric}`));
+  let n = 0;
+  for (const pair of pairs) {
+    const [program, metric] = pair.split('\n');
+    const q = `/query?program=${encodeURIComponent(program)}&metric=${encodeURIComponent(metric)}&${ALL_TIME}`;
+    for (const s of (await get(q)).series) if (where(s)) for (const [, c] of s.points) n += c;
+  }
+  return n;
+}
+
+// Samples at rest in the database file at `db`: after a clean stop every
+// sample is in its chunk rows. `where` is SQL over series and chunks'
+// columns (program, unit, metric, labels, start).
+export function countSamplesAtRest(db, where = '1') {
+  const q = `SELECT coalesce(sum(n), 0) FROM chunks JOIN series ON series.id = chunks.series WHERE data IS NOT NULL AND (${where})`;
+  return Number(execFileSync('sqlite3', ['-readonly', db, q], { timeout: 10000 }).toString().trim());
+}
+
+// A fast fill for tests, in SQL: in a stopped pantaud's database, the old
+// layout's tables (schema 6: samples and its rollups) and the mark that has
+// the next start convert them to chunk rows (store_convert.h: counted in
+// both at the end, logged). After it, in the same transaction: INSERT INTO
+// samples (series, ts, value, arrival) ... for series that exist.
+export const SAMPLES_TO_CONVERT = `CREATE TABLE samples (series INTEGER NOT NULL, ts INTEGER NOT NULL,
+    value REAL NOT NULL, arrival INTEGER NOT NULL, PRIMARY KEY (series, ts)) WITHOUT ROWID;
+  CREATE TABLE rollup_1m (series INTEGER NOT NULL, ts INTEGER NOT NULL, min_value REAL NOT NULL,
+    max_value REAL NOT NULL, sum_value REAL NOT NULL, n INTEGER NOT NULL, last_value REAL NOT NULL,
+    last_ts INTEGER NOT NULL, PRIMARY KEY (series, ts)) WITHOUT ROWID;
+  CREATE TABLE rollup_1h (series INTEGER NOT NULL, ts INTEGER NOT NULL, min_value REAL NOT NULL,
+    max_value REAL NOT NULL, sum_value REAL NOT NULL, n INTEGER NOT NULL, last_value REAL NOT NULL,
+    last_ts INTEGER NOT NULL, PRIMARY KEY (series, ts)) WITHOUT ROWID;
+  INSERT OR REPLACE INTO store_meta (key, value) VALUES ('convert_next', 0);`;
 
 // pantau-sim against `broker` with `args`; tracked for cleanup like pantaud.
 export function startSim(broker, args = []) {

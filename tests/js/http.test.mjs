@@ -12,6 +12,7 @@ import {
   mosquittoPub,
   openClient,
   runCases,
+  SAMPLES_TO_CONVERT,
   sanitized,
   sleep,
   startBroker,
@@ -395,10 +396,12 @@ const cases = [
   [
     'healthz: 503 database_not_writable when writes fail, 200 again once they work',
     async ({ broker, open, base }) => {
+      // A sample's own write is its head log record (issue 20); a new
+      // series is a row: make that write fail.
       const sql = (q) => execFileSync('sqlite3', [open.db, q]);
-      sql("CREATE TRIGGER fail_writes BEFORE INSERT ON samples BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+      sql("CREATE TRIGGER fail_writes BEFORE INSERT ON series BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
       try {
-        mosquittoPub(broker, 'pantau/pjs/truck-09/pickups', '1');
+        mosquittoPub(broker, 'pantau/pjs/truck-09/refused_kg', '1');
         await until(async () => (await get(base, '/healthz')).status === 503, 10000, 'degraded');
         const r = await get(base, '/healthz');
         assert(r.json.reasons.includes('database_not_writable'), `reason: ${r.text}`);
@@ -504,12 +507,15 @@ const authCases = [
       const big = await startPantaud(broker, { db });
       await big.stop();
       // Fill the database directly: one series, one sample a second (11.6
-      // days: inside the raw retention, so pruning leaves it alone).
+      // days: inside the raw retention, so pruning leaves it alone), in the
+      // old layout's table, converted to chunk rows by the next start.
       execFileSync('sqlite3', [
         db,
-        `INSERT INTO series (id, program, unit, metric, labels, created) VALUES (1, 'pjs', 'truck-01', 'waste_kg', '{}', 0);
+        `BEGIN; ${SAMPLES_TO_CONVERT}
+         INSERT INTO series (id, program, unit, metric, labels, created) VALUES (1, 'pjs', 'truck-01', 'waste_kg', '{}', 0);
          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
-         INSERT INTO samples (series, ts, value, arrival) SELECT 1, ${T0 - 999999 * 1000} + i * 1000, i, 0 FROM n;`,
+         INSERT INTO samples (series, ts, value, arrival) SELECT 1, ${T0 - 999999 * 1000} + i * 1000, i, 0 FROM n;
+         COMMIT;`,
       ]);
       const p = await startPantaud(broker, { db });
       try {

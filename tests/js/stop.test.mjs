@@ -7,7 +7,6 @@
 // SIGCONT; the session survives or is taken up again (Paho reconnects);
 // every published sample is stored exactly once. Every loop is bounded in
 // count and time; the file in 60 s.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
   assert,
@@ -29,7 +28,6 @@ const MAX_SAMPLES = Math.ceil(((BEFORE_MS + STOP_MS + AFTER_MS) / 1000) * RATE) 
 const TOPIC = 'pantau/pjs/truck-stop/pickups';
 const T0 = Date.now() - 60 * 60 * 1000; // device timestamps: in the past, 1 s apart
 
-const sql = (db, q) => execFileSync('sqlite3', ['-readonly', db, q], { timeout: 10000 }).toString().trim();
 
 // The value of a metric without labels in /metrics text, or NaN.
 function metric(text, name) {
@@ -121,15 +119,25 @@ await runCases(
         console.log(`  # ${n} sent and acknowledged`);
         assert(n >= ((BEFORE_MS + STOP_MS) / 1000) * RATE * 0.9, `published ${n} samples`);
 
-        // Every sample stored, each once: one row per ts, with its own value.
-        const where = `series = (SELECT id FROM series WHERE program = 'pjs' AND unit = 'truck-stop' AND metric = 'pickups')`;
-        const q = `SELECT count(*), count(DISTINCT ts), coalesce(CAST(sum(value) AS INTEGER), 0), coalesce(sum(ts = ${T0} + value * 1000), 0) FROM samples WHERE ${where}`;
+        // Every sample stored, each once: one per ts, with its own value.
+        // The newest are in pantaud's head (issue 20): read them through the
+        // API, raw, as (count, distinct ts, sum of values, ts matching value).
+        const raw = `${base}/api/v1/query?program=pjs&unit=truck-stop&metric=pickups&from=${T0 - 1000}&to=${Date.now() + 3600000}`;
+        const stored = async () => {
+          const r = await fetchJson(raw);
+          if (r.status !== 200) return `status ${r.status}`;
+          const pts = r.json.series.flatMap((x) => x.points);
+          const distinct = new Set(pts.map(([ts]) => ts)).size;
+          const sum = pts.reduce((a, [, v]) => a + v, 0);
+          const matching = pts.filter(([ts, v]) => ts === T0 + v * 1000).length;
+          return `${pts.length}|${distinct}|${sum}|${matching}`;
+        };
         const want = `${n}|${n}|${(n * (n - 1)) / 2}|${n}`;
         let got = '';
         await until(
-          () => (got = sql(pantaud.db, q)) === want,
+          async () => (got = await stored()) === want,
           10000,
-          `all ${n} samples stored (rows|distinct ts|sum of values|ts matching value; want ${want})`,
+          `all ${n} samples stored (samples|distinct ts|sum of values|ts matching value; want ${want})`,
           250,
         ).catch((e) => {
           throw new Error(`${e.message}: got ${got}`);

@@ -28,13 +28,25 @@ import { Readable } from 'node:stream';
 import { fetchJson, mqttPublisher, repoRoot, sleep, startBroker, startPantaud, tmpdir, until } from './harness.mjs';
 
 const SHORT = process.env.SHORT === '1';
-const WINDOW_S = Number(process.env.WINDOW_S || (SHORT ? 10 : 30));
+// Full runs: over a minute, so the window holds one batch of the units' rows.
+const WINDOW_S = Number(process.env.WINDOW_S || (SHORT ? 10 : 65));
 const BURST = SHORT ? 200000 : 1000000;
 const BUILD = process.env.BUILD || 'build';
 const MIN = 60000;
 const DAY = 86400000;
 
-const writeBytes = (pid) => Number(/^write_bytes: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+// What pantaud's writes cost the disk: write_bytes counts a page-cache page
+// each time it is dirtied; cancelled_write_bytes the dirty pages dropped
+// before they were written (the spool punches released pages: store.h).
+function ioBytes(pid) {
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  const get = (k) => Number(new RegExp(`^${k}: (\\d+)$`, 'm').exec(io)[1]);
+  return { written: get('write_bytes'), cancelled: get('cancelled_write_bytes') };
+}
+const writeBytes = (pid) => {
+  const io = ioBytes(pid);
+  return io.written - io.cancelled;
+};
 const fileSize = (p) => (fs.existsSync(p) ? fs.statSync(p).size : 0);
 
 async function metrics(pd) {
@@ -155,6 +167,8 @@ async function steadyRate({ label, config, series, perSecond, valuesPerMsg, msg,
     await sleep(2500); // its checkpoint
     const m0 = await metrics(pd);
     const w0 = writeBytes(pd.pid);
+    const io0 = ioBytes(pd.pid);
+    const log0 = fileSize(`${pd.db}-head`);
     const watch = walWatch(pd.db);
     const n = (await publishAt(pub, perSecond, WINDOW_S, (i) => msg(warm + i))) * valuesPerMsg;
     await until(async () => (await metrics(pd)).stored >= m0.stored + n, 120000, 'the window stored', 100);
@@ -162,11 +176,27 @@ async function steadyRate({ label, config, series, perSecond, valuesPerMsg, msg,
     const m1 = await metrics(pd);
     await sleep(2500); // the window's last checkpoint
     const written = writeBytes(pd.pid) - w0;
+    const io1 = ioBytes(pd.pid);
+    const logGrew = fileSize(`${pd.db}-head`) - log0;
     const commits = m1.commits - m0.commits;
-    await pd.stop();
-    line(`${label}: written per sample`, written / n, 'B', goal);
+    // The head's hours become chunk rows once an hour: a clean stop writes
+    // them all now (store_close), and its log line says what pantaud wrote
+    // in all. Each series' hour costs a row whatever it holds, so that
+    // cost, spread over an hour of samples at this rate, is the hourly
+    // flush's share of a sample.
+    const beforeStop = writeBytes(pd.pid);
+    await pd.stop(60000);
+    const m = /disk writes since start: (\d+) bytes, (\d+) of them cancelled/.exec(pd.readLog());
+    const flushBytes = m ? Number(m[1]) - Number(m[2]) - beforeStop : NaN;
+    const perHour = perSecond * valuesPerMsg * 3600;
+    const flushShare = flushBytes / perHour;
+    line(`${label}: written per sample`, written / n + flushShare, 'B', goal);
     console.log(`  ${''.padEnd(4)}(${n} samples in ${WINDOW_S} s, ${commits} commits, ${(n / commits).toFixed(1)} samples a commit, ` +
       `${(written / WINDOW_S / 1e6).toFixed(2)} MB/s)`);
+    console.log(`  ${''.padEnd(4)}as it arrives: ${(written / n).toFixed(1)} B a sample (the head log grew ${(logGrew / n).toFixed(1)} B a sample; ` +
+      `${((io1.cancelled - io0.cancelled) / n).toFixed(1)} B a sample of spool pages dropped before the disk saw them, not counted)`);
+    console.log(`  ${''.padEnd(4)}once an hour: ${(flushBytes / series).toFixed(0)} B a series to write its hour as a chunk row ` +
+      `(measured at the stop), over ${(perHour / series).toFixed(0)} samples a series an hour: ${flushShare.toFixed(1)} B a sample`);
     {
       const frames = wal.pages.length;
       const frameBytes = wal.pageSize + 24;

@@ -117,6 +117,42 @@ t_wait_sql() {
     echo "$v"
 }
 
+# t_api_rows PORT [ARGS]: a running pantaud's samples (every one, or those
+# the query ARGS "unit=U&..." select) as its export.csv's rows, without the
+# header: the newest are in its head, not in the file (issue 20).
+t_api_rows() {
+    local body
+    body=$(curl -sf --max-time 30 "http://127.0.0.1:$1/api/v1/export.csv?from=0&to=3162240000000${2:+&$2}") ||
+        return 1
+    printf '%s\n' "$body" | tr -d '\r' | tail -n +2 | grep . || true
+}
+
+# t_api_count PORT [ARGS]: how many rows t_api_rows gives.
+t_api_count() {
+    local rows
+    rows=$(t_api_rows "$@") || return 1
+    printf '%s' "$rows" | grep -c . || true
+}
+
+# t_wait_api_count PORT ARGS WANT [SECONDS]: polls t_api_count until it
+# is WANT; prints the last count seen (-1: no answer).
+t_wait_api_count() {
+    local i v=
+    for i in $(seq 1 $((${4:-10} * 10))); do
+        v=$(t_api_count "$1" "$2") || v=-1
+        [ "$v" = "$3" ] && break
+        sleep 0.1
+    done
+    echo "$v"
+}
+
+# t_db_count DB [WHERE]: the samples at rest in DB's chunk rows (after a
+# clean stop, all of them); WHERE filters on series' columns.
+t_db_count() {
+    sqlite3 -readonly "$1" "SELECT coalesce(sum(n), 0) FROM chunks JOIN series ON series.id = \
+chunks.series WHERE data IS NOT NULL AND (${2:-1})" 2>/dev/null || echo -1
+}
+
 # t_certs DIR: a CA, and a broker certificate for 127.0.0.1 signed by it.
 t_certs() {
     (cd "$1" &&

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # pantaud --backup PATH while pantaud runs and ingests: the copy is 0600,
-# passes PRAGMA integrity_check, holds the samples stored before it began, and
-# is one file (no -wal beside it); a missing database or an unwritable
-# destination is an error with a message and a non-zero status.
+# passes PRAGMA integrity_check, holds the samples stored before it began
+# (those still in pantaud's head too: the backup reads its head log), and is
+# one self-contained file (no -wal, no -head beside it, every sample in its
+# chunk rows); a missing database or an unwritable destination is an error
+# with a message and a non-zero status.
 . "$(dirname "$0")/lib.sh"
 t_begin
 
@@ -16,6 +18,7 @@ CONF
 t_broker "$T_TMP/mosquitto.conf" "$T_TMP/broker.log" || t_fail "broker starts" "$(cat "$T_TMP/broker.log")"
 
 db=$T_TMP/pantau.db
+http_port=$(t_free_port)
 cat >"$T_TMP/pantau.ini" <<INI
 [mqtt]
 uri = tcp://127.0.0.1:$port
@@ -23,7 +26,7 @@ client_id = pantaud-backup-test-$$
 [store]
 path = $db
 [http]
-listen = 127.0.0.1:$(t_free_port)
+listen = 127.0.0.1:$http_port
 INI
 t_check "pantaud starts" t_pantaud pantaud "$T_TMP/pantau.ini"
 
@@ -33,37 +36,37 @@ t_spawn "$T_TMP/sim.log" "$T_BUILD/pantau-sim" --mqtt "tcp://127.0.0.1:$port" --
 sim=$BG_PID
 n=0
 for _ in $(seq 1 100); do
-    n=$(sqlite3 -readonly "$db" "SELECT count(*) FROM samples" 2>/dev/null || echo 0)
+    n=$(t_api_count "$http_port") || n=0
     [ "${n:-0}" -ge 2000 ] && break
     sleep 0.1
 done
 [ "${n:-0}" -ge 2000 ] && t_ok "samples are flowing ($n stored)" || t_fail "samples are flowing" "only ${n:-0}"
 
 out=$T_TMP/copy.db
-before=$(sqlite3 -readonly "$db" "SELECT count(*) FROM samples")
+before=$(t_api_count "$http_port")
 if "$T_PANTAUD" -c "$T_TMP/pantau.ini" --backup "$out" >"$T_TMP/backup.out" 2>&1; then
     t_ok "pantaud --backup exits 0 while ingesting"
 else
     t_fail "pantaud --backup exits 0 while ingesting" "$(cat "$T_TMP/backup.out")"
 fi
-after=$(sqlite3 -readonly "$db" "SELECT count(*) FROM samples")
+after=$(t_api_count "$http_port")
 kill -0 "$sim" 2>/dev/null && t_ok "ingest went on during the backup" || t_fail "ingest went on" "sim exited"
 
 t_check "the copy is mode 0600" test "$(stat -c %a "$out" 2>/dev/null)" = 600
 t_check "integrity_check on the copy is ok" test "$(sqlite3 -readonly "$out" 'PRAGMA integrity_check')" = ok
-copied=$(sqlite3 -readonly "$out" "SELECT count(*) FROM samples" 2>/dev/null || echo -1)
+copied=$(t_db_count "$out")
 if [ "$copied" -ge "$before" ] && [ "$copied" -le "$after" ]; then
     t_ok "the copy has the samples ($before <= $copied <= $after)"
 else
     t_fail "the copy has the samples" "before $before, copy $copied, after $after"
 fi
-t_check "the copy is one file (journal_mode delete, no -wal)" \
-    test "$(sqlite3 "$out" 'PRAGMA journal_mode')" = delete -a ! -e "$out-wal"
+t_check "the copy is one file (journal_mode delete, no -wal, no -head)" \
+    test "$(sqlite3 "$out" 'PRAGMA journal_mode')" = delete -a ! -e "$out-wal" -a ! -e "$out-head"
 t_check "no temporary file is left" test -z "$(ls "$T_TMP" | grep 'copy.db.tmp')"
 
 # A second backup over the first replaces it.
 "$T_PANTAUD" -c "$T_TMP/pantau.ini" --backup "$out" >/dev/null 2>&1
-again=$(sqlite3 -readonly "$out" "SELECT count(*) FROM samples" 2>/dev/null || echo -1)
+again=$(t_db_count "$out")
 t_check "a second backup replaces the first" test "$again" -ge "$copied"
 
 t_stop "$sim"

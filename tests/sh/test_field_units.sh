@@ -25,6 +25,7 @@ sed -e "s|/etc/mosquitto/certs/|$d/|" -e "s|/etc/mosquitto/pantau.passwd|$d/pass
 printf "user root\nlog_type information\nlog_dest stderr\n" >>"$d/mosquitto.conf"
 t_check "mosquitto runs the production config" t_broker "$d/mosquitto.conf" "$d/broker.log"
 
+http_port=$(t_free_port)
 db=$d/pantau.db
 cat >"$d/pantau.ini" <<INI
 [mqtt]
@@ -35,7 +36,7 @@ password = pantaud-secret-1
 [store]
 path = $db
 [http]
-listen = 127.0.0.1:$(t_free_port)
+listen = 127.0.0.1:$http_port
 INI
 t_check "pantaud subscribes" t_pantaud pantaud "$d/pantau.ini"
 
@@ -50,15 +51,16 @@ if (BROKER=127.0.0.1 PORT=$tls CA=$d/ca.crt PASS=rahasia-van-01 &&
 else
     t_fail "every example exits 0" "$(cat "$d/examples.out")"
 fi
-q="SELECT count(*) FROM samples JOIN series ON series.id = samples.series WHERE unit = 'van-01'"
-got=$(t_wait_sql "$db" "$q" 6 10)
+got=$(t_wait_api_count "$http_port" unit=van-01 6 10)
 t_check "their 6 samples are stored (got $got)" test "$got" = 6
 t_check "the unit is online" test "$(t_wait_sql "$db" "SELECT online FROM units WHERE unit = 'van-01'" 1 5)" = 1
 labelled=$(sqlite3 -readonly "$db" "SELECT count(*) FROM series WHERE unit = 'van-01' AND
     labels = '{\"doc\":\"ktp\",\"kampung\":\"gunung-sugih\"}'")
 t_check "the labels arrived" test "$labelled" = 1
-t_check "the position arrived" test "$(sqlite3 -readonly "$db" \
-    "SELECT lat IS NOT NULL FROM units WHERE unit = 'van-01'")" = 1
+# (The unit's row takes its position within a minute: ask the API.)
+t_check "the position arrived" test "$(curl -sf "http://127.0.0.1:$http_port/api/v1/units" |
+    python3 -c 'import json, sys; print(sum(u["unit"] == "van-01" and u["lat"] is not None
+        for u in json.load(sys.stdin)["units"]))')" = 1
 
 # The Python unit: three readings, then a clean "offline".
 awk '/^```python$/ { on = 1; next } /^```$/ { on = 0 } on' "$doc" >"$d/unit.py"
@@ -69,8 +71,7 @@ if /usr/bin/python3 -c 'import paho.mqtt.client' 2>/dev/null; then
     else
         t_fail "the Python unit runs" "$(cat "$d/unit.out")"
     fi
-    q="SELECT count(*) FROM samples JOIN series ON series.id = samples.series WHERE unit = 'van-02'"
-    t_check "its 3 readings are stored" test "$(t_wait_sql "$db" "$q" 3 10)" = 3
+    t_check "its 3 readings are stored" test "$(t_wait_api_count "$http_port" unit=van-02 3 10)" = 3
     t_check "it said offline at the end" test "$(t_wait_sql "$db" "SELECT online FROM units WHERE unit = 'van-02'" 0 5)" = 0
 else
     t_check "the Python unit is valid Python" python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" "$d/unit.py"
