@@ -47,6 +47,7 @@ import {
   tmpdir,
   until,
 } from './harness.mjs';
+import { settled, track } from './settle.mjs';
 
 const FILE = 'phones.test.mjs';
 const require = createRequire(import.meta.url);
@@ -227,12 +228,13 @@ const cases = [
       for (const viewport of PHONES) {
         for (const lang of ['id', 'en']) {
           const page = await ctx.browser.newPage({ viewport, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+          track(page);
           const problems = watch(page);
           await page.goto(`${ctx.base}/?lang=${lang}`);
           await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
           for (const v of VIEWS) {
             await page.evaluate((hh) => (location.hash = hh), v);
-            await sleep(v.startsWith('laporan') || v.startsWith('program') ? 1500 : 700);
+            await settled(page, `${viewport.width} ${lang} #${v}`);
             for (const p of await page.evaluate(phoneProblems, viewport.width)) found.push(`${viewport.width} ${lang} #${v}: ${p}`);
             if (lang === 'id' || viewport.width === 390)
               await page.screenshot({
@@ -554,13 +556,14 @@ const cases = [
     'axe-core: no serious or critical violation on the phone views',
     async (ctx) => {
       const page = await ctx.browser.newPage({ viewport: PHONES[0], isMobile: true, hasTouch: true });
+      track(page);
       await page.goto(`${ctx.base}/`);
       await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
       await page.evaluate(fs.readFileSync(AXE, 'utf8'));
       const found = [];
       for (const v of VIEWS) {
         await page.evaluate((hh) => (location.hash = hh), v);
-        await sleep(v.startsWith('laporan') || v.startsWith('program') ? 1500 : 600);
+        await settled(page, `axe #${v}`);
         const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
         for (const x of violations)
           if (x.impact === 'serious' || x.impact === 'critical')
