@@ -1,13 +1,14 @@
 // settle.mjs — waiting for a dashboard view to be drawn, instead of sleeping
 // a fixed time after a hash change (the browser tests' main cost in CI).
 //
-// settled(page) resolves true once the page has no request of its own in
-// flight, <main> says nothing is loading ("Memuat…"/"Loading…") and has not
-// changed for quietMs; false if that has not happened within maxMs (a view
-// fed by live samples may never be quiet: the caller goes on as after a
-// sleep of maxMs, which is never shorter than the sleeps this replaces, and
-// a "# not settled" line says so). track(page) right after newPage counts
-// the requests from the start (settled() starts counting otherwise).
+// settled(page) resolves true once the page has had no request of its own
+// in flight for quietMs, <main> says nothing is loading ("Memuat…"/
+// "Loading…") and has not changed for quietMs either, or (a view fed by
+// live samples is never still) no request for liveMs; false if that has not
+// happened within maxMs (the caller goes on as after a sleep of maxMs, never
+// shorter than the sleeps this replaces, and a "# not settled" line says
+// so). track(page) right after newPage counts the requests from the start
+// (settled() starts counting otherwise).
 import { sleep } from './harness.mjs';
 
 const tracked = new WeakMap();
@@ -47,12 +48,13 @@ function mainQuietMs() {
   return performance.now() - window.__pantauSettle.at;
 }
 
-export async function settled(page, what, { quietMs = 300, maxMs = 3000 } = {}) {
+export async function settled(page, what, { quietMs = 300, liveMs = 1000, maxMs = 3000 } = {}) {
   const net = track(page);
   const end = Date.now() + maxMs;
   for (;;) {
     const quiet = await page.evaluate(mainQuietMs);
-    if (net.inflight === 0 && Date.now() - net.at >= quietMs && quiet >= quietMs) return true;
+    const idle = net.inflight === 0 ? Date.now() - net.at : 0;
+    if (quiet >= 0 && idle >= quietMs && (quiet >= quietMs || idle >= liveMs)) return true;
     if (Date.now() >= end) {
       console.log(`  # ${what}: not settled in ${maxMs} ms (${net.inflight} requests in flight, quiet ${Math.round(quiet)} ms)`);
       return false;
