@@ -42,7 +42,7 @@ import {
   tmpdir,
   until,
 } from './harness.mjs';
-import { settled, track } from './settle.mjs';
+import { settled, shoot, track } from './browser.mjs';
 
 const FILE = 'dashboard.test.mjs';
 const require = createRequire(import.meta.url);
@@ -264,11 +264,11 @@ const cases = [
         ]) {
           const { page, problems } = await open(ctx, url, viewport);
           await page.waitForSelector('.spark path', { timeout: 10000 });
-          await page.screenshot({ path: path.join(SHOTS, `overview-${name}.png`) });
+          await shoot(page, { path: path.join(SHOTS, `overview-${name}.png`) });
           for (const v of ['program', 'harga', 'unit', 'laporan']) {
             await page.evaluate((h) => (location.hash = h), v);
             await settled(page, `${name} #${v}`);
-            await page.screenshot({ path: path.join(SHOTS, `${v}-${name}.png`) });
+            await shoot(page, { path: path.join(SHOTS, `${v}-${name}.png`) });
           }
           assertEq(problems, [], `console errors (${name})`);
           await page.close();
@@ -297,7 +297,7 @@ const cases = [
               () => ![document.querySelector('main'), ...document.querySelectorAll('.tile')].some((e) => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1),
             );
           await until(fits, 2500, `${v} at ${viewport.width}x${viewport.height}: the view fits, nothing clipped`, 100);
-          if (viewport.width === 3840) await page.screenshot({ path: path.join(SHOTS, `${v}-kiosk-3840x2160-id.png`) });
+          if (viewport.width === 3840) await shoot(page, { path: path.join(SHOTS, `${v}-kiosk-3840x2160-id.png`) });
         }
         if (viewport.width === 1920) {
           // The rotation moves on by itself (?rotate=5: every 5 s) to a
@@ -344,7 +344,7 @@ const cases = [
       console.log(`  # chart of ${n} points drawn in ${Date.now() - t0} ms`);
       assert(n >= 10000, `points drawn: ${n}`);
       assert(await page.$('#chart canvas'), 'a canvas');
-      await page.screenshot({ path: path.join(SHOTS, 'program-10000-points.png') });
+      await shoot(page, { path: path.join(SHOTS, 'program-10000-points.png') });
       // Zoom: a drag over the middle fifth asks that range again.
       const info = await page.textContent('.chart-info');
       const box = await page.$eval('#chart .u-over', (e) => {

@@ -1,5 +1,7 @@
-// settle.mjs — waiting for a dashboard view to be drawn, instead of sleeping
-// a fixed time after a hash change (the browser tests' main cost in CI).
+// browser.mjs — helpers of the browser tests (dashboard, phones): waiting for
+// a view to be drawn instead of sleeping a fixed time after a hash change,
+// and screenshots only where they are looked at (the browser tests' main
+// costs in CI).
 //
 // settled(page) resolves true once the page has had no request of its own
 // in flight for quietMs, <main> says nothing is loading ("Memuat…"/
@@ -61,4 +63,15 @@ export async function settled(page, what, { quietMs = 300, liveMs = 1000, maxMs 
     }
     await sleep(50);
   }
+}
+
+// Screenshots (build/screenshots, the docs' pictures) are taken in the plain
+// suite only: under SANITIZE=1 or TSAN=1 the pages are the same and nobody
+// looks at build-san/'s. shoot(page or element, options) is
+// target.screenshot(options) there, nothing here (a missing element fails
+// in both, as its screenshot did).
+const SHOTS = process.env.SANITIZE !== '1' && process.env.TSAN !== '1';
+export async function shoot(target, options) {
+  if (!target) throw new Error(`nothing to take ${options.path} of (no such element)`);
+  if (SHOTS) await target.screenshot(options);
 }
