@@ -42,6 +42,7 @@ import {
   tmpdir,
   until,
 } from './harness.mjs';
+import { settled, shoot, track } from './browser.mjs';
 
 const FILE = 'dashboard.test.mjs';
 const require = createRequire(import.meta.url);
@@ -79,6 +80,7 @@ const WORDS = {
 // A page that records console errors, page errors and requests to other hosts.
 async function open(ctx, url, viewport = { width: 1366, height: 768 }) {
   const page = await ctx.browser.newPage({ viewport });
+  track(page);
   const problems = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -262,11 +264,11 @@ const cases = [
         ]) {
           const { page, problems } = await open(ctx, url, viewport);
           await page.waitForSelector('.spark path', { timeout: 10000 });
-          await page.screenshot({ path: path.join(SHOTS, `overview-${name}.png`) });
+          await shoot(page, { path: path.join(SHOTS, `overview-${name}.png`) });
           for (const v of ['program', 'harga', 'unit', 'laporan']) {
             await page.evaluate((h) => (location.hash = h), v);
-            await sleep(v === 'laporan' ? 1500 : 800);
-            await page.screenshot({ path: path.join(SHOTS, `${v}-${name}.png`) });
+            await settled(page, `${name} #${v}`);
+            await shoot(page, { path: path.join(SHOTS, `${v}-${name}.png`) });
           }
           assertEq(problems, [], `console errors (${name})`);
           await page.close();
@@ -285,16 +287,17 @@ const cases = [
         const { page, problems } = await open(ctx, '/?kiosk=1&rotate=600', viewport);
         for (const v of KIOSK_VIEWS) {
           await page.evaluate((h) => (location.hash = h), v);
-          await sleep(300);
+          await settled(page, `kiosk ${viewport.width} #${v}`);
           const [sw, sh, w, hh] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight, innerWidth, innerHeight]);
           assertEq([sw, sh], [w, hh], `scroll size of ${v} at ${viewport.width}x${viewport.height}`);
           // Nothing clipped: main's content fits main, a tile's its tile.
-          await sleep(1200); // the wall's fit runs at most once a second
-          const clipped = await page.evaluate(() =>
-            [document.querySelector('main'), ...document.querySelectorAll('.tile')].some((e) => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1),
-          );
-          assert(!clipped, `${v} at ${viewport.width}x${viewport.height}: the view is clipped`);
-          if (viewport.width === 3840) await page.screenshot({ path: path.join(SHOTS, `${v}-kiosk-3840x2160-id.png`) });
+          // The wall's fit runs at most once a second: 2.5 s is two turns.
+          const fits = () =>
+            page.evaluate(
+              () => ![document.querySelector('main'), ...document.querySelectorAll('.tile')].some((e) => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1),
+            );
+          await until(fits, 2500, `${v} at ${viewport.width}x${viewport.height}: the view fits, nothing clipped`, 100);
+          if (viewport.width === 3840) await shoot(page, { path: path.join(SHOTS, `${v}-kiosk-3840x2160-id.png`) });
         }
         if (viewport.width === 1920) {
           // The rotation moves on by itself (?rotate=5: every 5 s) to a
@@ -341,7 +344,7 @@ const cases = [
       console.log(`  # chart of ${n} points drawn in ${Date.now() - t0} ms`);
       assert(n >= 10000, `points drawn: ${n}`);
       assert(await page.$('#chart canvas'), 'a canvas');
-      await page.screenshot({ path: path.join(SHOTS, 'program-10000-points.png') });
+      await shoot(page, { path: path.join(SHOTS, 'program-10000-points.png') });
       // Zoom: a drag over the middle fifth asks that range again.
       const info = await page.textContent('.chart-info');
       const box = await page.$eval('#chart .u-over', (e) => {
@@ -395,7 +398,7 @@ const cases = [
         for (const v of VIEWS) {
           if (url.includes('kiosk') && !KIOSK_VIEWS.includes(v)) continue;
           await page.evaluate((h) => (location.hash = h), v);
-          await sleep(v === 'laporan' || v === 'program' ? 1500 : 600);
+          await settled(page, `axe ${url}#${v}`);
           const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
           for (const x of violations)
             if (x.impact === 'serious' || x.impact === 'critical')

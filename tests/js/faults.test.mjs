@@ -16,8 +16,23 @@ import {
   withTimeout,
 } from './harness.mjs';
 
+// True once `got` holds a whole answer: a head and the body its
+// Content-Length or chunked framing says (an answer of neither kind ends at
+// the close).
+function answerComplete(got) {
+  const end = got.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const head = got.slice(0, end);
+  const body = got.slice(end + 4);
+  const len = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (len) return body.length >= Number(len[1]);
+  if (/\r\ntransfer-encoding: *chunked/i.test(head)) return /(^|\r\n)0\r\n\r\n$/.test(body);
+  return false;
+}
+
 // Writes `data` on a fresh connection and resolves with what came back
-// (up to the close, or after ms).
+// (up to the close, the end of one whole answer on a connection kept open,
+// or after ms).
 function raw(port, data, ms = 3000) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -29,7 +44,10 @@ function raw(port, data, ms = 3000) {
     };
     const t = setTimeout(done, ms);
     s.on('connect', () => s.write(data));
-    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (answerComplete(got)) done();
+    });
     s.on('error', done);
     s.on('close', done);
   });

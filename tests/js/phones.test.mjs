@@ -47,6 +47,7 @@ import {
   tmpdir,
   until,
 } from './harness.mjs';
+import { settled, shoot, track } from './browser.mjs';
 
 const FILE = 'phones.test.mjs';
 const require = createRequire(import.meta.url);
@@ -227,23 +228,24 @@ const cases = [
       for (const viewport of PHONES) {
         for (const lang of ['id', 'en']) {
           const page = await ctx.browser.newPage({ viewport, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+          track(page);
           const problems = watch(page);
           await page.goto(`${ctx.base}/?lang=${lang}`);
           await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
           for (const v of VIEWS) {
             await page.evaluate((hh) => (location.hash = hh), v);
-            await sleep(v.startsWith('laporan') || v.startsWith('program') ? 1500 : 700);
+            await settled(page, `${viewport.width} ${lang} #${v}`);
             for (const p of await page.evaluate(phoneProblems, viewport.width)) found.push(`${viewport.width} ${lang} #${v}: ${p}`);
             if (lang === 'id' || viewport.width === 390)
-              await page.screenshot({
+              await shoot(page, {
                 path: path.join(SHOTS, `phone-${viewport.width}-${lang}-${v.replace(/\//g, '-')}.png`),
                 fullPage: true,
               });
             if (v === 'ringkasan')
               for (const id of ['jalan-dan-jembatan-kabupaten-terpadu', 'siap-sijak'])
-                await (
-                  await page.$(`.tile[data-program="${id}"]`)
-                ).screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-tile-${id}.png`) });
+                await shoot(await page.$(`.tile[data-program="${id}"]`), {
+                  path: path.join(SHOTS, `phone-${viewport.width}-${lang}-tile-${id}.png`),
+                });
           }
           // The compact menu opens, and its links are touch-sized too.
           const menu = await page.$('button.menu-toggle');
@@ -252,7 +254,7 @@ const cases = [
             await menu.click();
             await page.waitForSelector('nav a:visible', { timeout: 2000 });
             for (const p of await page.evaluate(phoneProblems, viewport.width)) found.push(`${viewport.width} ${lang} menu open: ${p}`);
-            await page.screenshot({ path: path.join(SHOTS, `phone-${viewport.width}-${lang}-menu.png`) });
+            await shoot(page, { path: path.join(SHOTS, `phone-${viewport.width}-${lang}-menu.png`) });
           }
           found.push(...problems.map((p) => `${viewport.width} ${lang}: ${p}`));
           await page.close();
@@ -340,7 +342,7 @@ const cases = [
       problems.push(...watch(page));
       await page.goto(`${ctx.base}/#input`);
       await page.waitForFunction(() => document.querySelector('.pending-count')?.textContent === '4 tertunda', null, { timeout: 10000 });
-      await page.screenshot({ path: path.join(SHOTS, 'phone-390-id-input-offline.png'), fullPage: true });
+      await shoot(page, { path: path.join(SHOTS, 'phone-390-id-input-offline.png'), fullPage: true });
       // Nothing reached pantaud meanwhile.
       const query = async () =>
         (await fetchJson(`${ctx.base}/api/v1/query?program=grebek-stunting&metric=balita_ditimbang&from=${pressed[0][0] - 1000}`)).json
@@ -421,7 +423,7 @@ const cases = [
           });
         // The programs as this device last saw them.
         assert(await page.$('form.entry select[name=program] option[value="grebek-stunting"]'), 'the programs from the device');
-        await page.screenshot({ path: path.join(SHOTS, 'phone-390-en-input-no-connection.png') });
+        await shoot(page, { path: path.join(SHOTS, 'phone-390-en-input-no-connection.png') });
         await page.close();
       } finally {
         ctx.pantaud = await startPantaud(ctx.broker, { config: ctx.config, httpPort: ctx.pantaud.httpPort, db: ctx.pantaud.db });
@@ -489,7 +491,7 @@ const cases = [
       await page.fill('form.round input[name=market]', 'pasar-bandar-jaya');
       await page.fill('form.round input[name="price:beras-medium"]', '14.500');
       await page.fill('form.round input[name="price:gula-pasir"]', '17.250');
-      await page.screenshot({ path: path.join(SHOTS, 'phone-390-id-price-round.png'), fullPage: true });
+      await shoot(page, { path: path.join(SHOTS, 'phone-390-id-price-round.png'), fullPage: true });
       await page.click('form.round button[type=submit]');
       await page.waitForSelector('form.round .note >> text=Tersimpan: 2', { timeout: 10000 });
       const q = await fetchJson(`${ctx.base}/api/v1/series?program=simas-bapokting&unit=pasar-bandar-jaya&metric=price`);
@@ -554,13 +556,14 @@ const cases = [
     'axe-core: no serious or critical violation on the phone views',
     async (ctx) => {
       const page = await ctx.browser.newPage({ viewport: PHONES[0], isMobile: true, hasTouch: true });
+      track(page);
       await page.goto(`${ctx.base}/`);
       await page.waitForSelector('.conn[data-state="live"]', { timeout: 10000 });
       await page.evaluate(fs.readFileSync(AXE, 'utf8'));
       const found = [];
       for (const v of VIEWS) {
         await page.evaluate((hh) => (location.hash = hh), v);
-        await sleep(v.startsWith('laporan') || v.startsWith('program') ? 1500 : 600);
+        await settled(page, `axe #${v}`);
         const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
         for (const x of violations)
           if (x.impact === 'serious' || x.impact === 'critical')

@@ -1,6 +1,7 @@
-// stop.test.mjs — pantaud frozen with SIGSTOP for 40 s while a unit keeps
-// publishing (QoS 1), then SIGCONT. pantaud's MQTT keepalive is 10 s, so the
-// broker gives up on it after 15 s (1.5 x keepalive) and keeps its session
+// stop.test.mjs — pantaud frozen with SIGSTOP for 20 s while a unit keeps
+// publishing (QoS 1), then SIGCONT. pantaud's MQTT keepalive is 5 s (the
+// least [mqtt] keepalive takes), so the broker gives up on it after 7.5 s
+// (1.5 x keepalive; the stop lasts 2.7 times that) and keeps its session
 // (clean session off) and queues what arrives meanwhile (the test broker's
 // max_queued_messages 0: no bound, nothing dropped). Checked: /healthz does
 // not answer while pantaud is stopped and is 200 again within 10 s of
@@ -20,7 +21,7 @@ import {
 } from './harness.mjs';
 
 const FILE = 'stop.test.mjs';
-const STOP_MS = 40000;
+const STOP_MS = 20000;
 const RATE = 50; // samples per second, from before the stop to after SIGCONT
 const BEFORE_MS = 1000; // publishing before SIGSTOP
 const AFTER_MS = 1000; // and after SIGCONT
@@ -68,7 +69,7 @@ await runCases(
   FILE,
   [
     [
-      'SIGSTOP for 40 s while a unit publishes (QoS 1), then SIGCONT: healthy again, nothing lost, nothing twice',
+      'SIGSTOP for 20 s while a unit publishes (QoS 1), then SIGCONT: healthy again, nothing lost, nothing twice',
       async ({ broker, pantaud }) => {
         const base = `http://127.0.0.1:${pantaud.httpPort}`;
         assert(/^max_queued_messages 0$/m.test(fs.readFileSync(broker.conf, 'utf8')), 'the broker queues without a bound');
@@ -153,7 +154,7 @@ await runCases(
           `  # ${n} published, ${n} stored once each; ${ingested} messages received ` +
             `(${ingested - n} redelivered); ${connects} reconnect(s); broker timed pantaud out: ${timedOut}`,
         );
-        // The broker gave up on the silent client (keepalive 10 s) and Paho
+        // The broker gave up on the silent client (keepalive 5 s) and Paho
         // connected again, taking up the kept session.
         assert(timedOut, 'the broker dropped the stopped client after 1.5 x keepalive');
         assert(connects >= 1, `pantaud reconnected (${connects})`);
@@ -176,7 +177,7 @@ await runCases(
   ],
   {
     totalMs: 75000,
-    before: () => startStack({ config: 'keepalive = 10\n' }),
+    before: () => startStack({ config: 'keepalive = 5\n' }),
     after: async ({ broker }) => broker.child.kill('SIGTERM'),
   },
 );
