@@ -449,7 +449,6 @@ static bool write_full(int fd, const char *p, size_t len)
  * pantaud, deaf to the signals pantaud handles for it. */
 static void child_setup(void)
 {
-    prctl(PR_SET_NAME, "pantaud-hasher"); /* not "exe" (/proc/self/exe) */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGINT, SIG_IGN);  /* a terminal's ^C: pantaud stops, then kills */
     signal(SIGTERM, SIG_IGN); /* systemd signals the whole cgroup */
@@ -461,6 +460,8 @@ static void child_setup(void)
     (void)setpriority(PRIO_PROCESS, 0, HASHER_NICE); /* EPERM when a filter forbids it */
     struct sched_param sp = {0};
     (void)sched_setscheduler(0, SCHED_IDLE, &sp);
+    /* Last: named so, the child is set up (not "exe", from /proc/self/exe). */
+    prctl(PR_SET_NAME, "pantaud-hasher");
 }
 
 /* One request (body of len bytes, after its u32 len) into answer a; its

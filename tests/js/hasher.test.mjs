@@ -50,10 +50,12 @@ await runCases(
       'the hasher is a child process: named, nice 19, SCHED_IDLE, only its socket and output open',
       async () => {
         const pid = await nextChild(0);
+        // Named by itself once set up: "exe" (/proc/self/exe) until then.
+        const comm = () => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        await until(() => comm() === 'pantaud-hasher', 10000, `the child to name itself (${comm()})`);
         const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
         assertEq(Number(f[1]), ctx.pantaud.pid, 'its parent');
-        assertEq(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'pantaud-hasher', 'its name');
         assertEq(Number(f[16]), 19, 'its nice value');
         assertEq(Number(f[38]), 5, 'its scheduling policy (5 = SCHED_IDLE)');
         const fds = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
