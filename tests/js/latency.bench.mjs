@@ -239,11 +239,13 @@ let signinNote = '';
 let oneSigninMs = NaN;
 const rounds = []; // [first seq published during a round, first seq after it]
 let quietFrom = 0; // when the next round may start (performance.now())
+// A loaded machine may take long over 50 (status 0: no answer in 2 minutes).
 const signIn = () =>
   fetchJson(`http://127.0.0.1:${pantaud.httpPort}/api/v1/login`, {
     method: 'POST',
     body: JSON.stringify({ user: 'bench', password: 'bench-password-123' }),
-  });
+    ms: 120000,
+  }).catch(() => ({ status: 0 }));
 if (SIGNINS) {
   const r = spawnSync(PANTAUD, ['--db', pantaud.db, 'user', 'add', 'bench', '--role', 'viewer'], {
     input: 'bench-password-123\n',
