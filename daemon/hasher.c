@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,7 +23,6 @@
 
 #include "log.h"
 #include "users.h"
-#include "util.h"
 
 #define HASHER_NICE      19
 #define HEAD_REQ         13 /* u32 len, u32 id, u8 op, u32 hash_len */
@@ -44,7 +44,7 @@ struct hasher_child {
     int closing;            /* proc/pipe closes not yet called back */
     uint64_t delay_ms;      /* before the next start once closed */
     uint64_t backoff_ms;    /* the last delay after a quick death */
-    int64_t started_ms;     /* at its spawn */
+    uint64_t started_ms;    /* at its spawn (uv_now) */
     struct hasher_job *job; /* the one in flight */
     char rbuf[ANSWER_MAX];
     size_t rlen;
@@ -57,6 +57,7 @@ struct hasher {
     uint32_t next_id;
     struct hasher_job *todo, *todo_tail; /* waiting for a child, in order */
     bool stopping;
+    bool failing; /* in fail_waiting: a job submitted meanwhile is its */
 };
 
 /* ---- the parent's side (loop thread) ---- */
@@ -177,12 +178,15 @@ static void pump(struct hasher *h)
 }
 
 /* Fails every waiting job: no child will take them soon. A done may submit
- * again: that job lands in todo and fails in turn. */
+ * again (api_users starts its next waiting sign-in): that job lands in todo
+ * and fails in turn, in this loop and not deeper in the stack. */
 static void fail_waiting(struct hasher *h, enum hasher_result r)
 {
     struct hasher_job *j;
+    h->failing = true;
     while ((j = pop(h)) != NULL)
         finish(j, r);
+    h->failing = false;
 }
 
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *b)
@@ -262,7 +266,7 @@ static void on_closed(uv_handle_t *hd)
 static void child_down(struct hasher_child *c)
 {
     struct hasher *h = c->h;
-    int64_t lived = util_now_ms() - c->started_ms;
+    uint64_t lived = uv_now(h->loop) - c->started_ms;
     if (lived >= LIVED_MS) {
         c->backoff_ms = 0;
         c->delay_ms = 0;
@@ -288,21 +292,25 @@ static void child_down(struct hasher_child *c)
 static void on_child_exit(uv_process_t *p, int64_t status, int sig)
 {
     struct hasher_child *c = p->data;
+    int pid = p->pid;
+    bool stopping = c->h->stopping;
     c->alive = false;
-    if (!c->h->stopping) {
-        if (sig)
-            log_error("hasher: child %d killed by signal %d; starting another", p->pid, sig);
-        else
-            log_error("hasher: child %d exited with status %d; starting another", p->pid,
-                      (int)status);
-    }
     child_down(c);
+    if (stopping)
+        return;
+    char how[64];
+    if (sig)
+        snprintf(how, sizeof how, "killed by signal %d", sig);
+    else
+        snprintf(how, sizeof how, "exited with status %d", (int)status);
+    log_error("hasher: child %d %s; starting another in %.0f s", pid, how,
+              (double)c->delay_ms / 1000);
 }
 
 static void spawn(struct hasher_child *c)
 {
     struct hasher *h = c->h;
-    c->started_ms = util_now_ms();
+    c->started_ms = uv_now(h->loop);
     c->delay_ms = 0;
     int rc = uv_pipe_init(h->loop, &c->pipe, 0);
     if (rc != 0) { /* nothing to close: try again later */
@@ -315,12 +323,12 @@ static void spawn(struct hasher_child *c)
         return;
     }
     c->pipe.data = c;
-    /* The socket as the child's standard input; its output and errors are
-     * pantaud's (the journal). */
+    /* The socket as the child's standard input; its errors are pantaud's
+     * (the journal). */
     uv_stdio_container_t io[3] = {
         {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE,
          .data.stream = (uv_stream_t *)&c->pipe},
-        {.flags = UV_INHERIT_FD, .data.fd = 1},
+        {.flags = UV_IGNORE}, /* never written: /dev/null */
         {.flags = UV_INHERIT_FD, .data.fd = 2},
     };
     char exe[] = "/proc/self/exe", arg[] = HASHER_CHILD_ARG;
@@ -368,16 +376,17 @@ int hasher_start(struct hasher **out, uv_loop_t *loop, int n)
 void hasher_submit(struct hasher *h, struct hasher_job *j)
 {
     size_t hl = j->hash ? strlen(j->hash) : 0;
-    if (hl + j->password_len > HASHER_INPUT_MAX || h->stopping) {
-        finish(j, h->stopping ? HASHER_CANCELLED : HASHER_FAILED);
+    if (hl + j->password_len > HASHER_INPUT_MAX) {
+        finish(j, HASHER_FAILED);
         return;
     }
     push(h, j);
-    if (!child_soon(h)) {
-        fail_waiting(h, HASHER_FAILED);
+    if (h->failing)
         return;
-    }
-    pump(h);
+    if (h->stopping || !child_soon(h))
+        fail_waiting(h, h->stopping ? HASHER_CANCELLED : HASHER_FAILED);
+    else
+        pump(h);
 }
 
 void hasher_stop(struct hasher *h)
