@@ -10,8 +10,8 @@
  * child processes (hasher.h: not threads of pantaud, whose hashing slowed
  * the loop), at most [http] login_queue wait, past which a sign-in is
  * answered 503 busy at once; a sign-in whose hashing child died is
- * answered 503 busy too. The audit listing and its
- * verification read on the query pool's connections. */
+ * answered 503 busy too. The audit listing and its verification read on
+ * the query pool's connections. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
