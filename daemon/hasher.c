@@ -100,13 +100,17 @@ static bool child_soon(const struct hasher *h)
     return false;
 }
 
-/* Kills a child that broke the protocol or whose socket failed: its exit
- * does the rest (on_child_exit). */
+/* Kills a child that broke the protocol or whose socket failed, reading
+ * nothing more from it: its exit does the rest (on_child_exit). */
 static void child_kill(struct hasher_child *c, const char *why)
 {
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    c->reading = false;
     if (!c->alive)
         return;
-    log_error("hasher: child %d %s; killing it", c->proc.pid, why);
+    if (why) /* NULL: its exit will say it */
+        log_error("hasher: child %d %s; killing it", c->proc.pid, why);
     uv_process_kill(&c->proc, SIGKILL);
 }
 
@@ -218,9 +222,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     struct hasher_child *c = s->data;
     (void)b;
     if (nread < 0) {
-        uv_read_stop(s);
-        c->reading = false;
-        child_kill(c, nread == UV_EOF ? "closed its socket" : "cannot be read from");
+        /* At its end the child is gone or going: no word until its exit. */
+        child_kill(c, nread == UV_EOF ? NULL : "cannot be read from");
         return;
     }
     c->rlen += (size_t)nread;
@@ -303,8 +306,11 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
         snprintf(how, sizeof how, "killed by signal %d", sig);
     else
         snprintf(how, sizeof how, "exited with status %d", (int)status);
-    log_error("hasher: child %d %s; starting another in %.0f s", pid, how,
-              (double)c->delay_ms / 1000);
+    if (c->delay_ms)
+        log_error("hasher: child %d %s (it had run under %d ms); another in %.0f s", pid, how,
+                  LIVED_MS, (double)c->delay_ms / 1000);
+    else
+        log_error("hasher: child %d %s; another starts", pid, how);
 }
 
 static void spawn(struct hasher_child *c)
