@@ -472,6 +472,18 @@ static void child_setup(void)
     if (close_range(3, ~0U, 0) != 0)
         for (int fd = 3; fd < 1024; fd++)
             close(fd);
+    /* A session of its own: where the kernel groups tasks by session for
+     * fairness (autogroup, sched_autogroup_enabled), a group's nice and CPU
+     * are shared by its tasks, so hashing in pantaud's group made the loop
+     * wait behind other sessions, whatever the child's own nice. Its own
+     * group, at nice 19, costs pantaud's nothing. */
+    if (setsid() >= 0) {
+        FILE *ag = fopen("/proc/self/autogroup", "w");
+        if (ag) {
+            fprintf(ag, "%d", HASHER_NICE);
+            fclose(ag); /* EACCES or no autogroup: nothing to lower */
+        }
+    }
     (void)setpriority(PRIO_PROCESS, 0, HASHER_NICE); /* EPERM when a filter forbids it */
     struct sched_param sp = {0};
     (void)sched_setscheduler(0, SCHED_IDLE, &sp);

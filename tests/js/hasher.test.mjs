@@ -1,11 +1,12 @@
 // hasher.test.mjs — passwords are hashed in child processes of pantaud
 // (daemon/hasher.h), not on its threads: the child is named, at nice 19 and
-// SCHED_IDLE, holds no descriptor of pantaud's but its socket and output;
-// killed while sign-ins wait, it is logged and replaced, the sign-ins in
-// flight are answered (503 busy, none hangs) and the next succeeds; children
-// that die at once are replaced at a bounded rate, the sign-ins meanwhile
-// answered 503 at once; stopping pantaud ends its child; and
-// `pantaud --hasher-child` from a terminal refuses clearly.
+// SCHED_IDLE in a scheduling group (autogroup) of its own, and holds no
+// descriptor of pantaud's but its socket and output; killed while sign-ins
+// wait, it is logged and replaced, the sign-ins in flight are answered (503
+// busy, none hangs) and the next succeeds; children that die at once are
+// replaced at a bounded rate, the sign-ins meanwhile answered 503 at once;
+// stopping pantaud ends its child; and `pantaud --hasher-child` from a
+// terminal refuses clearly.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
@@ -58,6 +59,14 @@ await runCases(
         assertEq(Number(f[1]), ctx.pantaud.pid, 'its parent');
         assertEq(Number(f[16]), 19, 'its nice value');
         assertEq(Number(f[38]), 5, 'its scheduling policy (5 = SCHED_IDLE)');
+        // Where the kernel groups tasks by session (autogroup), its own group at nice 19.
+        const grouped = fs.existsSync('/proc/sys/kernel/sched_autogroup_enabled') &&
+          fs.readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+        if (grouped) {
+          const ag = (p) => fs.readFileSync(`/proc/${p}/autogroup`, 'utf8').trim();
+          assert(/ nice 19$/.test(ag(pid)), `its autogroup is at nice 19: ${ag(pid)}`);
+          assert(ag(pid).split(' ')[0] !== ag(ctx.pantaud.pid).split(' ')[0], "not pantaud's autogroup");
+        }
         const fds = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
         assert(fds.every((fd) => fd <= 2), `only descriptors 0-2 are open, not ${fds}`);
         assert(fs.readlinkSync(`/proc/${pid}/fd/0`).startsWith('socket:'), 'its standard input is a socket');
