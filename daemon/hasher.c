@@ -424,11 +424,6 @@ void hasher_free(struct hasher *h)
     free(h);
 }
 
-int hasher_child_pid(const struct hasher *h, int i)
-{
-    return h && i >= 0 && i < h->n && h->kids[i].alive ? h->kids[i].proc.pid : 0;
-}
-
 /* ---- the child's side ---- */
 
 /* All of len bytes, or false at the end of the socket or an error. */

@@ -80,8 +80,6 @@ void hasher_submit(struct hasher *h, struct hasher_job *j);
 void hasher_stop(struct hasher *h);
 /* After uv_run has returned. NULL is a no-op. */
 void hasher_free(struct hasher *h);
-/* The pid of child i (0 <= i < n), 0 when none runs now (for tests). */
-int hasher_child_pid(const struct hasher *h, int i);
 
 /* The child's side: `pantaud --hasher-child`, its socket on standard input.
  * Returns the process's exit status (0 when the socket closed). */
