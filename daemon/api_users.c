@@ -6,11 +6,12 @@
  * Loop thread. Owns the accounts' statements (users.h, on the store's
  * connection), the counts of failed sign-ins per name (a table of
  * [http] login_track entries), and the queue of password hashing jobs:
- * at most [http] login_workers run at once on the hasher's low-priority
- * threads (hasher.h: not libuv's pool, which the queries share and which
- * runs at the loop's priority), at most [http] login_queue wait, past
- * which a sign-in is answered 503 busy at once. The audit listing and its
- * verification read on the query pool's connections. */
+ * at most [http] login_workers run at once in the hasher's low-priority
+ * child processes (hasher.h: not threads of pantaud, whose hashing slowed
+ * the loop), at most [http] login_queue wait, past which a sign-in is
+ * answered 503 busy at once; a sign-in whose hashing child died is
+ * answered 503 busy too. The audit listing and its verification read on
+ * the query pool's connections. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,6 @@ struct hash_job {
     struct hasher_job hj; /* first: a hasher_job * is a hash_job * */
     struct people *p;
     struct hash_job *next;
-    void (*work)(struct hash_job *j); /* worker thread */
     void (*done)(struct hash_job *j); /* loop thread */
 };
 
@@ -83,12 +83,6 @@ struct people {
 
 /* ---- hashing off the loop ---- */
 
-static void job_work(struct hasher_job *hj)
-{
-    struct hash_job *j = (struct hash_job *)hj;
-    j->work(j);
-}
-
 static void job_start(struct people *p, struct hash_job *j);
 
 static void job_done(struct hasher_job *hj)
@@ -103,12 +97,11 @@ static void job_done(struct hasher_job *hj)
         p->waiting--;
         job_start(p, next);
     }
-    j->done(j); /* also when cancelled at stop: done still frees */
+    j->done(j); /* also when cancelled at stop or failed: done still frees */
 }
 
 static void job_start(struct people *p, struct hash_job *j)
 {
-    j->hj.work = job_work;
     j->hj.done = job_done;
     p->running++;
     hasher_submit(p->hasher, &j->hj);
@@ -134,16 +127,6 @@ static bool job_submit(struct people *p, struct hash_job *j)
     p->tail = j;
     p->waiting++;
     return true;
-}
-
-static void prime_work(struct hash_job *j)
-{
-    users_verify(NULL, "", 0); /* makes the dummy hash once, off the loop */
-}
-
-static void prime_done(struct hash_job *j)
-{
-    free(j);
 }
 
 /* ---- set-up ---- */
@@ -185,12 +168,6 @@ int api_people_open(struct people **out, struct api *a, sqlite3 *db)
         return -1;
     }
     prune(p);
-    struct hash_job *j = calloc(1, sizeof *j);
-    if (j) {
-        j->work = prime_work;
-        j->done = prime_done;
-        job_submit(p, j);
-    }
     *out = p;
     return 0;
 }
@@ -378,6 +355,7 @@ static void body_free(struct body_req *q)
         free(q->password);
     }
     sodium_memzero(q->rec.hash, sizeof q->rec.hash);
+    sodium_memzero(q->job.hj.out, sizeof q->job.hj.out);
     buf_free(&q->text);
     free(q);
 }
@@ -462,12 +440,17 @@ static void people_body(struct api *a, struct http_request *r, const struct http
     body_start(a, r, ops);
 }
 
-/* Queues q's hash: work on a hasher thread, done on the loop; when the
- * queue is full, answers 503 busy with `busy` and frees q. */
-static void hash_submit(struct body_req *q, void (*work)(struct hash_job *),
-                        void (*done)(struct hash_job *), const char *busy)
+/* Queues q's hashing (op: a new hash of q->password; or q->password
+ * against q->rec.hash when q->known, else against a dummy) in a hasher
+ * child, done on the loop; when the queue is full, answers 503 busy with
+ * `busy` and frees q. */
+static void hash_submit(struct body_req *q, enum hasher_op op, void (*done)(struct hash_job *),
+                        const char *busy)
 {
-    q->job.work = work;
+    q->job.hj.op = op;
+    q->job.hj.password = q->password;
+    q->job.hj.password_len = q->password_len;
+    q->job.hj.hash = op == HASHER_VERIFY && q->known ? q->rec.hash : NULL;
     q->job.done = done;
     q->working = true;
     if (job_submit(q->a->people, &q->job))
@@ -475,6 +458,15 @@ static void hash_submit(struct body_req *q, void (*work)(struct hash_job *),
     q->working = false;
     http_body_reply_error(q->body, 503, "busy", "%s", busy);
     body_free(q);
+}
+
+/* The hasher's answer: q->ok, and for a new hash q->rec.hash. */
+static void hash_result(struct body_req *q)
+{
+    struct hasher_job *hj = &q->job.hj;
+    q->ok = hj->result == HASHER_OK;
+    if (q->ok && hj->op == HASHER_HASH)
+        memcpy(q->rec.hash, hj->out, sizeof q->rec.hash);
 }
 
 /* ---- POST /api/v1/login ---- */
@@ -520,12 +512,6 @@ static void count_failure(struct people *p, const char *name, int64_t now)
     }
 }
 
-static void login_work(struct hash_job *j)
-{
-    struct body_req *q = (struct body_req *)j;
-    q->ok = users_verify(q->known ? q->rec.hash : NULL, q->password, q->password_len);
-}
-
 static void login_ok(struct body_req *q)
 {
     struct people *p = q->a->people;
@@ -566,6 +552,12 @@ static void login_finish(struct body_req *q)
     }
     if (!q->a->people->users) { /* stopping */
         http_body_reply_error(q->body, 503, "unavailable", "pantaud is stopping");
+        body_free(q);
+        return;
+    }
+    hash_result(q);
+    if (q->job.hj.result == HASHER_FAILED) { /* not the client's fault: no failure counted */
+        http_body_reply_error(q->body, 503, "busy", "the password could not be checked now; retry");
         body_free(q);
         return;
     }
@@ -618,7 +610,7 @@ static void login_end(void *ctx)
     }
     q->known = found == 1 && q->password_len <= USERS_PASSWORD_MAX;
     json_decref(doc);
-    hash_submit(q, login_work, login_done, "too many sign-ins at once; retry shortly");
+    hash_submit(q, HASHER_VERIFY, login_done, "too many sign-ins at once; retry shortly");
     return;
 out:
     json_decref(doc);
@@ -731,12 +723,6 @@ bad:
     return false;
 }
 
-static void add_work(struct hash_job *j)
-{
-    struct body_req *q = (struct body_req *)j;
-    q->ok = users_hash(q->password, q->password_len, q->rec.hash) == 0;
-}
-
 /* An account change; detail {"role","programs"} for an added account. */
 static void audit_account(struct api *a, const struct api_actor *who, const char *action,
                           const char *name, const char *role, const char *programs)
@@ -756,6 +742,7 @@ static void add_done(struct hash_job *j)
 {
     struct body_req *q = (struct body_req *)j;
     q->working = false;
+    hash_result(q);
     if (q->gone) {
         http_body_reply(q->body, 0, NULL, NULL);
         body_free(q);
@@ -814,7 +801,7 @@ static void add_end(void *ctx)
         goto out;
     }
     json_decref(doc);
-    hash_submit(q, add_work, add_done, "too many passwords being hashed; retry");
+    hash_submit(q, HASHER_HASH, add_done, "too many passwords being hashed; retry");
     return;
 out:
     json_decref(doc);
@@ -863,6 +850,7 @@ static void passwd_done(struct hash_job *j)
 {
     struct body_req *q = (struct body_req *)j;
     q->working = false;
+    hash_result(q);
     if (q->gone) {
         http_body_reply(q->body, 0, NULL, NULL);
         body_free(q);
@@ -895,8 +883,7 @@ static void passwd_end(void *ctx)
         goto out;
     }
     json_decref(doc);
-    /* add_work: the hash of q->password into q->rec.hash */
-    hash_submit(q, add_work, passwd_done, "too many passwords being hashed; retry");
+    hash_submit(q, HASHER_HASH, passwd_done, "too many passwords being hashed; retry");
     return;
 out:
     json_decref(doc);

@@ -110,8 +110,8 @@ struct cfg {
     /* CONTRACT §8 (users.h, api_users.c, audit.h) */
     int session_idle_s;       /* [http] 43200: a session unused this long ends */
     int login_track;          /* [http] 1024: user names whose failed sign-ins are counted */
-    int login_workers;        /* [http] 1: passwords hashed at once (a core stays the loop's) */
-    int login_queue;          /* [http] 64: sign-ins waiting for a worker; past it 503 */
+    int login_workers;        /* [http] 1: hashing child processes (a core stays the loop's) */
+    int login_queue;          /* [http] 64: sign-ins waiting for a child; past it 503 */
     int audit_retention_days; /* [audit] 400 (the least): older events are pruned */
     int audit_list_max;       /* [audit] 10000: events in one /api/v1/audit answer */
 

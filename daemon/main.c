@@ -27,6 +27,7 @@
 #include "alert_engine.h"
 #include "api.h"
 #include "federation.h"
+#include "hasher.h"
 #include "backup.h"
 #include "catalog.h"
 #include "cfg.h"
@@ -863,6 +864,9 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     log_set_ident("pantaud");
+    /* A password hashing child (hasher.h): nothing else of pantaud's. */
+    if (argc == 2 && strcmp(argv[1], HASHER_CHILD_ARG) == 0)
+        return hasher_child_main();
     store_watch_corruption(); /* before any SQLite use: /healthz's database_corrupt */
     int rc = configure(&d, argc, argv);
     if (rc != 0) {

@@ -9,8 +9,8 @@
  *
  * Passwords are stored only as Argon2id strings (libsodium's
  * crypto_pwhash_str: salted, memory-hard, tens of ms). users_hash and
- * users_verify are the slow part and thread-free: the daemon calls them on
- * libuv's worker threads, never on the loop.
+ * users_verify are the slow part and thread-free: the daemon calls them in
+ * its hashing child processes (hasher.h), never on the loop.
  *
  * A session id is 256 random bits, handed to the browser as 64 hex digits
  * (the pantau_session cookie) and stored only as its SHA-256, with the user

@@ -394,11 +394,16 @@ const cases = [
       const base = ws.samples.filter((s) => s.unit === 'burst').map((s) => s.at - s.ts).sort((a, b) => a - b);
       const from = ws.samples.length;
       const t0 = performance.now();
-      const results = await Promise.all(Array.from({ length: 20 }, () => login(ctx, 'dedi')));
-      const took = performance.now() - t0;
-      await sleep(200);
-      sending = false;
-      await sender;
+      let results;
+      let took;
+      try {
+        results = await Promise.all(Array.from({ length: 20 }, () => login(ctx, 'dedi')));
+        took = performance.now() - t0;
+        await sleep(200);
+      } finally {
+        sending = false; // also when a sign-in failed: no publish after the broker goes
+        await sender;
+      }
       for (const s of ws.samples.slice(from)) if (s.unit === 'burst') delays.push(s.at - s.ts);
       ws.terminate();
       assert(results.every((r) => r.status === 200), `every sign-in succeeds: ${results.map((r) => r.status)}`);
