@@ -27,6 +27,9 @@ let draft = { program: '', unit: '', metric: '', value: '', ts: '', labels: '' }
 let round = { program: '', market: '', prices: {} };
 let cached = { programs: [] }; // from the device, for when the API is out of reach
 let kept = []; // the queue, as last read
+// Until the device's queue has been read once, its count is not shown: a
+// "0 pending" before the read would say what is not known.
+let keptRead = false;
 let suggest = new Map(); // program -> {metrics, units, commodities} (from /api/v1/series, cached)
 
 function failure(e) {
@@ -364,7 +367,7 @@ function roundForm() {
 // ---- the queue ----
 
 function renderQueue() {
-  if (!parts.queue) return;
+  if (!parts.queue || !keptRead) return;
   const pending = kept.filter((e) => e.state === 'pending');
   const rejected = kept.filter((e) => e.state === 'rejected');
   fill(
@@ -418,6 +421,7 @@ async function refreshQueue() {
   } catch {
     kept = [];
   }
+  keptRead = true;
   renderQueue();
 }
 
