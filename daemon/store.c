@@ -92,7 +92,8 @@ struct store {
         double prev_value;
     } * group; /* the open group's samples, for the head */
     size_t n_group, group_cap;
-    int64_t units_written_ms; /* the last batch of lagging unit rows */
+    int64_t units_written_ms; /* the last batch of units' positions */
+    int64_t seen_written_ms;  /* ... that also took their last_seen */
     int64_t *flushed;         /* series ids of the flush under way */
     size_t n_flushed, flushed_cap;
     bool flush_failed;
@@ -592,7 +593,7 @@ int store_open(struct store **out, const char *path)
         goto fail;
     s->opened = true;
     s->head_max = STORE_DEFAULT_HEAD_MAX_POINTS;
-    s->units_written_ms = util_now_ms();
+    s->units_written_ms = s->seen_written_ms = util_now_ms();
     s->stats.writable = true;
     log_info("store: %s open (schema %d, %llu series, %llu units)", path, schema_version,
              (unsigned long long)s->stats.series, (unsigned long long)s->stats.units);
@@ -603,7 +604,7 @@ fail:
     return -1;
 }
 
-static int write_lagging_rows(struct store *s);
+static int write_lagging_rows(struct store *s, bool seen, bool series);
 static int flush_all(struct store *s);
 static int step_done(struct store *s, sqlite3_stmt *st);
 
@@ -619,7 +620,7 @@ void store_close(struct store *s)
         log_error("store: writing the head at close failed: the log keeps it for the next start");
     if (s->opened && store_begin(s) == 0) {
         s->in_group = false;
-        if (write_lagging_rows(s) != 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
+        if (write_lagging_rows(s, true, true) != 0 || step_done(s, s->stmt[ST_COMMIT]) != 0) {
             log_error("store: writing the units' and series' rows at close: %s",
                       sqlite3_errmsg(s->db));
             if (sqlite3_get_autocommit(s->db) == 0)
@@ -1198,14 +1199,20 @@ int store_get_unit(const struct store *s, const char *program, const char *unit,
 
 struct lagging_ctx {
     struct store *s;
+    bool seen; /* last_seen alone is reason enough to write a row */
     int failed;
 };
+
+static bool unit_lags(const struct unit *u, bool seen)
+{
+    return u->pos_ts != u->row_pos_ts || (seen && u->last_seen != u->row_last_seen);
+}
 
 static void write_lagging_unit(void *ctx, const char *key, void *value)
 {
     struct lagging_ctx *c = ctx;
     struct unit *u = value;
-    if (!c->failed && (u->last_seen != u->row_last_seen || u->pos_ts != u->row_pos_ts))
+    if (!c->failed && unit_lags(u, c->seen))
         c->failed = write_unit(c->s, u) != 0;
 }
 
@@ -1224,14 +1231,16 @@ static int write_series_last(struct store *s, struct series *se)
     return 0;
 }
 
-/* Units whose row lags (last_seen, position) and series whose row's last
- * is behind the cache, written in the open transaction. */
-static int write_lagging_rows(struct store *s)
+/* In the open transaction: units whose row's position lags, with `seen`
+ * also those whose last_seen lags, and with `series` every series whose
+ * row's last is behind the cache (at close: while a series has points in
+ * the head, readers take its last from there, and its flush writes it). */
+static int write_lagging_rows(struct store *s, bool seen, bool series)
 {
-    for (size_t id = 1; id < s->by_id_cap; id++)
+    for (size_t id = 1; series && id < s->by_id_cap; id++)
         if (write_series_last(s, s->by_id[id]) != 0)
             return -1;
-    struct lagging_ctx c = {s, 0};
+    struct lagging_ctx c = {s, seen, 0};
     dict_each(&s->units, write_lagging_unit, &c);
     return c.failed ? -1 : 0;
 }
@@ -1266,8 +1275,12 @@ static int flush_one(void *ctx, int64_t series, const struct chunk_point *pts, s
         }
         i = j;
     }
-    /* Readers take "last" from the row once the head lets the points go. */
-    if (write_series_last(s, series_by_id(s, series)) != 0) {
+    /* Readers take "last" from the row once the head lets the points go;
+     * and once the log lets them go, a restart takes the unit's last_seen
+     * from its row. */
+    struct series *se = series_by_id(s, series);
+    if (write_series_last(s, se) != 0 ||
+        (se && se->unit && unit_lags(se->unit, true) && write_unit(s, se->unit) != 0)) {
         s->flush_failed = true;
         return 1;
     }
@@ -1305,6 +1318,8 @@ static void forget_row_writes(struct store *s, bool all)
         struct series *se = series_by_id(s, s->flushed[i]);
         if (se)
             se->row_last_ts = INT64_MIN;
+        if (se && se->unit)
+            se->unit->row_last_seen = se->unit->row_pos_ts = 0;
     }
     if (!all)
         return;
@@ -1318,17 +1333,20 @@ static void forget_row_writes(struct store *s, bool all)
 static int flush_before(struct store *s, int64_t before, int64_t now_ms, size_t max_series)
 {
     head_reclaim(s->head);
-    bool units_due = now_ms - s->units_written_ms >= STORE_LAST_SEEN_LAG_MS;
+    bool units_due = now_ms - s->units_written_ms >= STORE_POSITION_LAG_MS;
+    bool seen_due = now_ms - s->seen_written_ms >= STORE_LAST_SEEN_LAG_MS;
     s->n_flushed = 0;
     s->flush_failed = false;
     if (step_done(s, s->stmt[ST_BEGIN]) != 0)
         goto fail;
     size_t n = head_each_before(s->head, before, max_series, flush_one, s);
-    if (s->flush_failed || (units_due && write_lagging_rows(s) != 0) ||
+    if (s->flush_failed || (units_due && write_lagging_rows(s, seen_due, false) != 0) ||
         step_done(s, s->stmt[ST_COMMIT]) != 0)
         goto fail;
     if (units_due)
         s->units_written_ms = now_ms;
+    if (units_due && seen_due)
+        s->seen_written_ms = now_ms;
     flushed(s, before, now_ms);
     head_reclaim(s->head);
     struct head_stats hs;

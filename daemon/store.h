@@ -22,11 +22,12 @@
  * that ended more than STORE_FLUSH_GRACE_MS ago as chunk rows
  * (chunkstore.h): each series' hour once, compressed, with its aggregate —
  * which is also the hour's rollup. A late sample goes to the head like any
- * other and is merged into its hour's rows by the next flush. The rows of
- * units (last_seen, position) and the series' last are written with a
- * flush at most every STORE_LAST_SEEN_LAG_MS; after a crash the log's
- * replay brings last_seen back (as the time of the commit that held the
- * unit's sample), a position may be that much behind.
+ * other and is merged into its hour's rows by the next flush, which also
+ * writes the series' last and its unit's row. Other units' rows are
+ * written with a flush every STORE_POSITION_LAG_MS when their position
+ * moved, every STORE_LAST_SEEN_LAG_MS when only last_seen did: after a
+ * crash the log's replay brings last_seen back (as the time of the commit
+ * that held the unit's sample); a position may be that much behind.
  *
  * Identity (CONTRACT §1): a series is (program, unit, metric, labels); a
  * sample is (series, ts); appending a sample that exists replaces its value
@@ -69,9 +70,12 @@ struct store_stats {
     bool corrupt;           /* store_corrupt() */
 };
 
-/* A unit's row may lag its last_seen and position in memory by about
- * this; a series' row its last. */
-#define STORE_LAST_SEEN_LAG_MS 60000
+/* A unit's row may lag its position in memory by about this, and its
+ * last_seen by STORE_LAST_SEEN_LAG_MS (the head log gives last_seen back
+ * after a crash: the row's lag is lost only for a position). A series'
+ * row holds its last as of the flush that last wrote its points. */
+#define STORE_POSITION_LAG_MS  60000
+#define STORE_LAST_SEEN_LAG_MS 600000
 
 /* An hour is written as chunk rows this long after it ended: a unit a
  * little late still lands in the head, not in a rewrite of its rows. */
@@ -218,7 +222,7 @@ int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_row
 /* Writes as chunk rows the head's points of hours that ended more than
  * STORE_FLUSH_GRACE_MS before now_ms, for at most max_series series (one
  * transaction; the next call goes on with the next series), and the rows
- * of units and series that lag by STORE_LAST_SEEN_LAG_MS. No group may be
+ * of units that lag (see above). No group may be
  * open (it returns 0 if one is). Returns the series written (0: nothing
  * was due), or STORE_RETRY (logged; nothing lost: the points stay in the
  * head). Call it from a timer every second or so, and again at once while
