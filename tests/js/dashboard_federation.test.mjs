@@ -53,6 +53,16 @@ import {
   until,
 } from './harness.mjs';
 
+
+// A wait that failed says what the page showed and what pantaud logged
+// (these waits failed once in a full suite and never alone: the next
+// failure should say why).
+async function said(e, page, pd) {
+  const main = await page.textContent('main').catch(() => '?');
+  const log = pd.readLog().split('\n').slice(-15).join('\n');
+  throw new Error(`${e.message}\n--- the page: ${main.slice(0, 800)}\n--- pantaud's log:\n${log}`);
+}
+
 const FILE = 'dashboard_federation.test.mjs';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const BUILD = path.resolve(repoRoot, process.env.BUILD || 'build');
@@ -392,7 +402,7 @@ const cases = [
       await rp.waitForSelector('form.eval-form input[name=name]', { timeout: 10000 });
       await rp.fill('form.eval-form input[name=name]', 'Evaluasi Kabupaten');
       await rp.click('form.eval-form button[type=submit]');
-      await rp.waitForSelector('table.evaluations tbody tr a', { timeout: 10000 });
+      await rp.waitForSelector('table.evaluations tbody tr a', { timeout: 10000 }).catch((e) => said(e, rp, ctx.regency));
       await rp.click('table.evaluations tbody tr a');
       await rp.waitForSelector('article.report .report-program', { timeout: 10000 });
       const rt = await rp.textContent('main');
@@ -909,7 +919,7 @@ const cases = [
       const rProblems = [];
       rp.on('console', (m) => m.type() === 'error' && rProblems.push(m.text()));
       await rp.goto(`${regBase}/#evaluasi/banding`);
-      await rp.waitForSelector('table.eval-dims tbody tr', { timeout: 10000 });
+      await rp.waitForSelector('table.eval-dims tbody tr', { timeout: 10000 }).catch((e) => said(e, rp, ctx.regency));
       const rText = await rp.textContent('main');
       assert(rText.includes('Per program') && rText.includes('Evaluasi Kabupaten II'), 'by program, the two named');
       assertEq((await rp.$$('table.eval-dims tbody tr')).length, 6, "the regency's six dimensions");
