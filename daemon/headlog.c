@@ -612,16 +612,6 @@ void headlog_discard(struct headlog *l)
     hl_clear_pending(l);
 }
 
-int headlog_sync(struct headlog *l)
-{
-    if (fdatasync(l->fd) == 0)
-        return 0;
-    int err = errno;
-    log_limited(&l->errors, LOG_LVL_ERROR, "head log %s: sync: %s", l->path, strerror(err));
-    errno = err;
-    return -1;
-}
-
 int headlog_dup_fd(const struct headlog *l)
 {
     return fcntl(l->fd, F_DUPFD_CLOEXEC, 0);

@@ -544,11 +544,6 @@ void store_set_head_max(struct store *s, uint64_t points)
     s->head_max = points;
 }
 
-int store_sync(struct store *s)
-{
-    return headlog_sync(s->log);
-}
-
 int store_sync_fd(struct store *s)
 {
     return headlog_dup_fd(s->log);

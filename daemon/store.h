@@ -15,7 +15,7 @@
  * disk the sample's ~13 bytes of log, not a B-tree page. Durability is
  * SQLite's with synchronous = NORMAL: a commit survives the process (a
  * crash, SIGKILL), and a power cut takes what the kernel had not written
- * yet (headlog_sync from a timer bounds it). At open the log is replayed
+ * yet (an fdatasync every 10 s, on a worker, bounds it). At open the log is replayed
  * into the head.
  *
  * store_flush, from a timer, writes the head's points of every clock hour
@@ -238,10 +238,9 @@ int store_put_point(struct store *s, int64_t series, int64_t ts, double value);
 /* The head's bound in points (STORE_DEFAULT_HEAD_MAX_POINTS). */
 void store_set_head_max(struct store *s, uint64_t points);
 
-/* fdatasync of the head log (it may wait for the disk). Returns 0 or -1. */
-int store_sync(struct store *s);
-/* For that fdatasync off the loop: a descriptor of the head log the caller
- * syncs and closes on another thread. -1 on failure. */
+/* For the head log's fdatasync, off the loop (it waits for the disk): a
+ * descriptor of the log the caller syncs and closes on another thread.
+ * -1 on failure. */
 int store_sync_fd(struct store *s);
 
 /* The head, for the read side (query.h): valid until store_close. */
