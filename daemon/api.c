@@ -133,12 +133,12 @@ static void live_delay(struct buf *b, const struct ingest_stats *is)
     for (int i = 0; i < INGEST_DELAY_BUCKETS; i++) {
         n += is->delay_samples[i];
         if (i < INGEST_DELAY_BUCKETS - 1)
-            buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, ingest_delay_bounds_ms[i] / 1e3,
+            buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, ingest_delay_bounds_us[i] / 1e6,
                        (unsigned long long)n);
         else
             buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)n);
     }
-    buf_printf(b, "%s_sum %.3f\n%s_count %llu\n", name, is->delay_ms_sum / 1e3, name,
+    buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, is->delay_us_sum / 1e6, name,
                (unsigned long long)n);
 }
 

@@ -24,16 +24,16 @@
  * not news. Longer, it is logged and /healthz says so. */
 #define HELD_NEWS_MS 1000
 
-/* The live delay's buckets (ingest.h): 1 ms to 10 s. */
-const unsigned ingest_delay_bounds_ms[INGEST_DELAY_BUCKETS - 1] = {1,  2,   5,   10,   25,
-                                                                   50, 100, 250, 1000, 10000};
+/* The live delay's buckets (ingest.h): 0.25 ms to 10 s. */
+const unsigned ingest_delay_bounds_us[INGEST_DELAY_BUCKETS - 1] = {
+    250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 10000000};
 
 /* The samples of the open store group, kept until it commits so observers
  * (the live websocket) see only what is in the database. Strings live in
  * `text`; `at` holds their offsets (pointers would move as text grows). */
 struct pending_sample {
     size_t program, unit, metric, labels;
-    int64_t ts, series, arrival_ms;
+    int64_t ts, series, arrival_us; /* arrival_us -1: not MQTT's (no live delay) */
     double value;
 };
 
@@ -54,8 +54,9 @@ struct source {
     const char *payload;
     size_t payload_len, payload_total;
     int64_t arrival_ms;
-    bool retained; /* MQTT: replayed by the broker on subscribe */
-    bool again;    /* MQTT: parsed before, in a group that failed: counted then */
+    int64_t arrival_us; /* MQTT: the live delay's start; HTTP: -1 */
+    bool retained;      /* MQTT: replayed by the broker on subscribe */
+    bool again;         /* MQTT: parsed before, in a group that failed: counted then */
     const struct ingest_entry *entry; /* HTTP: told of rejections; NULL for MQTT */
     int stored;                       /* samples appended */
 };
@@ -105,7 +106,7 @@ static size_t pending_str(struct pending *p, const char *s)
 }
 
 static void pending_add(struct pending *p, const struct sample *s, int64_t series,
-                        int64_t arrival_ms)
+                        int64_t arrival_us)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 256;
@@ -122,7 +123,7 @@ static void pending_add(struct pending *p, const struct sample *s, int64_t serie
     ps->labels = pending_str(p, s->labels_json);
     ps->ts = s->ts;
     ps->series = series;
-    ps->arrival_ms = arrival_ms;
+    ps->arrival_us = arrival_us;
     ps->value = s->value;
 }
 
@@ -142,15 +143,15 @@ static void pending_free(struct pending *p)
     buf_free(&p->presence);
 }
 
-static void count_delay(struct ingest_stats *st, int64_t delay_ms)
+static void count_delay(struct ingest_stats *st, int64_t delay_us)
 {
-    if (delay_ms < 0)
-        delay_ms = 0; /* the wall clock stepped back */
+    if (delay_us < 0)
+        delay_us = 0; /* the wall clock stepped back */
     int i = 0;
-    while (i < INGEST_DELAY_BUCKETS - 1 && (uint64_t)delay_ms > ingest_delay_bounds_ms[i])
+    while (i < INGEST_DELAY_BUCKETS - 1 && (uint64_t)delay_us > ingest_delay_bounds_us[i])
         i++;
     st->delay_samples[i]++;
-    st->delay_ms_sum += (uint64_t)delay_ms;
+    st->delay_us_sum += (uint64_t)delay_us;
 }
 
 /* The group committed: tell the observer, in arrival order. */
@@ -183,10 +184,10 @@ static void pending_publish(struct ingest *in)
                                          .series = ps->series};
         }
         in->observer.samples(in->observer.ctx, p->view, p->n);
-        int64_t now = util_now_ms();
+        int64_t now = util_now_us();
         for (size_t i = 0; i < p->n; i++)
-            if (p->at[i].arrival_ms >= 0) /* MQTT's: an import's rows would count its length */
-                count_delay(&in->stats, now - p->at[i].arrival_ms);
+            if (p->at[i].arrival_us >= 0) /* MQTT's: an import's rows would count its length */
+                count_delay(&in->stats, now - p->at[i].arrival_us);
     }
     const char *pair = p->presence.data;
     for (size_t i = 0; i < p->n_presence && in->observer.presence; i++) {
@@ -282,7 +283,7 @@ static void on_sample(void *ctx, const struct sample *s)
     }
     in->current->stored++;
     if (in->observer.samples)
-        pending_add(&in->pending, s, series, in->current->entry ? -1 : in->current->arrival_ms);
+        pending_add(&in->pending, s, series, in->current->arrival_us);
 }
 
 static void on_reject(void *ctx, enum parse_reason reason, int element, const char *detail)
@@ -402,6 +403,7 @@ static void ingest_one(struct ingest *in, const struct ingest_msg *m)
                          .payload_len = m->payload_len,
                          .payload_total = m->payload_total,
                          .arrival_ms = m->arrival_ms,
+                         .arrival_us = m->arrival_us,
                          .retained = m->retained,
                          .again = in->again_left > 0};
     if (src.again)
@@ -443,6 +445,7 @@ int ingest_submit(struct ingest *in, const struct ingest_entry *e)
                          .payload_len = e->len,
                          .payload_total = e->len,
                          .arrival_ms = e->arrival_ms,
+                         .arrival_us = -1,
                          .entry = e};
     return ingest_source(in, &src);
 }
@@ -459,6 +462,7 @@ void ingest_reject(struct ingest *in, const struct ingest_entry *e, enum parse_r
                          .payload_len = kept,
                          .payload_total = e->len,
                          .arrival_ms = e->arrival_ms,
+                         .arrival_us = -1,
                          .entry = e};
     in->current = &src;
     on_reject(in, reason, -1, detail);

@@ -33,9 +33,9 @@ struct ingest;
 
 /* The live delay histogram: from an MQTT message's arrival (Paho's
  * callback) to its samples going to the websocket clients, after their
- * COMMIT. Upper bounds in ms; the last bucket takes the rest. */
-#define INGEST_DELAY_BUCKETS 11
-extern const unsigned ingest_delay_bounds_ms[INGEST_DELAY_BUCKETS - 1];
+ * COMMIT. Upper bounds in µs; the last bucket takes the rest. */
+#define INGEST_DELAY_BUCKETS 13
+extern const unsigned ingest_delay_bounds_us[INGEST_DELAY_BUCKETS - 1];
 
 struct ingest_stats {
     uint64_t messages;       /* MQTT messages taken from the queue */
@@ -53,10 +53,10 @@ struct ingest_stats {
     bool mqtt_connected;
     bool mqtt_subscribed;
     uint64_t mqtt_connects;
-    /* samples per delay bucket (not cumulative), and the sum of delays.
-     * Arrival is stamped in whole ms: a delay reads up to 1 ms off. */
+    /* samples per delay bucket (not cumulative), and the sum of delays in
+     * µs (both ends on the wall clock, to 4 µs). */
     uint64_t delay_samples[INGEST_DELAY_BUCKETS];
-    uint64_t delay_ms_sum;
+    uint64_t delay_us_sum;
 };
 
 /* Told after each successful commit (loop thread): the group's samples in

@@ -91,7 +91,7 @@ static void log_connect_error(struct ingest_mqtt *m, const char *what, int code,
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
     struct ingest_mqtt *m = ctx;
-    int64_t arrival = util_now_ms();
+    int64_t arrival = util_now_us();
     size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     size_t total = (size_t)msg->payloadlen;
     /* An oversize payload is rejected anyway: keep what the reject log shows. */

@@ -33,7 +33,9 @@ struct rec {
     _Atomic uint64_t stamp; /* its offset + 1 (never 0), written last */
     uint32_t len;           /* of the whole record */
     uint16_t kind;
-    uint8_t retained, pad;
+    uint8_t retained;
+    uint8_t arrival_sub; /* arrival's µs past arrival_ms in 4 µs units (0-249):
+                          * spare room of the header, 0 in older spools */
     int64_t arrival_ms;
     uint32_t topic_len, payload_len;
     uint64_t payload_total;
@@ -275,14 +277,15 @@ void ingest_queue_destroy(struct ingest_queue *q)
 /* ---- the producer ---- */
 
 static void put_rec(struct ingest_queue *q, uint64_t off, const char *topic, size_t topic_len,
-                    const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms,
+                    const void *payload, size_t keep_len, size_t total_len, int64_t arrival_us,
                     bool retained, uint64_t len)
 {
     struct rec *r = rec_at(q, off);
     r->len = (uint32_t)len;
     r->kind = REC_MSG;
     r->retained = retained;
-    r->arrival_ms = arrival_ms;
+    r->arrival_ms = arrival_us / 1000;
+    r->arrival_sub = (uint8_t)(arrival_us % 1000 / 4);
     r->topic_len = (uint32_t)topic_len;
     r->payload_len = (uint32_t)keep_len;
     r->payload_total = total_len;
@@ -306,7 +309,7 @@ static bool has_room(const struct ingest_queue *q, uint64_t len)
 }
 
 int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_len,
-                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms,
+                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_us,
                       bool retained)
 {
     uint64_t len = rec_len(topic_len, keep_len);
@@ -330,7 +333,7 @@ int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_le
         atomic_store_explicit(&w->stamp, off + 1, memory_order_release);
     }
     off += skip;
-    put_rec(q, off, topic, topic_len, payload, keep_len, total_len, arrival_ms, retained, len);
+    put_rec(q, off, topic, topic_len, payload, keep_len, total_len, arrival_us, retained, len);
     q->written = off + len;
     q->n_written++;
     bool wake = q->idle;
@@ -342,6 +345,15 @@ int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_le
 }
 
 /* ---- the consumer (loop thread) ---- */
+
+/* A record's arrival in µs; -1 when a damaged spool's arrival_ms is out of
+ * range (its live delay is not counted). */
+static int64_t rec_arrival_us(const struct rec *r)
+{
+    if (r->arrival_ms < 0 || r->arrival_ms > INT64_MAX / 1000 - 1)
+        return -1;
+    return r->arrival_ms * 1000 + (r->arrival_sub < 250 ? r->arrival_sub : 249) * 4;
+}
 
 bool ingest_queue_next(struct ingest_queue *q, struct ingest_msg *out)
 {
@@ -360,6 +372,7 @@ bool ingest_queue_next(struct ingest_queue *q, struct ingest_msg *out)
                                .payload_len = r->payload_len,
                                .payload_total = r->payload_total,
                                .arrival_ms = r->arrival_ms,
+                               .arrival_us = rec_arrival_us(r),
                                .retained = r->retained};
     q->read = off + r->len;
     q->n_read_local++;

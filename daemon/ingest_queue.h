@@ -47,7 +47,8 @@ struct ingest_msg {
     size_t payload_len;   /* bytes kept */
     size_t payload_total; /* bytes the message had (> payload_len when truncated) */
     int64_t arrival_ms;
-    bool retained; /* the broker replayed a retained message on (re)subscribe */
+    int64_t arrival_us; /* the same to 4 µs, the live delay's start (-1: damaged) */
+    bool retained;      /* the broker replayed a retained message on (re)subscribe */
 };
 
 struct spool_head;
@@ -89,10 +90,11 @@ int ingest_queue_open(struct ingest_queue *q, const char *path, uint64_t size, s
 void ingest_queue_destroy(struct ingest_queue *q);
 
 /* Appends topic and up to keep_len bytes of payload (total_len is the size
- * the message really had). Blocks while full unless closed; closed and full
+ * the message really had), arrived at arrival_us (wall clock, µs: kept to
+ * the ms, and to 4 µs for the live delay). Blocks while full unless closed; closed and full
  * returns -1 (so does a message larger than half the ring). Any thread. */
 int ingest_queue_push(struct ingest_queue *q, const char *topic, size_t topic_len,
-                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_ms,
+                      const void *payload, size_t keep_len, size_t total_len, int64_t arrival_us,
                       bool retained);
 
 /* The next waiting message, oldest first; false when none waits. */

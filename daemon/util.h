@@ -11,6 +11,8 @@
 
 /* Wall-clock time as Unix epoch milliseconds (what goes on the wire). */
 int64_t util_now_ms(void);
+/* The wall clock in µs (the live delay's precision). */
+int64_t util_now_us(void);
 /* Monotonic time in nanoseconds, for intervals and benchmarks. */
 uint64_t util_mono_ns(void);
 

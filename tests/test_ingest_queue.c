@@ -43,14 +43,16 @@ static int open_spool(struct ingest_queue *q, uint64_t size, uint64_t *replayed)
 }
 
 /* Message i: topic "t/<i>", a payload of i % 700 bytes (so records of many
- * sizes meet the end of the ring), arrival i. */
+ * sizes meet the end of the ring), arrival i ms and (i % 997) µs (kept to
+ * 4 µs: the live delay's precision). */
 static int push(struct ingest_queue *q, int i)
 {
     char topic[32], payload[700];
     int tlen = snprintf(topic, sizeof topic, "t/%d", i);
     size_t plen = (size_t)i % sizeof payload;
     memset(payload, 'a' + i % 26, plen);
-    return ingest_queue_push(q, topic, (size_t)tlen, payload, plen, plen, i, i % 3 == 0);
+    return ingest_queue_push(q, topic, (size_t)tlen, payload, plen, plen,
+                             (int64_t)i * 1000 + i % 997, i % 3 == 0);
 }
 
 /* The next message is message i. */
@@ -60,7 +62,8 @@ static int next_is(struct ingest_queue *q, int i)
     char topic[32];
     snprintf(topic, sizeof topic, "t/%d", i);
     if (!ingest_queue_next(q, &m) || strcmp(m.topic, topic) != 0 || m.arrival_ms != i ||
-        m.payload_len != (size_t)i % 700 || m.retained != (i % 3 == 0))
+        m.arrival_us != (int64_t)i * 1000 + i % 997 / 4 * 4 || m.payload_len != (size_t)i % 700 ||
+        m.retained != (i % 3 == 0))
         return -1;
     for (size_t k = 0; k < m.payload_len; k++)
         if (m.payload[k] != 'a' + i % 26)
