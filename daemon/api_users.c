@@ -73,6 +73,7 @@ struct people {
     struct api *api;
     struct users *users;
     sqlite3 *db;
+    struct audit_writer *audit; /* on db */
     struct login_fail *fails;
     int n_fails;
     int running, waiting;
@@ -160,9 +161,10 @@ int api_people_open(struct people **out, struct api *a, sqlite3 *db)
     p->api = a;
     p->db = db;
     p->n_fails = a->cfg->login_track;
-    if (users_open(&p->users, db) != 0 ||
+    if (users_open(&p->users, db) != 0 || audit_writer_open(&p->audit, db) != 0 ||
         hasher_start(&p->hasher, a->loop, a->cfg->login_workers) != 0) {
         users_close(p->users);
+        audit_writer_close(p->audit);
         free(p->fails);
         free(p);
         return -1;
@@ -178,6 +180,8 @@ void api_people_stop(struct people *p)
         return;
     users_close(p->users); /* before the store closes its connection */
     p->users = NULL;
+    audit_writer_close(p->audit);
+    p->audit = NULL;
     p->db = NULL;
     /* The jobs still queued or done are answered now, as jobs that finish
      * while pantaud stops always were: with no accounts, "stopping". */
@@ -189,6 +193,7 @@ void api_people_free(struct people *p)
     if (!p)
         return;
     users_close(p->users);
+    audit_writer_close(p->audit);
     hasher_free(p->hasher);
     free(p->fails);
     free(p);
@@ -250,7 +255,7 @@ const char *api_actor_name(const struct api_actor *who)
 void api_audit(struct api *a, const struct api_actor *who, const char *action, const char *target,
                const char *detail)
 {
-    if (!a->people || !a->people->db)
+    if (!a->people || !a->people->audit)
         return;
     struct audit_event e = {
         .user = who && who->user[0] ? who->user : NULL,
@@ -260,7 +265,7 @@ void api_audit(struct api *a, const struct api_actor *who, const char *action, c
         .detail = detail,
         .ip = who && who->ip[0] ? who->ip : NULL,
     };
-    if (audit_append(a->people->db, &e) < 0)
+    if (audit_writer_append(a->people->audit, &e) < 0)
         log_error("audit: the %s event could not be written", action);
     prune(a->people);
 }
@@ -512,11 +517,41 @@ static void count_failure(struct people *p, const char *name, int64_t now)
     }
 }
 
+/* BEGIN IMMEDIATE when no transaction is open: whether this call opened
+ * one (and must end it with tx_end). */
+static bool tx_begin(sqlite3 *db)
+{
+    return sqlite3_get_autocommit(db) &&
+           sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* COMMIT, or ROLLBACK when !ok or the commit fails: whether it committed. */
+static bool tx_end(sqlite3 *db, bool ok)
+{
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return true;
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
 static void login_ok(struct body_req *q)
 {
     struct people *p = q->a->people;
     char sid[USERS_SID_HEX + 1], cookie[256];
-    if (users_session_new(p->users, q->rec.name, util_now_ms(), sid) != 0) {
+    struct api_actor who = q->who;
+    snprintf(who.user, sizeof who.user, "%s", q->rec.name);
+    snprintf(who.role, sizeof who.role, "%s", q->rec.role);
+    /* The session and its audit event in one transaction: one commit (one
+     * WAL append) per sign-in on the loop, not two. */
+    bool own = tx_begin(p->db);
+    bool ok = users_session_new(p->users, q->rec.name, util_now_ms(), sid) == 0;
+    if (ok)
+        api_audit(q->a, &who, "login", q->rec.name, NULL);
+    if (own)
+        ok = tx_end(p->db, ok);
+    if (!ok) {
+        sodium_memzero(sid, sizeof sid);
         http_body_reply_error(q->body, 503, "unavailable", "the database cannot be written");
         return;
     }
@@ -525,10 +560,6 @@ static void login_ok(struct body_req *q)
     sodium_memzero(sid, sizeof sid);
     http_set_cookie(http_body_request(q->body), cookie);
     sodium_memzero(cookie, sizeof cookie);
-    struct api_actor who = q->who;
-    snprintf(who.user, sizeof who.user, "%s", q->rec.name);
-    snprintf(who.role, sizeof who.role, "%s", q->rec.role);
-    api_audit(q->a, &who, "login", q->rec.name, NULL);
     reply_user(q->body, 200, &q->rec);
 }
 

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -152,19 +153,53 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-/* The previous event's id and hash: the newest row's, else the anchor's,
- * else 0 and 64 zeros. *next_id: one past the largest id ever given. */
-static int chain_head(sqlite3 *db, int64_t *next_id, char prev[AUDIT_HASH_HEX + 1])
+struct audit_writer {
+    sqlite3 *db;
+    sqlite3_stmt *head, *insert;
+};
+
+int audit_writer_open(struct audit_writer **out, sqlite3 *db)
 {
-    static const char sql[] =
+    /* The previous event's hash: the newest row's, else the anchor's, else
+     * none; and one past the largest id ever given. */
+    static const char head_sql[] =
         "SELECT (SELECT hash FROM audit ORDER BY id DESC LIMIT 1),"
         " (SELECT hash FROM audit_anchor),"
         " max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0),"
         "     ifnull((SELECT id FROM audit_anchor), 0)) + 1";
-    sqlite3_stmt *st;
+    static const char insert_sql[] =
+        "INSERT INTO audit (id, ts, user, role, action, target, detail, ip,"
+        " hash) VALUES (?,?,?,?,?,?,?,?,?)";
+    struct audit_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    w->db = db;
+    if (sqlite3_prepare_v3(db, head_sql, -1, SQLITE_PREPARE_PERSISTENT, &w->head, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v3(db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &w->insert, NULL) !=
+            SQLITE_OK) {
+        log_error("audit: %s", sqlite3_errmsg(db));
+        audit_writer_close(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+void audit_writer_close(struct audit_writer *w)
+{
+    if (!w)
+        return;
+    sqlite3_finalize(w->head);
+    sqlite3_finalize(w->insert);
+    free(w);
+}
+
+/* The previous event's hash (64 zeros for the first) and the next id. */
+static int chain_head(struct audit_writer *w, int64_t *next_id, char prev[AUDIT_HASH_HEX + 1])
+{
+    sqlite3_stmt *st = w->head;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto out;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const unsigned char *h = sqlite3_column_text(st, 0);
         if (!h)
@@ -175,22 +210,15 @@ static int chain_head(sqlite3 *db, int64_t *next_id, char prev[AUDIT_HASH_HEX + 
         *next_id = sqlite3_column_int64(st, 2);
         rc = 0;
     }
-out:
     if (rc)
-        log_error("audit: reading the chain's head: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+        log_error("audit: reading the chain's head: %s", sqlite3_errmsg(w->db));
+    sqlite3_reset(st);
     return rc;
 }
 
-static int insert(sqlite3 *db, const struct audit_event *e, const char *hash)
+static int insert(struct audit_writer *w, const struct audit_event *e, const char *hash)
 {
-    static const char sql[] = "INSERT INTO audit (id, ts, user, role, action, target, detail, ip,"
-                              " hash) VALUES (?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_error("audit: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    sqlite3_stmt *st = w->insert;
     sqlite3_bind_int64(st, 1, e->id);
     sqlite3_bind_int64(st, 2, e->ts);
     bind_opt(st, 3, e->user);
@@ -202,13 +230,15 @@ static int insert(sqlite3 *db, const struct audit_event *e, const char *hash)
     bind_opt(st, 9, hash);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     if (rc)
-        log_error("audit: writing an event: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+        log_error("audit: writing an event: %s", sqlite3_errmsg(w->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
-int64_t audit_append(sqlite3 *db, const struct audit_event *in)
+int64_t audit_writer_append(struct audit_writer *w, const struct audit_event *in)
 {
+    sqlite3 *db = w->db;
     /* Our own write transaction when none is open: another process (the
      * command line) must not append between reading the head and writing. */
     bool own = sqlite3_get_autocommit(db);
@@ -218,7 +248,7 @@ int64_t audit_append(sqlite3 *db, const struct audit_event *in)
     char prev[AUDIT_HASH_HEX + 1], hash[AUDIT_HASH_HEX + 1];
     struct buf json;
     buf_init(&json, 0);
-    int rc = chain_head(db, &e.id, prev);
+    int rc = chain_head(w, &e.id, prev);
     if (rc == 0) {
         e.ts = util_now_ms();
         audit_event_json(&json, &e);
@@ -226,7 +256,7 @@ int64_t audit_append(sqlite3 *db, const struct audit_event *in)
     }
     if (rc == 0) {
         audit_chain_hash(prev, json.data, json.len, hash);
-        rc = insert(db, &e, hash);
+        rc = insert(w, &e, hash);
     }
     buf_free(&json);
     if (own && (rc != 0 || exec(db, "COMMIT") != 0)) {
@@ -235,6 +265,16 @@ int64_t audit_append(sqlite3 *db, const struct audit_event *in)
         return -1;
     }
     return rc == 0 ? e.id : -1;
+}
+
+int64_t audit_append(sqlite3 *db, const struct audit_event *e)
+{
+    struct audit_writer *w;
+    if (audit_writer_open(&w, db) != 0)
+        return -1;
+    int64_t id = audit_writer_append(w, e);
+    audit_writer_close(w);
+    return id;
 }
 
 #define ROW_COLUMNS "id, ts, user, role, action, target, detail, ip, hash"

@@ -52,8 +52,17 @@ void audit_clean_text(const char *s, size_t len, char *out, size_t cap);
 
 /* Appends one event (its id and ts are chosen here: the next id, now) in a
  * transaction of its own when none is open, else inside the open one.
- * Returns the event's id, or -1 (logged). */
+ * Returns the event's id, or -1 (logged). Prepares its statements for this
+ * one event: for the command line and tests. */
 int64_t audit_append(sqlite3 *db, const struct audit_event *e);
+
+/* The same with statements prepared once, for a connection that appends
+ * often (the loop's: a sign-in's event must not parse SQL). Closed before
+ * its connection; open returns 0 or -1 (logged). */
+struct audit_writer;
+int audit_writer_open(struct audit_writer **out, sqlite3 *db);
+int64_t audit_writer_append(struct audit_writer *w, const struct audit_event *e);
+void audit_writer_close(struct audit_writer *w);
 
 /* Events newest first, filtered (0 / NULL: no filter), at most `limit`, as
  * ",\n"-separated JSON objects with their hash. Returns the count or -1. */
