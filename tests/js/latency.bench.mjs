@@ -26,8 +26,9 @@
 // the measuring client has an event loop of its own, so that what it sees is
 // not the publisher's garbage collection (at 10,000 msg/s that held the
 // shared loop up to 117 ms).
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { PANTAUD, fetchJson, mqttPublisher, openClient, percentile, sleep, startSim, startStack, until } from './harness.mjs';
 
@@ -81,6 +82,24 @@ async function probeThread({ url, sentBuf, total, warmupNs }) {
   await new Promise(() => {}); // until the main thread says so
 }
 
+// The sign-ins' process (SIGNINS): officials' browsers, not the publisher's
+// event loop, so that answering 50 requests never delays a publish. Each
+// message {url, n, body} is a round: n concurrent sign-ins; it answers with
+// their statuses (0: no answer in 2 minutes: a loaded machine may take long).
+async function signinProcess() {
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', async ({ url, n, body }) => {
+    const one = () =>
+      fetchJson(url, { method: 'POST', body, ms: 120000 }).then(
+        (r) => r.status,
+        () => 0,
+      );
+    process.send(await Promise.all(Array.from({ length: n }, one)));
+  });
+  await new Promise(() => {}); // until the bench disconnects
+}
+
+if (process.argv[2] === 'signins') await signinProcess();
 if (!isMainThread && workerData.role === 'probe') await probeThread(workerData);
 if (!isMainThread) {
   const { url, n } = workerData;
@@ -129,7 +148,8 @@ const BURST = Number(process.env.BURST || 0);
 // least 1 s): the p99 of the samples published while a round ran beside the
 // p99 of those published in the quiet spells, in the same run of the same
 // daemon (so that the machine's other load weighs on both alike). Their
-// Argon2id hashing must not move the live push (it runs in a child).
+// Argon2id hashing must not move the live push (it runs in a child). The
+// sign-ins come from a process of their own, as officials' browsers would.
 const SIGNINS = Number(process.env.SIGNINS || 0);
 const WARMUP_MS = BURST ? 0 : 1000;
 
@@ -194,10 +214,18 @@ async function liveDelay() {
 
 // "p99 <= B ms" from the histogram's growth between a and b: the first bound
 // holding 99 % of the samples counted, and the share within each limit.
+// p99est: the same estimated within that bucket as Prometheus'
+// histogram_quantile does, linearly between its bounds (finer than the
+// bounds, but an estimate).
 function delayP99(a, b) {
   const grown = b.map(([le, n], i) => [le, n - (a[i]?.[1] ?? 0)]);
   const count = grown[grown.length - 1]?.[1] ?? 0;
-  return { grown, count, p99: count ? grown.find(([, n]) => n >= 0.99 * count)[0] : NaN };
+  if (!count) return { grown, count, p99: NaN, p99est: NaN };
+  const i = grown.findIndex(([, n]) => n >= 0.99 * count);
+  const [lo, below] = i > 0 ? grown[i - 1] : [0, 0];
+  const [hi, upto] = grown[i];
+  const p99est = hi === Infinity ? lo : lo + ((hi - lo) * (0.99 * count - below)) / Math.max(1, upto - below);
+  return { grown, count, p99: hi, p99est };
 }
 
 function delayLine(a, b) {
@@ -237,29 +265,28 @@ if (BURST) {
 let signins = null;
 let signinNote = '';
 let oneSigninMs = NaN;
+let signer = null; // the sign-ins' process
 const rounds = []; // [first seq published during a round, first seq after it]
 let quietFrom = 0; // when the next round may start (performance.now())
-// A loaded machine may take long over 50 (status 0: no answer in 2 minutes).
-const signIn = () =>
-  fetchJson(`http://127.0.0.1:${pantaud.httpPort}/api/v1/login`, {
-    method: 'POST',
-    body: JSON.stringify({ user: 'bench', password: 'bench-password-123' }),
-    ms: 120000,
-  }).catch(() => ({ status: 0 }));
+const loginUrl = `http://127.0.0.1:${pantaud.httpPort}/api/v1/login`;
+const loginBody = JSON.stringify({ user: 'bench', password: 'bench-password-123' });
+const signinRound = (n) => {
+  const answer = new Promise((resolve) => signer.once('message', resolve));
+  signer.send({ url: loginUrl, n, body: loginBody });
+  return answer;
+};
 if (SIGNINS) {
   const r = spawnSync(PANTAUD, ['--db', pantaud.db, 'user', 'add', 'bench', '--role', 'viewer'], {
     input: 'bench-password-123\n',
     timeout: 20000,
   });
   if (r.status !== 0) throw new Error(`user add: ${r.stderr}`);
-  await signIn(); // the first may hash the dummy too
+  signer = fork(fileURLToPath(import.meta.url), ['signins'], { stdio: 'inherit' });
+  await signinRound(1); // the first may hash the dummy too
   const alone = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
-    const res = await fetch(`http://127.0.0.1:${pantaud.httpPort}/api/v1/login`, {
-      method: 'POST',
-      body: JSON.stringify({ user: 'bench', password: 'bench-password-123' }),
-    });
+    const res = await fetch(loginUrl, { method: 'POST', body: loginBody });
     await res.text();
     alone.push(performance.now() - t);
     auth = { cookie: (res.headers.get('set-cookie') || '').split(';')[0] };
@@ -289,10 +316,10 @@ while (seq < total) {
     const round = [seq, total];
     rounds.push(round);
     const h0 = liveDelay(); // pantaud's own delays, counted from here ...
-    signins = Promise.all(Array.from({ length: SIGNINS }, signIn)).then(async (rs) => {
+    signins = signinRound(SIGNINS).then(async (statuses) => {
       const took = performance.now() - now;
       round[1] = seq;
-      round.push(rs.filter((r) => r.status === 200).length, took);
+      round.push(statuses.filter((status) => status === 200).length, took);
       round.own = [await h0, await liveDelay()]; // ... to here
       quietFrom = performance.now() - t0 - 2000 + Math.max(1000, took);
       signins = null;
@@ -337,9 +364,11 @@ clearInterval(rssTimer);
 rssPeak = Math.max(rssPeak, pantaud.rss());
 
 // pantaud's own part (its histogram) while sign-ins ran, and the rest of the
-// run (quiet): bounds of 1, 2, 5, 10 ms, coarse beside the 1 ms limit, but
-// without the broker's, node's and the kernel's part.
+// run (quiet): without the broker's, node's and the kernel's part, in
+// bounds of 0.25, 0.5, 1, 2, 5 ms, and estimated between them.
 let ownLine = '';
+let ownDuring = {};
+let ownQuiet = {};
 if (SIGNINS) {
   const add = (a, b, sign) => a.map(([le, n], i) => [le, n + sign * (b[i]?.[1] ?? 0)]);
   let during = delay0.map(([le]) => [le, 0]);
@@ -347,7 +376,14 @@ if (SIGNINS) {
   const zero = delay0.map(([le]) => [le, 0]);
   const quiet = add(add(delay1, delay0, -1), during, -1);
   const p = (h) => delayP99(zero, h);
-  ownLine = `# pantaud's part: p99 <= ${p(during).p99} ms while sign-ins ran (${p(during).count} samples), <= ${p(quiet).p99} ms in the quiet spells (${p(quiet).count})`;
+  ownDuring = p(during);
+  ownQuiet = p(quiet);
+  const share = (h, ms) => ((100 * (h.grown.find(([le]) => le >= ms)?.[1] ?? 0)) / Math.max(1, h.count)).toFixed(2);
+  ownLine =
+    `# pantaud's part: p99 <= ${ownDuring.p99} ms (~${ownDuring.p99est.toFixed(2)}) while sign-ins ran ` +
+    `(${ownDuring.count} samples; ${share(ownDuring, 1)} % within 1 ms), <= ${ownQuiet.p99} ms ` +
+    `(~${ownQuiet.p99est.toFixed(2)}) in the quiet spells (${ownQuiet.count}; ${share(ownQuiet, 1)} % within 1 ms): ` +
+    `moved by ~${(ownDuring.p99est - ownQuiet.p99est).toFixed(2)} ms`;
 }
 // The samples published while sign-ins ran, and the others (quiet).
 const during = [];
@@ -404,6 +440,8 @@ const summary = {
   delivered: probe.samples,
   expected: total,
   own_p99_le: delayP99(delay0, delay1).p99, // pantaud's part: a histogram bound (ms)
+  own_p99_signins: ownDuring.p99est, // ... estimated within its bucket, while sign-ins ran
+  own_p99_quiet: ownQuiet.p99est,
 };
 if (others) {
   const m = /delivered (\d+) of (\d+) samples/.exec(othersLine);
@@ -421,5 +459,6 @@ if (others) {
 await Promise.race([ask(prober, 'close'), sleep(2000)]);
 await prober.terminate();
 await pub.close();
+signer?.disconnect();
 await pantaud.stop();
 process.exit(0);
