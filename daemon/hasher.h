@@ -6,11 +6,12 @@
  * address space, and every hash mmaps, faults in and munmaps 64 MiB: those
  * take the process's mmap lock, so the loop's and Paho's page faults and
  * mallocs waited behind the hashing (50 sign-ins moved the live push's p99
- * by more than the 1 ms CONTRACT §8 allows). A child has its own address
- * space and allocator, runs at nice 19 and SCHED_IDLE (where allowed) in a
- * session and so a scheduling group (autogroup) of its own, at nice 19 too:
- * in pantaud's group its hashing was charged to the loop's group, which then
- * waited behind other sessions. It does nothing but hash.
+ * by tens of ms, where 1 ms is allowed). A child has its own address space
+ * and allocator, keeps to one CPU (the last: hasher.c's pin_child), runs at
+ * nice 19 and SCHED_IDLE (where allowed) in a session and so a scheduling
+ * group (autogroup) of its own, at nice 19 too: in pantaud's group its
+ * hashing was charged to the loop's group, which then waited behind other
+ * sessions. It does nothing but hash.
  *
  * Each child is pantaud itself, run again (/proc/self/exe, so an upgraded
  * binary on disk does not matter) as `pantaud --hasher-child` with a stream

@@ -1,12 +1,12 @@
 // hasher.test.mjs — passwords are hashed in child processes of pantaud
 // (daemon/hasher.h), not on its threads: the child is named, at nice 19 and
-// SCHED_IDLE in a scheduling group (autogroup) of its own, and holds no
-// descriptor of pantaud's but its socket and output; killed while sign-ins
-// wait, it is logged and replaced, the sign-ins in flight are answered (503
-// busy, none hangs) and the next succeeds; children that die at once are
-// replaced at a bounded rate, the sign-ins meanwhile answered 503 at once;
-// stopping pantaud ends its child; and `pantaud --hasher-child` from a
-// terminal refuses clearly.
+// SCHED_IDLE in a scheduling group (autogroup) of its own, kept to one CPU
+// (the last pantaud may use), and holds no descriptor of pantaud's but its
+// socket and output; killed while sign-ins wait, it is logged and replaced,
+// the sign-ins in flight are answered (503 busy, none hangs) and the next
+// succeeds; children that die at once are replaced at a bounded rate, the
+// sign-ins meanwhile answered 503 at once; stopping pantaud ends its child;
+// and `pantaud --hasher-child` from a terminal refuses clearly.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
@@ -48,7 +48,7 @@ await runCases(
   FILE,
   [
     [
-      'the hasher is a child process: named, nice 19, SCHED_IDLE, only its socket and output open',
+      'the hasher is a child process: named, nice 19, SCHED_IDLE, one CPU, only its socket and output open',
       async () => {
         const pid = await nextChild(0);
         // Named by itself once set up: "exe" (/proc/self/exe) until then.
@@ -67,6 +67,16 @@ await runCases(
           assert(/ nice 19$/.test(ag(pid)), `its autogroup is at nice 19: ${ag(pid)}`);
           assert(ag(pid).split(' ')[0] !== ag(ctx.pantaud.pid).split(' ')[0], "not pantaud's autogroup");
         }
+        // Kept to one CPU, the last pantaud may use (when it may use two or more).
+        const cpus = (p) => {
+          const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))[1];
+          return list.split(',').flatMap((r) => {
+            const [a, b = a] = r.split('-').map(Number);
+            return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+          });
+        };
+        const mine = cpus(ctx.pantaud.pid);
+        assertEq(cpus(pid).join(), mine.length > 1 ? String(mine.at(-1)) : mine.join(), "the child's CPUs");
         const fds = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
         assert(fds.every((fd) => fd <= 2), `only descriptors 0-2 are open, not ${fds}`);
         assert(fs.readlinkSync(`/proc/${pid}/fd/0`).startsWith('socket:'), 'its standard input is a socket');
