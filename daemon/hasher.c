@@ -317,9 +317,9 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
  * Left free, the SCHED_IDLE child ran on whichever core had just gone idle,
  * each in turn, so every core's caches met its 64 MiB: on 2 cores, 50
  * sign-ins moved the live push's p99 by 1.6-2.8 ms, median 2.1 (pantaud's
- * own part by 0.4-0.6); kept on one, by 0.1-1.9, median 0.9 (pantaud's part
- * by -0.2-0.3): make bench, seven 60 s runs each. With one CPU, or a filter
- * that forbids it: left free. */
+ * own part by 0.36-0.55); kept on one, by 0.1-1.9, median 0.9 (pantaud's
+ * part by -0.2-0.3): make bench, seven 60 s runs each. With one CPU, or a
+ * filter that forbids it: left free. */
 static void pin_child(const struct hasher_child *c)
 {
     cpu_set_t allowed, one;

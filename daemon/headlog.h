@@ -16,10 +16,11 @@
  * Durability is SQLite's with synchronous = NORMAL: a commit is one write()
  * (in the page cache when it returns: it survives the process, not a power
  * cut); an fdatasync of headlog_dup_fd's descriptor, from a timer on a
- * worker, bounds what a power cut takes. A write that fails or falls short is cut back (ftruncate
- * to the last whole record), so the file never holds a torn record in its middle; at open a torn or
- * damaged tail (a crash during a write) is cut and logged with its size, and everything before it
- * is replayed.
+ * worker, bounds what a power cut takes. A write that fails or falls short
+ * is cut back (ftruncate to the last whole record), so the file never holds
+ * a torn record in its middle; at open a torn or damaged tail (a crash
+ * during a write) is cut and logged with its size, and everything before
+ * it is replayed.
  *
  * The file would grow for ever: when it passes max(limit, 2 x the head's
  * bytes), headlog_compact writes a new one holding just the head (one

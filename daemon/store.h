@@ -15,8 +15,8 @@
  * disk the sample's ~13 bytes of log, not a B-tree page. Durability is
  * SQLite's with synchronous = NORMAL: a commit survives the process (a
  * crash, SIGKILL), and a power cut takes what the kernel had not written
- * yet (an fdatasync every 10 s, on a worker, bounds it). At open the log is replayed
- * into the head.
+ * yet (an fdatasync every 10 s, on a worker, bounds it). At open the log
+ * is replayed into the head.
  *
  * store_flush, from a timer, writes the head's points of every clock hour
  * that ended more than STORE_FLUSH_GRACE_MS ago as chunk rows
@@ -222,11 +222,10 @@ int store_prune(struct store *s, int64_t now_ms, int retention_days, int max_row
 /* Writes as chunk rows the head's points of hours that ended more than
  * STORE_FLUSH_GRACE_MS before now_ms, for at most max_series series (one
  * transaction; the next call goes on with the next series), and the rows
- * of units that lag (see above). No group may be
- * open (it returns 0 if one is). Returns the series written (0: nothing
- * was due), or STORE_RETRY (logged; nothing lost: the points stay in the
- * head). Call it from a timer every second or so, and again at once while
- * it returns max_series. */
+ * of units that lag (see above). No group may be open (it returns 0 if
+ * one is). Returns the series written (0: nothing was due), or STORE_RETRY
+ * (logged; nothing lost: the points stay in the head). Call it from a timer
+ * every second or so, and again at once while it returns max_series. */
 int store_flush(struct store *s, int64_t now_ms, size_t max_series);
 
 /* Puts (series, ts, value) into the head and the open group's log record,

@@ -53,7 +53,6 @@ import {
   until,
 } from './harness.mjs';
 
-
 // A wait that failed says what the page showed and what pantaud logged
 // (these waits failed once in a full suite and never alone: the next
 // failure should say why).
