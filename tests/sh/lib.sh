@@ -86,11 +86,16 @@ t_stop() {
     wait "$pid" 2>/dev/null
 }
 
-# A TCP port on 127.0.0.1 nobody answered on a moment ago.
+# A TCP port on 127.0.0.1 nobody answered on a moment ago, below the
+# kernel's ephemeral range: a port in it may be an outgoing connection's
+# local port, which nobody answers on but a listener cannot bind (mosquitto
+# once failed so: "Address already in use").
 t_free_port() {
-    local p
+    local p low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
+    [ "${low:-0}" -gt 12000 ] || low=32768
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (low - 10000)))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
 }
