@@ -12,7 +12,8 @@
 //     ("Program: tertinggal"), the headline KPI's status sits beside the
 //     KPI's name; a KPI with no sample in 30 days draws no sparkline.
 //  3. the connection indicator turns red (and the stale mark shows) when
-//     pantaud stops, and green again when it returns, without a reload.
+//     pantaud stops, and green again when it returns, without a reload
+//     (a 1920×1080 screenshot of each).
 //  4. kiosk mode: every rotated view fits 1920×1080 and 3840×2160 (the
 //     document's scroll size is the window's, no tile clipped); it rotates.
 //  5. a 10,000-point chart renders (the Program view's uPlot, raw samples);
@@ -204,7 +205,7 @@ const cases = [
   [
     'connection indicator: red when pantaud stops, green again when it returns, no reload',
     async (ctx) => {
-      const { page } = await open(ctx, '/');
+      const { page } = await open(ctx, '/', { width: 1920, height: 1080 });
       await page.evaluate(() => (window.__sameDocument = true));
       await ctx.pantaud.stop();
       await page.waitForSelector('.conn[data-state="lost"]', { timeout: 5000 });
@@ -212,10 +213,12 @@ const cases = [
       const [r, g] = colour.match(/\d+/g).map(Number);
       assert(r > 150 && g < 120, `the dot is red: ${colour}`);
       await page.waitForSelector('.stale-mark:not([hidden])', { timeout: 2000 });
+      await shoot(page, { path: path.join(SHOTS, 'restart-stopped-1920x1080-id.png') });
       ctx.pantaud = await startDaemon(ctx.broker, ctx);
       await page.waitForSelector('.conn[data-state="live"]', { timeout: 20000 });
       assert(await page.evaluate(() => window.__sameDocument === true), 'no reload');
       assert(await page.$eval('.stale-mark', (e) => e.hidden), 'the stale mark is gone');
+      await shoot(page, { path: path.join(SHOTS, 'restart-back-1920x1080-id.png') });
       await page.close();
     },
     40000,
